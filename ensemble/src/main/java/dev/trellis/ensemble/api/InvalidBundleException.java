@@ -1,0 +1,28 @@
+package dev.trellis.ensemble.api;
+
+import java.nio.file.Path;
+
+import static java.util.Objects.requireNonNull;
+
+/** A bundle that cannot be served: corrupted, inconsistent, or of an unknown format. */
+public final class InvalidBundleException extends RuntimeException
+{
+    private final Path directory;
+
+    public InvalidBundleException(Path directory, String reason)
+    {
+        super(directory + ": " + reason);
+        this.directory = requireNonNull(directory, "directory is null");
+    }
+
+    public InvalidBundleException(Path directory, String reason, Throwable cause)
+    {
+        super(directory + ": " + reason, cause);
+        this.directory = requireNonNull(directory, "directory is null");
+    }
+
+    public Path directory()
+    {
+        return directory;
+    }
+}
