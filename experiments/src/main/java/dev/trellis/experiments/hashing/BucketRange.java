@@ -1,0 +1,16 @@
+package dev.trellis.experiments.hashing;
+
+/**
+ * A variant's half-open bucket range {@code [start, end)} on the unit interval.
+ */
+public record BucketRange(double start, double end) {
+    public BucketRange {
+        if (!(start <= end)) {
+            throw new IllegalArgumentException("start " + start + " after end " + end);
+        }
+    }
+
+    public boolean contains(double n) {
+        return n >= start && n < end;
+    }
+}
