@@ -1,0 +1,272 @@
+package dev.trellis.ensemble.model;
+
+import com.microsoft.ml.lightgbm.PredictionType;
+import com.microsoft.ml.lightgbm.SWIGTYPE_p_double;
+import com.microsoft.ml.lightgbm.SWIGTYPE_p_int;
+import com.microsoft.ml.lightgbm.SWIGTYPE_p_long_long;
+import com.microsoft.ml.lightgbm.SWIGTYPE_p_p_void;
+import com.microsoft.ml.lightgbm.SWIGTYPE_p_void;
+import com.microsoft.ml.lightgbm.lightgbmlib;
+import com.microsoft.ml.lightgbm.lightgbmlibConstants;
+import dev.trellis.ensemble.data.Matrix;
+import io.github.metarank.lightgbm4j.LGBMBooster;
+import io.github.metarank.lightgbm4j.LGBMDataset;
+import io.github.metarank.lightgbm4j.LGBMException;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.stream.Collectors;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A LightGBM binary booster. Batches use {@code LGBM_BoosterPredictForMat} (one native call, one
+ * thread); single rows use LightGBM's fast single-row predictor, with one {@code FastConfig} per
+ * calling thread because a FastConfig must not be shared between threads. Raw scores are log-odds.
+ * Thread-safe; {@link #close()} waits for calls in flight.
+ */
+public final class LightgbmModel
+        implements AutoCloseable
+{
+    public record Params(int rounds, int numLeaves, int maxDepth, double learningRate, int minDataInLeaf, double featureFraction,
+            double baggingFraction, double lambdaL2, int threads, long seed) {}
+
+    private static final String PREDICT_PARAMS = "num_threads=1";
+    /**
+     * Batches up to this many rows go row by row through the fast single-row predictor; larger ones
+     * through one LGBM_BoosterPredictForMat call. Measured on the churn bundle (300 trees, 2-core VM):
+     * one row costs ~5 µs on the fast path and ~11 µs as a one-row batch call; from a few rows up
+     * both paths cost the same per row (~11 µs), so batches keep the single native call.
+     */
+    public static final int FAST_PATH_MAX_ROWS = 1;
+
+    static {
+        LightgbmNative.ensureLoaded();
+    }
+
+    private final LGBMBooster booster;
+    private final String modelText;
+    private final int features;
+    // a second native handle owned here, for the fast single-row path (lightgbm4j keeps its own private)
+    private final SWIGTYPE_p_p_void fastHandle;
+    private final Queue<FastState> fastStates = new ConcurrentLinkedQueue<>();
+    private final ThreadLocal<FastState> fastState = new ThreadLocal<>();
+    private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private static final class FastState
+    {
+        final SWIGTYPE_p_p_void config;
+        final SWIGTYPE_p_long_long outLength = lightgbmlib.new_int64_tp();
+        final SWIGTYPE_p_double out = lightgbmlib.new_doubleArray(1);
+        final double[] row;
+
+        FastState(SWIGTYPE_p_p_void config, int features)
+        {
+            this.config = config;
+            this.row = new double[features];
+        }
+    }
+
+    private LightgbmModel(LGBMBooster booster, String modelText, int features)
+    {
+        this.booster = requireNonNull(booster, "booster is null");
+        this.modelText = requireNonNull(modelText, "modelText is null");
+        this.features = features;
+        SWIGTYPE_p_p_void handle = lightgbmlib.voidpp_handle();
+        SWIGTYPE_p_int iterations = lightgbmlib.new_intp();
+        try {
+            check(lightgbmlib.LGBM_BoosterLoadModelFromString(modelText, iterations, handle), "load model");
+        }
+        finally {
+            lightgbmlib.delete_intp(iterations);
+        }
+        this.fastHandle = handle;
+    }
+
+    public static LightgbmModel train(Matrix x, float[] labels, int[] categoricalColumns, Params params)
+    {
+        String datasetParams = "max_bin=255 verbose=-1"
+                + (categoricalColumns.length == 0 ? "" : " categorical_feature=" + Arrays.stream(categoricalColumns).mapToObj(Integer::toString).collect(Collectors.joining(",")));
+        String boosterParams = String.format(Locale.ROOT,
+                "objective=binary deterministic=true force_row_wise=true seed=%d num_threads=%d learning_rate=%s num_leaves=%d max_depth=%d "
+                        + "min_data_in_leaf=%d feature_fraction=%s bagging_fraction=%s bagging_freq=%d lambda_l2=%s verbose=-1 %s",
+                params.seed(), params.threads(), params.learningRate(), params.numLeaves(), params.maxDepth(), params.minDataInLeaf(),
+                params.featureFraction(), params.baggingFraction(), params.baggingFraction() < 1 ? 1 : 0, params.lambdaL2(), datasetParams);
+        try (LGBMDataset dataset = LGBMDataset.createFromMat(x.values(), x.rows(), x.cols(), true, datasetParams, null)) {
+            dataset.setField("label", labels);
+            try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams)) {
+                for (int i = 0; i < params.rounds(); i++) {
+                    if (training.updateOneIter()) {
+                        break;
+                    }
+                }
+                String text = training.saveModelToString(0, 0, LGBMBooster.FeatureImportanceType.SPLIT);
+                return load(text, x.cols());
+            }
+        }
+        catch (LGBMException e) {
+            throw new ModelException("LightGBM training failed: " + e.getMessage(), e);
+        }
+    }
+
+    public static LightgbmModel load(String modelText, int features)
+    {
+        try {
+            LGBMBooster booster = LGBMBooster.loadModelFromString(modelText);
+            if (booster.getNumFeature() != features) {
+                int actual = booster.getNumFeature();
+                booster.close();
+                throw new ModelException("LightGBM model has " + actual + " features, schema has " + features);
+            }
+            return new LightgbmModel(booster, modelText, features);
+        }
+        catch (LGBMException e) {
+            throw new ModelException("cannot load LightGBM model: " + e.getMessage(), e);
+        }
+    }
+
+    public String modelText()
+    {
+        return modelText;
+    }
+
+    /** Log-odds per row: one native call for the batch, or the fast single-row path for one row. */
+    public double[] rawScores(Matrix x)
+    {
+        checkWidth(x);
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            if (x.rows() <= FAST_PATH_MAX_ROWS) {
+                double[] out = new double[x.rows()];
+                for (int r = 0; r < out.length; r++) {
+                    out[r] = predictOne(x.values(), r * x.cols());
+                }
+                return out;
+            }
+            return booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
+        }
+        catch (LGBMException e) {
+            throw new ModelException("LightGBM prediction failed: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** Log-odds per row through the batch path only (used to verify the fast path). */
+    public double[] rawScoresBatchPath(Matrix x)
+    {
+        checkWidth(x);
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            return booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
+        }
+        catch (LGBMException e) {
+            throw new ModelException("LightGBM prediction failed: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
+    public double[][] contributions(Matrix x)
+    {
+        checkWidth(x);
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            double[] flat = booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS);
+            int width = x.cols() + 1;
+            double[][] out = new double[x.rows()][];
+            for (int r = 0; r < x.rows(); r++) {
+                out[r] = Arrays.copyOfRange(flat, r * width, (r + 1) * width);
+            }
+            return out;
+        }
+        catch (LGBMException e) {
+            throw new ModelException("LightGBM contributions failed: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private double predictOne(float[] values, int offset)
+    {
+        FastState state = fastState.get();
+        if (state == null) {
+            SWIGTYPE_p_p_void config = lightgbmlib.voidpp_handle();
+            check(lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastInit(lightgbmlib.voidpp_value(fastHandle),
+                    lightgbmlibConstants.C_API_PREDICT_RAW_SCORE, 0, -1, lightgbmlibConstants.C_API_DTYPE_FLOAT64, features, PREDICT_PARAMS, config),
+                    "init fast single-row prediction");
+            state = new FastState(config, features);
+            fastStates.add(state);
+            fastState.set(state);
+        }
+        for (int i = 0; i < features; i++) {
+            state.row[i] = values[offset + i];
+        }
+        check(lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastCriticalSWIG(state.row, lightgbmlib.voidpp_value(state.config), state.outLength, state.out),
+                "fast single-row prediction");
+        return lightgbmlib.doubleArray_getitem(state.out, 0);
+    }
+
+    private static void check(int result, String what)
+    {
+        if (result != 0) {
+            throw new ModelException("LightGBM " + what + " failed: " + lightgbmlib.LGBM_GetLastError());
+        }
+    }
+
+    private void checkOpen()
+    {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    private void checkWidth(Matrix x)
+    {
+        if (x.cols() != features) {
+            throw new IllegalArgumentException("expected " + features + " columns, got " + x.cols());
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            FastState state;
+            while ((state = fastStates.poll()) != null) {
+                lightgbmlib.LGBM_FastConfigFree(lightgbmlib.voidpp_value(state.config));
+                lightgbmlib.delete_voidpp(state.config);
+                lightgbmlib.delete_int64_tp(state.outLength);
+                lightgbmlib.delete_doubleArray(state.out);
+            }
+            lightgbmlib.LGBM_BoosterFree(lightgbmlib.voidpp_value(fastHandle));
+            lightgbmlib.delete_voidpp(fastHandle);
+            try {
+                booster.close();
+            }
+            catch (LGBMException e) {
+                throw new ModelException("cannot free LightGBM booster: " + e.getMessage(), e);
+            }
+        }
+        finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,240 @@
+package dev.trellis.ensemble.model;
+
+import dev.trellis.ensemble.data.Matrix;
+import ml.dmlc.xgboost4j.java.Booster;
+import ml.dmlc.xgboost4j.java.DMatrix;
+import ml.dmlc.xgboost4j.java.XGBoost;
+import ml.dmlc.xgboost4j.java.XGBoostError;
+
+import java.io.ByteArrayInputStream;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * An XGBoost binary:logistic booster. Scoring uses in-place prediction on a row-major float matrix
+ * (one native call per batch) in margin space, so logits are exact. The booster runs one native
+ * thread per call; XGBoost's predictors are thread-safe. Thread-safe.
+ */
+public final class XgboostModel
+        implements AutoCloseable
+{
+    public record Params(int rounds, int maxDepth, double eta, double subsample, double colsampleByTree, double minChildWeight, double lambda, int threads, long seed) {}
+
+    private static final int[] ALL_TREES = {0, 0};
+
+    /** Batches up to this many rows are scored by the Java tree walker, larger ones natively. */
+    public static final int JAVA_PATH_MAX_ROWS = 32;
+    /** Largest allowed difference in margin between the Java walker and XGBoost when verifying. */
+    public static final double VERIFY_TOLERANCE = 1e-4;
+
+    private final Booster booster;
+    private final int features;
+    private final XgboostTrees trees; // null when the model cannot be walked in Java
+    // predictions hold the read lock so that close() never frees the booster under a native call
+    private final java.util.concurrent.locks.ReadWriteLock lifecycle = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private volatile boolean closed;
+
+    private XgboostModel(Booster booster, int features)
+    {
+        this.booster = requireNonNull(booster, "booster is null");
+        this.features = features;
+        this.trees = javaTrees(booster, features);
+    }
+
+    /** The Java walker for this booster, or null if it cannot be built or disagrees with XGBoost. */
+    private static XgboostTrees javaTrees(Booster booster, int features)
+    {
+        XgboostTrees trees;
+        try {
+            java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
+            booster.saveModel(json, "json");
+            trees = XgboostTrees.parse(json.toByteArray());
+        }
+        catch (XGBoostError | java.io.IOException | RuntimeException e) {
+            return null;
+        }
+        if (trees.features() != features) {
+            return null;
+        }
+        // probe rows: each feature random around the model's own split points, a fifth missing
+        int rows = 64;
+        float[] probe = new float[rows * features];
+        java.util.Random random = new java.util.Random(11);
+        for (int i = 0; i < probe.length; i++) {
+            probe[i] = random.nextInt(5) == 0 ? Float.NaN : (float) (random.nextGaussian() * 50);
+        }
+        try {
+            float[][] expected = booster.inplace_predict(probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
+            for (int r = 0; r < rows; r++) {
+                if (!(Math.abs(trees.margin(probe, r, features) - expected[r][0]) <= VERIFY_TOLERANCE)) {
+                    return null;
+                }
+            }
+        }
+        catch (XGBoostError e) {
+            return null;
+        }
+        return trees;
+    }
+
+    /** Whether small batches use the verified Java tree walker. */
+    public boolean hasJavaPath()
+    {
+        return trees != null;
+    }
+
+    public static XgboostModel train(Matrix x, float[] labels, Params params)
+    {
+        try {
+            DMatrix train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
+            try {
+                train.setLabel(labels);
+                Map<String, Object> config = new HashMap<>();
+                config.put("objective", "binary:logistic");
+                config.put("tree_method", "hist");
+                config.put("max_depth", params.maxDepth());
+                config.put("eta", params.eta());
+                config.put("subsample", params.subsample());
+                config.put("colsample_bytree", params.colsampleByTree());
+                config.put("min_child_weight", params.minChildWeight());
+                config.put("lambda", params.lambda());
+                config.put("nthread", params.threads());
+                config.put("seed", params.seed());
+                config.put("verbosity", 0);
+                Booster booster = XGBoost.train(train, config, params.rounds(), new HashMap<>(), null, null);
+                booster.setParam("nthread", 1);
+                return new XgboostModel(booster, x.cols());
+            }
+            finally {
+                train.dispose();
+            }
+        }
+        catch (XGBoostError e) {
+            throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
+        }
+    }
+
+    public static XgboostModel load(byte[] model, int features)
+    {
+        try {
+            Booster booster = XGBoost.loadModel(new ByteArrayInputStream(model));
+            booster.setParam("nthread", 1);
+            if (booster.getNumFeature() != features) {
+                booster.dispose();
+                throw new ModelException("XGBoost model has " + booster.getNumFeature() + " features, schema has " + features);
+            }
+            return new XgboostModel(booster, features);
+        }
+        catch (XGBoostError | java.io.IOException e) {
+            throw new ModelException("cannot load XGBoost model: " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes the model in UBJSON (the path must end in .ubj), loadable by Python xgboost too. */
+    public void save(Path file)
+    {
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            booster.saveModel(file.toString());
+        }
+        catch (XGBoostError e) {
+            throw new ModelException("cannot save XGBoost model: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private void checkOpen()
+    {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    /** Log-odds per row. */
+    public double[] margins(Matrix x)
+    {
+        checkWidth(x);
+        if (trees != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
+            checkOpen();
+            double[] margins = new double[x.rows()];
+            for (int r = 0; r < margins.length; r++) {
+                margins[r] = trees.margin(x.values(), r, x.cols());
+            }
+            return margins;
+        }
+        return nativeMargins(x);
+    }
+
+    /** Log-odds per row through XGBoost's in-place prediction (one native call). */
+    public double[] nativeMargins(Matrix x)
+    {
+        checkWidth(x);
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            float[][] out = booster.inplace_predict(x.values(), x.rows(), x.cols(), Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
+            double[] margins = new double[x.rows()];
+            for (int r = 0; r < margins.length; r++) {
+                margins[r] = out[r][0];
+            }
+            return margins;
+        }
+        catch (XGBoostError e) {
+            throw new ModelException("XGBoost prediction failed: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
+    public float[][] contributions(Matrix x)
+    {
+        checkWidth(x);
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            DMatrix matrix = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
+            try {
+                return booster.predictContrib(matrix, 0);
+            }
+            finally {
+                matrix.dispose();
+            }
+        }
+        catch (XGBoostError e) {
+            throw new ModelException("XGBoost contributions failed: " + e.getMessage(), e);
+        }
+        finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private void checkWidth(Matrix x)
+    {
+        if (x.cols() != features) {
+            throw new IllegalArgumentException("expected " + features + " columns, got " + x.cols());
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        lifecycle.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                booster.dispose();
+            }
+        }
+        finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,273 @@
+package dev.trellis.modelserver.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * Everything the model-server can be told, with every default in {@link Builder}. Immutable.
+ *
+ * @param repository model repository root: {@code <repository>/<model>/<version>/bundle.json}
+ * @param host address the gRPC server binds to
+ * @param port gRPC port; 0 picks an ephemeral port
+ * @param metricsPort Prometheus scrape port; 0 disables the endpoint
+ * @param models models to serve and wait for; empty = every model folder found at startup
+ * @param defaultVersionPolicy version policy of models without their own
+ * @param versionPolicies version policy per model
+ * @param pollInterval how often the repository is scanned for new and removed versions
+ * @param maxBatchSize most rows one batch (one ensemble call) holds
+ * @param maxQueueDelay how long an idle worker waits for more requests before scoring a partial batch
+ * @param maxQueueSize most requests queued per model version before RESOURCE_EXHAUSTED
+ * @param batchWorkers scoring threads per model version
+ * @param maxMessageSize largest inbound gRPC message, in bytes
+ * @param maxBatchRows most rows one ModelInfer request may carry
+ * @param drainTimeout how long in-flight requests may take to finish at unload and shutdown
+ * @param tlsCert PEM certificate chain; with {@code tlsKey}, serves TLS
+ * @param tlsKey PEM private key (PKCS#8)
+ * @param traceLog export spans to the log
+ */
+public record ModelServerConfig(
+        Path repository,
+        String host,
+        int port,
+        int metricsPort,
+        List<String> models,
+        VersionPolicy defaultVersionPolicy,
+        Map<String, VersionPolicy> versionPolicies,
+        Duration pollInterval,
+        int maxBatchSize,
+        Duration maxQueueDelay,
+        int maxQueueSize,
+        int batchWorkers,
+        int maxMessageSize,
+        int maxBatchRows,
+        Duration drainTimeout,
+        Optional<Path> tlsCert,
+        Optional<Path> tlsKey,
+        boolean traceLog)
+{
+    public static final int DEFAULT_PORT = 8081;
+    public static final String DEFAULT_HOST = "0.0.0.0";
+    public static final int DEFAULT_METRICS_PORT = 9091;
+    public static final String DEFAULT_VERSION_POLICY = "latest:2";
+    public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofSeconds(5);
+    public static final int DEFAULT_MAX_BATCH_SIZE = 64;
+    public static final Duration DEFAULT_MAX_QUEUE_DELAY = Duration.ZERO;
+    public static final int DEFAULT_MAX_QUEUE_SIZE = 2048;
+    public static final int DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+    public static final int DEFAULT_MAX_BATCH_ROWS = 10_000;
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+    public ModelServerConfig
+    {
+        requireNonNull(repository, "repository is null");
+        requireNonNull(host, "host is null");
+        checkRange(port, 0, 65535, "port");
+        checkRange(metricsPort, 0, 65535, "metricsPort");
+        models = List.copyOf(requireNonNull(models, "models is null"));
+        requireNonNull(defaultVersionPolicy, "defaultVersionPolicy is null");
+        versionPolicies = Map.copyOf(requireNonNull(versionPolicies, "versionPolicies is null"));
+        checkPositive(requireNonNull(pollInterval, "pollInterval is null"), "pollInterval");
+        checkRange(maxBatchSize, 1, Integer.MAX_VALUE, "maxBatchSize");
+        requireNonNull(maxQueueDelay, "maxQueueDelay is null");
+        if (maxQueueDelay.isNegative()) {
+            throw new IllegalArgumentException("maxQueueDelay is negative");
+        }
+        checkRange(maxQueueSize, 1, Integer.MAX_VALUE, "maxQueueSize");
+        checkRange(batchWorkers, 1, 1024, "batchWorkers");
+        checkRange(maxMessageSize, 1024, Integer.MAX_VALUE, "maxMessageSize");
+        checkRange(maxBatchRows, 1, Integer.MAX_VALUE, "maxBatchRows");
+        checkPositive(requireNonNull(drainTimeout, "drainTimeout is null"), "drainTimeout");
+        requireNonNull(tlsCert, "tlsCert is null");
+        requireNonNull(tlsKey, "tlsKey is null");
+        if (tlsCert.isPresent() != tlsKey.isPresent()) {
+            throw new IllegalArgumentException("TLS needs both a certificate and a key");
+        }
+    }
+
+    public static Builder builder(Path repository)
+    {
+        return new Builder(repository);
+    }
+
+    public Builder toBuilder()
+    {
+        return new Builder(repository)
+                .host(host)
+                .port(port)
+                .metricsPort(metricsPort)
+                .models(models)
+                .defaultVersionPolicy(defaultVersionPolicy)
+                .versionPolicies(versionPolicies)
+                .pollInterval(pollInterval)
+                .maxBatchSize(maxBatchSize)
+                .maxQueueDelay(maxQueueDelay)
+                .maxQueueSize(maxQueueSize)
+                .batchWorkers(batchWorkers)
+                .maxMessageSize(maxMessageSize)
+                .maxBatchRows(maxBatchRows)
+                .drainTimeout(drainTimeout)
+                .tls(tlsCert.orElse(null), tlsKey.orElse(null))
+                .traceLog(traceLog);
+    }
+
+    public VersionPolicy versionPolicy(String model)
+    {
+        return versionPolicies.getOrDefault(model, defaultVersionPolicy);
+    }
+
+    public static int defaultBatchWorkers()
+    {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    private static void checkRange(int value, int min, int max, String name)
+    {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(name + " must be in [" + min + ", " + max + "]: " + value);
+        }
+    }
+
+    private static void checkPositive(Duration value, String name)
+    {
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(name + " must be positive: " + value);
+        }
+    }
+
+    /** Holds the defaults; not thread-safe. */
+    public static final class Builder
+    {
+        private final Path repository;
+        private String host = DEFAULT_HOST;
+        private int port = DEFAULT_PORT;
+        private int metricsPort = DEFAULT_METRICS_PORT;
+        private List<String> models = List.of();
+        private VersionPolicy defaultVersionPolicy = VersionPolicy.parse(DEFAULT_VERSION_POLICY);
+        private Map<String, VersionPolicy> versionPolicies = Map.of();
+        private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+        private int maxBatchSize = DEFAULT_MAX_BATCH_SIZE;
+        private Duration maxQueueDelay = DEFAULT_MAX_QUEUE_DELAY;
+        private int maxQueueSize = DEFAULT_MAX_QUEUE_SIZE;
+        private int batchWorkers = defaultBatchWorkers();
+        private int maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+        private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
+        private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+        private Path tlsCert;
+        private Path tlsKey;
+        private boolean traceLog;
+
+        private Builder(Path repository)
+        {
+            this.repository = requireNonNull(repository, "repository is null");
+        }
+
+        public Builder host(String host)
+        {
+            this.host = host;
+            return this;
+        }
+
+        public Builder port(int port)
+        {
+            this.port = port;
+            return this;
+        }
+
+        public Builder metricsPort(int metricsPort)
+        {
+            this.metricsPort = metricsPort;
+            return this;
+        }
+
+        public Builder models(List<String> models)
+        {
+            this.models = models;
+            return this;
+        }
+
+        public Builder defaultVersionPolicy(VersionPolicy defaultVersionPolicy)
+        {
+            this.defaultVersionPolicy = defaultVersionPolicy;
+            return this;
+        }
+
+        public Builder versionPolicies(Map<String, VersionPolicy> versionPolicies)
+        {
+            this.versionPolicies = versionPolicies;
+            return this;
+        }
+
+        public Builder pollInterval(Duration pollInterval)
+        {
+            this.pollInterval = pollInterval;
+            return this;
+        }
+
+        public Builder maxBatchSize(int maxBatchSize)
+        {
+            this.maxBatchSize = maxBatchSize;
+            return this;
+        }
+
+        public Builder maxQueueDelay(Duration maxQueueDelay)
+        {
+            this.maxQueueDelay = maxQueueDelay;
+            return this;
+        }
+
+        public Builder maxQueueSize(int maxQueueSize)
+        {
+            this.maxQueueSize = maxQueueSize;
+            return this;
+        }
+
+        public Builder batchWorkers(int batchWorkers)
+        {
+            this.batchWorkers = batchWorkers;
+            return this;
+        }
+
+        public Builder maxMessageSize(int maxMessageSize)
+        {
+            this.maxMessageSize = maxMessageSize;
+            return this;
+        }
+
+        public Builder maxBatchRows(int maxBatchRows)
+        {
+            this.maxBatchRows = maxBatchRows;
+            return this;
+        }
+
+        public Builder drainTimeout(Duration drainTimeout)
+        {
+            this.drainTimeout = drainTimeout;
+            return this;
+        }
+
+        public Builder tls(Path tlsCert, Path tlsKey)
+        {
+            this.tlsCert = tlsCert;
+            this.tlsKey = tlsKey;
+            return this;
+        }
+
+        public Builder traceLog(boolean traceLog)
+        {
+            this.traceLog = traceLog;
+            return this;
+        }
+
+        public ModelServerConfig build()
+        {
+            return new ModelServerConfig(repository, host, port, metricsPort, models, defaultVersionPolicy, versionPolicies,
+                    pollInterval, maxBatchSize, maxQueueDelay, maxQueueSize, batchWorkers, maxMessageSize, maxBatchRows,
+                    drainTimeout, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), traceLog);
+        }
+    }
+}

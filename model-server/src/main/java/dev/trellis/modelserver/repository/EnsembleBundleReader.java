@@ -1,0 +1,19 @@
+package dev.trellis.modelserver.repository;
+
+import dev.trellis.ensemble.api.LoadedBundle;
+import dev.trellis.ensemble.bundle.BundleLoader;
+
+import java.nio.file.Path;
+
+import static java.util.Objects.requireNonNull;
+
+/** Reads bundles with the ensemble module's {@link BundleLoader}. Thread-safe. */
+public final class EnsembleBundleReader
+        implements BundleReader
+{
+    @Override
+    public LoadedBundle load(Path versionDirectory)
+    {
+        return BundleLoader.load(requireNonNull(versionDirectory, "versionDirectory is null"));
+    }
+}

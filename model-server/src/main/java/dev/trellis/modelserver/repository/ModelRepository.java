@@ -1,0 +1,556 @@
+package dev.trellis.modelserver.repository;
+
+import dev.trellis.ensemble.api.InvalidBundleException;
+import dev.trellis.ensemble.api.LoadedBundle;
+import dev.trellis.modelserver.batching.Batcher;
+import dev.trellis.modelserver.batching.BatcherFactory;
+import dev.trellis.modelserver.config.ModelServerConfig;
+import dev.trellis.modelserver.config.VersionPolicy;
+import dev.trellis.modelserver.errors.ErrorCode;
+import dev.trellis.modelserver.errors.ModelServerException;
+import dev.trellis.modelserver.telemetry.ServerMetrics;
+import jakarta.inject.Inject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The model repository on local disk: {@code <repository>/<model>/<version>/}. One thread scans it
+ * every poll interval (and on explicit load/unload), applies each model's version policy, loads and
+ * warms up new versions, and drains and unloads versions that left the policy or the disk. Folders
+ * whose names are not integers are ignored (the trainer writes to a temporary folder and renames it).
+ *
+ * <p>Requests see an immutable snapshot of the READY versions, swapped atomically after each change:
+ * a new version becomes visible only once READY, and a version leaves the snapshot before it starts
+ * draining. A version that fails to load is FAILED with its reason and is not retried by polling
+ * (only by an explicit load); the versions already served stay. Thread-safe.
+ */
+public final class ModelRepository
+        implements AutoCloseable
+{
+    private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
+    private static final Duration MANAGEMENT_TIMEOUT = Duration.ofMinutes(10);
+
+    private final ModelServerConfig config;
+    private final BundleReader reader;
+    private final BatcherFactory batchers;
+    private final ServerMetrics metrics;
+    private final ScheduledExecutorService executor;
+
+    // all versions the repository knows, in any state; mutated only on the executor thread
+    private final Map<String, ConcurrentSkipListMap<Integer, ModelVersion>> versions = new ConcurrentHashMap<>();
+    private final Set<String> unloadedModels = ConcurrentHashMap.newKeySet();
+    private final AtomicReference<Map<String, NavigableMap<Integer, ModelVersion>>> serving = new AtomicReference<>(Map.of());
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean started = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Set<String> expectedModels = Set.of();
+
+    @Inject
+    public ModelRepository(ModelServerConfig config, BundleReader reader, BatcherFactory batchers, ServerMetrics metrics)
+    {
+        this.config = requireNonNull(config, "config is null");
+        this.reader = requireNonNull(reader, "reader is null");
+        this.batchers = requireNonNull(batchers, "batchers is null");
+        this.metrics = requireNonNull(metrics, "metrics is null");
+        this.executor = Executors.newSingleThreadScheduledExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "model-repository");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /** Scans the repository now and then every poll interval; loading happens in the background. */
+    public void start()
+    {
+        if (!started.compareAndSet(false, true)) {
+            return;
+        }
+        expectedModels = config.models().isEmpty() ? Set.copyOf(scanModels()) : Set.copyOf(config.models());
+        if (expectedModels.isEmpty()) {
+            log.warn("no models found in repository {}", config.repository());
+        }
+        metrics.observeLoadedVersions(() -> {
+            Map<String, Integer> counts = new TreeMap<>();
+            serving.get().forEach((model, ready) -> counts.put(model, ready.size()));
+            return counts;
+        });
+        executor.scheduleWithFixedDelay(this::pollAll, 0, config.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Called after every change of the served versions. */
+    public void addListener(Runnable listener)
+    {
+        listeners.add(requireNonNull(listener, "listener is null"));
+    }
+
+    /** Models whose readiness makes the server ready: the configured ones, or those found at startup. */
+    public Set<String> expectedModels()
+    {
+        return expectedModels;
+    }
+
+    public boolean expectedModelsReady()
+    {
+        Map<String, NavigableMap<Integer, ModelVersion>> snapshot = serving.get();
+        for (String model : expectedModels) {
+            NavigableMap<Integer, ModelVersion> ready = snapshot.get(model);
+            if (ready == null || ready.isEmpty()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** READY versions of a model, ascending. */
+    public List<Integer> readyVersions(String model)
+    {
+        NavigableMap<Integer, ModelVersion> ready = serving.get().get(model);
+        return ready == null ? List.of() : List.copyOf(ready.keySet());
+    }
+
+    /** Every version the repository knows, sorted by model and version. */
+    public List<VersionStatus> index()
+    {
+        List<VersionStatus> index = new ArrayList<>();
+        new TreeMap<>(versions).forEach((model, known) -> known.values().forEach(version -> index.add(version.status())));
+        return index;
+    }
+
+    /**
+     * The version a request without a version ({@code version} empty) or with one should use, without
+     * taking a reference.
+     *
+     * @throws ModelServerException MODEL_NOT_FOUND, VERSION_NOT_FOUND or VERSION_NOT_READY
+     */
+    public ModelVersion resolve(String model, String version)
+    {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        NavigableMap<Integer, ModelVersion> ready = serving.get().getOrDefault(model, Collections.emptyNavigableMap());
+        if (version.isEmpty()) {
+            if (!ready.isEmpty()) {
+                return ready.lastEntry().getValue();
+            }
+            throw notReady(model, "model '" + model + "' has no READY version" + describeStates(model));
+        }
+        Optional<Integer> number = parseVersion(version);
+        ModelVersion served = number.map(ready::get).orElse(null);
+        if (served != null) {
+            return served;
+        }
+        Map<Integer, ModelVersion> known = versions.get(model);
+        if (known == null) {
+            throw modelNotFound(model);
+        }
+        ModelVersion candidate = number.map(known::get).orElse(null);
+        if (candidate == null) {
+            throw new ModelServerException(ErrorCode.VERSION_NOT_FOUND,
+                    "model '" + model + "' has no version '" + version + "'; available versions: " + describe(readyVersions(model)),
+                    List.of(), Map.of("model", model, "version", version, "available_versions", joined(readyVersions(model))));
+        }
+        VersionStatus status = candidate.status();
+        throw notReady(model, "model '" + model + "' version " + version + " is " + status.state()
+                + (status.reason().isEmpty() ? "" : " (" + status.reason() + ")")
+                + "; ready versions: " + describe(readyVersions(model)));
+    }
+
+    /**
+     * Like {@link #resolve} but takes a reference the caller must release. A request without a version
+     * that races with a version swap simply takes the newest READY version.
+     */
+    public ModelVersion acquire(String model, String version)
+    {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            ModelVersion resolved = resolve(model, version);
+            if (resolved.tryAcquire()) {
+                return resolved;
+            }
+            // it began draining between the snapshot read and the acquire; the next snapshot no longer has it
+            Thread.onSpinWait();
+        }
+        throw notReady(model, "model '" + model + "' is being reloaded; retry");
+    }
+
+    /**
+     * Loads a model now: re-enables it if it was unloaded, retries its FAILED versions and applies
+     * its version policy. Returns once done.
+     *
+     * @throws ModelServerException MODEL_NOT_FOUND for a model without a folder, LOAD_FAILED if no version is READY after
+     */
+    public void load(String model)
+    {
+        requireNonNull(model, "model is null");
+        if (!isServable(model) || !Files.isDirectory(modelDirectory(model))) {
+            throw modelNotFound(model);
+        }
+        runOnRepositoryThread(() -> {
+            unloadedModels.remove(model);
+            ConcurrentSkipListMap<Integer, ModelVersion> known = versions.get(model);
+            if (known != null) {
+                known.values().removeIf(version -> version.state() == VersionState.FAILED);
+            }
+            sync(model);
+        });
+        if (readyVersions(model).isEmpty()) {
+            throw new ModelServerException(ErrorCode.LOAD_FAILED,
+                    "model '" + model + "' has no loadable version" + describeStates(model), List.of(), Map.of("model", model));
+        }
+    }
+
+    /** Drains and unloads every version of a model; polling leaves it unloaded until {@link #load}. */
+    public void unload(String model)
+    {
+        requireNonNull(model, "model is null");
+        if (!versions.containsKey(model)) {
+            throw modelNotFound(model);
+        }
+        runOnRepositoryThread(() -> {
+            unloadedModels.add(model);
+            sync(model);
+        });
+    }
+
+    /** Scans the repository now (tests and explicit refreshes); returns once done. */
+    public void poll()
+    {
+        runOnRepositoryThread(this::pollAll);
+    }
+
+    private void runOnRepositoryThread(Runnable task)
+    {
+        if (closed.get()) {
+            throw new ModelServerException(ErrorCode.SHUTTING_DOWN, "server is shutting down");
+        }
+        Future<?> done = executor.submit(task);
+        try {
+            done.get(MANAGEMENT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelServerException(ErrorCode.SHUTTING_DOWN, "interrupted");
+        }
+        catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+        catch (TimeoutException e) {
+            throw new ModelServerException(ErrorCode.VERSION_NOT_READY, "repository operation still running after " + MANAGEMENT_TIMEOUT);
+        }
+    }
+
+    private void pollAll()
+    {
+        if (closed.get()) {
+            return;
+        }
+        Set<String> models = new LinkedHashSet<>(config.models().isEmpty() ? scanModels() : config.models());
+        models.addAll(versions.keySet());
+        for (String model : models) {
+            try {
+                sync(model);
+            }
+            catch (RuntimeException e) {
+                log.error("model {}: repository scan failed", model, e);
+            }
+        }
+    }
+
+    /** Brings one model's versions in line with the disk and its policy. Repository thread only. */
+    private void sync(String model)
+    {
+        SortedSet<Integer> onDisk = scanVersions(model);
+        ConcurrentSkipListMap<Integer, ModelVersion> known = versions.computeIfAbsent(model, ignored -> new ConcurrentSkipListMap<>());
+        known.values().removeIf(version -> !onDisk.contains(version.version())
+                && (version.state() == VersionState.FAILED || version.state() == VersionState.UNAVAILABLE));
+        VersionPolicy policy = config.versionPolicy(model);
+        boolean enabled = !unloadedModels.contains(model) && !closed.get();
+        if (enabled) {
+            for (int version : new TreeSet<>(policy.select(loadable(onDisk, known))).descendingSet()) {
+                ModelVersion current = known.get(version);
+                if (current == null || current.state() == VersionState.UNAVAILABLE) {
+                    loadVersion(model, version, known);
+                }
+            }
+        }
+        SortedSet<Integer> wanted = enabled ? policy.select(loadable(onDisk, known)) : new TreeSet<>();
+        for (ModelVersion version : List.copyOf(known.values())) {
+            if (version.state() == VersionState.READY && !wanted.contains(version.version())) {
+                String why = !enabled ? "model unloaded on request"
+                        : !onDisk.contains(version.version()) ? "removed from the repository"
+                        : "outside version policy " + policy;
+                unloadVersion(version, why);
+            }
+        }
+        if (known.isEmpty() && onDisk.isEmpty()) {
+            versions.remove(model);
+        }
+    }
+
+    private static SortedSet<Integer> loadable(SortedSet<Integer> onDisk, Map<Integer, ModelVersion> known)
+    {
+        SortedSet<Integer> candidates = new TreeSet<>(onDisk);
+        known.values().stream()
+                .filter(version -> version.state() == VersionState.FAILED)
+                .forEach(version -> candidates.remove(version.version()));
+        return candidates;
+    }
+
+    private void loadVersion(String model, int version, Map<Integer, ModelVersion> known)
+    {
+        Path directory = modelDirectory(model).resolve(String.valueOf(version));
+        ModelVersion loading = new ModelVersion(model, version, directory);
+        known.put(version, loading);
+        log.info("model {} version {} loading from {}", model, version, directory);
+        long start = System.nanoTime();
+        LoadedBundle bundle = null;
+        try {
+            bundle = reader.load(directory);
+            if (bundle.version() != version || !bundle.model().equals(model)) {
+                throw new InvalidBundleException(directory, "bundle.json names " + bundle.model() + " version " + bundle.version()
+                        + " but the folder is " + model + "/" + version);
+            }
+            Warmup.run(bundle.ensemble());
+            Batcher batcher = batchers.create(model, version, bundle.ensemble());
+            loading.ready(bundle, batcher);
+        }
+        catch (InvalidBundleException e) {
+            fail(loading, bundle, e.getMessage());
+            return;
+        }
+        catch (RuntimeException | LinkageError e) {
+            fail(loading, bundle, "cannot load or warm up: " + e);
+            return;
+        }
+        publish();
+        log.info("model {} version {} ready in {} ms", model, version, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+    }
+
+    private void fail(ModelVersion version, LoadedBundle bundle, String reason)
+    {
+        version.failed(reason);
+        if (bundle != null) {
+            try {
+                bundle.close();
+            }
+            catch (RuntimeException e) {
+                log.warn("{}: closing a failed bundle: {}", version, e.toString());
+            }
+        }
+        log.warn("model {} version {} failed: {}", version.model(), version.version(), reason);
+        publish();
+    }
+
+    private void unloadVersion(ModelVersion version, String why)
+    {
+        // no new request takes it from here on; then wait for the ones in flight
+        version.markDraining(why);
+        publish();
+        log.info("model {} version {} draining ({}, {} in flight)", version.model(), version.version(), why, version.inFlight());
+        boolean drained;
+        try {
+            drained = version.awaitIdle(config.drainTimeout());
+        }
+        catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            drained = false;
+        }
+        int left = version.inFlight();
+        version.unload(why, config.drainTimeout());
+        publish();
+        if (drained) {
+            log.info("model {} version {} unloaded ({})", version.model(), version.version(), why);
+        }
+        else {
+            log.warn("model {} version {} unloaded after the drain timeout of {} with {} requests in flight ({})",
+                    version.model(), version.version(), config.drainTimeout(), left, why);
+        }
+    }
+
+    /** Rebuilds the snapshot of READY versions and tells listeners. */
+    private void publish()
+    {
+        Map<String, NavigableMap<Integer, ModelVersion>> snapshot = new HashMap<>();
+        versions.forEach((model, known) -> {
+            NavigableMap<Integer, ModelVersion> ready = new TreeMap<>();
+            known.forEach((number, version) -> {
+                if (version.state() == VersionState.READY) {
+                    ready.put(number, version);
+                }
+            });
+            if (!ready.isEmpty()) {
+                snapshot.put(model, Collections.unmodifiableNavigableMap(ready));
+            }
+        });
+        serving.set(Map.copyOf(snapshot));
+        for (Runnable listener : listeners) {
+            try {
+                listener.run();
+            }
+            catch (RuntimeException e) {
+                log.error("repository listener failed", e);
+            }
+        }
+    }
+
+    private boolean isServable(String model)
+    {
+        return config.models().isEmpty() || config.models().contains(model);
+    }
+
+    private Path modelDirectory(String model)
+    {
+        return config.repository().resolve(model);
+    }
+
+    private List<String> scanModels()
+    {
+        List<String> models = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(config.repository(), Files::isDirectory)) {
+            for (Path entry : entries) {
+                String name = entry.getFileName().toString();
+                if (!name.startsWith(".") && isServable(name)) {
+                    models.add(name);
+                }
+            }
+        }
+        catch (NoSuchFileException e) {
+            log.warn("model repository {} does not exist", config.repository());
+        }
+        catch (IOException e) {
+            log.error("cannot list model repository {}: {}", config.repository(), e.toString());
+        }
+        Collections.sort(models);
+        return models;
+    }
+
+    private SortedSet<Integer> scanVersions(String model)
+    {
+        SortedSet<Integer> found = new TreeSet<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(modelDirectory(model), Files::isDirectory)) {
+            for (Path entry : entries) {
+                parseVersion(entry.getFileName().toString()).ifPresent(found::add);
+            }
+        }
+        catch (NoSuchFileException e) {
+            // the model folder was removed: every version goes
+        }
+        catch (IOException e) {
+            log.error("cannot list model folder {}: {}", modelDirectory(model), e.toString());
+            // keep serving what is loaded rather than unloading on a transient error
+            ConcurrentSkipListMap<Integer, ModelVersion> known = versions.get(model);
+            if (known != null) {
+                found.addAll(known.keySet());
+            }
+        }
+        return found;
+    }
+
+    private static Optional<Integer> parseVersion(String text)
+    {
+        if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(Character::isDigit)) {
+            return Optional.empty();
+        }
+        return Optional.of(Integer.parseInt(text));
+    }
+
+    private ModelServerException modelNotFound(String model)
+    {
+        List<String> available = new ArrayList<>(new TreeSet<>(versions.keySet()));
+        return new ModelServerException(ErrorCode.MODEL_NOT_FOUND,
+                "model '" + model + "' not found; available models: " + (available.isEmpty() ? "(none)" : String.join(", ", available)),
+                List.of(), Map.of("model", model, "available_models", String.join(",", available)));
+    }
+
+    private ModelServerException notReady(String model, String message)
+    {
+        if (!versions.containsKey(model)) {
+            return modelNotFound(model);
+        }
+        return new ModelServerException(ErrorCode.VERSION_NOT_READY, message, List.of(),
+                Map.of("model", model, "available_versions", joined(readyVersions(model))));
+    }
+
+    private String describeStates(String model)
+    {
+        Map<Integer, ModelVersion> known = versions.get(model);
+        if (known == null || known.isEmpty()) {
+            return "";
+        }
+        return " (" + known.values().stream()
+                .map(ModelVersion::status)
+                .map(status -> "version " + status.version() + " " + status.state() + (status.reason().isEmpty() ? "" : ": " + status.reason()))
+                .collect(Collectors.joining("; ")) + ")";
+    }
+
+    private static String describe(List<Integer> versions)
+    {
+        return versions.isEmpty() ? "(none)" : joined(versions).replace(",", ", ");
+    }
+
+    private static String joined(List<Integer> versions)
+    {
+        return versions.stream().map(String::valueOf).collect(Collectors.joining(","));
+    }
+
+    /** Stops polling, then drains and unloads every version. Safe to call twice. */
+    @Override
+    public void close()
+    {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(config.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                executor.shutdownNow();
+            }
+        }
+        catch (InterruptedException e) {
+            executor.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        for (Map<Integer, ModelVersion> known : versions.values()) {
+            for (ModelVersion version : known.values()) {
+                if (version.state() == VersionState.READY) {
+                    unloadVersion(version, "server shutting down");
+                }
+            }
+        }
+        metrics.close();
+    }
+}
