@@ -1,0 +1,134 @@
+package dev.trellis.cli;
+
+import com.google.protobuf.Value;
+import dev.trellis.api.v1.ScoreRequest;
+import dev.trellis.client.FeatureSchema;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Streams a CSV file with a header row into score requests: columns in the model's schema become
+ * typed features; the id column becomes the unit id; every other column (the target, other ids) is
+ * left out. Without a schema every column but the id column is sent, typed by its form.
+ * Not thread-safe.
+ */
+final class CsvRows implements Closeable {
+    private final CSVParser parser;
+    private final Iterator<CSVRecord> records;
+    private final int idIndex;
+    private final String idColumn;
+    private final int[] featureIndexes;
+    private final String[] featureNames;
+    private final FeatureSchema.Feature[] featureTypes;
+    private long position;
+
+    private CsvRows(CSVParser parser, String idColumn, FeatureSchema schema) {
+        this.parser = parser;
+        List<String> header = parser.getHeaderNames();
+        this.idColumn = idColumn == null ? guessIdColumn(header, schema) : idColumn;
+        this.idIndex = this.idColumn == null ? -1 : header.indexOf(this.idColumn);
+        if (idColumn != null && idIndex < 0) {
+            throw new TrellisCli.UsageException("id column '" + idColumn + "' is not in the CSV header " + header);
+        }
+        Map<String, FeatureSchema.Feature> byName = schema.byName();
+        List<Integer> indexes = new ArrayList<>();
+        for (int i = 0; i < header.size(); i++) {
+            String name = header.get(i);
+            if (i == idIndex) {
+                continue;
+            }
+            if (schema.isEmpty() || byName.containsKey(name)) {
+                indexes.add(i);
+            }
+        }
+        this.featureIndexes = indexes.stream().mapToInt(Integer::intValue).toArray();
+        this.featureNames = new String[featureIndexes.length];
+        this.featureTypes = new FeatureSchema.Feature[featureIndexes.length];
+        for (int k = 0; k < featureIndexes.length; k++) {
+            featureNames[k] = header.get(featureIndexes[k]);
+            featureTypes[k] = byName.get(featureNames[k]);
+        }
+        this.records = parser.iterator();
+    }
+
+    static CsvRows open(Path file, String idColumn, FeatureSchema schema) throws IOException {
+        Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        CSVParser parser = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).setIgnoreSurroundingSpaces(true).build().parse(reader);
+        try {
+            return new CsvRows(parser, idColumn, schema);
+        }
+        catch (RuntimeException e) {
+            parser.close();
+            throw e;
+        }
+    }
+
+    /** The id column in use, or null when rows are numbered. */
+    String idColumn() {
+        return idColumn;
+    }
+
+    /** Character position of the last row read (about its byte offset for ASCII files). */
+    long position() {
+        return position;
+    }
+
+    /** Number of feature columns sent. */
+    int featureCount() {
+        return featureIndexes.length;
+    }
+
+    /**
+     * The next row, or null at the end of the file.
+     *
+     * @param rowNumber 1-based row number, used as the id when there is no id column
+     */
+    Row next(long rowNumber) {
+        if (!records.hasNext()) {
+            return null;
+        }
+        CSVRecord record = records.next();
+        position = record.getCharacterPosition();
+        ScoreRequest.Builder request = ScoreRequest.newBuilder();
+        String id = idIndex >= 0 && idIndex < record.size() ? record.get(idIndex) : Long.toString(rowNumber);
+        request.setUnitId(id);
+        for (int k = 0; k < featureIndexes.length; k++) {
+            int i = featureIndexes[k];
+            String text = i < record.size() ? record.get(i) : "";
+            Value value = FeatureSchema.typed(featureTypes[k], text);
+            request.putFeatures(featureNames[k], value);
+        }
+        return new Row(id, request);
+    }
+
+    @Override
+    public void close() throws IOException {
+        parser.close();
+    }
+
+    private static String guessIdColumn(List<String> header, FeatureSchema schema) {
+        for (String name : header) {
+            String lower = name.toLowerCase(Locale.ROOT);
+            if ((lower.equals("id") || lower.endsWith("_id") || lower.equals("unit_id")) && !schema.contains(name)) {
+                return name;
+            }
+        }
+        return null;
+    }
+
+    /** A parsed row: its id and its request without model. */
+    record Row(String id, ScoreRequest.Builder request) {}
+}

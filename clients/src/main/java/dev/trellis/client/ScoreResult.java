@@ -1,0 +1,109 @@
+package dev.trellis.client;
+
+import dev.trellis.api.v1.BaseScore;
+import dev.trellis.api.v1.FeatureContribution;
+import dev.trellis.api.v1.ScoreResponse;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The score of one row.
+ *
+ * @param score calibrated probability of the positive class, 0..1
+ * @param label label from the bundle's thresholds, e.g. {@code hot}, {@code warm}, {@code lukewarm}, {@code cold}
+ * @param lower lower bound of the 95% interval
+ * @param upper upper bound of the 95% interval
+ * @param agreement how much the base models agree, 0..1
+ * @param baseScores each base model's probability, by base model name
+ * @param explained whether the response carries an explanation (the request asked for {@code explain})
+ * @param contributions per-feature contributions in log-odds, in the server's order; empty unless explained
+ * @param baseValue expected logit the contributions start from; 0 unless explained
+ * @param mlpTerm the MLP's weighted logit, its own term; 0 unless explained
+ * @param served which version served the row and why
+ * @param requestId the request's {@code request_id}, possibly empty
+ */
+public record ScoreResult(
+        double score,
+        String label,
+        double lower,
+        double upper,
+        double agreement,
+        Map<String, Double> baseScores,
+        boolean explained,
+        Map<String, Double> contributions,
+        double baseValue,
+        double mlpTerm,
+        Served served,
+        String requestId) {
+    /**
+     * Validates the components and makes the maps immutable.
+     *
+     * @param score the score
+     * @param label the label, not null
+     * @param lower the interval's lower bound
+     * @param upper the interval's upper bound
+     * @param agreement the agreement
+     * @param baseScores base model scores, not null
+     * @param explained whether an explanation is present
+     * @param contributions feature contributions, not null
+     * @param baseValue the explanation's base value
+     * @param mlpTerm the explanation's MLP term
+     * @param served the routing, not null
+     * @param requestId the request id, not null
+     */
+    public ScoreResult {
+        requireNonNull(label, "label is null");
+        baseScores = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(baseScores, "baseScores is null")));
+        contributions = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(contributions, "contributions is null")));
+        requireNonNull(served, "served is null");
+        requireNonNull(requestId, "requestId is null");
+    }
+
+    /**
+     * Converts the wire form.
+     *
+     * @param response the protobuf response
+     * @return the record
+     */
+    public static ScoreResult fromProto(ScoreResponse response) {
+        Map<String, Double> base = new LinkedHashMap<>();
+        for (BaseScore b : response.getBaseScoresList()) {
+            base.put(b.getModel(), b.getScore());
+        }
+        Map<String, Double> contributions = new LinkedHashMap<>();
+        boolean explained = response.hasExplanation();
+        for (FeatureContribution c : response.getExplanation().getContributionsList()) {
+            contributions.put(c.getFeature(), c.getValue());
+        }
+        return new ScoreResult(
+                response.getScore(),
+                response.getLabel(),
+                response.getInterval().getLower(),
+                response.getInterval().getUpper(),
+                response.getAgreement(),
+                base,
+                explained,
+                contributions,
+                response.getExplanation().getBaseValue(),
+                response.getExplanation().getMlpTerm(),
+                Served.fromProto(response.getServed()),
+                response.getRequestId());
+    }
+
+    /**
+     * The ensemble logit the explanation adds up to: base value + contributions + MLP term.
+     *
+     * @return the sum of the explanation's terms; 0 unless explained
+     */
+    public double explainedLogit() {
+        double sum = baseValue + mlpTerm;
+        for (double v : contributions.values()) {
+            sum += v;
+        }
+        return sum;
+    }
+}

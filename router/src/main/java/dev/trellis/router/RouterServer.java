@@ -1,0 +1,225 @@
+package dev.trellis.router;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.Module;
+import dev.trellis.api.v1.ExperimentsGrpc;
+import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.experiments.store.ExperimentStore;
+import dev.trellis.router.admin.AdminModule;
+import dev.trellis.router.admin.ExperimentsService;
+import dev.trellis.router.auth.AuthInterceptor;
+import dev.trellis.router.auth.AuthModule;
+import dev.trellis.router.config.ConfigModule;
+import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.rollout.RolloutController;
+import dev.trellis.router.rollout.RolloutModule;
+import dev.trellis.router.routing.RoutingModule;
+import dev.trellis.router.scoring.ExposureLog;
+import dev.trellis.router.scoring.ScoringModule;
+import dev.trellis.router.scoring.ScoringService;
+import dev.trellis.router.telemetry.Telemetry;
+import dev.trellis.router.telemetry.TelemetryModule;
+import dev.trellis.router.telemetry.TraceContextServerInterceptor;
+import dev.trellis.router.upstream.CatalogSnapshot;
+import dev.trellis.router.upstream.ModelCatalog;
+import dev.trellis.router.upstream.UpstreamModule;
+import dev.trellis.router.upstream.UpstreamPool;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import jakarta.inject.Inject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * A running router: the public gRPC port (Scoring, Experiments, health, reflection), the
+ * upstream pool and catalog, the rollout controller and the metrics endpoint. Thread-safe;
+ * {@link #close()} is graceful and idempotent.
+ */
+public final class RouterServer
+        implements Closeable
+{
+    private static final Logger log = LoggerFactory.getLogger(RouterServer.class);
+
+    private final RouterConfig config;
+    private final ScoringService scoring;
+    private final ExperimentsService experiments;
+    private final AuthInterceptor auth;
+    private final TraceContextServerInterceptor traceContext;
+    private final ModelCatalog catalog;
+    private final UpstreamPool pool;
+    private final RolloutController rollouts;
+    private final ExposureLog exposures;
+    private final ExperimentStore store;
+    private final Telemetry telemetry;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private Server server;
+
+    @Inject
+    RouterServer(RouterConfig config, ScoringService scoring, ExperimentsService experiments, AuthInterceptor auth,
+            TraceContextServerInterceptor traceContext, ModelCatalog catalog, UpstreamPool pool, RolloutController rollouts,
+            ExposureLog exposures, ExperimentStore store, Telemetry telemetry)
+    {
+        this.config = requireNonNull(config, "config is null");
+        this.scoring = requireNonNull(scoring, "scoring is null");
+        this.experiments = requireNonNull(experiments, "experiments is null");
+        this.auth = requireNonNull(auth, "auth is null");
+        this.traceContext = requireNonNull(traceContext, "traceContext is null");
+        this.catalog = requireNonNull(catalog, "catalog is null");
+        this.pool = requireNonNull(pool, "pool is null");
+        this.rollouts = requireNonNull(rollouts, "rollouts is null");
+        this.exposures = requireNonNull(exposures, "exposures is null");
+        this.store = requireNonNull(store, "store is null");
+        this.telemetry = requireNonNull(telemetry, "telemetry is null");
+    }
+
+    /** The Guice modules of a router; main code and tests assemble the same list. */
+    public static List<Module> modules(RouterConfig config, Clock clock)
+    {
+        return List.of(
+                new ConfigModule(config, clock),
+                new TelemetryModule(),
+                new UpstreamModule(),
+                new RoutingModule(),
+                new RolloutModule(),
+                new AuthModule(),
+                new ScoringModule(),
+                new AdminModule());
+    }
+
+    /** Starts a router; port 0 binds an ephemeral port (see {@link #port()}). */
+    public static RouterServer start(RouterConfig config)
+    {
+        Injector injector = Guice.createInjector(modules(config, Clock.systemUTC()));
+        RouterServer router = injector.getInstance(RouterServer.class);
+        try {
+            router.startServing();
+        }
+        catch (RuntimeException e) {
+            router.close();
+            throw e;
+        }
+        return router;
+    }
+
+    private void startServing()
+    {
+        if (config.adminToken().isEmpty()) {
+            log.warn("*** no admin token configured (--admin-token-file or TRELLIS_ADMIN_TOKEN): "
+                    + "the admin API (experiments, rollouts, default versions, outcomes) is DISABLED ***");
+        }
+        health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
+        health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+        health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        catalog.addListener(this::updateScoringHealth);
+        catalog.refresh();
+        catalog.start();
+
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+                .maxInboundMessageSize(config.maxMessageSize())
+                .addService(ServerInterceptors.intercept(scoring, auth, traceContext))
+                .addService(ServerInterceptors.intercept(experiments, auth, traceContext))
+                .addService(health.getHealthService())
+                .addService(ProtoReflectionServiceV1.newInstance())
+                .addService(reflectionV1Alpha());
+        if (config.tlsCert().isPresent()) {
+            builder.useTransportSecurity(config.tlsCert().get().toFile(), config.tlsKey().orElseThrow().toFile());
+        }
+        try {
+            server = builder.build().start();
+        }
+        catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+        }
+        rollouts.start();
+        health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+        log.info("router listening on {}:{} ({}), upstream {}", config.host(), server.getPort(),
+                config.tlsCert().isPresent() ? "TLS" : "plaintext", config.upstreams());
+    }
+
+    @SuppressWarnings("deprecation") // v1alpha is what older grpcurl and many tools still ask for
+    private static io.grpc.BindableService reflectionV1Alpha()
+    {
+        return ProtoReflectionService.newInstance();
+    }
+
+    private void updateScoringHealth(CatalogSnapshot snapshot)
+    {
+        if (!closed.get()) {
+            health.setStatus(ScoringGrpc.SERVICE_NAME, snapshot.anyReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+        }
+    }
+
+    public int port()
+    {
+        return server.getPort();
+    }
+
+    /** The model catalog (for tests and tools that wait for replicas). */
+    public ModelCatalog catalog()
+    {
+        return catalog;
+    }
+
+    /** Runs one rollout controller pass now (tests). */
+    public void tickRollouts()
+    {
+        rollouts.tickNow();
+    }
+
+    /**
+     * Graceful stop: health NOT_SERVING (load balancers drain us), stop accepting calls and let
+     * in-flight ones finish within the grace period, then stop the controller, hand the queued
+     * exposures to the store, close the upstream channels and the store (which flushes queued
+     * exposures and outcomes), and the telemetry.
+     */
+    @Override
+    public void close()
+    {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        health.enterTerminalState();
+        if (server != null) {
+            server.shutdown();
+            try {
+                if (!server.awaitTermination(config.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+                    server.shutdownNow();
+                    server.awaitTermination(2, TimeUnit.SECONDS);
+                }
+            }
+            catch (InterruptedException e) {
+                server.shutdownNow();
+                Thread.currentThread().interrupt();
+            }
+        }
+        rollouts.close();
+        exposures.close();
+        catalog.close();
+        pool.close();
+        try {
+            store.close();
+        }
+        catch (Exception e) {
+            log.warn("closing the experiment store failed: {}", e.toString());
+        }
+        telemetry.close();
+    }
+}

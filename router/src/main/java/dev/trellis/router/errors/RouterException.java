@@ -1,0 +1,50 @@
+package dev.trellis.router.errors;
+
+import java.util.List;
+
+import static java.util.Objects.requireNonNull;
+
+/** An error with a code; converted to a gRPC status only by {@link StatusMapper}. */
+public final class RouterException
+        extends RuntimeException
+{
+    private final RouterErrorCode code;
+    private final List<Violation> violations;
+
+    public RouterException(RouterErrorCode code, String message)
+    {
+        this(code, message, List.of(), null);
+    }
+
+    public RouterException(RouterErrorCode code, String message, List<Violation> violations)
+    {
+        this(code, message, violations, null);
+    }
+
+    public RouterException(RouterErrorCode code, String message, List<Violation> violations, Throwable cause)
+    {
+        super(requireNonNull(message, "message is null"), cause);
+        this.code = requireNonNull(code, "code is null");
+        this.violations = List.copyOf(requireNonNull(violations, "violations is null"));
+    }
+
+    public RouterErrorCode code()
+    {
+        return code;
+    }
+
+    public List<Violation> violations()
+    {
+        return violations;
+    }
+
+    /** A field that was wrong, as google.rpc.BadRequest reports it. */
+    public record Violation(String field, String description)
+    {
+        public Violation
+        {
+            requireNonNull(field, "field is null");
+            requireNonNull(description, "description is null");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package dev.trellis.router.upstream;
+
+import dev.trellis.router.config.RouterConfig;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+import static java.util.Objects.requireNonNull;
+
+/** The part of {@link RouterConfig} the upstream pool and catalog use. */
+public record UpstreamConfig(
+        UpstreamTargets targets,
+        boolean tls,
+        Optional<Path> ca,
+        Duration defaultDeadline,
+        int maxMessageSize,
+        int maxAttempts,
+        String healthService,
+        Duration catalogRefresh)
+{
+    public UpstreamConfig
+    {
+        requireNonNull(targets, "targets is null");
+        requireNonNull(ca, "ca is null");
+        requireNonNull(defaultDeadline, "defaultDeadline is null");
+        requireNonNull(healthService, "healthService is null");
+        requireNonNull(catalogRefresh, "catalogRefresh is null");
+    }
+
+    public static UpstreamConfig from(RouterConfig config)
+    {
+        return new UpstreamConfig(
+                UpstreamTargets.parse(config.upstreams()),
+                config.upstreamTls(),
+                config.upstreamCa(),
+                config.defaultDeadline(),
+                config.maxMessageSize(),
+                config.upstreamMaxAttempts(),
+                config.upstreamHealthService(),
+                config.catalogRefresh());
+    }
+}

@@ -1,0 +1,93 @@
+package dev.trellis.router.upstream;
+
+import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
+import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
+import dev.trellis.router.telemetry.TracingClientInterceptor;
+import io.grpc.ManagedChannel;
+import io.grpc.NameResolverRegistry;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import jakarta.inject.Inject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.Closeable;
+import java.util.concurrent.TimeUnit;
+
+import static java.util.Objects.requireNonNull;
+
+/**
+ * The one long-lived channel to the model-server replicas. Load balancing (round_robin), health
+ * checking and retries all come from the service config (see {@link UpstreamServiceConfig});
+ * the channel's interceptors add the default deadline, the W3C trace context and the replica
+ * capture. Thread-safe; {@link #close()} is idempotent.
+ */
+public final class UpstreamPool
+        implements Closeable
+{
+    private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
+
+    private final ManagedChannel channel;
+    private final GRPCInferenceServiceFutureStub stub;
+
+    @Inject
+    public UpstreamPool(UpstreamConfig config, TracingClientInterceptor tracing)
+    {
+        requireNonNull(config, "config is null");
+        requireNonNull(tracing, "tracing is null");
+        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(config.targets().channelTarget());
+        if (!config.targets().isDns()) {
+            builder = withStaticResolver(builder);
+        }
+        builder = UpstreamTls.apply(builder, config.tls(), config.ca())
+                .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
+                .enableRetry()
+                .maxRetryAttempts(5)
+                .maxInboundMessageSize(config.maxMessageSize())
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .keepAliveWithoutCalls(false)
+                // Response callbacks only decode and hand the answer back (non-blocking), so they
+                // run on the transport thread instead of hopping to another executor.
+                .directExecutor()
+                // the last interceptor runs first: deadline, then tracing, then replica capture
+                .intercept(new ReplicaCapture(), tracing, new DefaultDeadlineInterceptor(config.defaultDeadline()));
+        this.channel = builder.build();
+        // Connect now so the first request does not pay for connection setup and health checks.
+        channel.getState(true);
+        this.stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
+        log.info("upstream pool {} (round_robin, health service {}, {} attempts)",
+                config.targets().channelTarget(), config.healthService(), config.maxAttempts());
+    }
+
+    @SuppressWarnings("deprecation") // the per-channel resolver factory keeps the static scheme out of the global registry
+    private static NettyChannelBuilder withStaticResolver(NettyChannelBuilder builder)
+    {
+        NameResolverRegistry registry = new NameResolverRegistry();
+        registry.register(new StaticNameResolverProvider());
+        return builder.nameResolverFactory(registry.asFactory());
+    }
+
+    public GRPCInferenceServiceFutureStub stub()
+    {
+        return stub;
+    }
+
+    public ManagedChannel channel()
+    {
+        return channel;
+    }
+
+    @Override
+    public void close()
+    {
+        channel.shutdown();
+        try {
+            if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+                channel.shutdownNow();
+            }
+        }
+        catch (InterruptedException e) {
+            channel.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.trellis.router;
+
+import com.google.protobuf.Value;
+import dev.trellis.api.v1.ScoreRequest;
+import dev.trellis.api.v1.ScoreResponse;
+import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.router.config.RouterConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** TLS on both hops: client → router (--tls-cert/--tls-key) and router → replica (--upstream-tls --upstream-ca). */
+class TlsTest
+{
+    @TempDir
+    Path temp;
+
+    @Test
+    void score_tlsOnBothHops_works()
+            throws Exception
+    {
+        Path cert = temp.resolve("cert.pem");
+        Path key = temp.resolve("key.pem");
+        Process openssl;
+        try {
+            openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key.toString(), "-out", cert.toString())
+                    .redirectErrorStream(true).start();
+        }
+        catch (java.io.IOException e) {
+            assumeTrue(false, "openssl is not installed");
+            return;
+        }
+        openssl.getInputStream().readAllBytes();
+        assumeTrue(openssl.waitFor() == 0, "openssl could not create a certificate");
+
+        try (FakeReplica replica = new FakeReplica(cert.toFile(), key.toFile())) {
+            RouterServer router = RouterServer.start(RouterConfig.builder()
+                    .host("127.0.0.1").port(0).metricsPort(0)
+                    .upstreams(List.of(replica.address()))
+                    .store(temp.resolve("trellis.db"))
+                    .tlsCert(cert).tlsKey(key)
+                    .upstreamTls(true).upstreamCa(cert)
+                    .catalogRefresh(Duration.ofMillis(200))
+                    .build());
+            ManagedChannel channel = NettyChannelBuilder.forAddress("localhost", router.port())
+                    .sslContext(GrpcSslContexts.forClient().trustManager(cert.toFile()).build())
+                    .build();
+            try {
+                assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
+                ScoreResponse response = ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                        .score(ScoreRequest.newBuilder().setModel("m").putFeatures("x", Value.newBuilder().setNumberValue(1).build()).build());
+                assertThat(response.getScore()).isEqualTo(0.5);
+                assertThat(response.getServed().getReplica()).isEqualTo(replica.address());
+            }
+            finally {
+                channel.shutdownNow();
+                router.close();
+            }
+        }
+    }
+}
