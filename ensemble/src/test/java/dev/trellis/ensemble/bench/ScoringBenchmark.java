@@ -56,7 +56,10 @@ public class ScoringBenchmark
             dir = Paths.get(bundle);
         }
         loaded = BundleLoader.load(dir);
-        Dataset data = Dataset.load(TestBundles.churnCsv(), loaded.ensemble().schema());
+        // input rows come from the shipped dataset whose target the bundle was trained on
+        String target = loaded.ensemble().schema().target();
+        Path csv = target.equals("converted") ? TestBundles.leadsCsv() : TestBundles.churnCsv();
+        Dataset data = Dataset.load(csv, loaded.ensemble().schema());
         int[] rows = new int[1000];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = (i * 5) % data.rows();
