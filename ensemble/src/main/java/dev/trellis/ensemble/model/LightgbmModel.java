@@ -5,7 +5,6 @@ import com.microsoft.ml.lightgbm.SWIGTYPE_p_double;
 import com.microsoft.ml.lightgbm.SWIGTYPE_p_int;
 import com.microsoft.ml.lightgbm.SWIGTYPE_p_long_long;
 import com.microsoft.ml.lightgbm.SWIGTYPE_p_p_void;
-import com.microsoft.ml.lightgbm.SWIGTYPE_p_void;
 import com.microsoft.ml.lightgbm.lightgbmlib;
 import com.microsoft.ml.lightgbm.lightgbmlibConstants;
 import dev.trellis.ensemble.data.Matrix;
@@ -17,8 +16,6 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Collectors;
 
 import static java.util.Objects.requireNonNull;
@@ -55,8 +52,7 @@ public final class LightgbmModel
     private final SWIGTYPE_p_p_void fastHandle;
     private final Queue<FastState> fastStates = new ConcurrentLinkedQueue<>();
     private final ThreadLocal<FastState> fastState = new ThreadLocal<>();
-    private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
-    private boolean closed;
+    private final NativeGuard guard = new NativeGuard("LightGBM");
 
     private static final class FastState
     {
@@ -139,9 +135,7 @@ public final class LightgbmModel
     public double[] rawScores(Matrix x)
     {
         checkWidth(x);
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
+        return guard.call("prediction", () -> {
             if (x.rows() <= FAST_PATH_MAX_ROWS) {
                 double[] out = new double[x.rows()];
                 for (int r = 0; r < out.length; r++) {
@@ -150,53 +144,29 @@ public final class LightgbmModel
                 return out;
             }
             return booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
-        }
-        catch (LGBMException e) {
-            throw new ModelException("LightGBM prediction failed: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
+        });
     }
 
     /** Log-odds per row through the batch path only (used to verify the fast path). */
     public double[] rawScoresBatchPath(Matrix x)
     {
         checkWidth(x);
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
-            return booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
-        }
-        catch (LGBMException e) {
-            throw new ModelException("LightGBM prediction failed: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
+        return guard.call("prediction",
+                () -> booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS));
     }
 
     /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
     public double[][] contributions(Matrix x)
     {
         checkWidth(x);
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
-            double[] flat = booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS);
-            int width = x.cols() + 1;
-            double[][] out = new double[x.rows()][];
-            for (int r = 0; r < x.rows(); r++) {
-                out[r] = Arrays.copyOfRange(flat, r * width, (r + 1) * width);
-            }
-            return out;
+        double[] flat = guard.call("contributions",
+                () -> booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
+        int width = x.cols() + 1;
+        double[][] out = new double[x.rows()][];
+        for (int r = 0; r < x.rows(); r++) {
+            out[r] = Arrays.copyOfRange(flat, r * width, (r + 1) * width);
         }
-        catch (LGBMException e) {
-            throw new ModelException("LightGBM contributions failed: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
+        return out;
     }
 
     private double predictOne(float[] values, int offset)
@@ -226,13 +196,6 @@ public final class LightgbmModel
         }
     }
 
-    private void checkOpen()
-    {
-        if (closed) {
-            throw new IllegalStateException("model is closed");
-        }
-    }
-
     private void checkWidth(Matrix x)
     {
         if (x.cols() != features) {
@@ -243,12 +206,7 @@ public final class LightgbmModel
     @Override
     public void close()
     {
-        lifecycle.writeLock().lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        guard.close(() -> {
             FastState state;
             while ((state = fastStates.poll()) != null) {
                 lightgbmlib.LGBM_FastConfigFree(lightgbmlib.voidpp_value(state.config));
@@ -258,15 +216,7 @@ public final class LightgbmModel
             }
             lightgbmlib.LGBM_BoosterFree(lightgbmlib.voidpp_value(fastHandle));
             lightgbmlib.delete_voidpp(fastHandle);
-            try {
-                booster.close();
-            }
-            catch (LGBMException e) {
-                throw new ModelException("cannot free LightGBM booster: " + e.getMessage(), e);
-            }
-        }
-        finally {
-            lifecycle.writeLock().unlock();
-        }
+            booster.close();
+        });
     }
 }

@@ -34,8 +34,7 @@ public final class XgboostModel
     private final int features;
     private final XgboostTrees trees; // null when the model cannot be walked in Java
     // predictions hold the read lock so that close() never frees the booster under a native call
-    private final java.util.concurrent.locks.ReadWriteLock lifecycle = new java.util.concurrent.locks.ReentrantReadWriteLock();
-    private volatile boolean closed;
+    private final NativeGuard guard = new NativeGuard("XGBoost");
 
     private XgboostModel(Booster booster, int features)
     {
@@ -136,24 +135,10 @@ public final class XgboostModel
     /** Writes the model in UBJSON (the path must end in .ubj), loadable by Python xgboost too. */
     public void save(Path file)
     {
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
+        guard.call("save", () -> {
             booster.saveModel(file.toString());
-        }
-        catch (XGBoostError e) {
-            throw new ModelException("cannot save XGBoost model: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
-    }
-
-    private void checkOpen()
-    {
-        if (closed) {
-            throw new IllegalStateException("model is closed");
-        }
+            return null;
+        });
     }
 
     /** Log-odds per row. */
@@ -161,7 +146,7 @@ public final class XgboostModel
     {
         checkWidth(x);
         if (trees != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
-            checkOpen();
+            guard.checkOpen();
             double[] margins = new double[x.rows()];
             for (int r = 0; r < margins.length; r++) {
                 margins[r] = trees.margin(x.values(), r, x.cols());
@@ -175,31 +160,20 @@ public final class XgboostModel
     public double[] nativeMargins(Matrix x)
     {
         checkWidth(x);
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
-            float[][] out = booster.inplace_predict(x.values(), x.rows(), x.cols(), Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
-            double[] margins = new double[x.rows()];
-            for (int r = 0; r < margins.length; r++) {
-                margins[r] = out[r][0];
-            }
-            return margins;
+        float[][] out = guard.call("prediction",
+                () -> booster.inplace_predict(x.values(), x.rows(), x.cols(), Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null));
+        double[] margins = new double[x.rows()];
+        for (int r = 0; r < margins.length; r++) {
+            margins[r] = out[r][0];
         }
-        catch (XGBoostError e) {
-            throw new ModelException("XGBoost prediction failed: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
+        return margins;
     }
 
     /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
     public float[][] contributions(Matrix x)
     {
         checkWidth(x);
-        lifecycle.readLock().lock();
-        try {
-            checkOpen();
+        return guard.call("contributions", () -> {
             DMatrix matrix = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
             try {
                 return booster.predictContrib(matrix, 0);
@@ -207,13 +181,7 @@ public final class XgboostModel
             finally {
                 matrix.dispose();
             }
-        }
-        catch (XGBoostError e) {
-            throw new ModelException("XGBoost contributions failed: " + e.getMessage(), e);
-        }
-        finally {
-            lifecycle.readLock().unlock();
-        }
+        });
     }
 
     private void checkWidth(Matrix x)
@@ -226,15 +194,6 @@ public final class XgboostModel
     @Override
     public void close()
     {
-        lifecycle.writeLock().lock();
-        try {
-            if (!closed) {
-                closed = true;
-                booster.dispose();
-            }
-        }
-        finally {
-            lifecycle.writeLock().unlock();
-        }
+        guard.close(booster::dispose);
     }
 }
