@@ -1,6 +1,6 @@
 package dev.trellis.cli;
 
-import dev.trellis.api.v1.ScoreBatchRequest;
+import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
 import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
@@ -29,7 +29,8 @@ import java.util.concurrent.ExecutionException;
 import static dev.trellis.cli.TrellisCli.fmt;
 
 /**
- * {@code trellis batch-score}: streams a CSV through ScoreBatch calls. Up to {@code --concurrency}
+ * {@code trellis batch-score}: streams a CSV through columnar ScoreBatch calls (CSV cells go
+ * straight into one array per feature, no per-row feature maps). Up to {@code --concurrency}
  * batches are in flight; results are written in input order, so memory stays bounded by
  * concurrency x batch size whatever the file size.
  */
@@ -64,7 +65,7 @@ final class BatchScoreCommand implements Callable<Integer> {
             description = "Column holding the unit id (default: the first column named id or *_id; else the row number).")
     String idColumn;
 
-    @Option(names = "--batch-size", defaultValue = "500", description = "Rows per ScoreBatch call (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-size", defaultValue = "1000", description = "Rows per ScoreBatch call (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
     @Option(names = "--concurrency", defaultValue = "4", description = "Batches in flight (default: ${DEFAULT-VALUE}).")
@@ -110,24 +111,13 @@ final class BatchScoreCommand implements Callable<Integer> {
                 long written = 0;
                 boolean more = true;
                 while (more) {
-                    ScoreBatchRequest.Builder batch = ScoreBatchRequest.newBuilder().setModel(model);
-                    if (version != null) {
-                        batch.setVersion(version);
+                    ColumnBatch batch = rows.nextColumns(batchSize, read + 1);
+                    if (batch == null || batch.size() < batchSize) {
+                        more = false;
                     }
-                    List<String> ids = new ArrayList<>(batchSize);
-                    long first = read + 1;
-                    while (ids.size() < batchSize) {
-                        CsvRows.Row row = rows.next(read + 1);
-                        if (row == null) {
-                            more = false;
-                            break;
-                        }
-                        read++;
-                        ids.add(row.id());
-                        batch.addRows(row.request());
-                    }
-                    if (!ids.isEmpty()) {
-                        inFlight.add(new Pending(first, ids, client.scoreBatchAsync(batch.build(), batchDeadline)));
+                    if (batch != null) {
+                        inFlight.add(new Pending(read + 1, batch.unitIds(), client.scoreColumnsAsync(model, batch, version, batchDeadline)));
+                        read += batch.size();
                     }
                     while (inFlight.size() >= concurrency || (!more && !inFlight.isEmpty())) {
                         written += write(inFlight.poll(), printer);

@@ -2,6 +2,7 @@ package dev.trellis.cli;
 
 import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
+import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
@@ -14,15 +15,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * Streams a CSV file with a header row into score requests: columns in the model's schema become
- * typed features; the id column becomes the unit id; every other column (the target, other ids) is
- * left out. Without a schema every column but the id column is sent, typed by its form.
+ * Streams a CSV file with a header row into score requests, row by row ({@link #next}) or a batch
+ * of columns at a time ({@link #nextColumns}): columns in the model's schema become typed features;
+ * the id column becomes the unit id; every other column (the target, other ids) is left out.
+ * Without a schema every column but the id column is sent, typed by its form.
  * Not thread-safe.
  */
 final class CsvRows implements Closeable {
@@ -112,6 +115,94 @@ final class CsvRows implements Closeable {
             request.putFeatures(featureNames[k], value);
         }
         return new Row(id, request);
+    }
+
+    /**
+     * Reads up to {@code max} rows straight into columns: numeric features of the schema as
+     * numbers (NaN when missing), categorical ones as strings ("" when missing). Without a schema a
+     * column is numbers when every cell of the batch is a number or missing, else strings.
+     *
+     * @param max the most rows to read
+     * @param firstRowNumber 1-based number of the first row, used for ids when there is no id column
+     * @return the rows, or null at the end of the file
+     * @throws TrellisCli.UsageException when a numeric feature's cell is not a number
+     */
+    ColumnBatch nextColumns(int max, long firstRowNumber) {
+        String[] ids = new String[max];
+        double[][] numbers = new double[featureIndexes.length][];
+        String[][] texts = new String[featureIndexes.length][];
+        for (int k = 0; k < featureIndexes.length; k++) {
+            if (featureTypes[k] != null && featureTypes[k].numeric()) {
+                numbers[k] = new double[max];
+            }
+            else {
+                texts[k] = new String[max];
+            }
+        }
+        int n = 0;
+        while (n < max && records.hasNext()) {
+            CSVRecord record = records.next();
+            position = record.getCharacterPosition();
+            long rowNumber = firstRowNumber + n;
+            ids[n] = idIndex >= 0 && idIndex < record.size() ? record.get(idIndex) : Long.toString(rowNumber);
+            for (int k = 0; k < featureIndexes.length; k++) {
+                int i = featureIndexes[k];
+                String text = i < record.size() ? record.get(i) : "";
+                if (numbers[k] != null) {
+                    numbers[k][n] = number(text, k, rowNumber, ids[n]);
+                }
+                else {
+                    texts[k][n] = text;
+                }
+            }
+            n++;
+        }
+        if (n == 0) {
+            return null;
+        }
+        ColumnBatch.Builder batch = ColumnBatch.builder(Arrays.asList(ids).subList(0, n));
+        for (int k = 0; k < featureIndexes.length; k++) {
+            if (numbers[k] != null) {
+                batch.numbers(featureNames[k], Arrays.copyOf(numbers[k], n));
+            }
+            else if (featureTypes[k] == null && allNumbers(texts[k], n)) {
+                double[] values = new double[n];
+                for (int row = 0; row < n; row++) {
+                    values[row] = FeatureSchema.number(texts[k][row]);
+                }
+                batch.numbers(featureNames[k], values);
+            }
+            else {
+                String[] values = new String[n];
+                for (int row = 0; row < n; row++) {
+                    values[row] = FeatureSchema.category(texts[k][row]);
+                }
+                batch.strings(featureNames[k], values);
+            }
+        }
+        return batch.build();
+    }
+
+    private double number(String text, int k, long rowNumber, String id) {
+        try {
+            return FeatureSchema.number(text);
+        }
+        catch (NumberFormatException e) {
+            throw new TrellisCli.UsageException("row " + rowNumber + (idIndex >= 0 ? " (" + idColumn + " " + id + ")" : "") + ": column "
+                    + featureNames[k] + " holds '" + text + "', which is not a number; " + featureNames[k] + " is a numeric feature of the model");
+        }
+    }
+
+    private static boolean allNumbers(String[] texts, int n) {
+        for (int row = 0; row < n; row++) {
+            try {
+                FeatureSchema.number(texts[row]);
+            }
+            catch (NumberFormatException e) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -85,15 +85,15 @@ public record FeatureSchema(List<Feature> features) {
      * @return the wire value
      */
     public static Value typed(Feature feature, String text) {
-        if (text == null || text.isEmpty() || text.equals("null")) {
+        if (isMissing(text)) {
             return MISSING;
         }
         if (feature != null && !feature.numeric()) {
             return Value.newBuilder().setStringValue(text).build();
         }
-        Value small = smallInteger(text);
-        if (small != null) {
-            return small;
+        int small = smallInteger(text);
+        if (small >= 0) {
+            return SMALL_INTEGERS[small];
         }
         Double number = parseNumber(text);
         if (number != null) {
@@ -101,6 +101,44 @@ public record FeatureSchema(List<Feature> features) {
         }
         // a non-number for a numeric feature goes as a string: the server names the field in its error
         return Value.newBuilder().setStringValue(text).build();
+    }
+
+    /**
+     * Reads the text of a numeric value as {@link #typed(Feature, String)} does, for columnar
+     * batches: missing text is NaN.
+     *
+     * @param text the text; null, empty or {@code null} mean missing
+     * @return the number, or NaN when missing
+     * @throws NumberFormatException when the text is neither missing nor a finite number
+     */
+    public static double number(String text) {
+        if (isMissing(text)) {
+            return Double.NaN;
+        }
+        int small = smallInteger(text);
+        if (small >= 0) {
+            return small;
+        }
+        Double number = parseNumber(text);
+        if (number == null) {
+            throw new NumberFormatException("'" + text + "' is not a finite number");
+        }
+        return number;
+    }
+
+    /**
+     * Reads the text of a categorical value as {@link #typed(Feature, String)} does, for columnar
+     * batches: missing text is the empty string.
+     *
+     * @param text the text; null, empty or {@code null} mean missing
+     * @return the category, or "" when missing
+     */
+    public static String category(String text) {
+        return isMissing(text) ? "" : text;
+    }
+
+    private static boolean isMissing(String text) {
+        return text == null || text.isEmpty() || text.equals("null");
     }
 
     /**
@@ -121,20 +159,21 @@ public record FeatureSchema(List<Feature> features) {
         return typed(feature, text);
     }
 
-    private static Value smallInteger(String text) {
+    /** The value of a plain integer below {@code SMALL_INTEGERS.length}, else -1. */
+    private static int smallInteger(String text) {
         int length = text.length();
         if (length > 4) {
-            return null;
+            return -1;
         }
         int value = 0;
         for (int i = 0; i < length; i++) {
             char c = text.charAt(i);
             if (c < '0' || c > '9') {
-                return null;
+                return -1;
             }
             value = value * 10 + (c - '0');
         }
-        return value < SMALL_INTEGERS.length ? SMALL_INTEGERS[value] : null;
+        return value < SMALL_INTEGERS.length ? value : -1;
     }
 
     private static Double parseNumber(String text) {

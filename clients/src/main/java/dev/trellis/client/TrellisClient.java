@@ -269,6 +269,52 @@ public final class TrellisClient implements AutoCloseable {
         return builder.build();
     }
 
+    /**
+     * Scores rows given as columns in one call, the compact form for bulk scoring; each row is
+     * routed on its own unit id, and the results are the same as for the rows as {@link ScoreRow}s.
+     *
+     * @param model the logical model name
+     * @param batch the rows as columns
+     * @return one result per row, in order
+     * @throws TrellisException when the call fails (a column the model does not know or of the
+     *         wrong type is an {@code INVALID_ARGUMENT} naming {@code columns.features[i]})
+     */
+    public List<ScoreResult> scoreColumns(String model, ColumnBatch batch) {
+        return scoreBatch(columnsRequest(model, batch, null));
+    }
+
+    /**
+     * Scores rows given as columns without blocking, with its own deadline; used to keep several
+     * batches in flight.
+     *
+     * @param model the logical model name
+     * @param batch the rows as columns
+     * @param version a version pin for every row, or null to let the router route each row
+     * @param deadline the call's deadline
+     * @return a future completed with one result per row, or exceptionally with a {@link TrellisException}
+     */
+    public CompletableFuture<List<ScoreResult>> scoreColumnsAsync(String model, ColumnBatch batch, String version, Duration deadline) {
+        return scoreBatchAsync(columnsRequest(model, batch, version), requireNonNull(deadline, "deadline is null"));
+    }
+
+    /**
+     * Builds the wire request of a columnar batch.
+     *
+     * @param model the logical model name
+     * @param batch the rows as columns
+     * @param version a version pin for every row, or null
+     * @return the request
+     */
+    public static ScoreBatchRequest columnsRequest(String model, ColumnBatch batch, String version) {
+        ScoreBatchRequest.Builder builder = ScoreBatchRequest.newBuilder()
+                .setModel(requireNonNull(model, "model is null"))
+                .setColumns(requireNonNull(batch, "batch is null").asProto());
+        if (version != null) {
+            builder.setVersion(version);
+        }
+        return builder.build();
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Assignment
     // ---------------------------------------------------------------------------------------------

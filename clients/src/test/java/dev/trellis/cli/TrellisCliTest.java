@@ -122,6 +122,7 @@ class TrellisCliTest {
         }
         Files.writeString(input, csv);
         Path output = dir.resolve("out.csv");
+        fake.batches.clear();
 
         CliRunner.Result r = CliRunner.run(target, "batch-score", "--model", "leads", "--input", input.toString(), "--output", output.toString(),
                 "--batch-size", "100", "--concurrency", "3");
@@ -156,8 +157,24 @@ class TrellisCliTest {
                 assertThat(actual.get("reason")).isEqualTo(expected.served().reason().name());
             }
         }
-        // the target column is not a schema feature, so it was never sent
-        assertThat(fake.scored).noneMatch(req -> req.containsFeatures("churned") || req.containsFeatures("customer_id"));
+        // rows went as typed columns; the target column is not a schema feature, so it was never sent
+        assertThat(fake.batches).filteredOn(b -> b.hasColumns()).hasSize(13).allSatisfy(b -> {
+            assertThat(b.getRowsCount()).isZero();
+            assertThat(b.getColumns().getFeaturesList()).extracting(c -> c.getName() + ":" + c.getValuesCase())
+                    .containsExactly("tenure:NUMBERS", "contract:STRINGS", "total_charges:NUMBERS");
+        });
+    }
+
+    @Test
+    void batchScore_textInNumericColumnExit2NamingRowAndColumn() throws Exception {
+        Path input = dir.resolve("text-in-number.csv");
+        Files.writeString(input, "customer_id,tenure,contract\nC1,12,One year\nC2,twelve,Two year\n");
+
+        CliRunner.Result r = CliRunner.run(target, "batch-score", "--model", "leads", "--input", input.toString(),
+                "--output", dir.resolve("text-in-number-out.csv").toString());
+
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err()).contains("row 2 (customer_id C2): column tenure holds 'twelve', which is not a number");
     }
 
     @Test

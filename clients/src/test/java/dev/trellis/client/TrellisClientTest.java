@@ -101,6 +101,59 @@ class TrellisClientTest {
     }
 
     @Test
+    void scoreColumns_matchesPerRowScores() {
+        int n = 20;
+        List<String> units = IntStream.range(0, n).mapToObj(i -> "lead-" + i).toList();
+        double[] tenure = IntStream.range(0, n).mapToDouble(i -> i % 7 == 0 ? Double.NaN : i).toArray();
+        String[] contract = IntStream.range(0, n).mapToObj(i -> i % 5 == 0 ? "" : i % 2 == 0 ? "One year" : "Two year").toArray(String[]::new);
+
+        List<ScoreResult> batch = client.scoreColumns("leads", ColumnBatch.builder(units).numbers("tenure", tenure).strings("contract", contract).build());
+
+        assertThat(batch).hasSize(n);
+        for (int i = 0; i < n; i++) {
+            Features.Builder features = Features.builder();
+            if (Double.isNaN(tenure[i])) {
+                features.missing("tenure");
+            }
+            else {
+                features.put("tenure", tenure[i]);
+            }
+            if (contract[i].isEmpty()) {
+                features.missing("contract");
+            }
+            else {
+                features.put("contract", contract[i]);
+            }
+            assertThat(batch.get(i)).as("row %d", i).isEqualTo(client.score("leads", units.get(i), features.build()));
+        }
+        assertThat(fake.batches.get(fake.batches.size() - 1).getColumns().getUnitIdsList()).containsExactlyElementsOf(units);
+    }
+
+    @Test
+    void scoreColumnsAsync_wrongColumnTypeCarriesFieldViolation() {
+        ColumnBatch batch = ColumnBatch.builder(List.of("a", "b")).strings("tenure", new String[] {"twelve", "one"}).build();
+
+        assertThatThrownBy(() -> client.scoreColumnsAsync("leads", batch, "2", java.time.Duration.ofSeconds(5)).join())
+                .hasCauseInstanceOf(TrellisException.class)
+                .satisfies(e -> assertThat(((TrellisException) e.getCause()).fieldViolations()).extracting(FieldViolation::field)
+                        .containsExactly("columns.features[0]"));
+        assertThat(fake.batches.get(fake.batches.size() - 1).getVersion()).isEqualTo("2");
+    }
+
+    @Test
+    void columnBatch_columnOfWrongLengthOrRepeated_isRejected() {
+        ColumnBatch.Builder builder = ColumnBatch.builder(List.of("a", "b")).numbers("tenure", new double[] {1, 2});
+
+        assertThatThrownBy(() -> builder.numbers("charges", new double[] {1}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("feature charges has 1 values for 2 rows");
+        assertThatThrownBy(() -> builder.strings("tenure", new String[] {"x", "y"}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("feature tenure is given twice");
+        assertThatThrownBy(() -> builder.numbers("charges", new double[] {1, Double.POSITIVE_INFINITY}))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(builder.attribute("plan", new String[] {"pro", null}).build().asProto().getAttributes(0).getValuesList()).containsExactly("pro", "");
+    }
+
+    @Test
     void scoreAsync_failureIsTrellisException() {
         assertThatThrownBy(() -> client.scoreAsync(ScoreRequest.newBuilder().setModel("nope").build()).join())
                 .hasCauseInstanceOf(TrellisException.class);

@@ -4,6 +4,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.Value;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import dev.trellis.api.v1.AttributeColumn;
 import dev.trellis.api.v1.BaseScore;
 import dev.trellis.api.v1.BucketRange;
 import dev.trellis.api.v1.Comparison;
@@ -15,6 +16,8 @@ import dev.trellis.api.v1.Explanation;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
 import dev.trellis.api.v1.FeatureContribution;
+import dev.trellis.api.v1.FeatureColumn;
+import dev.trellis.api.v1.FeatureColumns;
 import dev.trellis.api.v1.FeatureInfo;
 import dev.trellis.api.v1.GetExperimentRequest;
 import dev.trellis.api.v1.GetExperimentResponse;
@@ -84,6 +87,7 @@ public final class FakeTrellis implements AutoCloseable {
     private static final Context.Key<String> AUTH = Context.key("auth");
 
     public final List<ScoreRequest> scored = new CopyOnWriteArrayList<>();
+    public final List<ScoreBatchRequest> batches = new CopyOnWriteArrayList<>();
     public final List<RecordOutcomeRequest> outcomes = new CopyOnWriteArrayList<>();
     public final Map<String, Experiment> experiments = new ConcurrentHashMap<>();
     public volatile Rollout rollout;
@@ -170,6 +174,34 @@ public final class FakeTrellis implements AutoCloseable {
         }
     }
 
+    /** Columns as the rows they stand for: NaN and "" become missing (null) values, as the router reads them. */
+    private static List<ScoreRequest> rowsOf(FeatureColumns columns, String model) {
+        if (!model.equals("leads") && columns.getUnitIdsCount() > 0) {
+            throw Status.NOT_FOUND.withDescription("unknown model '" + model + "'").asRuntimeException();
+        }
+        List<ScoreRequest> rows = new ArrayList<>();
+        for (int row = 0; row < columns.getUnitIdsCount(); row++) {
+            ScoreRequest.Builder request = ScoreRequest.newBuilder().setUnitId(columns.getUnitIds(row));
+            for (int i = 0; i < columns.getFeaturesCount(); i++) {
+                FeatureColumn column = columns.getFeatures(i);
+                if (column.getName().equals("tenure") && column.hasStrings()) {
+                    throw badRequest("invalid features", "columns.features[" + i + "]", "tenure is a numeric feature: send numbers");
+                }
+                boolean missing = column.hasNumbers() ? Double.isNaN(column.getNumbers().getValues(row)) : column.getStrings().getValues(row).isEmpty();
+                request.putFeatures(column.getName(), missing ? Value.newBuilder().setNullValueValue(0).build()
+                        : column.hasNumbers() ? Value.newBuilder().setNumberValue(column.getNumbers().getValues(row)).build()
+                        : Value.newBuilder().setStringValue(column.getStrings().getValues(row)).build());
+            }
+            for (AttributeColumn column : columns.getAttributesList()) {
+                if (!column.getValues(row).isEmpty()) {
+                    request.putAttributes(column.getName(), column.getValues(row));
+                }
+            }
+            rows.add(request.build());
+        }
+        return rows;
+    }
+
     private static void admin() {
         if (!("Bearer " + TOKEN).equals(AUTH.get())) {
             throw Status.UNAUTHENTICATED.withDescription("admin token required").asRuntimeException();
@@ -193,10 +225,14 @@ public final class FakeTrellis implements AutoCloseable {
         @Override
         public void scoreBatch(ScoreBatchRequest request, StreamObserver<ScoreBatchResponse> observer) {
             try {
+                batches.add(request);
                 ScoreBatchResponse.Builder response = ScoreBatchResponse.newBuilder();
                 for (int i = 0; i < request.getRowsCount(); i++) {
                     ScoreRequest row = request.getRows(i);
                     check(row, request.getModel(), "rows[" + i + "].");
+                    response.addResults(FakeTrellis.score(request.getModel(), row, request.getVersion()));
+                }
+                for (ScoreRequest row : rowsOf(request.getColumns(), request.getModel())) {
                     response.addResults(FakeTrellis.score(request.getModel(), row, request.getVersion()));
                 }
                 observer.onNext(response.build());

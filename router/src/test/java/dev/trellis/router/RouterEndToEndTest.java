@@ -3,11 +3,14 @@ package dev.trellis.router;
 import com.google.protobuf.Value;
 import com.google.protobuf.util.Durations;
 import com.google.rpc.BadRequest;
+import dev.trellis.api.v1.AttributeColumn;
 import dev.trellis.api.v1.Condition;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
+import dev.trellis.api.v1.FeatureColumn;
+import dev.trellis.api.v1.FeatureColumns;
 import dev.trellis.api.v1.GetResultsRequest;
 import dev.trellis.api.v1.GetResultsResponse;
 import dev.trellis.api.v1.GetRolloutRequest;
@@ -17,6 +20,7 @@ import dev.trellis.api.v1.ListModelsResponse;
 import dev.trellis.api.v1.MetricType;
 import dev.trellis.api.v1.ModelInfo;
 import dev.trellis.api.v1.Namespace;
+import dev.trellis.api.v1.NumberValues;
 import dev.trellis.api.v1.PutExperimentRequest;
 import dev.trellis.api.v1.RecordOutcomeRequest;
 import dev.trellis.api.v1.Rollout;
@@ -28,8 +32,10 @@ import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.SetDefaultVersionRequest;
 import dev.trellis.api.v1.StartRolloutRequest;
+import dev.trellis.api.v1.StringValues;
 import dev.trellis.api.v1.Variant;
 import dev.trellis.ensemble.testing.TestBundles;
+import dev.trellis.router.upstream.FeatureSchema;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -66,6 +72,7 @@ import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * End to end: a real router in front of two real model-server replicas on loopback ports, serving
@@ -395,6 +402,107 @@ class RouterEndToEndTest
         assertThat(afterwards.getResultsList()).allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("1"));
     }
 
+    /**
+     * The columnar form of ScoreBatch against the row form on the same rows, while the experiment
+     * of order 5 runs on half of them (plan=pro) and the default serves the rest: the same scores,
+     * versions and routing, and an exposure for every experiment row.
+     */
+    @Test
+    @Order(10)
+    void scoreBatch_columns_sameResultsAsRowsAndExposuresLogged()
+    {
+        int count = 300;
+        List<String> units = new ArrayList<>();
+        List<String> plans = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            units.add("columns-" + i);
+            plans.add(i % 2 == 0 ? "pro" : i % 3 == 0 ? "" : "free");
+        }
+        long unitsBefore = experimentUnits("churn-ab");
+
+        ScoreBatchResponse columnar = cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(columns(units, plans)).build());
+        ScoreBatchRequest.Builder byRows = ScoreBatchRequest.newBuilder().setModel(MODEL);
+        for (int i = 0; i < count; i++) {
+            ScoreRequest.Builder row = ScoreRequest.newBuilder().setUnitId(units.get(i)).putAllFeatures(rows.get(i % rows.size()));
+            if (!plans.get(i).isEmpty()) {
+                row.putAttributes("plan", plans.get(i));
+            }
+            byRows.addRows(row);
+        }
+        ScoreBatchResponse rowResults = cluster.scoring().scoreBatch(byRows.build());
+
+        assertThat(columnar.getResultsCount()).isEqualTo(count);
+        for (int i = 0; i < count; i++) {
+            ScoreResponse c = columnar.getResults(i);
+            ScoreResponse r = rowResults.getResults(i);
+            // both forms send the same tensors; a version's rows may still be split differently between replicas' batches
+            assertThat(c.getScore()).as("row %d", i).isCloseTo(r.getScore(), within(1e-6));
+            assertThat(c.getLabel()).as("row %d", i).isEqualTo(r.getLabel());
+            assertThat(c.getInterval().getLower()).as("row %d", i).isCloseTo(r.getInterval().getLower(), within(1e-6));
+            assertThat(c.getBaseScoresList()).extracting(b -> b.getModel()).containsExactlyElementsOf(r.getBaseScoresList().stream().map(b -> b.getModel()).toList());
+            assertThat(c.getServed().toBuilder().clearReplica().build()).as("row %d", i).isEqualTo(r.getServed().toBuilder().clearReplica().build());
+        }
+        long experimentRows = columnar.getResultsList().stream().filter(r -> r.getServed().getReason() == RoutingReason.EXPERIMENT).count();
+        assertThat(experimentRows).isEqualTo(count / 2);
+        assertThat(columnar.getResultsList()).filteredOn(r -> r.getServed().getReason() != RoutingReason.EXPERIMENT)
+                .allSatisfy(r -> assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.DEFAULT));
+        // the columnar call came first, so it logged the exposures (the row call's repeats are deduplicated)
+        assertThat(experimentUnits("churn-ab")).isEqualTo(unitsBefore + experimentRows);
+
+        ScoreBatchResponse pinned = cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL).setVersion("2")
+                .setColumns(columns(units.subList(0, 50), plans.subList(0, 50))).build());
+        assertThat(pinned.getResultsList()).hasSize(50).allSatisfy(r -> {
+            assertThat(r.getServed().getVersion()).isEqualTo("2");
+            assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.PINNED);
+        });
+        assertThat(cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(FeatureColumns.getDefaultInstance()).build()).getResultsList()).isEmpty();
+    }
+
+    @Test
+    @Order(11)
+    void scoreBatch_badColumns_invalidArgumentWithFieldViolations()
+    {
+        List<String> units = List.of("bad-0", "bad-1", "bad-2");
+        List<String> plans = List.of("", "", "");
+        FeatureColumns good = columns(units, plans);
+
+        StatusRuntimeException both = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(good).addRows(row("bad-3", 3)).build()));
+        assertThat(both.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(violations(both)).extracting(BadRequest.FieldViolation::getField).containsExactly("columns");
+
+        int tenure = featureIndex(good, "tenure");
+        FeatureColumns shortColumn = good.toBuilder().setFeatures(tenure, good.getFeatures(tenure).toBuilder()
+                .setNumbers(NumberValues.newBuilder().addValues(1).addValues(2))).build();
+        StatusRuntimeException mismatch = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(shortColumn).build()));
+        assertThat(mismatch.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(violations(mismatch)).singleElement().satisfies(v -> {
+            assertThat(v.getField()).isEqualTo("columns.features[" + tenure + "]");
+            assertThat(v.getDescription()).contains("tenure").contains("2 values for 3 rows");
+        });
+
+        FeatureColumns unknown = good.toBuilder().addFeatures(FeatureColumn.newBuilder().setName("favourite_colour")
+                .setStrings(StringValues.newBuilder().addAllValues(List.of("red", "green", "")))).build();
+        StatusRuntimeException unknownFeature = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(unknown).build()));
+        assertThat(unknownFeature.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(violations(unknownFeature)).singleElement().satisfies(v -> {
+            assertThat(v.getField()).isEqualTo("columns.features[" + good.getFeaturesCount() + "]");
+            assertThat(v.getDescription()).startsWith("favourite_colour: unknown feature of model churn");
+        });
+
+        FeatureColumns wrongType = good.toBuilder().setFeatures(tenure, FeatureColumn.newBuilder().setName("tenure")
+                .setStrings(StringValues.newBuilder().addAllValues(List.of("long", "short", "")))).build();
+        StatusRuntimeException wrong = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
+                .setColumns(wrongType).build()));
+        assertThat(wrong.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(wrong.getStatus().getDescription()).startsWith("invalid features: columns.features[" + tenure + "]: tenure is a numeric feature");
+        assertThat(violations(wrong)).extracting(BadRequest.FieldViolation::getField).containsExactly("columns.features[" + tenure + "]");
+    }
+
     /** Kills a replica under a steady stream of requests; the channel's retry policy and health checking absorb it. */
     @Test
     @Order(100)
@@ -501,6 +609,44 @@ class RouterEndToEndTest
         ScoreBatchResponse response = cluster.scoring().scoreBatch(batch.build());
         assertThat(response.getResultsCount()).isEqualTo(count);
         return response;
+    }
+
+    /** Rows of the churn sample as columns, typed by the served schema; plans[i] "" leaves row i without the attribute. */
+    private FeatureColumns columns(List<String> units, List<String> plans)
+    {
+        FeatureColumns.Builder columns = FeatureColumns.newBuilder().addAllUnitIds(units);
+        FeatureSchema schema = cluster.router.catalog().snapshot().model(MODEL).orElseThrow().highestReady().orElseThrow().schema().orElseThrow();
+        for (FeatureSchema.Feature feature : schema.features()) {
+            FeatureColumn.Builder column = FeatureColumn.newBuilder().setName(feature.name());
+            for (int i = 0; i < units.size(); i++) {
+                Value value = rows.get(i % rows.size()).get(feature.name());
+                if (feature.categorical()) {
+                    column.getStringsBuilder().addValues(value != null && value.hasStringValue() ? value.getStringValue() : "");
+                }
+                else {
+                    column.getNumbersBuilder().addValues(value != null && value.hasNumberValue() ? value.getNumberValue() : Double.NaN);
+                }
+            }
+            columns.addFeatures(column);
+        }
+        columns.addAttributes(AttributeColumn.newBuilder().setName("plan").addAllValues(plans));
+        return columns.build();
+    }
+
+    private static int featureIndex(FeatureColumns columns, String name)
+    {
+        for (int i = 0; i < columns.getFeaturesCount(); i++) {
+            if (columns.getFeatures(i).getName().equals(name)) {
+                return i;
+            }
+        }
+        throw new AssertionError("no column " + name);
+    }
+
+    private long experimentUnits(String experiment)
+    {
+        return cluster.anonymous().getResults(GetResultsRequest.newBuilder().setExperiment(experiment).build())
+                .getVariantsList().stream().mapToLong(v -> v.getUnits()).sum();
     }
 
     private ScoreRequest.Builder row(String unit, int index)

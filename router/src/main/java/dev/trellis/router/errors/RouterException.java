@@ -28,6 +28,19 @@ public final class RouterException
         this.violations = List.copyOf(requireNonNull(violations, "violations is null"));
     }
 
+    /**
+     * An {@link RouterErrorCode#INVALID_REQUEST} with field violations, its message naming the
+     * first: {@code summary: field: description (and N more)}.
+     */
+    public static RouterException invalidRequest(String summary, List<Violation> violations)
+    {
+        Violation first = violations.get(0);
+        return new RouterException(RouterErrorCode.INVALID_REQUEST,
+                summary + ": " + first.field() + ": " + first.description()
+                        + (violations.size() > 1 ? " (and " + (violations.size() - 1) + " more)" : ""),
+                violations);
+    }
+
     public RouterErrorCode code()
     {
         return code;

@@ -4,11 +4,12 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
-import com.google.protobuf.Value;
 import dev.trellis.api.v1.RoutingReason;
+import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.Served;
+import dev.trellis.experiments.assignment.RoutingDecision;
 import dev.trellis.experiments.store.Exposure;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferResponse;
@@ -27,26 +28,30 @@ import jakarta.inject.Inject;
 
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 import static java.util.Objects.requireNonNull;
 
 /**
- * The scoring path shared by Score, ScoreBatch and ScoreStream: check the model, route every row,
- * validate its features against the routed version's schema, send one ModelInfer per version
- * (rows of a version travel together, in chunks of at most {@link #MAX_ROWS_PER_CALL}), and put
- * the answers back in request order. A batch succeeds or fails as a whole. Exposures are logged
+ * The scoring path shared by Score, ScoreBatch (rows or columns, see {@link ScoreRows}) and
+ * ScoreStream: check the model, route every row, validate its features against the routed
+ * version's schema, send one ModelInfer per version (rows of a version travel together, in chunks
+ * of at most {@link #MAX_ROWS_PER_CALL}), and put the answers back in request order. A batch succeeds or fails as a whole. Exposures are logged
  * for rows served by an experiment; every call feeds the rollout windows and the metrics.
  * Thread-safe.
  */
 public final class ScoreExecutor
 {
     static final int MAX_ROWS_PER_CALL = 1000;
+    private static final String SCORE = "Score";
+    private static final String SCORE_BATCH = "ScoreBatch";
 
     private final RoutingService routing;
     private final UpstreamPool pool;
@@ -76,9 +81,41 @@ public final class ScoreExecutor
      */
     public CompletableFuture<List<ScoreResponse>> score(String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch)
     {
+        return run(model, () -> RequestRows.of(model, rows, batch), batchPin, batchExplain, batch ? SCORE_BATCH : SCORE);
+    }
+
+    /**
+     * Scores a ScoreBatch in either form, rows or columns (not both). Must be called in the gRPC
+     * context of the server call.
+     */
+    public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request)
+    {
+        return run(request.getModel(), () -> rowsOf(request), request.getVersion(), request.getExplain(), SCORE_BATCH);
+    }
+
+    /** The number of rows of a batch in either form, for telemetry. */
+    public static int rowCount(ScoreBatchRequest request)
+    {
+        return request.hasColumns() ? request.getColumns().getUnitIdsCount() : request.getRowsCount();
+    }
+
+    private static ScoreRows rowsOf(ScoreBatchRequest request)
+    {
+        if (!request.hasColumns()) {
+            return RequestRows.of(request.getModel(), request.getRowsList(), true);
+        }
+        if (request.getRowsCount() > 0) {
+            throw RouterException.invalidRequest("invalid batch", List.of(
+                    new RouterException.Violation("columns", "set either rows or columns, not both")));
+        }
+        return ColumnRows.of(request.getColumns());
+    }
+
+    private CompletableFuture<List<ScoreResponse>> run(String model, Supplier<ScoreRows> rows, String batchPin, boolean batchExplain, String method)
+    {
         CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
         try {
-            start(model, rows, batchPin, batchExplain, batch, result);
+            start(model, rows.get(), batchPin, batchExplain, method, result);
         }
         catch (RuntimeException e) {
             result.completeExceptionally(e);
@@ -86,22 +123,10 @@ public final class ScoreExecutor
         return result;
     }
 
-    private void start(String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch, CompletableFuture<List<ScoreResponse>> result)
+    private void start(String model, ScoreRows rows, String batchPin, boolean batchExplain, String method, CompletableFuture<List<ScoreResponse>> result)
     {
-        List<String> prefixes = new ArrayList<>(rows.size());
-        List<RouterException.Violation> modelViolations = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            String prefix = batch ? "rows[" + i + "]." : "";
-            prefixes.add(prefix);
-            if (batch && !rows.get(i).getModel().isEmpty() && !rows.get(i).getModel().equals(model)) {
-                modelViolations.add(new RouterException.Violation(prefix + "model", "must be empty or equal to the batch's model " + model));
-            }
-        }
-        if (!modelViolations.isEmpty()) {
-            throw new RouterException(RouterErrorCode.INVALID_REQUEST, "rows name a different model than the batch", modelViolations);
-        }
         CatalogSnapshot.Model known = routing.model(model);
-        if (rows.isEmpty()) {
+        if (rows.size() == 0) {
             result.complete(List.of());
             return;
         }
@@ -110,14 +135,13 @@ public final class ScoreExecutor
         RoutedRow[] routed = new RoutedRow[rows.size()];
         Map<String, List<Integer>> groups = new LinkedHashMap<>();
         for (int i = 0; i < rows.size(); i++) {
-            ScoreRequest row = rows.get(i);
-            String pin = row.getVersion().isEmpty() ? batchPin : row.getVersion();
+            String pin = rows.version(i).isEmpty() ? batchPin : rows.version(i);
             try {
-                routed[i] = routing.route(known, row.getUnitId(), row.getAttributesMap(), pin);
+                routed[i] = routing.route(known, rows.unitId(i), rows.attributes(i), pin);
             }
             catch (RoutingService.RoutingUnavailableException e) {
                 windows.recordFailure(model, e.decision().version(), 1, 0);
-                metrics.failed(batch ? "ScoreBatch" : "Score", model, e.decision().version(), Status.Code.UNAVAILABLE.name());
+                metrics.failed(method, model, e.decision().version(), Status.Code.UNAVAILABLE.name());
                 throw e.toRouterException();
             }
             groups.computeIfAbsent(routed[i].version(), v -> new ArrayList<>()).add(i);
@@ -126,25 +150,10 @@ public final class ScoreExecutor
         // validate all rows before any upstream work
         List<RouterException.Violation> violations = new ArrayList<>();
         for (Map.Entry<String, List<Integer>> group : groups.entrySet()) {
-            List<Map<String, Value>> features = new ArrayList<>();
-            List<String> groupPrefixes = new ArrayList<>();
-            for (int index : group.getValue()) {
-                features.add(rows.get(index).getFeaturesMap());
-                groupPrefixes.add(prefixes.get(index));
-            }
-            try {
-                InferenceCodec.validate(routed[group.getValue().get(0)].schema(), features, groupPrefixes, model, group.getKey());
-            }
-            catch (RouterException e) {
-                violations.addAll(e.violations());
-            }
+            rows.validate(routed[group.getValue().get(0)].schema(), group.getValue(), model, group.getKey(), violations);
         }
         if (!violations.isEmpty()) {
-            RouterException.Violation first = violations.get(0);
-            throw new RouterException(RouterErrorCode.INVALID_REQUEST,
-                    "invalid features: " + first.field() + ": " + first.description()
-                            + (violations.size() > 1 ? " (and " + (violations.size() - 1) + " more)" : ""),
-                    violations);
+            throw RouterException.invalidRequest("invalid features", violations);
         }
 
         ScoreResponse[] responses = new ScoreResponse[rows.size()];
@@ -159,22 +168,20 @@ public final class ScoreExecutor
             if (result.isDone()) {
                 return; // an earlier chunk already failed the batch
             }
-            send(model, rows, routed, chunk, batchExplain, batch, responses, pending, result);
+            send(model, rows, routed, chunk, batchExplain, method, responses, pending, result);
         }
     }
 
-    private void send(String model, List<ScoreRequest> rows, RoutedRow[] routed, List<Integer> chunk, boolean batchExplain, boolean batch,
+    private void send(String model, ScoreRows rows, RoutedRow[] routed, List<Integer> chunk, boolean batchExplain, String method,
             ScoreResponse[] responses, AtomicInteger pending, CompletableFuture<List<ScoreResponse>> result)
     {
         RoutedRow first = routed[chunk.get(0)];
         String version = first.version();
         boolean explain = batchExplain;
-        List<Map<String, Value>> features = new ArrayList<>(chunk.size());
         for (int index : chunk) {
-            features.add(rows.get(index).getFeaturesMap());
-            explain |= rows.get(index).getExplain();
+            explain |= rows.explain(index);
         }
-        ModelInferRequest request = InferenceCodec.encode(model, version, first.schema(), features, explain);
+        ModelInferRequest request = InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain);
         AtomicReference<String> replica = new AtomicReference<>("");
         long started = System.nanoTime();
         ListenableFuture<ModelInferResponse> call = pool.stub().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
@@ -188,27 +195,29 @@ public final class ScoreExecutor
                 try {
                     List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
                     double[] scores = new double[chunk.size()];
+                    // rows of a chunk share a handful of decisions: build each one's Served once
+                    Map<RoutingDecision, Served> served = new HashMap<>();
                     for (int j = 0; j < chunk.size(); j++) {
                         int index = chunk.get(j);
-                        ScoreRequest row = rows.get(index);
                         RoutedRow r = routed[index];
                         ScoreResponse.Builder b = decoded.get(j);
-                        if (anyExplain && !batchExplain && !row.getExplain()) {
+                        if (anyExplain && !batchExplain && !rows.explain(index)) {
                             b.clearExplanation();
                         }
-                        b.setRequestId(row.getRequestId());
-                        b.setServed(Served.newBuilder()
+                        b.setRequestId(rows.requestId(index));
+                        b.setServed(served.computeIfAbsent(r.decision(), d -> Served.newBuilder()
                                 .setModel(model)
                                 .setVersion(version)
-                                .setExperiment(r.decision().experiment().orElse(""))
-                                .setVariant(r.decision().variant().orElse(""))
-                                .setReason(r.decision().reason())
-                                .setReplica(replica.get()));
+                                .setExperiment(d.experiment().orElse(""))
+                                .setVariant(d.variant().orElse(""))
+                                .setReason(d.reason())
+                                .setReplica(replica.get())
+                                .build()));
                         responses[index] = b.build();
                         scores[j] = b.getScore();
                         metrics.served(model, version, r.decision().variant().orElse(""), r.decision().reason().name(), 1, nanos / 1e6);
                         if (r.decision().isExperiment()) {
-                            recordExposure(r, version, row.getUnitId());
+                            recordExposure(r, version, rows.unitId(index));
                         }
                     }
                     windows.recordSuccess(model, version, nanos, scores);
@@ -241,7 +250,7 @@ public final class ScoreExecutor
                 if (error.code() != RouterErrorCode.INVALID_REQUEST && error.code() != RouterErrorCode.CANCELLED) {
                     windows.recordFailure(model, version, chunk.size(), nanos);
                 }
-                metrics.failed(batch ? "ScoreBatch" : "Score", model, version, status.getCode().name());
+                metrics.failed(method, model, version, status.getCode().name());
                 result.completeExceptionally(error);
             }
         }, MoreExecutors.directExecutor());

@@ -55,8 +55,7 @@ public final class ScoringService
     @Override
     public void scoreBatch(ScoreBatchRequest request, StreamObserver<ScoreBatchResponse> responseObserver)
     {
-        traced("trellis.v1.Scoring/ScoreBatch", request.getModel(), request.getRowsCount(),
-                () -> executor.score(request.getModel(), request.getRowsList(), request.getVersion(), request.getExplain(), true))
+        traced("trellis.v1.Scoring/ScoreBatch", request.getModel(), ScoreExecutor.rowCount(request), () -> executor.scoreBatch(request))
                 .whenComplete((responses, error) -> {
                     if (error != null) {
                         responseObserver.onError(StatusMapper.toStatusException(error));

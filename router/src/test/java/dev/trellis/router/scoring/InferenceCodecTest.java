@@ -3,7 +3,13 @@ package dev.trellis.router.scoring;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.NullValue;
 import com.google.protobuf.Value;
+import dev.trellis.api.v1.AttributeColumn;
+import dev.trellis.api.v1.FeatureColumn;
+import dev.trellis.api.v1.FeatureColumns;
+import dev.trellis.api.v1.NumberValues;
+import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
+import dev.trellis.api.v1.StringValues;
 import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
@@ -13,6 +19,10 @@ import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.upstream.FeatureSchema;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -28,9 +38,11 @@ class InferenceCodecTest
     @Test
     void encode_missingValues_becomeNaNAndEmptyCategory()
     {
-        ModelInferRequest request = InferenceCodec.encode("churn", "2", SCHEMA, List.of(
-                Map.of("tenure", number(12), "contract", string("One year")),
-                Map.of("tenure", Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build())), true);
+        RequestRows rows = RequestRows.of("churn", List.of(
+                ScoreRequest.newBuilder().putFeatures("tenure", number(12)).putFeatures("contract", string("One year")).build(),
+                ScoreRequest.newBuilder().putFeatures("tenure", Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build()).build()), true);
+
+        ModelInferRequest request = InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), true);
 
         assertThat(request.getModelName()).isEqualTo("churn");
         assertThat(request.getModelVersion()).isEqualTo("2");
@@ -39,24 +51,112 @@ class InferenceCodecTest
         assertThat(tenure.getName()).isEqualTo("tenure");
         assertThat(tenure.getDatatype()).isEqualTo("FP32");
         assertThat(tenure.getShapeList()).containsExactly(2L);
-        assertThat(tenure.getContents().getFp32ContentsList()).containsExactly(12f, Float.NaN);
+        assertThat(floats(request, 0)).containsExactly(12f, Float.NaN);
         ModelInferRequest.InferInputTensor contract = request.getInputs(1);
         assertThat(contract.getDatatype()).isEqualTo("BYTES");
-        assertThat(contract.getContents().getBytesContentsList()).containsExactly(ByteString.copyFromUtf8("One year"), ByteString.EMPTY);
+        assertThat(strings(request, 1)).containsExactly("One year", "");
+    }
+
+    @Test
+    void encode_columnsSlice_sameTensorsAsRowsInSliceOrder()
+    {
+        FeatureColumns columns = FeatureColumns.newBuilder()
+                .addAllUnitIds(List.of("a", "b", "c"))
+                .addFeatures(FeatureColumn.newBuilder().setName("tenure").setNumbers(NumberValues.newBuilder().addValues(1).addValues(Double.NaN).addValues(3)))
+                .addFeatures(FeatureColumn.newBuilder().setName("contract").setStrings(StringValues.newBuilder().addValues("One year").addValues("").addValues("Two year")))
+                .build();
+        RequestRows rows = RequestRows.of("churn", List.of(
+                ScoreRequest.newBuilder().putFeatures("tenure", number(3)).putFeatures("contract", string("Two year")).build(),
+                ScoreRequest.newBuilder().putFeatures("tenure", Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build()).build()), true);
+
+        ModelInferRequest fromColumns = InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(2, 1), false);
+
+        assertThat(fromColumns).isEqualTo(InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), false));
+        assertThat(floats(fromColumns, 0)).containsExactly(3f, Float.NaN);
+    }
+
+    @Test
+    void encode_columnAbsent_isMissingInEveryRow()
+    {
+        FeatureColumns columns = FeatureColumns.newBuilder().addAllUnitIds(List.of("a", "b")).build();
+
+        ModelInferRequest request = InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(0, 1), false);
+
+        assertThat(floats(request, 0)).containsExactly(Float.NaN, Float.NaN);
+        assertThat(strings(request, 1)).containsExactly("", "");
     }
 
     @Test
     void validate_wrongTypesAndUnknownNames_areFieldViolations()
     {
-        assertThatThrownBy(() -> InferenceCodec.validate(SCHEMA, List.of(
-                Map.of("tenure", string("long"), "contract", number(1), "colour", string("red"))), List.of("rows[3]."), "churn", "2"))
+        RequestRows rows = RequestRows.of("churn", List.of(ScoreRequest.getDefaultInstance(), ScoreRequest.getDefaultInstance(), ScoreRequest.getDefaultInstance(),
+                ScoreRequest.newBuilder().putFeatures("tenure", string("long")).putFeatures("contract", number(1)).putFeatures("colour", string("red")).build()), true);
+        List<RouterException.Violation> violations = new ArrayList<>();
+
+        rows.validate(SCHEMA, List.of(0, 1, 2, 3), "churn", "2", violations);
+
+        assertThat(violations).extracting(RouterException.Violation::field)
+                .containsExactlyInAnyOrder("rows[3].features.tenure", "rows[3].features.contract", "rows[3].features.colour");
+        assertThat(violations).filteredOn(v -> v.field().endsWith("tenure"))
+                .extracting(RouterException.Violation::description).containsExactly("expected a number, got string");
+    }
+
+    @Test
+    void validate_columnsOfWrongTypeOrUnknownName_areViolationsNamingTheColumn()
+    {
+        ColumnRows rows = ColumnRows.of(FeatureColumns.newBuilder()
+                .addAllUnitIds(List.of("a"))
+                .addFeatures(FeatureColumn.newBuilder().setName("tenure").setStrings(StringValues.newBuilder().addValues("long")))
+                .addFeatures(FeatureColumn.newBuilder().setName("contract").setNumbers(NumberValues.newBuilder().addValues(1)))
+                .addFeatures(FeatureColumn.newBuilder().setName("colour").setStrings(StringValues.newBuilder().addValues("red")))
+                .build());
+        List<RouterException.Violation> violations = new ArrayList<>();
+
+        rows.validate(SCHEMA, List.of(0), "churn", "2", violations);
+        rows.validate(SCHEMA, List.of(0), "churn", "1", violations); // the same schema for another version adds nothing
+
+        assertThat(violations).extracting(RouterException.Violation::field)
+                .containsExactly("columns.features[0]", "columns.features[1]", "columns.features[2]");
+        assertThat(violations.get(0).description()).startsWith("tenure is a numeric feature");
+        assertThat(violations.get(1).description()).startsWith("contract is a categorical feature");
+        assertThat(violations.get(2).description()).startsWith("colour: unknown feature of model churn version 2");
+    }
+
+    @Test
+    void columns_badShape_isInvalidRequestNamingEachColumn()
+    {
+        FeatureColumns columns = FeatureColumns.newBuilder()
+                .addAllUnitIds(List.of("a", "b"))
+                .addFeatures(FeatureColumn.newBuilder().setName("tenure").setNumbers(NumberValues.newBuilder().addValues(1)))
+                .addFeatures(FeatureColumn.newBuilder().setName("contract"))
+                .addFeatures(FeatureColumn.newBuilder().setName("tenure").setNumbers(NumberValues.newBuilder().addValues(1).addValues(2)))
+                .addFeatures(FeatureColumn.newBuilder().setName("charges").setNumbers(NumberValues.newBuilder().addValues(1).addValues(Double.POSITIVE_INFINITY)))
+                .addAttributes(AttributeColumn.newBuilder().setName("plan").addValues("pro"))
+                .build();
+
+        assertThatThrownBy(() -> ColumnRows.of(columns))
                 .isInstanceOfSatisfying(RouterException.class, e -> {
                     assertThat(e.code()).isEqualTo(RouterErrorCode.INVALID_REQUEST);
-                    assertThat(e.violations()).extracting(RouterException.Violation::field)
-                            .containsExactlyInAnyOrder("rows[3].features.tenure", "rows[3].features.contract", "rows[3].features.colour");
-                    assertThat(e.violations()).filteredOn(v -> v.field().endsWith("tenure"))
-                            .extracting(RouterException.Violation::description).containsExactly("expected a number, got string");
+                    assertThat(e.getMessage()).startsWith("invalid columns: columns.features[0]: feature tenure: 1 values for 2 rows").endsWith("(and 4 more)");
+                    assertThat(e.violations()).extracting(RouterException.Violation::field).containsExactly(
+                            "columns.features[0]", "columns.features[1]", "columns.features[2]", "columns.features[3]", "columns.attributes[0]");
+                    assertThat(e.violations().get(2).description()).isEqualTo("feature tenure is already given by columns.features[0]");
+                    assertThat(e.violations().get(3).description()).contains("numbers.values[1] is Infinity");
                 });
+    }
+
+    @Test
+    void columns_attributes_emptyValueIsAbsent()
+    {
+        ColumnRows rows = ColumnRows.of(FeatureColumns.newBuilder()
+                .addAllUnitIds(List.of("a", ""))
+                .addAttributes(AttributeColumn.newBuilder().setName("plan").addValues("pro").addValues(""))
+                .build());
+
+        assertThat(rows.size()).isEqualTo(2);
+        assertThat(rows.attributes(0)).containsExactly(Map.entry("plan", "pro"));
+        assertThat(rows.attributes(1)).isEmpty();
+        assertThat(rows.unitId(1)).isEmpty();
     }
 
     @Test
@@ -104,6 +204,30 @@ class InferenceCodecTest
             contents.addFp32Contents(v);
         }
         return ModelInferResponse.InferOutputTensor.newBuilder().setName(name).setDatatype("FP32").setContents(contents).build();
+    }
+
+    /** Input {@code i}'s FP32 values from raw_input_contents (little-endian). */
+    private static List<Float> floats(ModelInferRequest request, int i)
+    {
+        ByteBuffer raw = request.getRawInputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        List<Float> values = new ArrayList<>();
+        while (raw.hasRemaining()) {
+            values.add(raw.getFloat());
+        }
+        return values;
+    }
+
+    /** Input {@code i}'s BYTES values from raw_input_contents (4-byte little-endian length, then the bytes). */
+    private static List<String> strings(ModelInferRequest request, int i)
+    {
+        ByteBuffer raw = request.getRawInputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        List<String> values = new ArrayList<>();
+        while (raw.hasRemaining()) {
+            byte[] bytes = new byte[raw.getInt()];
+            raw.get(bytes);
+            values.add(new String(bytes, StandardCharsets.UTF_8));
+        }
+        return values;
     }
 
     private static Value number(double v)
