@@ -81,6 +81,8 @@ final class BatchScoreCommand implements Callable<Integer> {
     @Option(names = "--progress", description = "Show the progress bar even when stderr is not a terminal.")
     boolean progress;
 
+    private static final int FIRST_BATCH_ROWS = 125;
+
     private record Pending(long firstRow, List<String> ids, CompletableFuture<List<ScoreResult>> results) {}
 
     @Override
@@ -110,11 +112,15 @@ final class BatchScoreCommand implements Callable<Integer> {
                 long read = 0;
                 long written = 0;
                 boolean more = true;
+                // Slow start: small first batches give the servers work sooner and fill the
+                // pipeline faster; sizes double up to --batch-size.
+                int size = Math.min(batchSize, FIRST_BATCH_ROWS);
                 while (more) {
-                    ColumnBatch batch = rows.nextColumns(batchSize, read + 1);
-                    if (batch == null || batch.size() < batchSize) {
+                    ColumnBatch batch = rows.nextColumns(size, read + 1);
+                    if (batch == null || batch.size() < size) {
                         more = false;
                     }
+                    size = Math.min(batchSize, size * 2);
                     if (batch != null) {
                         inFlight.add(new Pending(read + 1, batch.unitIds(), client.scoreColumnsAsync(model, batch, version, batchDeadline)));
                         read += batch.size();
