@@ -222,16 +222,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
 
     @Override
     public List<Experiment> listExperiments() {
-        return withDefinitions("list experiments", c -> {
-            List<Experiment> result = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT definition_json FROM experiments ORDER BY model, key");
-                    ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    result.add(parseExperiment(rs.getString(1)));
-                }
-            }
-            return result;
-        });
+        return listDefinitions("list experiments", "SELECT definition_json FROM experiments ORDER BY model, key",
+                SqliteExperimentStore::parseExperiment);
     }
 
     @Override
@@ -298,16 +290,7 @@ public final class SqliteExperimentStore implements ExperimentStore {
 
     @Override
     public List<Rollout> listRollouts() {
-        return withDefinitions("list rollouts", c -> {
-            List<Rollout> result = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT definition_json FROM rollouts ORDER BY model");
-                    ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    result.add(parseRollout(rs.getString(1)));
-                }
-            }
-            return result;
-        });
+        return listDefinitions("list rollouts", "SELECT definition_json FROM rollouts ORDER BY model", SqliteExperimentStore::parseRollout);
     }
 
     @Override
@@ -451,6 +434,25 @@ public final class SqliteExperimentStore implements ExperimentStore {
                                 .setDefinitionJson(rs.getString(5))
                                 .build());
                     }
+                }
+            }
+            return result;
+        });
+    }
+
+    /** Parses one stored definition. */
+    private interface DefinitionParser<T> {
+        T parse(String json) throws SQLException;
+    }
+
+    /** Every definition a query's first column holds, in the query's order. */
+    private <T> List<T> listDefinitions(String what, String sql, DefinitionParser<T> parser) {
+        return withDefinitions(what, c -> {
+            List<T> result = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql);
+                    ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    result.add(parser.parse(rs.getString(1)));
                 }
             }
             return result;
