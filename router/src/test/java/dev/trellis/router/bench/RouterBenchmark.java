@@ -155,34 +155,24 @@ public final class RouterBenchmark
                 latency.getValueAtPercentile(99.9) / 1000.0, latency.getMaxValue() / 1000.0);
     }
 
-    /** Calls back to back from CALLERS threads; returns completed calls per second. */
+    /** Score calls back to back from CALLERS threads; returns completed calls per second. */
     private static double closedLoop(ManagedChannel channel, ScoreRequest[] requests, int seconds)
             throws InterruptedException
     {
-        AtomicLong done = new AtomicLong();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        List<Thread> threads = new ArrayList<>();
-        long start = System.nanoTime();
-        for (int c = 0; c < CALLERS; c++) {
-            int caller = c;
-            Thread t = new Thread(() -> {
-                ScoringGrpc.ScoringBlockingStub stub = ScoringGrpc.newBlockingStub(channel);
-                int i = caller;
-                while (System.nanoTime() < end) {
-                    stub.withDeadlineAfter(5, TimeUnit.SECONDS).score(requests[i++ % requests.length]);
-                    done.incrementAndGet();
-                }
-            });
-            t.start();
-            threads.add(t);
-        }
-        for (Thread t : threads) {
-            t.join();
-        }
-        return done.get() / ((System.nanoTime() - start) / 1e9);
+        ScoringGrpc.ScoringBlockingStub stub = ScoringGrpc.newBlockingStub(channel);
+        return closedLoop(seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).score(requests[i % requests.length]));
     }
 
+    /** ModelInfer calls straight to the model-server, back to back from CALLERS threads. */
     private static double closedLoopDirect(ManagedChannel channel, ModelInferRequest[] requests, int seconds)
+            throws InterruptedException
+    {
+        GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
+        return closedLoop(seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).modelInfer(requests[i % requests.length]));
+    }
+
+    /** Runs {@code call(i)} back to back from CALLERS threads for {@code seconds}; returns calls per second. */
+    private static double closedLoop(int seconds, java.util.function.IntConsumer call)
             throws InterruptedException
     {
         AtomicLong done = new AtomicLong();
@@ -192,10 +182,9 @@ public final class RouterBenchmark
         for (int c = 0; c < CALLERS; c++) {
             int caller = c;
             Thread t = new Thread(() -> {
-                GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
                 int i = caller;
                 while (System.nanoTime() < end) {
-                    stub.withDeadlineAfter(5, TimeUnit.SECONDS).modelInfer(requests[i++ % requests.length]);
+                    call.accept(i++);
                     done.incrementAndGet();
                 }
             });
