@@ -1,18 +1,12 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
 import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVPrinter;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,8 +19,13 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-
-import static dev.trellis.cli.TrellisCli.fmt;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVPrinter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code trellis batch-score}: streams a CSV through columnar ScoreBatch calls (CSV cells go
@@ -34,14 +33,21 @@ import static dev.trellis.cli.TrellisCli.fmt;
  * batches are in flight; results are written in input order, so memory stays bounded by
  * concurrency x batch size whatever the file size.
  */
-@Command(name = "batch-score", 
-        description = {"Scores every row of a CSV file and writes a CSV of results, in input order.",
-                "Columns in the model's schema are sent as typed features; the id column is the unit id; other columns"
-                        + " (the target) are ignored. Memory stays flat: at most --concurrency batches are in flight."},
-        footer = {"", "Example:",
-                "  trellis batch-score --model leads --input datasets/leads_coil2000_train.csv --output scores.csv --id-column lead_id"})
+@Command(
+        name = "batch-score",
+        description = {
+            "Scores every row of a CSV file and writes a CSV of results, in input order.",
+            "Columns in the model's schema are sent as typed features; the id column is the unit id; other columns"
+                    + " (the target) are ignored. Memory stays flat: at most --concurrency batches are in flight."
+        },
+        footer = {
+            "",
+            "Example:",
+            "  trellis batch-score --model leads --input datasets/leads_coil2000_train.csv --output scores.csv --id-column lead_id"
+        })
 final class BatchScoreCommand implements Callable<Integer> {
-    static final List<String> RESULT_COLUMNS = List.of("score", "label", "lower", "upper", "version", "variant", "experiment", "reason");
+    static final List<String> RESULT_COLUMNS =
+            List.of("score", "label", "lower", "upper", "version", "variant", "experiment", "reason");
 
     @ParentCommand
     TrellisCli root;
@@ -49,7 +55,10 @@ final class BatchScoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    @Option(
+            names = {"-h", "--help"},
+            usageHelp = true,
+            description = "Show this help message and exit.")
     boolean help;
 
     @Option(names = "--model", required = true, description = "Logical model name.")
@@ -61,11 +70,17 @@ final class BatchScoreCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "CSV", description = "Output CSV (overwritten).")
     Path output;
 
-    @Option(names = "--id-column", paramLabel = "NAME",
-            description = "Column holding the unit id (default: the first column named id or *_id; else the row number).")
+    @Option(
+            names = "--id-column",
+            paramLabel = "NAME",
+            description =
+                    "Column holding the unit id (default: the first column named id or *_id; else the row number).")
     String idColumn;
 
-    @Option(names = "--batch-size", defaultValue = "1000", description = "Rows per ScoreBatch call (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch-size",
+            defaultValue = "1000",
+            description = "Rows per ScoreBatch call (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
     @Option(names = "--concurrency", defaultValue = "4", description = "Batches in flight (default: ${DEFAULT-VALUE}).")
@@ -74,7 +89,10 @@ final class BatchScoreCommand implements Callable<Integer> {
     @Option(names = "--version", description = "Pin a model version for every row.")
     String version;
 
-    @Option(names = "--batch-deadline", defaultValue = "60s", converter = TrellisCli.DurationConverter.class,
+    @Option(
+            names = "--batch-deadline",
+            defaultValue = "60s",
+            converter = TrellisCli.DurationConverter.class,
             description = "Deadline of each ScoreBatch call (default: ${DEFAULT-VALUE}).")
     Duration batchDeadline;
 
@@ -100,8 +118,10 @@ final class BatchScoreCommand implements Callable<Integer> {
         try (TrellisClient client = root.client()) {
             FeatureSchema schema = client.model(model).schema(version);
             try (CsvRows rows = CsvRows.open(input, idColumn, schema);
-                 BufferedWriter writer = Files.newBufferedWriter(output, StandardCharsets.UTF_8);
-                 CSVPrinter printer = new CSVPrinter(writer, CSVFormat.RFC4180.builder().setRecordSeparator('\n').build())) {
+                    BufferedWriter writer = Files.newBufferedWriter(output, StandardCharsets.UTF_8);
+                    CSVPrinter printer = new CSVPrinter(
+                            writer,
+                            CSVFormat.RFC4180.builder().setRecordSeparator('\n').build())) {
                 List<String> header = new ArrayList<>();
                 header.add(rows.idColumn() == null ? "row" : rows.idColumn());
                 header.addAll(RESULT_COLUMNS);
@@ -122,7 +142,10 @@ final class BatchScoreCommand implements Callable<Integer> {
                     }
                     size = Math.min(batchSize, size * 2);
                     if (batch != null) {
-                        inFlight.add(new Pending(read + 1, batch.unitIds(), client.scoreColumnsAsync(model, batch, version, batchDeadline)));
+                        inFlight.add(new Pending(
+                                read + 1,
+                                batch.unitIds(),
+                                client.scoreColumnsAsync(model, batch, version, batchDeadline)));
                         read += batch.size();
                     }
                     while (inFlight.size() >= concurrency || (!more && !inFlight.isEmpty())) {
@@ -132,7 +155,9 @@ final class BatchScoreCommand implements Callable<Integer> {
                 }
                 bar.finish();
                 double seconds = bar.elapsedSeconds();
-                System.err.println(fmt("scored %,d rows in %.2f s (%,.0f rows/s) -> %s", written, seconds, written / Math.max(seconds, 1e-9), output));
+                System.err.println(fmt(
+                        "scored %,d rows in %.2f s (%,.0f rows/s) -> %s",
+                        written, seconds, written / Math.max(seconds, 1e-9), output));
             }
         }
         return 0;
@@ -142,19 +167,30 @@ final class BatchScoreCommand implements Callable<Integer> {
         List<ScoreResult> results;
         try {
             results = pending.results().get();
-        }
-        catch (ExecutionException e) {
+        } catch (ExecutionException e) {
             TrellisException failure = TrellisException.from(e.getCause());
-            System.err.println(fmt("batch of rows %d-%d failed", pending.firstRow(), pending.firstRow() + pending.ids().size() - 1));
+            System.err.println(fmt(
+                    "batch of rows %d-%d failed",
+                    pending.firstRow(), pending.firstRow() + pending.ids().size() - 1));
             throw failure;
         }
         if (results.size() != pending.ids().size()) {
-            throw new IllegalStateException(fmt("router answered %d results for a batch of %d rows", results.size(), pending.ids().size()));
+            throw new IllegalStateException(fmt(
+                    "router answered %d results for a batch of %d rows",
+                    results.size(), pending.ids().size()));
         }
         for (int i = 0; i < results.size(); i++) {
             ScoreResult r = results.get(i);
-            printer.printRecord(pending.ids().get(i), r.score(), r.label(), r.lower(), r.upper(), r.served().version(),
-                    r.served().variant(), r.served().experiment(), r.served().reason());
+            printer.printRecord(
+                    pending.ids().get(i),
+                    r.score(),
+                    r.label(),
+                    r.lower(),
+                    r.upper(),
+                    r.served().version(),
+                    r.served().variant(),
+                    r.served().experiment(),
+                    r.served().reason());
         }
         return results.size();
     }

@@ -1,5 +1,7 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
@@ -17,13 +19,6 @@ import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelMetadataRequest;
 import dev.trellis.proto.inference.ModelMetadataResponse;
 import io.grpc.StatusRuntimeException;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -36,18 +31,28 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-
-import static dev.trellis.cli.TrellisCli.fmt;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /** {@code trellis bench}: an open- or closed-loop load generator over Score or ModelInfer. */
-@Command(name = "bench", 
-        description = {"Load-tests the router (Score, --protocol trellis) or a model-server (ModelInfer, --protocol oip) with",
-                "single-row requests built from a CSV. Open loop with --rate (latency from the intended send time: no",
-                "coordinated omission), closed loop with --concurrency. Reports p50/p90/p99/p99.9, max, throughput, errors."},
-        footer = {"", "Examples:",
-                "  trellis bench --model leads --rate 2000 --duration 30s --warmup 5s",
-                "  trellis bench --model leads --concurrency 16 --duration 30s",
-                "  trellis bench --protocol oip --target localhost:8081 --model leads --concurrency 8"})
+@Command(
+        name = "bench",
+        description = {
+            "Load-tests the router (Score, --protocol trellis) or a model-server (ModelInfer, --protocol oip) with",
+            "single-row requests built from a CSV. Open loop with --rate (latency from the intended send time: no",
+            "coordinated omission), closed loop with --concurrency. Reports p50/p90/p99/p99.9, max, throughput, errors."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  trellis bench --model leads --rate 2000 --duration 30s --warmup 5s",
+            "  trellis bench --model leads --concurrency 16 --duration 30s",
+            "  trellis bench --protocol oip --target localhost:8081 --model leads --concurrency 8"
+        })
 final class BenchCommand implements Callable<Integer> {
     /** Wire protocols the generator speaks. */
     enum Protocol {
@@ -63,13 +68,19 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    @Option(
+            names = {"-h", "--help"},
+            usageHelp = true,
+            description = "Show this help message and exit.")
     boolean help;
 
     @Mixin
     OutputFormatMixin format;
 
-    @Option(names = "--protocol", defaultValue = "trellis", description = "trellis (router, Score) or oip (model-server, ModelInfer); default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--protocol",
+            defaultValue = "trellis",
+            description = "trellis (router, Score) or oip (model-server, ModelInfer); default: ${DEFAULT-VALUE}.")
     Protocol protocol;
 
     @Option(names = "--model", defaultValue = "leads", description = "Logical model name (default: ${DEFAULT-VALUE}).")
@@ -78,7 +89,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--version", description = "Pin a model version.")
     String version;
 
-    @Option(names = "--data", defaultValue = "datasets/leads_coil2000_train.csv", paramLabel = "CSV",
+    @Option(
+            names = "--data",
+            defaultValue = "datasets/leads_coil2000_train.csv",
+            paramLabel = "CSV",
             description = "Rows to send, cycled (default: ${DEFAULT-VALUE}).")
     Path data;
 
@@ -88,17 +102,30 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--rate", paramLabel = "REQ/S", description = "Open loop at this many requests per second.")
     Double rate;
 
-    @Option(names = "--concurrency", defaultValue = "8",
-            description = "Closed loop: concurrent callers; open loop: cap on requests in flight x 100 (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--concurrency",
+            defaultValue = "8",
+            description =
+                    "Closed loop: concurrent callers; open loop: cap on requests in flight x 100 (default: ${DEFAULT-VALUE}).")
     int concurrency;
 
-    @Option(names = "--duration", defaultValue = "10s", converter = TrellisCli.DurationConverter.class, description = "Measured time (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--duration",
+            defaultValue = "10s",
+            converter = TrellisCli.DurationConverter.class,
+            description = "Measured time (default: ${DEFAULT-VALUE}).")
     Duration duration;
 
-    @Option(names = "--warmup", defaultValue = "2s", description = "Unmeasured time before (default: ${DEFAULT-VALUE}; 0 for none).")
+    @Option(
+            names = "--warmup",
+            defaultValue = "2s",
+            description = "Unmeasured time before (default: ${DEFAULT-VALUE}; 0 for none).")
     String warmup;
 
-    @Option(names = "--max-rows", defaultValue = "100000", description = "Read at most this many rows of --data (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-rows",
+            defaultValue = "100000",
+            description = "Read at most this many rows of --data (default: ${DEFAULT-VALUE}).")
     int maxRows;
 
     @Override
@@ -122,7 +149,11 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (TrellisClient client = root.client()) {
             RequestSender sender = protocol == Protocol.trellis ? scoreSender(client) : inferSender(client);
-            System.err.println(fmt("bench %s %s on %s: %s", protocol, model, root.target,
+            System.err.println(fmt(
+                    "bench %s %s on %s: %s",
+                    protocol,
+                    model,
+                    root.target,
                     rate != null ? fmt("open loop %.0f req/s", rate) : fmt("closed loop, %d callers", concurrency)));
             BenchReport report = new LoadGenerator().run(options, sender);
             if (format.json(root)) {
@@ -142,8 +173,7 @@ final class BenchCommand implements Callable<Integer> {
                 json.put("max_ms", report.maxMillis());
                 json.put("errors", report.errors());
                 out.println(TrellisCli.toJson(json));
-            }
-            else {
+            } else {
                 out.print(report.format());
             }
             out.flush();
@@ -178,9 +208,11 @@ final class BenchCommand implements Callable<Integer> {
         try {
             metadata = GRPCInferenceServiceGrpc.newBlockingStub(client.channel())
                     .withDeadlineAfter(client.defaultDeadline().toMillis(), TimeUnit.MILLISECONDS)
-                    .modelMetadata(ModelMetadataRequest.newBuilder().setName(model).setVersion(version == null ? "" : version).build());
-        }
-        catch (StatusRuntimeException e) {
+                    .modelMetadata(ModelMetadataRequest.newBuilder()
+                            .setName(model)
+                            .setVersion(version == null ? "" : version)
+                            .build());
+        } catch (StatusRuntimeException e) {
             throw TrellisException.from(e);
         }
         List<FeatureSchema.Feature> features = metadata.getInputsList().stream()
@@ -194,7 +226,8 @@ final class BenchCommand implements Callable<Integer> {
                 if (row == null) {
                     break;
                 }
-                ModelInferRequest.Builder request = ModelInferRequest.newBuilder().setModelName(model).setId(row.id());
+                ModelInferRequest.Builder request =
+                        ModelInferRequest.newBuilder().setModelName(model).setId(row.id());
                 if (version != null) {
                     request.setModelVersion(version);
                 }
@@ -202,14 +235,16 @@ final class BenchCommand implements Callable<Integer> {
                 for (FeatureSchema.Feature f : features) {
                     Value v = values.get(f.name());
                     ModelInferRequest.InferInputTensor.Builder tensor = request.addInputsBuilder()
-                            .setName(f.name()).setDatatype(f.numeric() ? "FP32" : "BYTES").addShape(1);
+                            .setName(f.name())
+                            .setDatatype(f.numeric() ? "FP32" : "BYTES")
+                            .addShape(1);
                     if (f.numeric()) {
                         float x = v != null && v.hasNumberValue() ? (float) v.getNumberValue() : Float.NaN;
                         tensor.setContents(InferTensorContents.newBuilder().addFp32Contents(x));
-                    }
-                    else {
+                    } else {
                         String s = v != null && v.hasStringValue() ? v.getStringValue() : "";
-                        tensor.setContents(InferTensorContents.newBuilder().addBytesContents(ByteString.copyFrom(s, StandardCharsets.UTF_8)));
+                        tensor.setContents(InferTensorContents.newBuilder()
+                                .addBytesContents(ByteString.copyFrom(s, StandardCharsets.UTF_8)));
                     }
                 }
                 requests.add(request.build());

@@ -4,10 +4,6 @@ import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVParser;
-import org.apache.commons.csv.CSVRecord;
-
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.Reader;
@@ -20,6 +16,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
 
 /**
  * Streams a CSV file with a header row into score requests, row by row ({@link #next}) or a batch
@@ -69,11 +68,16 @@ final class CsvRows implements Closeable {
 
     static CsvRows open(Path file, String idColumn, FeatureSchema schema) throws IOException {
         Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-        CSVParser parser = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).setIgnoreSurroundingSpaces(true).build().parse(reader);
+        CSVParser parser = CSVFormat.RFC4180
+                .builder()
+                .setHeader()
+                .setSkipHeaderRecord(true)
+                .setIgnoreSurroundingSpaces(true)
+                .build()
+                .parse(reader);
         try {
             return new CsvRows(parser, idColumn, schema);
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             parser.close();
             throw e;
         }
@@ -134,8 +138,7 @@ final class CsvRows implements Closeable {
         for (int k = 0; k < featureIndexes.length; k++) {
             if (featureTypes[k] != null && featureTypes[k].numeric()) {
                 numbers[k] = new double[max];
-            }
-            else {
+            } else {
                 texts[k] = new String[max];
             }
         }
@@ -150,8 +153,7 @@ final class CsvRows implements Closeable {
                 String text = i < record.size() ? record.get(i) : "";
                 if (numbers[k] != null) {
                     numbers[k][n] = number(text, k, rowNumber, ids[n]);
-                }
-                else {
+                } else {
                     texts[k][n] = text;
                 }
             }
@@ -164,15 +166,13 @@ final class CsvRows implements Closeable {
         for (int k = 0; k < featureIndexes.length; k++) {
             if (numbers[k] != null) {
                 batch.numbers(featureNames[k], Arrays.copyOf(numbers[k], n));
-            }
-            else if (featureTypes[k] == null && allNumbers(texts[k], n)) {
+            } else if (featureTypes[k] == null && allNumbers(texts[k], n)) {
                 double[] values = new double[n];
                 for (int row = 0; row < n; row++) {
                     values[row] = FeatureSchema.number(texts[k][row]);
                 }
                 batch.numbers(featureNames[k], values);
-            }
-            else {
+            } else {
                 String[] values = new String[n];
                 for (int row = 0; row < n; row++) {
                     values[row] = FeatureSchema.category(texts[k][row]);
@@ -186,10 +186,11 @@ final class CsvRows implements Closeable {
     private double number(String text, int k, long rowNumber, String id) {
         try {
             return FeatureSchema.number(text);
-        }
-        catch (NumberFormatException e) {
-            throw new TrellisCli.UsageException("row " + rowNumber + (idIndex >= 0 ? " (" + idColumn + " " + id + ")" : "") + ": column "
-                    + featureNames[k] + " holds '" + text + "', which is not a number; " + featureNames[k] + " is a numeric feature of the model");
+        } catch (NumberFormatException e) {
+            throw new TrellisCli.UsageException(
+                    "row " + rowNumber + (idIndex >= 0 ? " (" + idColumn + " " + id + ")" : "") + ": column "
+                            + featureNames[k] + " holds '" + text + "', which is not a number; " + featureNames[k]
+                            + " is a numeric feature of the model");
         }
     }
 
@@ -197,8 +198,7 @@ final class CsvRows implements Closeable {
         for (int row = 0; row < n; row++) {
             try {
                 FeatureSchema.number(texts[row]);
-            }
-            catch (NumberFormatException e) {
+            } catch (NumberFormatException e) {
                 return false;
             }
         }

@@ -4,15 +4,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
  * Reads definition files (experiments) as JSON or YAML into protobuf messages. YAML is converted to
@@ -27,8 +26,7 @@ final class Definitions {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new TrellisCli.UsageException("cannot read " + file + ": " + e.getMessage());
         }
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
@@ -45,18 +43,15 @@ final class Definitions {
                     throw new TrellisCli.UsageException(source + ": expected a YAML mapping at the top level");
                 }
                 json = JSON.writeValueAsString(tree);
-            }
-            catch (org.yaml.snakeyaml.error.YAMLException e) {
+            } catch (org.yaml.snakeyaml.error.YAMLException e) {
                 throw new TrellisCli.UsageException(source + ": invalid YAML: " + firstLine(e.getMessage()));
-            }
-            catch (IOException e) {
+            } catch (IOException e) {
                 throw new TrellisCli.UsageException(source + ": " + e.getMessage());
             }
         }
         try {
             JsonFormat.parser().merge(json, builder);
-        }
-        catch (InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
             throw new TrellisCli.UsageException(source + ": " + firstLine(e.getMessage())
                     + " (fields use the proto3 JSON names, e.g. minimumDetectableEffect or minimum_detectable_effect)");
         }

@@ -1,5 +1,7 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.Revision;
@@ -9,6 +11,14 @@ import dev.trellis.client.ExperimentResults;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import io.grpc.Status;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,27 +28,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-import java.io.PrintWriter;
-import java.nio.file.Path;
-import java.time.Instant;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
-
-import static dev.trellis.cli.TrellisCli.fmt;
-
 /** {@code trellis experiments ...}: experiment definitions, assignment explanations and results. */
-@Command(name = "experiments", mixinStandardHelpOptions = true,
+@Command(
+        name = "experiments",
+        mixinStandardHelpOptions = true,
         description = "Lists, shows, creates, updates and stops experiments; explains assignments; shows results.",
         subcommands = {
-                ExperimentsCommand.ListCommand.class,
-                ExperimentsCommand.GetCommand.class,
-                ExperimentsCommand.PutCommand.class,
-                ExperimentsCommand.StopCommand.class,
-                ExperimentsCommand.ExplainCommand.class,
-                ExperimentsCommand.ResultsCommand.class,
+            ExperimentsCommand.ListCommand.class,
+            ExperimentsCommand.GetCommand.class,
+            ExperimentsCommand.PutCommand.class,
+            ExperimentsCommand.StopCommand.class,
+            ExperimentsCommand.ExplainCommand.class,
+            ExperimentsCommand.ResultsCommand.class,
         })
 final class ExperimentsCommand implements Callable<Integer> {
     @ParentCommand
@@ -49,7 +50,8 @@ final class ExperimentsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (list, get, put, stop, explain, results)");
+        throw new CommandLine.ParameterException(
+                spec.commandLine(), "missing subcommand (list, get, put, stop, explain, results)");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Lists experiments.")
@@ -75,17 +77,25 @@ final class ExperimentsCommand implements Callable<Integer> {
             try (TrellisClient client = parent.root.client()) {
                 List<Experiment> experiments = client.listExperiments(model, status);
                 if (format.json(parent.root)) {
-                    out.println(TrellisCli.toJson(dev.trellis.api.v1.ListExperimentsResponse.newBuilder().addAllExperiments(experiments).build()));
-                }
-                else if (experiments.isEmpty()) {
+                    out.println(TrellisCli.toJson(dev.trellis.api.v1.ListExperimentsResponse.newBuilder()
+                            .addAllExperiments(experiments)
+                            .build()));
+                } else if (experiments.isEmpty()) {
                     out.println("no experiments");
-                }
-                else {
+                } else {
                     Table table = new Table("KEY", "MODEL", "STATUS", "VARIANTS", "COVERAGE", "REVISION", "UPDATED");
                     for (Experiment e : experiments) {
-                        table.row(e.getKey(), e.getModel(), e.getStatus().name(), variants(e),
-                                e.hasCoverage() ? fmt("%.2f", e.getCoverage()) : "1.00", Long.toString(e.getRevision()),
-                                e.hasUpdated() ? Instant.ofEpochSecond(e.getUpdated().getSeconds()).toString() : "");
+                        table.row(
+                                e.getKey(),
+                                e.getModel(),
+                                e.getStatus().name(),
+                                variants(e),
+                                e.hasCoverage() ? fmt("%.2f", e.getCoverage()) : "1.00",
+                                Long.toString(e.getRevision()),
+                                e.hasUpdated()
+                                        ? Instant.ofEpochSecond(e.getUpdated().getSeconds())
+                                                .toString()
+                                        : "");
                     }
                     table.print(out);
                 }
@@ -95,7 +105,10 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "get", mixinStandardHelpOptions = true, description = "Shows one experiment's definition (proto3 JSON), optionally with its history.")
+    @Command(
+            name = "get",
+            mixinStandardHelpOptions = true,
+            description = "Shows one experiment's definition (proto3 JSON), optionally with its history.")
     static final class GetCommand implements Callable<Integer> {
         @ParentCommand
         ExperimentsCommand parent;
@@ -120,15 +133,21 @@ final class ExperimentsCommand implements Callable<Integer> {
                 List<Revision> revisions = history ? client.experimentHistory(key) : List.of();
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(dev.trellis.api.v1.GetExperimentResponse.newBuilder()
-                            .setExperiment(experiment).addAllHistory(revisions).build()));
-                }
-                else {
+                            .setExperiment(experiment)
+                            .addAllHistory(revisions)
+                            .build()));
+                } else {
                     out.println(TrellisCli.toJson(experiment));
                     if (history) {
                         out.println();
                         Table table = new Table("REVISION", "TIME", "ACTOR", "ACTION");
                         for (Revision r : revisions) {
-                            table.row(Long.toString(r.getRevision()), Instant.ofEpochSecond(r.getTime().getSeconds()).toString(), r.getActor(), r.getAction());
+                            table.row(
+                                    Long.toString(r.getRevision()),
+                                    Instant.ofEpochSecond(r.getTime().getSeconds())
+                                            .toString(),
+                                    r.getActor(),
+                                    r.getAction());
                         }
                         table.print(out);
                     }
@@ -139,18 +158,25 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "put", mixinStandardHelpOptions = true,
-            description = {"Creates or updates an experiment from a JSON or YAML file (proto3 JSON mapping; unknown fields are rejected).",
-                    "Without --expected-revision, a new key is created (revision 0) and an existing key is refused with its current revision."},
-            footer = {"", "Example file (YAML):",
-                    "  key: leads-v2-vs-v1",
-                    "  model: leads",
-                    "  status: RUNNING",
-                    "  metric: converted",
-                    "  minimumDetectableEffect: 0.02",
-                    "  variants:",
-                    "    - {key: control, version: \"1\", weight: 0.5}",
-                    "    - {key: treatment, version: \"2\", weight: 0.5}"})
+    @Command(
+            name = "put",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Creates or updates an experiment from a JSON or YAML file (proto3 JSON mapping; unknown fields are rejected).",
+                "Without --expected-revision, a new key is created (revision 0) and an existing key is refused with its current revision."
+            },
+            footer = {
+                "",
+                "Example file (YAML):",
+                "  key: leads-v2-vs-v1",
+                "  model: leads",
+                "  status: RUNNING",
+                "  metric: converted",
+                "  minimumDetectableEffect: 0.02",
+                "  variants:",
+                "    - {key: control, version: \"1\", weight: 0.5}",
+                "    - {key: treatment, version: \"2\", weight: 0.5}"
+            })
     static final class PutCommand implements Callable<Integer> {
         @ParentCommand
         ExperimentsCommand parent;
@@ -170,12 +196,16 @@ final class ExperimentsCommand implements Callable<Integer> {
         @Option(names = "--validate-only", description = "Validate the definition without storing it.")
         boolean validateOnly;
 
-        @Option(names = "--if-absent", description = "Create the experiment only when its key does not exist yet; an existing one is left unchanged (exit 0).")
+        @Option(
+                names = "--if-absent",
+                description =
+                        "Create the experiment only when its key does not exist yet; an existing one is left unchanged (exit 0).")
         boolean ifAbsent;
 
         @Override
         public Integer call() {
-            Experiment experiment = Definitions.read(file, Experiment.newBuilder()).build();
+            Experiment experiment =
+                    Definitions.read(file, Experiment.newBuilder()).build();
             if (experiment.getKey().isEmpty()) {
                 throw new TrellisCli.UsageException(file + ": the definition has no key");
             }
@@ -184,35 +214,43 @@ final class ExperimentsCommand implements Callable<Integer> {
                 long expected;
                 if (expectedRevision != null) {
                     expected = expectedRevision;
-                }
-                else {
+                } else {
                     expected = 0;
                     try {
                         Experiment current = client.getExperiment(experiment.getKey());
                         if (ifAbsent && !validateOnly) {
-                            out.println(fmt("experiment %s exists at revision %d (%s); left unchanged", current.getKey(), current.getRevision(), current.getStatus()));
+                            out.println(fmt(
+                                    "experiment %s exists at revision %d (%s); left unchanged",
+                                    current.getKey(), current.getRevision(), current.getStatus()));
                             out.flush();
                             return 0;
                         }
                         if (!validateOnly) {
-                            throw new TrellisCli.UsageException(fmt("experiment '%s' exists at revision %d; pass --expected-revision %d to update it",
+                            throw new TrellisCli.UsageException(fmt(
+                                    "experiment '%s' exists at revision %d; pass --expected-revision %d to update it",
                                     experiment.getKey(), current.getRevision(), current.getRevision()));
                         }
                         expected = current.getRevision();
-                    }
-                    catch (TrellisException e) {
+                    } catch (TrellisException e) {
                         if (e.code() != Status.Code.NOT_FOUND) {
                             throw e;
                         }
                     }
                 }
-                Experiment stored = validateOnly ? client.validateExperiment(experiment, expected) : client.putExperiment(experiment, expected);
+                Experiment stored = validateOnly
+                        ? client.validateExperiment(experiment, expected)
+                        : client.putExperiment(experiment, expected);
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(stored));
-                }
-                else {
-                    out.println(fmt("%s experiment %s (model %s, %s) revision %d: %s", validateOnly ? "valid" : "stored", stored.getKey(),
-                            stored.getModel(), stored.getStatus(), stored.getRevision(), variants(stored)));
+                } else {
+                    out.println(fmt(
+                            "%s experiment %s (model %s, %s) revision %d: %s",
+                            validateOnly ? "valid" : "stored",
+                            stored.getKey(),
+                            stored.getModel(),
+                            stored.getStatus(),
+                            stored.getRevision(),
+                            variants(stored)));
                 }
             }
             out.flush();
@@ -220,7 +258,10 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "stop", mixinStandardHelpOptions = true, description = "Concludes an experiment, optionally naming the winner.")
+    @Command(
+            name = "stop",
+            mixinStandardHelpOptions = true,
+            description = "Concludes an experiment, optionally naming the winner.")
     static final class StopCommand implements Callable<Integer> {
         @ParentCommand
         ExperimentsCommand parent;
@@ -237,7 +278,11 @@ final class ExperimentsCommand implements Callable<Integer> {
         @Option(names = "--winner", paramLabel = "VARIANT", description = "The winning variant key.")
         String winner;
 
-        @Option(names = "--expected-revision", paramLabel = "N", defaultValue = "0", description = "The revision last read (0 skips the check).")
+        @Option(
+                names = "--expected-revision",
+                paramLabel = "N",
+                defaultValue = "0",
+                description = "The revision last read (0 skips the check).")
         long expectedRevision;
 
         @Override
@@ -247,9 +292,11 @@ final class ExperimentsCommand implements Callable<Integer> {
                 Experiment stopped = client.stopExperiment(key, winner, expectedRevision);
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(stopped));
-                }
-                else {
-                    out.println(fmt("stopped experiment %s at revision %d%s", stopped.getKey(), stopped.getRevision(),
+                } else {
+                    out.println(fmt(
+                            "stopped experiment %s at revision %d%s",
+                            stopped.getKey(),
+                            stopped.getRevision(),
                             stopped.getWinner().isEmpty() ? "" : ", winner " + stopped.getWinner()));
                 }
             }
@@ -258,7 +305,10 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "explain", mixinStandardHelpOptions = true, description = "Explains which experiment, variant and version a unit gets, and why.")
+    @Command(
+            name = "explain",
+            mixinStandardHelpOptions = true,
+            description = "Explains which experiment, variant and version a unit gets, and why.")
     static final class ExplainCommand implements Callable<Integer> {
         @ParentCommand
         ExperimentsCommand parent;
@@ -275,7 +325,10 @@ final class ExperimentsCommand implements Callable<Integer> {
         @Option(names = "--unit", required = true, description = "Unit id.")
         String unit;
 
-        @Option(names = "--attribute", paramLabel = "KEY=VALUE", description = "A targeting attribute; repeat as needed.")
+        @Option(
+                names = "--attribute",
+                paramLabel = "KEY=VALUE",
+                description = "A targeting attribute; repeat as needed.")
         Map<String, String> attributes = new LinkedHashMap<>();
 
         @Override
@@ -285,8 +338,7 @@ final class ExperimentsCommand implements Callable<Integer> {
                 Assignment a = client.explainAssignment(model, unit, attributes);
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(a));
-                }
-                else {
+                } else {
                     out.println(fmt("version     %s (%s)", a.version(), a.reason()));
                     if (!a.experiment().isEmpty()) {
                         out.println(fmt("experiment  %s variant %s", a.experiment(), a.variant()));
@@ -297,21 +349,32 @@ final class ExperimentsCommand implements Callable<Integer> {
                     for (Assignment.Evaluation e : a.evaluations()) {
                         out.println();
                         out.println(fmt("experiment %s (seed %s)", e.experiment(), e.seed()));
-                        out.println(fmt("  conditions  %s%s", e.conditionsMet() ? "met" : "not met",
+                        out.println(fmt(
+                                "  conditions  %s%s",
+                                e.conditionsMet() ? "met" : "not met",
                                 e.failedConditions().isEmpty() ? "" : ": " + String.join("; ", e.failedConditions())));
                         if (e.hasNamespace()) {
-                            out.println(fmt("  namespace   hash %.4f %s", e.namespaceHash(), e.inNamespace() ? "in range" : "outside range"));
+                            out.println(fmt(
+                                    "  namespace   hash %.4f %s",
+                                    e.namespaceHash(), e.inNamespace() ? "in range" : "outside range"));
                         }
                         out.println(fmt("  hash        %.4f (coverage %.2f)", e.hash(), e.coverage()));
                         for (Assignment.Range r : e.ranges()) {
-                            out.println(fmt("  range       %-12s [%.4f, %.4f)%s", r.variant(), r.start(), r.end(), r.contains(e.hash()) ? "  <- hash" : ""));
+                            out.println(fmt(
+                                    "  range       %-12s [%.4f, %.4f)%s",
+                                    r.variant(), r.start(), r.end(), r.contains(e.hash()) ? "  <- hash" : ""));
                         }
                         out.println("  decision    " + e.decision());
                     }
                     if (a.rollout() != null) {
                         Assignment.RolloutDecision r = a.rollout();
                         out.println();
-                        out.println(fmt("rollout %s -> %s at %.1f%%: hash %.4f -> %s", r.stableVersion(), r.candidateVersion(), r.weight(), r.hash(),
+                        out.println(fmt(
+                                "rollout %s -> %s at %.1f%%: hash %.4f -> %s",
+                                r.stableVersion(),
+                                r.candidateVersion(),
+                                r.weight(),
+                                r.hash(),
                                 r.candidate() ? "candidate" : "stable"));
                     }
                 }
@@ -321,8 +384,11 @@ final class ExperimentsCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "results", mixinStandardHelpOptions = true,
-            description = "Shows an experiment's results: variants, lift with CI and p-value, SRM check, sample size, recommendation.")
+    @Command(
+            name = "results",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Shows an experiment's results: variants, lift with CI and p-value, SRM check, sample size, recommendation.")
     static final class ResultsCommand implements Callable<Integer> {
         @ParentCommand
         ExperimentsCommand parent;
@@ -346,8 +412,7 @@ final class ExperimentsCommand implements Callable<Integer> {
                 ExperimentResults r = client.results(key, metric);
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(r));
-                }
-                else {
+                } else {
                     printResults(r, out);
                 }
             }
@@ -358,17 +423,29 @@ final class ExperimentsCommand implements Callable<Integer> {
 
     static void printResults(ExperimentResults r, PrintWriter out) {
         boolean conversion = r.metricType() != dev.trellis.api.v1.MetricType.CONTINUOUS;
-        out.println(fmt("experiment %s, metric %s (%s)", r.experiment(), r.metric(), conversion ? "conversion" : "continuous"));
+        out.println(fmt(
+                "experiment %s, metric %s (%s)", r.experiment(), r.metric(), conversion ? "conversion" : "continuous"));
         out.println();
         Table variants = conversion
                 ? new Table("VARIANT", "VERSION", "WEIGHT", "UNITS", "CONVERSIONS", "RATE")
                 : new Table("VARIANT", "VERSION", "WEIGHT", "UNITS", "MEAN", "STDDEV");
         for (ExperimentResults.VariantFigures v : r.variants()) {
             if (conversion) {
-                variants.row(v.variant(), v.version(), fmt("%.2f", v.weight()), fmt("%,d", v.units()), fmt("%,d", v.conversions()), fmt("%.2f%%", v.mean() * 100));
-            }
-            else {
-                variants.row(v.variant(), v.version(), fmt("%.2f", v.weight()), fmt("%,d", v.units()), fmt("%.4f", v.mean()), fmt("%.4f", v.stddev()));
+                variants.row(
+                        v.variant(),
+                        v.version(),
+                        fmt("%.2f", v.weight()),
+                        fmt("%,d", v.units()),
+                        fmt("%,d", v.conversions()),
+                        fmt("%.2f%%", v.mean() * 100));
+            } else {
+                variants.row(
+                        v.variant(),
+                        v.version(),
+                        fmt("%.2f", v.weight()),
+                        fmt("%,d", v.units()),
+                        fmt("%.4f", v.mean()),
+                        fmt("%.4f", v.stddev()));
             }
         }
         variants.print(out);
@@ -376,9 +453,12 @@ final class ExperimentsCommand implements Callable<Integer> {
             out.println();
             Table comparisons = new Table("VARIANT", "VS", "ABS LIFT", "95% CI", "REL LIFT", "95% CI", "P-VALUE", "");
             for (ExperimentResults.Comparison c : r.comparisons()) {
-                comparisons.row(c.variant(), c.control(),
+                comparisons.row(
+                        c.variant(),
+                        c.control(),
                         conversion ? fmt("%+.2f pp", c.absoluteLift() * 100) : fmt("%+.4f", c.absoluteLift()),
-                        conversion ? fmt("[%+.2f, %+.2f]", c.absoluteLiftLower() * 100, c.absoluteLiftUpper() * 100)
+                        conversion
+                                ? fmt("[%+.2f, %+.2f]", c.absoluteLiftLower() * 100, c.absoluteLiftUpper() * 100)
                                 : fmt("[%+.4f, %+.4f]", c.absoluteLiftLower(), c.absoluteLiftUpper()),
                         fmt("%+.1f%%", c.relativeLift() * 100),
                         fmt("[%+.1f%%, %+.1f%%]", c.relativeLiftLower() * 100, c.relativeLiftUpper() * 100),
@@ -388,10 +468,14 @@ final class ExperimentsCommand implements Callable<Integer> {
             comparisons.print(out);
         }
         out.println();
-        out.println(fmt("SRM check       chi-square %.3f, p %.4f: %s", r.srm().chiSquare(), r.srm().pValue(),
+        out.println(fmt(
+                "SRM check       chi-square %.3f, p %.4f: %s",
+                r.srm().chiSquare(),
+                r.srm().pValue(),
                 r.srm().mismatch() ? "MISMATCH (p < 0.001), fix assignment/logging before reading" : "ok"));
         out.println(fmt("sample size     %,d units per arm needed", r.requiredSampleSizePerArm()));
-        out.println(fmt("recommendation  %s%s", r.recommendation(), r.explanation().isEmpty() ? "" : ": " + r.explanation()));
+        out.println(fmt(
+                "recommendation  %s%s", r.recommendation(), r.explanation().isEmpty() ? "" : ": " + r.explanation()));
     }
 
     static String variants(Experiment e) {

@@ -1,17 +1,9 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import dev.trellis.api.v1.RecordOutcomeRequest;
 import dev.trellis.client.TrellisClient;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVParser;
-import org.apache.commons.csv.CSVRecord;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -22,11 +14,21 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static dev.trellis.cli.TrellisCli.fmt;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /** {@code trellis outcomes import}: streams outcomes from a CSV through RecordOutcomes. */
-@Command(name = "outcomes", mixinStandardHelpOptions = true, description = "Records experiment outcomes.",
+@Command(
+        name = "outcomes",
+        mixinStandardHelpOptions = true,
+        description = "Records experiment outcomes.",
         subcommands = OutcomesCommand.ImportCommand.class)
 final class OutcomesCommand implements Callable<Integer> {
     @ParentCommand
@@ -40,12 +42,20 @@ final class OutcomesCommand implements Callable<Integer> {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (import)");
     }
 
-    @Command(name = "import", mixinStandardHelpOptions = true,
-            description = {"Imports outcomes from a CSV with columns unit_id, metric, value[, experiment] through one client stream (admin).",
-                    "A labelled dataset works too: name its id and label columns with --unit-column and --value-column and the metric with --metric.",
-                    "Memory stays flat: rows are read only as fast as the stream accepts them."},
-            footer = {"", "Examples:", "  trellis --token-file admin.token outcomes import --file outcomes.csv",
-                    "  trellis outcomes import --file datasets/leads_coil2000_train.csv --unit-column lead_id --value-column converted --metric converted"})
+    @Command(
+            name = "import",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Imports outcomes from a CSV with columns unit_id, metric, value[, experiment] through one client stream (admin).",
+                "A labelled dataset works too: name its id and label columns with --unit-column and --value-column and the metric with --metric.",
+                "Memory stays flat: rows are read only as fast as the stream accepts them."
+            },
+            footer = {
+                "",
+                "Examples:",
+                "  trellis --token-file admin.token outcomes import --file outcomes.csv",
+                "  trellis outcomes import --file datasets/leads_coil2000_train.csv --unit-column lead_id --value-column converted --metric converted"
+            })
     static final class ImportCommand implements Callable<Integer> {
         @ParentCommand
         OutcomesCommand parent;
@@ -56,13 +66,24 @@ final class OutcomesCommand implements Callable<Integer> {
         @Option(names = "--file", required = true, paramLabel = "CSV", description = "Outcomes CSV with a header row.")
         Path file;
 
-        @Option(names = "--unit-column", defaultValue = "unit_id", paramLabel = "COLUMN", description = "Column holding the unit id (default: ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--unit-column",
+                defaultValue = "unit_id",
+                paramLabel = "COLUMN",
+                description = "Column holding the unit id (default: ${DEFAULT-VALUE}).")
         String unitColumn;
 
-        @Option(names = "--value-column", defaultValue = "value", paramLabel = "COLUMN", description = "Column holding the outcome value (default: ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--value-column",
+                defaultValue = "value",
+                paramLabel = "COLUMN",
+                description = "Column holding the outcome value (default: ${DEFAULT-VALUE}).")
         String valueColumn;
 
-        @Option(names = "--metric", paramLabel = "NAME", description = "Metric name for every row; without it the CSV needs a 'metric' column.")
+        @Option(
+                names = "--metric",
+                paramLabel = "NAME",
+                description = "Metric name for every row; without it the CSV needs a 'metric' column.")
         String metric;
 
         @Option(names = "--progress", description = "Show progress even when stderr is not a terminal.")
@@ -76,13 +97,20 @@ final class OutcomesCommand implements Callable<Integer> {
             Progress bar = new Progress(System.err, progress, "outcomes");
             AtomicLong sent = new AtomicLong();
             long accepted;
-            try (CSVParser parser = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).setIgnoreSurroundingSpaces(true).build()
+            try (CSVParser parser = CSVFormat.RFC4180
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .setIgnoreSurroundingSpaces(true)
+                    .build()
                     .parse(Files.newBufferedReader(file, StandardCharsets.UTF_8))) {
                 List<String> header = parser.getHeaderNames();
-                List<String> requiredColumns = metric == null ? List.of(unitColumn, "metric", valueColumn) : List.of(unitColumn, valueColumn);
+                List<String> requiredColumns =
+                        metric == null ? List.of(unitColumn, "metric", valueColumn) : List.of(unitColumn, valueColumn);
                 for (String required : requiredColumns) {
                     if (!header.contains(required)) {
-                        throw new TrellisCli.UsageException(file + ": missing column '" + required + "' (header: " + header + ")");
+                        throw new TrellisCli.UsageException(
+                                file + ": missing column '" + required + "' (header: " + header + ")");
                     }
                 }
                 boolean hasExperiment = header.contains("experiment");
@@ -104,9 +132,10 @@ final class OutcomesCommand implements Callable<Integer> {
                         double number;
                         try {
                             number = Double.parseDouble(value.trim());
-                        }
-                        catch (NumberFormatException e) {
-                            throw new IllegalArgumentException(fmt("%s line %d: value '%s' is not a number", file, parser.getCurrentLineNumber(), value));
+                        } catch (NumberFormatException e) {
+                            throw new IllegalArgumentException(fmt(
+                                    "%s line %d: value '%s' is not a number",
+                                    file, parser.getCurrentLineNumber(), value));
                         }
                         RecordOutcomeRequest.Builder request = RecordOutcomeRequest.newBuilder()
                                 .setUnitId(record.get(unitColumn))
@@ -126,7 +155,8 @@ final class OutcomesCommand implements Callable<Integer> {
             }
             bar.finish();
             PrintWriter out = spec.commandLine().getOut();
-            out.println(fmt("imported %,d outcomes (%,d accepted) in %.2f s", sent.get(), accepted, bar.elapsedSeconds()));
+            out.println(
+                    fmt("imported %,d outcomes (%,d accepted) in %.2f s", sent.get(), accepted, bar.elapsedSeconds()));
             out.flush();
             return 0;
         }

@@ -4,7 +4,9 @@ import picocli.CommandLine.Option;
 
 /** {@code --output table|json} on a leaf command; falls back to the value given before the command. */
 final class OutputFormatMixin {
-    @Option(names = "--output", paramLabel = "FORMAT",
+    @Option(
+            names = "--output",
+            paramLabel = "FORMAT",
             description = "Output format: ${COMPLETION-CANDIDATES} (default: table).")
     TrellisCli.OutputFormat format;
 

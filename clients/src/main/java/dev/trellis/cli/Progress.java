@@ -1,8 +1,8 @@
 package dev.trellis.cli;
 
-import java.io.PrintStream;
-
 import static dev.trellis.cli.TrellisCli.fmt;
+
+import java.io.PrintStream;
 
 /**
  * A progress line on stderr ({@code \r}-updated, at most 5 times a second), shown only when stderr

@@ -1,11 +1,19 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import com.google.protobuf.util.Durations;
 import dev.trellis.api.v1.GuardrailCheck;
 import dev.trellis.api.v1.Guardrails;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.RolloutEvent;
 import dev.trellis.client.TrellisClient;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -15,24 +23,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-import java.io.PrintWriter;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.function.BiFunction;
-
-import static dev.trellis.cli.TrellisCli.fmt;
-
 /** {@code trellis rollout ...}: canary rollouts. */
-@Command(name = "rollout", mixinStandardHelpOptions = true, description = "Starts, inspects and steers canary rollouts.",
+@Command(
+        name = "rollout",
+        mixinStandardHelpOptions = true,
+        description = "Starts, inspects and steers canary rollouts.",
         subcommands = {
-                RolloutCommand.StartCommand.class,
-                RolloutCommand.StatusCommand.class,
-                RolloutCommand.PauseCommand.class,
-                RolloutCommand.ResumeCommand.class,
-                RolloutCommand.PromoteCommand.class,
-                RolloutCommand.AbortCommand.class,
+            RolloutCommand.StartCommand.class,
+            RolloutCommand.StatusCommand.class,
+            RolloutCommand.PauseCommand.class,
+            RolloutCommand.ResumeCommand.class,
+            RolloutCommand.PromoteCommand.class,
+            RolloutCommand.AbortCommand.class,
         })
 final class RolloutCommand implements Callable<Integer> {
     @ParentCommand
@@ -43,11 +45,19 @@ final class RolloutCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (start, status, pause, resume, promote, abort)");
+        throw new CommandLine.ParameterException(
+                spec.commandLine(), "missing subcommand (start, status, pause, resume, promote, abort)");
     }
 
-    @Command(name = "start", mixinStandardHelpOptions = true, description = "Starts a canary rollout of a candidate version (admin).",
-            footer = {"", "Example:", "  trellis rollout start --model leads --stable 1 --candidate 2 --steps 5,25,50,100 --interval 5m --min-requests 200"})
+    @Command(
+            name = "start",
+            mixinStandardHelpOptions = true,
+            description = "Starts a canary rollout of a candidate version (admin).",
+            footer = {
+                "",
+                "Example:",
+                "  trellis rollout start --model leads --stable 1 --candidate 2 --steps 5,25,50,100 --interval 5m --min-requests 200"
+            })
     static final class StartCommand implements Callable<Integer> {
         @ParentCommand
         RolloutCommand parent;
@@ -61,26 +71,50 @@ final class RolloutCommand implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "Logical model name.")
         String model;
 
-        @Option(names = "--stable", required = true, paramLabel = "VERSION", description = "Version serving the rest of the traffic.")
+        @Option(
+                names = "--stable",
+                required = true,
+                paramLabel = "VERSION",
+                description = "Version serving the rest of the traffic.")
         String stable;
 
-        @Option(names = "--candidate", required = true, paramLabel = "VERSION", description = "Version being rolled out.")
+        @Option(
+                names = "--candidate",
+                required = true,
+                paramLabel = "VERSION",
+                description = "Version being rolled out.")
         String candidate;
 
-        @Option(names = "--steps", split = ",", paramLabel = "PERCENT", description = "Candidate percentages per step (default: 5,25,50,100).")
+        @Option(
+                names = "--steps",
+                split = ",",
+                paramLabel = "PERCENT",
+                description = "Candidate percentages per step (default: 5,25,50,100).")
         List<Double> steps;
 
-        @Option(names = "--interval", paramLabel = "DURATION", converter = TrellisCli.DurationConverter.class,
+        @Option(
+                names = "--interval",
+                paramLabel = "DURATION",
+                converter = TrellisCli.DurationConverter.class,
                 description = "How long each step holds before guardrails are checked (default: 5m).")
         Duration interval;
 
-        @Option(names = "--min-requests", paramLabel = "N", description = "Candidate requests needed per step (default: 100).")
+        @Option(
+                names = "--min-requests",
+                paramLabel = "N",
+                description = "Candidate requests needed per step (default: 100).")
         Long minRequests;
 
-        @Option(names = "--max-error-rate-increase", paramLabel = "X", description = "Abort when candidate error rate exceeds stable's by more (default 0.01).")
+        @Option(
+                names = "--max-error-rate-increase",
+                paramLabel = "X",
+                description = "Abort when candidate error rate exceeds stable's by more (default 0.01).")
         Double maxErrorRateIncrease;
 
-        @Option(names = "--max-p99-ratio", paramLabel = "X", description = "Abort when candidate p99 exceeds this multiple of stable's (default 1.5).")
+        @Option(
+                names = "--max-p99-ratio",
+                paramLabel = "X",
+                description = "Abort when candidate p99 exceeds this multiple of stable's (default 1.5).")
         Double maxP99Ratio;
 
         @Option(names = "--max-psi", paramLabel = "X", description = "Abort when score PSI exceeds this (default 0.2).")
@@ -88,7 +122,10 @@ final class RolloutCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            Rollout.Builder rollout = Rollout.newBuilder().setModel(model).setStableVersion(stable).setCandidateVersion(candidate);
+            Rollout.Builder rollout = Rollout.newBuilder()
+                    .setModel(model)
+                    .setStableVersion(stable)
+                    .setCandidateVersion(candidate);
             if (steps != null) {
                 for (double step : steps) {
                     if (step <= 0 || step > 100) {
@@ -117,7 +154,10 @@ final class RolloutCommand implements Callable<Integer> {
                 rollout.setGuardrails(guardrails);
             }
             try (TrellisClient client = parent.root.client()) {
-                print(client.startRollout(rollout.build()), format.json(parent.root), spec.commandLine().getOut());
+                print(
+                        client.startRollout(rollout.build()),
+                        format.json(parent.root),
+                        spec.commandLine().getOut());
             }
             return 0;
         }
@@ -158,7 +198,10 @@ final class RolloutCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "status", mixinStandardHelpOptions = true, description = "Shows the model's current (or last) rollout.")
+    @Command(
+            name = "status",
+            mixinStandardHelpOptions = true,
+            description = "Shows the model's current (or last) rollout.")
     static final class StatusCommand extends ModelAction {
         @Override
         Rollout act(TrellisClient client) {
@@ -166,7 +209,10 @@ final class RolloutCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Holds the rollout at its current weight (admin).")
+    @Command(
+            name = "pause",
+            mixinStandardHelpOptions = true,
+            description = "Holds the rollout at its current weight (admin).")
     static final class PauseCommand extends ReasonedAction {
         @Override
         Rollout act(TrellisClient client) {
@@ -182,7 +228,10 @@ final class RolloutCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "promote", mixinStandardHelpOptions = true, description = "Jumps to 100% and makes the candidate the default (admin).")
+    @Command(
+            name = "promote",
+            mixinStandardHelpOptions = true,
+            description = "Jumps to 100% and makes the candidate the default (admin).")
     static final class PromoteCommand extends ReasonedAction {
         @Override
         Rollout act(TrellisClient client) {
@@ -190,7 +239,10 @@ final class RolloutCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "abort", mixinStandardHelpOptions = true, description = "Sets the candidate's weight to 0 and ends the rollout (admin).")
+    @Command(
+            name = "abort",
+            mixinStandardHelpOptions = true,
+            description = "Sets the candidate's weight to 0 and ends the rollout (admin).")
     static final class AbortCommand extends ReasonedAction {
         @Override
         Rollout act(TrellisClient client) {
@@ -207,21 +259,34 @@ final class RolloutCommand implements Callable<Integer> {
         out.println(fmt("model       %s", r.getModel()));
         out.println(fmt("versions    stable %s -> candidate %s", r.getStableVersion(), r.getCandidateVersion()));
         out.println(fmt("state       %s%s", r.getState(), r.getReason().isEmpty() ? "" : " (" + r.getReason() + ")"));
-        out.println(fmt("weight      %.1f%% (step %d of %d: %s)", r.getCurrentWeight(), r.getCurrentStep() + 1, r.getStepsCount(), r.getStepsList()));
+        out.println(fmt(
+                "weight      %.1f%% (step %d of %d: %s)",
+                r.getCurrentWeight(), r.getCurrentStep() + 1, r.getStepsCount(), r.getStepsList()));
         if (r.hasStepInterval()) {
-            out.println(fmt("interval    %s, min %d candidate requests", Duration.ofMillis(Durations.toMillis(r.getStepInterval())), r.getMinCandidateRequests()));
+            out.println(fmt(
+                    "interval    %s, min %d candidate requests",
+                    Duration.ofMillis(Durations.toMillis(r.getStepInterval())), r.getMinCandidateRequests()));
         }
         if (r.hasLastCheck()) {
             GuardrailCheck c = r.getLastCheck();
-            out.println(fmt("last check  %s: requests %d/%d, error rate %.4f vs %.4f, p99 %.1f vs %.1f ms, PSI %.3f%s",
-                    c.getPassed() ? "passed" : "FAILED", c.getCandidateRequests(), c.getStableRequests(), c.getCandidateErrorRate(),
-                    c.getStableErrorRate(), c.getCandidateP99Ms(), c.getStableP99Ms(), c.getScorePsi(),
+            out.println(fmt(
+                    "last check  %s: requests %d/%d, error rate %.4f vs %.4f, p99 %.1f vs %.1f ms, PSI %.3f%s",
+                    c.getPassed() ? "passed" : "FAILED",
+                    c.getCandidateRequests(),
+                    c.getStableRequests(),
+                    c.getCandidateErrorRate(),
+                    c.getStableErrorRate(),
+                    c.getCandidateP99Ms(),
+                    c.getStableP99Ms(),
+                    c.getScorePsi(),
                     c.getDetail().isEmpty() ? "" : " (" + c.getDetail() + ")"));
         }
         if (r.getHistoryCount() > 0) {
             out.println("history");
             for (RolloutEvent e : r.getHistoryList()) {
-                out.println(fmt("  %s  %-9s %5.1f%%  %s", Instant.ofEpochSecond(e.getTime().getSeconds()), e.getType(), e.getWeight(), e.getDetail()));
+                out.println(fmt(
+                        "  %s  %-9s %5.1f%%  %s",
+                        Instant.ofEpochSecond(e.getTime().getSeconds()), e.getType(), e.getWeight(), e.getDetail()));
             }
         }
         out.flush();

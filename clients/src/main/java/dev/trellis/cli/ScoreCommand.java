@@ -1,5 +1,7 @@
 package dev.trellis.cli;
 
+import static dev.trellis.cli.TrellisCli.fmt;
+
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import dev.trellis.api.v1.ScoreRequest;
@@ -8,14 +10,6 @@ import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import io.grpc.Status;
-import picocli.CommandLine.ArgGroup;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -26,17 +20,28 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-
-import static dev.trellis.cli.TrellisCli.fmt;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /** {@code trellis score}: scores one row and shows the result. */
-@Command(name = "score", 
-        description = {"Scores one row through the router.",
-                "Feature values are typed by the model's schema (ListModels): numbers for numeric features, strings for"
-                        + " categorical ones; 'null' or an empty value means missing."},
-        footer = {"", "Examples:",
-                "  trellis score --model churn --unit C00042 --feature tenure=12 --feature contract=Month-to-month --feature total_charges=null",
-                "  trellis score --model leads --unit L1 --explain --json '{\"features\":{\"PPERSAUT\":6,\"MOSHOOFD\":\"8\"}}'"})
+@Command(
+        name = "score",
+        description = {
+            "Scores one row through the router.",
+            "Feature values are typed by the model's schema (ListModels): numbers for numeric features, strings for"
+                    + " categorical ones; 'null' or an empty value means missing."
+        },
+        footer = {
+            "",
+            "Examples:",
+            "  trellis score --model churn --unit C00042 --feature tenure=12 --feature contract=Month-to-month --feature total_charges=null",
+            "  trellis score --model leads --unit L1 --explain --json '{\"features\":{\"PPERSAUT\":6,\"MOSHOOFD\":\"8\"}}'"
+        })
 final class ScoreCommand implements Callable<Integer> {
     @ParentCommand
     TrellisCli root;
@@ -44,7 +49,10 @@ final class ScoreCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    @Option(
+            names = {"-h", "--help"},
+            usageHelp = true,
+            description = "Show this help message and exit.")
     boolean help;
 
     @Mixin
@@ -72,7 +80,10 @@ final class ScoreCommand implements Callable<Integer> {
     JsonSource json;
 
     static final class JsonSource {
-        @Option(names = "--json", paramLabel = "JSON", description = "The request as JSON, e.g. '{\"features\":{\"tenure\":12}}'.")
+        @Option(
+                names = "--json",
+                paramLabel = "JSON",
+                description = "The request as JSON, e.g. '{\"features\":{\"tenure\":12}}'.")
         String inline;
 
         @Option(names = "--json-file", paramLabel = "FILE", description = "The request as a JSON file.")
@@ -86,8 +97,7 @@ final class ScoreCommand implements Callable<Integer> {
             String text = json.inline != null ? json.inline : Files.readString(json.file, StandardCharsets.UTF_8);
             try {
                 JsonFormat.parser().merge(text, request);
-            }
-            catch (InvalidProtocolBufferException e) {
+            } catch (InvalidProtocolBufferException e) {
                 throw new TrellisCli.UsageException("invalid request JSON: " + e.getMessage());
             }
         }
@@ -123,9 +133,10 @@ final class ScoreCommand implements Callable<Integer> {
     private FeatureSchema schema(TrellisClient client) {
         try {
             return client.model(model).schema(version);
-        }
-        catch (TrellisException e) {
-            if (e.code() == Status.Code.NOT_FOUND || e.code() == Status.Code.UNIMPLEMENTED || e.code() == Status.Code.PERMISSION_DENIED
+        } catch (TrellisException e) {
+            if (e.code() == Status.Code.NOT_FOUND
+                    || e.code() == Status.Code.UNIMPLEMENTED
+                    || e.code() == Status.Code.PERMISSION_DENIED
                     || e.code() == Status.Code.UNAUTHENTICATED) {
                 // the Score call reports an unknown model itself; without a schema, values are typed by their form
                 return FeatureSchema.untyped();
@@ -148,16 +159,22 @@ final class ScoreCommand implements Callable<Integer> {
             r.baseScores().forEach((m, s) -> sb.append(fmt("%s %.4f  ", m, s)));
             out.println(sb.toString().stripTrailing());
         }
-        StringBuilder served = new StringBuilder(fmt("served      %s version %s (%s)", r.served().model(), r.served().version(), r.served().reason()));
+        StringBuilder served = new StringBuilder(fmt(
+                "served      %s version %s (%s)",
+                r.served().model(), r.served().version(), r.served().reason()));
         if (!r.served().experiment().isEmpty()) {
-            served.append(fmt(" experiment %s variant %s", r.served().experiment(), r.served().variant()));
+            served.append(fmt(
+                    " experiment %s variant %s",
+                    r.served().experiment(), r.served().variant()));
         }
         if (!r.served().replica().isEmpty()) {
             served.append(" replica ").append(r.served().replica());
         }
         out.println(served);
         if (r.explained()) {
-            out.println(fmt("explanation logit %.4f = base %.4f + mlp %.4f + features:", r.explainedLogit(), r.baseValue(), r.mlpTerm()));
+            out.println(fmt(
+                    "explanation logit %.4f = base %.4f + mlp %.4f + features:",
+                    r.explainedLogit(), r.baseValue(), r.mlpTerm()));
             r.contributions().entrySet().stream()
                     .sorted((a, b) -> Double.compare(Math.abs(b.getValue()), Math.abs(a.getValue())))
                     .forEach(e -> out.println(fmt("  %-24s %+.4f", e.getKey(), e.getValue())));

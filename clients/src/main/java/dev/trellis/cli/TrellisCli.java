@@ -9,13 +9,6 @@ import com.google.protobuf.util.JsonFormat;
 import dev.trellis.client.FieldViolation;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ScopeType;
-import picocli.CommandLine.Spec;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -25,6 +18,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
 /**
  * The {@code trellis} command: scoring, batch scoring, experiments, outcomes, rollouts, models and
@@ -37,14 +36,14 @@ import java.util.concurrent.Callable;
         versionProvider = TrellisCli.Version.class,
         description = "Client of the Trellis model-serving router.",
         subcommands = {
-                ScoreCommand.class,
-                BatchScoreCommand.class,
-                ExperimentsCommand.class,
-                OutcomesCommand.class,
-                RolloutCommand.class,
-                ModelsCommand.class,
-                BenchCommand.class,
-                CommandLine.HelpCommand.class,
+            ScoreCommand.class,
+            BatchScoreCommand.class,
+            ExperimentsCommand.class,
+            OutcomesCommand.class,
+            RolloutCommand.class,
+            ModelsCommand.class,
+            BenchCommand.class,
+            CommandLine.HelpCommand.class,
         })
 public final class TrellisCli implements Callable<Integer> {
     /** Output formats of {@code --output}. */
@@ -58,29 +57,52 @@ public final class TrellisCli implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--target", scope = ScopeType.INHERIT, paramLabel = "HOST:PORT",
+    @Option(
+            names = "--target",
+            scope = ScopeType.INHERIT,
+            paramLabel = "HOST:PORT",
             defaultValue = "${env:TRELLIS_TARGET:-localhost:8080}",
             description = "Router address (env TRELLIS_TARGET; default: ${DEFAULT-VALUE}).")
     String target;
 
-    @Option(names = "--token", scope = ScopeType.INHERIT, paramLabel = "TOKEN", defaultValue = "${env:TRELLIS_ADMIN_TOKEN}",
+    @Option(
+            names = "--token",
+            scope = ScopeType.INHERIT,
+            paramLabel = "TOKEN",
+            defaultValue = "${env:TRELLIS_ADMIN_TOKEN}",
             description = "Admin bearer token (env TRELLIS_ADMIN_TOKEN).")
     String token;
 
-    @Option(names = "--token-file", scope = ScopeType.INHERIT, paramLabel = "FILE", description = "File holding the admin bearer token.")
+    @Option(
+            names = "--token-file",
+            scope = ScopeType.INHERIT,
+            paramLabel = "FILE",
+            description = "File holding the admin bearer token.")
     Path tokenFile;
 
     @Option(names = "--tls", scope = ScopeType.INHERIT, description = "Use TLS (JDK trust store unless --ca).")
     boolean tls;
 
-    @Option(names = "--ca", scope = ScopeType.INHERIT, paramLabel = "PEM", description = "CA certificates (PEM) to trust; implies --tls.")
+    @Option(
+            names = "--ca",
+            scope = ScopeType.INHERIT,
+            paramLabel = "PEM",
+            description = "CA certificates (PEM) to trust; implies --tls.")
     Path caFile;
 
-    @Option(names = "--deadline", scope = ScopeType.INHERIT, paramLabel = "DURATION", defaultValue = "2s",
-            converter = DurationConverter.class, description = "Deadline of each call, e.g. 500ms, 2s, 1m (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--deadline",
+            scope = ScopeType.INHERIT,
+            paramLabel = "DURATION",
+            defaultValue = "2s",
+            converter = DurationConverter.class,
+            description = "Deadline of each call, e.g. 500ms, 2s, 1m (default: ${DEFAULT-VALUE}).")
     Duration deadline;
 
-    @Option(names = "--output", paramLabel = "FORMAT", defaultValue = "table",
+    @Option(
+            names = "--output",
+            paramLabel = "FORMAT",
+            defaultValue = "table",
             description = "Output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     OutputFormat output;
 
@@ -109,7 +131,9 @@ public final class TrellisCli implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (score, batch-score, experiments, outcomes, rollout, models, bench)");
+        throw new CommandLine.ParameterException(
+                spec.commandLine(),
+                "missing command (score, batch-score, experiments, outcomes, rollout, models, bench)");
     }
 
     /**
@@ -122,11 +146,11 @@ public final class TrellisCli implements Callable<Integer> {
     }
 
     TrellisClient client(String target) {
-        TrellisClient.Builder builder = TrellisClient.builder().target(target).defaultDeadline(deadline).bearerToken(resolveToken());
+        TrellisClient.Builder builder =
+                TrellisClient.builder().target(target).defaultDeadline(deadline).bearerToken(resolveToken());
         if (tls || caFile != null) {
             builder.tls(caFile);
-        }
-        else {
+        } else {
             builder.plaintext();
         }
         return builder.build();
@@ -140,9 +164,9 @@ public final class TrellisCli implements Callable<Integer> {
         if (tokenFile != null) {
             try {
                 return Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
-            }
-            catch (IOException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "cannot read --token-file " + tokenFile + ": " + e.getMessage());
+            } catch (IOException e) {
+                throw new CommandLine.ParameterException(
+                        spec.commandLine(), "cannot read --token-file " + tokenFile + ": " + e.getMessage());
             }
         }
         return token;
@@ -159,8 +183,7 @@ public final class TrellisCli implements Callable<Integer> {
     static String toJson(Object value) {
         try {
             return JSON.writeValueAsString(value);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
@@ -168,8 +191,7 @@ public final class TrellisCli implements Callable<Integer> {
     static String toJson(MessageOrBuilder message) {
         try {
             return JsonFormat.printer().preservingProtoFieldNames().print(message);
-        }
-        catch (InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -195,22 +217,22 @@ public final class TrellisCli implements Callable<Integer> {
     private static int executionError(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
         if (ex instanceof TrellisException trellis) {
-            err.println("error: " + trellis.code() + (trellis.description().isEmpty() ? "" : ": " + trellis.description())
-                    + (trellis.code() == io.grpc.Status.Code.UNAVAILABLE ? " (is the server at " + targetOf(cmd) + " running?)" : ""));
+            err.println(
+                    "error: " + trellis.code() + (trellis.description().isEmpty() ? "" : ": " + trellis.description())
+                            + (trellis.code() == io.grpc.Status.Code.UNAVAILABLE
+                                    ? " (is the server at " + targetOf(cmd) + " running?)"
+                                    : ""));
             for (FieldViolation v : trellis.fieldViolations()) {
                 err.println("  " + v.field() + ": " + v.description());
             }
-        }
-        else if (ex instanceof UsageException) {
+        } else if (ex instanceof UsageException) {
             err.println("error: " + ex.getMessage());
             err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
             err.flush();
             return 2;
-        }
-        else if (ex instanceof UncheckedIOException io) {
+        } else if (ex instanceof UncheckedIOException io) {
             err.println("error: " + io.getCause().getMessage());
-        }
-        else {
+        } else {
             String message = ex.getMessage();
             err.println("error: " + (message == null ? ex.getClass().getSimpleName() : message));
         }
@@ -251,29 +273,24 @@ public final class TrellisCli implements Callable<Integer> {
                 Duration d;
                 if (v.startsWith("pt") || v.startsWith("p")) {
                     d = Duration.parse(value.trim().toUpperCase(Locale.ROOT));
-                }
-                else if (v.endsWith("ms")) {
+                } else if (v.endsWith("ms")) {
                     d = Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-                }
-                else if (v.endsWith("s")) {
+                } else if (v.endsWith("s")) {
                     d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
-                }
-                else if (v.endsWith("m")) {
+                } else if (v.endsWith("m")) {
                     d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 60_000));
-                }
-                else if (v.endsWith("h")) {
+                } else if (v.endsWith("h")) {
                     d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 3_600_000));
-                }
-                else {
+                } else {
                     d = Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
                 }
                 if (d.isNegative() || d.isZero()) {
                     throw new CommandLine.TypeConversionException("'" + value + "' is not a positive duration");
                 }
                 return d;
-            }
-            catch (NumberFormatException | java.time.format.DateTimeParseException e) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a duration (use e.g. 500ms, 2s, 5m, 1h)");
+            } catch (NumberFormatException | java.time.format.DateTimeParseException e) {
+                throw new CommandLine.TypeConversionException(
+                        "'" + value + "' is not a duration (use e.g. 500ms, 2s, 5m, 1h)");
             }
         }
     }

@@ -1,13 +1,12 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.BucketRange;
 import dev.trellis.api.v1.ExperimentEvaluation;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
 import dev.trellis.api.v1.RoutingReason;
-
 import java.util.List;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * How the router would route a unit, and why: the answer of {@code ExplainAssignment}.
@@ -55,7 +54,9 @@ public record Assignment(
      * @return the record
      */
     public static Assignment fromProto(ExplainAssignmentResponse response) {
-        List<Evaluation> evaluations = response.getEvaluationsList().stream().map(Evaluation::fromProto).toList();
+        List<Evaluation> evaluations = response.getEvaluationsList().stream()
+                .map(Evaluation::fromProto)
+                .toList();
         RolloutDecision rollout = response.hasRollout()
                 ? new RolloutDecision(
                         response.getRollout().getStableVersion(),
@@ -64,8 +65,17 @@ public record Assignment(
                         response.getRollout().getHash(),
                         response.getRollout().getCandidate())
                 : null;
-        RoutingReason reason = response.getReason() == RoutingReason.UNRECOGNIZED ? RoutingReason.ROUTING_REASON_UNSPECIFIED : response.getReason();
-        return new Assignment(response.getVersion(), reason, response.getExperiment(), response.getVariant(), response.getSummary(), evaluations, rollout);
+        RoutingReason reason = response.getReason() == RoutingReason.UNRECOGNIZED
+                ? RoutingReason.ROUTING_REASON_UNSPECIFIED
+                : response.getReason();
+        return new Assignment(
+                response.getVersion(),
+                reason,
+                response.getExperiment(),
+                response.getVariant(),
+                response.getSummary(),
+                evaluations,
+                rollout);
     }
 
     /**
@@ -122,10 +132,22 @@ public record Assignment(
         }
 
         static Evaluation fromProto(ExperimentEvaluation e) {
-            List<Range> ranges = e.getRangesList().stream().map(Range::fromProto).toList();
-            return new Evaluation(e.getExperiment(), e.getSeed(), e.getConditionsMet(), e.getFailedConditionsList(),
-                    e.getHasNamespace(), e.getNamespaceHash(), e.getInNamespace(), e.getHash(), e.getCoverage(), ranges,
-                    e.getVariant(), e.getVersion(), e.getDecision());
+            List<Range> ranges =
+                    e.getRangesList().stream().map(Range::fromProto).toList();
+            return new Evaluation(
+                    e.getExperiment(),
+                    e.getSeed(),
+                    e.getConditionsMet(),
+                    e.getFailedConditionsList(),
+                    e.getHasNamespace(),
+                    e.getNamespaceHash(),
+                    e.getInNamespace(),
+                    e.getHash(),
+                    e.getCoverage(),
+                    ranges,
+                    e.getVariant(),
+                    e.getVersion(),
+                    e.getDecision());
         }
     }
 
@@ -161,5 +183,6 @@ public record Assignment(
      * @param hash the unit's rollout hash, 0..1
      * @param candidate whether the unit gets the candidate
      */
-    public record RolloutDecision(String stableVersion, String candidateVersion, double weight, double hash, boolean candidate) {}
+    public record RolloutDecision(
+            String stableVersion, String candidateVersion, double weight, double hash, boolean candidate) {}
 }

@@ -1,16 +1,15 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.AttributeColumn;
 import dev.trellis.api.v1.FeatureColumn;
 import dev.trellis.api.v1.FeatureColumns;
 import dev.trellis.api.v1.NumberValues;
 import dev.trellis.api.v1.StringValues;
-
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Rows of one model stored column by column: one unit id per row, one array per feature and,
@@ -99,7 +98,8 @@ public final class ColumnBatch {
             NumberValues.Builder numbers = NumberValues.newBuilder();
             for (double v : values) {
                 if (Double.isInfinite(v)) {
-                    throw new IllegalArgumentException("feature " + feature + " has an infinite value; use NaN for missing");
+                    throw new IllegalArgumentException(
+                            "feature " + feature + " has an infinite value; use NaN for missing");
                 }
                 numbers.addValues(v);
             }
@@ -146,7 +146,8 @@ public final class ColumnBatch {
         private void checkColumn(Set<String> names, String kind, String name, int length) {
             requireNonNull(name, kind + " name is null");
             if (length != unitIds.size()) {
-                throw new IllegalArgumentException(kind + " " + name + " has " + length + " values for " + unitIds.size() + " rows");
+                throw new IllegalArgumentException(
+                        kind + " " + name + " has " + length + " values for " + unitIds.size() + " rows");
             }
             if (!names.add(name)) {
                 throw new IllegalArgumentException(kind + " " + name + " is given twice");

@@ -1,12 +1,11 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.GetResultsResponse;
 import dev.trellis.api.v1.MetricType;
 import dev.trellis.api.v1.Recommendation;
-
 import java.util.List;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * An experiment's results: per-variant figures, each treatment against the control, the
@@ -64,17 +63,46 @@ public record ExperimentResults(
      */
     public static ExperimentResults fromProto(GetResultsResponse r) {
         List<VariantFigures> variants = r.getVariantsList().stream()
-                .map(v -> new VariantFigures(v.getVariant(), v.getVersion(), v.getWeight(), v.getUnits(), v.getConversions(), v.getMean(), v.getStddev()))
+                .map(v -> new VariantFigures(
+                        v.getVariant(),
+                        v.getVersion(),
+                        v.getWeight(),
+                        v.getUnits(),
+                        v.getConversions(),
+                        v.getMean(),
+                        v.getStddev()))
                 .toList();
         List<Comparison> comparisons = r.getComparisonsList().stream()
-                .map(c -> new Comparison(c.getVariant(), c.getControl(), c.getAbsoluteLift(), c.getAbsoluteLiftLower(), c.getAbsoluteLiftUpper(),
-                        c.getRelativeLift(), c.getRelativeLiftLower(), c.getRelativeLiftUpper(), c.getPValue(), c.getStatistic(), c.getSignificant()))
+                .map(c -> new Comparison(
+                        c.getVariant(),
+                        c.getControl(),
+                        c.getAbsoluteLift(),
+                        c.getAbsoluteLiftLower(),
+                        c.getAbsoluteLiftUpper(),
+                        c.getRelativeLift(),
+                        c.getRelativeLiftLower(),
+                        c.getRelativeLiftUpper(),
+                        c.getPValue(),
+                        c.getStatistic(),
+                        c.getSignificant()))
                 .toList();
-        SampleRatio srm = new SampleRatio(r.getSrm().getChiSquare(), r.getSrm().getPValue(), r.getSrm().getMismatch());
-        MetricType type = r.getMetricType() == MetricType.UNRECOGNIZED ? MetricType.METRIC_TYPE_UNSPECIFIED : r.getMetricType();
-        Recommendation rec = r.getRecommendation() == Recommendation.UNRECOGNIZED ? Recommendation.RECOMMENDATION_UNSPECIFIED : r.getRecommendation();
-        return new ExperimentResults(r.getExperiment(), r.getMetric(), type, variants, comparisons, srm,
-                r.getRequiredSampleSizePerArm(), rec, r.getExplanation());
+        SampleRatio srm = new SampleRatio(
+                r.getSrm().getChiSquare(), r.getSrm().getPValue(), r.getSrm().getMismatch());
+        MetricType type =
+                r.getMetricType() == MetricType.UNRECOGNIZED ? MetricType.METRIC_TYPE_UNSPECIFIED : r.getMetricType();
+        Recommendation rec = r.getRecommendation() == Recommendation.UNRECOGNIZED
+                ? Recommendation.RECOMMENDATION_UNSPECIFIED
+                : r.getRecommendation();
+        return new ExperimentResults(
+                r.getExperiment(),
+                r.getMetric(),
+                type,
+                variants,
+                comparisons,
+                srm,
+                r.getRequiredSampleSizePerArm(),
+                rec,
+                r.getExplanation());
     }
 
     /**
@@ -88,7 +116,8 @@ public record ExperimentResults(
      * @param mean conversion rate, or the mean for continuous metrics
      * @param stddev standard deviation of the per-unit metric
      */
-    public record VariantFigures(String variant, String version, double weight, long units, long conversions, double mean, double stddev) {}
+    public record VariantFigures(
+            String variant, String version, double weight, long units, long conversions, double mean, double stddev) {}
 
     /**
      * A treatment against the control.

@@ -1,13 +1,12 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.NullValue;
 import com.google.protobuf.Value;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A model's feature inputs, used to type text values (CSV cells, command-line arguments): numeric
@@ -17,7 +16,8 @@ import static java.util.Objects.requireNonNull;
  * @param features the features in schema order
  */
 public record FeatureSchema(List<Feature> features) {
-    private static final Value MISSING = Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
+    private static final Value MISSING =
+            Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
     // small non-negative integers (codes, counts, flags) dominate tabular files: share their values
     private static final Value[] SMALL_INTEGERS = new Value[1024];
 
@@ -184,8 +184,7 @@ public record FeatureSchema(List<Feature> features) {
         try {
             double d = Double.parseDouble(text.trim());
             return Double.isFinite(d) ? d : null;
-        }
-        catch (NumberFormatException e) {
+        } catch (NumberFormatException e) {
             return null;
         }
     }

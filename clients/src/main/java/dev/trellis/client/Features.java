@@ -1,13 +1,12 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.NullValue;
 import com.google.protobuf.Value;
-
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * The feature values of one row: numbers for numeric features, strings for categorical ones, and
@@ -22,7 +21,8 @@ import static java.util.Objects.requireNonNull;
  * }</pre>
  */
 public final class Features {
-    private static final Value MISSING = Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
+    private static final Value MISSING =
+            Value.newBuilder().setNullValue(NullValue.NULL_VALUE).build();
     private static final Features EMPTY = new Features(Map.of());
 
     private final Map<String, Value> values;
@@ -152,7 +152,11 @@ public final class Features {
          * @return this builder
          */
         public Builder put(String name, String value) {
-            values.put(checkName(name), value == null ? MISSING : Value.newBuilder().setStringValue(value).build());
+            values.put(
+                    checkName(name),
+                    value == null
+                            ? MISSING
+                            : Value.newBuilder().setStringValue(value).build());
             return this;
         }
 

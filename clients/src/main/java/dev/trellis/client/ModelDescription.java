@@ -1,17 +1,16 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.FeatureInfo;
 import dev.trellis.api.v1.ModelInfo;
 import dev.trellis.api.v1.ModelVersionInfo;
 import dev.trellis.api.v1.ReplicaStatus;
-
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A model known to the router: its default version and its versions with readiness per replica and
@@ -42,7 +41,9 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
      * @return the record
      */
     public static ModelDescription fromProto(ModelInfo info) {
-        return new ModelDescription(info.getName(), info.getDefaultVersion(),
+        return new ModelDescription(
+                info.getName(),
+                info.getDefaultVersion(),
                 info.getVersionsList().stream().map(Version::fromProto).toList());
     }
 

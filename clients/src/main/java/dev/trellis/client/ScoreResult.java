@@ -1,14 +1,13 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.BaseScore;
 import dev.trellis.api.v1.FeatureContribution;
 import dev.trellis.api.v1.ScoreResponse;
-
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * The score of one row.
@@ -58,7 +57,8 @@ public record ScoreResult(
     public ScoreResult {
         requireNonNull(label, "label is null");
         baseScores = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(baseScores, "baseScores is null")));
-        contributions = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(contributions, "contributions is null")));
+        contributions = Collections.unmodifiableMap(
+                new LinkedHashMap<>(requireNonNull(contributions, "contributions is null")));
         requireNonNull(served, "served is null");
         requireNonNull(requestId, "requestId is null");
     }

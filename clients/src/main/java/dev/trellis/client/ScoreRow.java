@@ -1,8 +1,8 @@
 package dev.trellis.client;
 
-import java.util.Map;
-
 import static java.util.Objects.requireNonNull;
+
+import java.util.Map;
 
 /**
  * One row of a batch: its unit, its features and its targeting attributes.

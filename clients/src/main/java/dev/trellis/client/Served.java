@@ -1,8 +1,8 @@
 package dev.trellis.client;
 
-import dev.trellis.api.v1.RoutingReason;
-
 import static java.util.Objects.requireNonNull;
+
+import dev.trellis.api.v1.RoutingReason;
 
 /**
  * How the router served a row: which version, and why.
@@ -14,7 +14,8 @@ import static java.util.Objects.requireNonNull;
  * @param reason why this version: PINNED, EXPERIMENT, ROLLOUT or DEFAULT
  * @param replica address of the model-server replica that answered
  */
-public record Served(String model, String version, String experiment, String variant, RoutingReason reason, String replica) {
+public record Served(
+        String model, String version, String experiment, String variant, RoutingReason reason, String replica) {
     /**
      * Validates the components.
      *
@@ -41,7 +42,15 @@ public record Served(String model, String version, String experiment, String var
      * @return the record
      */
     public static Served fromProto(dev.trellis.api.v1.Served served) {
-        RoutingReason reason = served.getReason() == RoutingReason.UNRECOGNIZED ? RoutingReason.ROUTING_REASON_UNSPECIFIED : served.getReason();
-        return new Served(served.getModel(), served.getVersion(), served.getExperiment(), served.getVariant(), reason, served.getReplica());
+        RoutingReason reason = served.getReason() == RoutingReason.UNRECOGNIZED
+                ? RoutingReason.ROUTING_REASON_UNSPECIFIED
+                : served.getReason();
+        return new Served(
+                served.getModel(),
+                served.getVersion(),
+                served.getExperiment(),
+                served.getVariant(),
+                reason,
+                served.getReplica());
     }
 }

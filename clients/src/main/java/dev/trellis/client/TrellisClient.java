@@ -1,5 +1,7 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
@@ -41,12 +43,10 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -55,8 +55,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Java client of the Trellis router: scoring, assignment explanations, experiments, outcomes,
@@ -78,7 +76,8 @@ import static java.util.Objects.requireNonNull;
  * }</pre>
  */
 public final class TrellisClient implements AutoCloseable {
-    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     private final ManagedChannel ownedChannel;
     private final Channel channel;
@@ -97,8 +96,7 @@ public final class TrellisClient implements AutoCloseable {
         if (builder.channel != null) {
             this.ownedChannel = null;
             base = builder.channel;
-        }
-        else {
+        } else {
             requireNonNull(builder.target, "target or channel must be set");
             this.ownedChannel = Grpc.newChannelBuilder(builder.target, builder.credentials())
                     .maxInboundMessageSize(builder.maxInboundMessageSize)
@@ -106,7 +104,9 @@ public final class TrellisClient implements AutoCloseable {
                     .build();
             base = ownedChannel;
         }
-        this.channel = builder.bearerToken == null ? base : ClientInterceptors.intercept(base, new BearerTokenInterceptor(builder.bearerToken));
+        this.channel = builder.bearerToken == null
+                ? base
+                : ClientInterceptors.intercept(base, new BearerTokenInterceptor(builder.bearerToken));
         this.scoring = ScoringGrpc.newBlockingStub(channel);
         this.scoringAsync = ScoringGrpc.newStub(channel);
         this.experiments = ExperimentsGrpc.newBlockingStub(channel);
@@ -189,7 +189,8 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public ScoreResult score(ScoreRequest request) {
-        return ScoreResult.fromProto(call(() -> scoring.withDeadlineAfter(deadlineMillis(), TimeUnit.MILLISECONDS).score(request)));
+        return ScoreResult.fromProto(call(() -> scoring.withDeadlineAfter(deadlineMillis(), TimeUnit.MILLISECONDS)
+                .score(request)));
     }
 
     /**
@@ -224,7 +225,8 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public List<ScoreResult> scoreBatch(ScoreBatchRequest request) {
-        ScoreBatchResponse response = call(() -> scoring.withDeadlineAfter(deadlineMillis(), TimeUnit.MILLISECONDS).scoreBatch(request));
+        ScoreBatchResponse response = call(() -> scoring.withDeadlineAfter(deadlineMillis(), TimeUnit.MILLISECONDS)
+                .scoreBatch(request));
         return response.getResultsList().stream().map(ScoreResult::fromProto).toList();
     }
 
@@ -247,8 +249,11 @@ public final class TrellisClient implements AutoCloseable {
      */
     public CompletableFuture<List<ScoreResult>> scoreBatchAsync(ScoreBatchRequest request, Duration deadline) {
         CompletableFuture<ScoreBatchResponse> future = new CompletableFuture<>();
-        scoringAsync.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS).scoreBatch(request, completing(future));
-        return future.thenApply(r -> r.getResultsList().stream().map(ScoreResult::fromProto).toList());
+        scoringAsync
+                .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .scoreBatch(request, completing(future));
+        return future.thenApply(
+                r -> r.getResultsList().stream().map(ScoreResult::fromProto).toList());
     }
 
     /**
@@ -259,7 +264,8 @@ public final class TrellisClient implements AutoCloseable {
      * @return the request
      */
     public static ScoreBatchRequest batchRequest(String model, List<ScoreRow> rows) {
-        ScoreBatchRequest.Builder builder = ScoreBatchRequest.newBuilder().setModel(requireNonNull(model, "model is null"));
+        ScoreBatchRequest.Builder builder =
+                ScoreBatchRequest.newBuilder().setModel(requireNonNull(model, "model is null"));
         for (ScoreRow row : rows) {
             builder.addRows(ScoreRequest.newBuilder()
                     .setUnitId(row.unitId())
@@ -293,7 +299,8 @@ public final class TrellisClient implements AutoCloseable {
      * @param deadline the call's deadline
      * @return a future completed with one result per row, or exceptionally with a {@link TrellisException}
      */
-    public CompletableFuture<List<ScoreResult>> scoreColumnsAsync(String model, ColumnBatch batch, String version, Duration deadline) {
+    public CompletableFuture<List<ScoreResult>> scoreColumnsAsync(
+            String model, ColumnBatch batch, String version, Duration deadline) {
         return scoreBatchAsync(columnsRequest(model, batch, version), requireNonNull(deadline, "deadline is null"));
     }
 
@@ -378,7 +385,10 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException NOT_FOUND when there is no such experiment
      */
     public Experiment getExperiment(String key) {
-        return call(() -> experiments().getExperiment(GetExperimentRequest.newBuilder().setKey(key).build())).getExperiment();
+        return call(() -> experiments()
+                        .getExperiment(
+                                GetExperimentRequest.newBuilder().setKey(key).build()))
+                .getExperiment();
     }
 
     /**
@@ -389,8 +399,11 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException NOT_FOUND when there is no such experiment
      */
     public List<Revision> experimentHistory(String key) {
-        GetExperimentResponse response = call(() -> experiments().getExperiment(
-                GetExperimentRequest.newBuilder().setKey(key).setIncludeHistory(true).build()));
+        GetExperimentResponse response = call(() -> experiments()
+                .getExperiment(GetExperimentRequest.newBuilder()
+                        .setKey(key)
+                        .setIncludeHistory(true)
+                        .build()));
         return response.getHistoryList();
     }
 
@@ -438,7 +451,8 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public Experiment stopExperiment(String key, String winner, long expectedRevision) {
-        StopExperimentRequest.Builder request = StopExperimentRequest.newBuilder().setKey(key).setExpectedRevision(expectedRevision);
+        StopExperimentRequest.Builder request =
+                StopExperimentRequest.newBuilder().setKey(key).setExpectedRevision(expectedRevision);
         if (winner != null) {
             request.setWinner(winner);
         }
@@ -459,7 +473,11 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public boolean recordOutcome(String unitId, String metric, double value) {
-        RecordOutcomeRequest request = RecordOutcomeRequest.newBuilder().setUnitId(unitId).setMetric(metric).setValue(value).build();
+        RecordOutcomeRequest request = RecordOutcomeRequest.newBuilder()
+                .setUnitId(unitId)
+                .setMetric(metric)
+                .setValue(value)
+                .build();
         return call(() -> experiments().recordOutcome(request)).getAccepted();
     }
 
@@ -477,7 +495,8 @@ public final class TrellisClient implements AutoCloseable {
         CountDownLatch done = new CountDownLatch(1);
         AtomicReference<RecordOutcomesResponse> response = new AtomicReference<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        experimentsAsync.withDeadlineAfter(streamDeadline.toMillis(), TimeUnit.MILLISECONDS)
+        experimentsAsync
+                .withDeadlineAfter(streamDeadline.toMillis(), TimeUnit.MILLISECONDS)
                 .recordOutcomes(new ClientResponseObserver<RecordOutcomeRequest, RecordOutcomesResponse>() {
                     private ClientCallStreamObserver<RecordOutcomeRequest> requests;
                     private boolean finished;
@@ -502,8 +521,7 @@ public final class TrellisClient implements AutoCloseable {
                                 }
                                 requests.onNext(outcomes.next());
                             }
-                        }
-                        catch (RuntimeException e) {
+                        } catch (RuntimeException e) {
                             finished = true;
                             failure.compareAndSet(null, e);
                             requests.cancel("reading outcomes failed", e);
@@ -528,8 +546,7 @@ public final class TrellisClient implements AutoCloseable {
                 });
         try {
             done.await();
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TrellisException(io.grpc.Status.Code.CANCELLED, "interrupted", List.of(), e);
         }
@@ -594,7 +611,11 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public Rollout startRollout(Rollout rollout) {
-        return call(() -> experiments().startRollout(StartRolloutRequest.newBuilder().setRollout(rollout).build())).getRollout();
+        return call(() -> experiments()
+                        .startRollout(StartRolloutRequest.newBuilder()
+                                .setRollout(rollout)
+                                .build()))
+                .getRollout();
     }
 
     /**
@@ -605,7 +626,10 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException NOT_FOUND when the model never had one
      */
     public Rollout getRollout(String model) {
-        return call(() -> experiments().getRollout(GetRolloutRequest.newBuilder().setModel(model).build())).getRollout();
+        return call(() -> experiments()
+                        .getRollout(
+                                GetRolloutRequest.newBuilder().setModel(model).build()))
+                .getRollout();
     }
 
     /**
@@ -683,7 +707,8 @@ public final class TrellisClient implements AutoCloseable {
         return listModels().stream()
                 .filter(m -> m.name().equals(model))
                 .findFirst()
-                .orElseThrow(() -> new TrellisException(io.grpc.Status.Code.NOT_FOUND, "unknown model '" + model + "'", List.of(), null));
+                .orElseThrow(() -> new TrellisException(
+                        io.grpc.Status.Code.NOT_FOUND, "unknown model '" + model + "'", List.of(), null));
     }
 
     /**
@@ -694,7 +719,11 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public void setDefaultVersion(String model, String version) {
-        call(() -> experiments().setDefaultVersion(SetDefaultVersionRequest.newBuilder().setModel(model).setVersion(version).build()));
+        call(() -> experiments()
+                .setDefaultVersion(SetDefaultVersionRequest.newBuilder()
+                        .setModel(model)
+                        .setVersion(version)
+                        .build()));
     }
 
     /**
@@ -711,8 +740,7 @@ public final class TrellisClient implements AutoCloseable {
             if (!ownedChannel.awaitTermination(5, TimeUnit.SECONDS)) {
                 ownedChannel.shutdownNow();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             ownedChannel.shutdownNow();
             Thread.currentThread().interrupt();
         }
@@ -729,7 +757,8 @@ public final class TrellisClient implements AutoCloseable {
     }
 
     private static RolloutActionRequest action(String model, String reason) {
-        RolloutActionRequest.Builder builder = RolloutActionRequest.newBuilder().setModel(requireNonNull(model, "model is null"));
+        RolloutActionRequest.Builder builder =
+                RolloutActionRequest.newBuilder().setModel(requireNonNull(model, "model is null"));
         if (reason != null) {
             builder.setReason(reason);
         }
@@ -739,8 +768,7 @@ public final class TrellisClient implements AutoCloseable {
     private static <T> T call(java.util.function.Supplier<T> call) {
         try {
             return call.get();
-        }
-        catch (StatusRuntimeException e) {
+        } catch (StatusRuntimeException e) {
             throw TrellisException.from(e);
         }
     }
@@ -759,7 +787,8 @@ public final class TrellisClient implements AutoCloseable {
 
             @Override
             public void onCompleted() {
-                future.completeExceptionally(new TrellisException(io.grpc.Status.Code.INTERNAL, "no response", List.of(), null));
+                future.completeExceptionally(
+                        new TrellisException(io.grpc.Status.Code.INTERNAL, "no response", List.of(), null));
             }
         };
     }
@@ -772,7 +801,8 @@ public final class TrellisClient implements AutoCloseable {
         }
 
         @Override
-        public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
+        public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+                MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
             return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
                 @Override
                 public void start(Listener<RespT> listener, Metadata headers) {
@@ -927,9 +957,10 @@ public final class TrellisClient implements AutoCloseable {
                 return TlsChannelCredentials.create();
             }
             try {
-                return TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
-            }
-            catch (IOException e) {
+                return TlsChannelCredentials.newBuilder()
+                        .trustManager(caFile.toFile())
+                        .build();
+            } catch (IOException e) {
                 throw new UncheckedIOException("cannot read CA file " + caFile, e);
             }
         }

@@ -1,5 +1,7 @@
 package dev.trellis.client;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
@@ -7,11 +9,8 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-
 import java.util.ArrayList;
 import java.util.List;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A failed call to Trellis: the gRPC status code, the server's message and, for
@@ -45,7 +44,8 @@ public final class TrellisException extends RuntimeException {
      * @param fieldViolations the wrong fields, possibly empty
      * @param cause the underlying exception, or null
      */
-    public TrellisException(Status.Code code, String description, List<FieldViolation> fieldViolations, Throwable cause) {
+    public TrellisException(
+            Status.Code code, String description, List<FieldViolation> fieldViolations, Throwable cause) {
         super(code + (description == null || description.isEmpty() ? "" : ": " + description), cause);
         this.code = requireNonNull(code, "code is null");
         this.description = description == null ? "" : description;
@@ -61,7 +61,8 @@ public final class TrellisException extends RuntimeException {
      */
     public static TrellisException from(Throwable throwable) {
         Throwable t = requireNonNull(throwable, "throwable is null");
-        while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+        while ((t instanceof java.util.concurrent.CompletionException
+                        || t instanceof java.util.concurrent.ExecutionException)
                 && t.getCause() != null) {
             t = t.getCause();
         }
@@ -75,11 +76,11 @@ public final class TrellisException extends RuntimeException {
             for (Any any : details.getDetailsList()) {
                 if (any.is(BadRequest.class)) {
                     try {
-                        for (BadRequest.FieldViolation v : any.unpack(BadRequest.class).getFieldViolationsList()) {
+                        for (BadRequest.FieldViolation v :
+                                any.unpack(BadRequest.class).getFieldViolationsList()) {
                             violations.add(new FieldViolation(v.getField(), v.getDescription()));
                         }
-                    }
-                    catch (InvalidProtocolBufferException ignored) {
+                    } catch (InvalidProtocolBufferException ignored) {
                         // a malformed detail must not hide the status itself
                     }
                 }

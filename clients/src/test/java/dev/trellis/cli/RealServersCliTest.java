@@ -1,5 +1,9 @@
 package dev.trellis.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.assertj.core.api.Assertions.within;
+
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.client.FeatureSchema;
 import dev.trellis.client.FieldViolation;
@@ -13,6 +17,11 @@ import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.router.RouterServer;
 import dev.trellis.router.config.RouterConfig;
 import io.grpc.Status;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVRecord;
 import org.junit.jupiter.api.AfterAll;
@@ -20,16 +29,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.Reader;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 /**
  * Every CLI command through real servers: one router in front of two model-server replicas on a
@@ -54,12 +53,22 @@ class RealServersCliTest {
         Path repo = dir.resolve("models");
         TestBundles.install(repo, MODEL, 1, 42);
         TestBundles.install(repo, MODEL, 2, 43);
-        replica1 = ModelServer.start(ModelServerConfig.builder(repo).host("127.0.0.1").port(0).metricsPort(0).build());
-        replica2 = ModelServer.start(ModelServerConfig.builder(repo).host("127.0.0.1").port(0).metricsPort(0).build());
+        replica1 = ModelServer.start(ModelServerConfig.builder(repo)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(0)
+                .build());
+        replica2 = ModelServer.start(ModelServerConfig.builder(repo)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(0)
+                .build());
         replica1.awaitReady(Duration.ofMinutes(2));
         replica2.awaitReady(Duration.ofMinutes(2));
         router = RouterServer.start(RouterConfig.builder()
-                .host("127.0.0.1").port(0).metricsPort(0)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(0)
                 .upstreams(List.of("127.0.0.1:" + replica1.port(), "127.0.0.1:" + replica2.port()))
                 .store(dir.resolve("trellis.db"))
                 .adminToken(TOKEN)
@@ -71,12 +80,13 @@ class RealServersCliTest {
             while (true) {
                 try {
                     List<ModelDescription> models = client.listModels();
-                    if (models.stream().anyMatch(m -> m.name().equals(MODEL) && m.versions().size() == 2
-                            && m.versions().stream().allMatch(v -> v.readyReplicas() == 2))) {
+                    if (models.stream()
+                            .anyMatch(m -> m.name().equals(MODEL)
+                                    && m.versions().size() == 2
+                                    && m.versions().stream().allMatch(v -> v.readyReplicas() == 2))) {
                         break;
                     }
-                }
-                catch (TrellisException e) {
+                } catch (TrellisException e) {
                     // not up yet
                 }
                 if (System.nanoTime() > deadline) {
@@ -116,19 +126,49 @@ class RealServersCliTest {
         CliRunner.Result r = run("models");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("churn (default version").contains("2/2").contains("tenure").contains("contract:cat");
+        assertThat(r.out())
+                .contains("churn (default version")
+                .contains("2/2")
+                .contains("tenure")
+                .contains("contract:cat");
     }
 
     @Test
     void score_realModel() {
-        CliRunner.Result r = run("score", "--model", MODEL, "--unit", "C00001", "--explain",
-                "--feature", "tenure=12", "--feature", "contract=Month-to-month", "--feature", "monthly_charges=70.5",
-                "--feature", "total_charges=null", "--feature", "senior_citizen=0");
-        CliRunner.Result pinned = run("score", "--model", MODEL, "--version", "1", "--output", "json",
-                "--json", "{\"unit_id\":\"C2\",\"features\":{\"tenure\":40,\"contract\":\"Two year\"}}");
+        CliRunner.Result r = run(
+                "score",
+                "--model",
+                MODEL,
+                "--unit",
+                "C00001",
+                "--explain",
+                "--feature",
+                "tenure=12",
+                "--feature",
+                "contract=Month-to-month",
+                "--feature",
+                "monthly_charges=70.5",
+                "--feature",
+                "total_charges=null",
+                "--feature",
+                "senior_citizen=0");
+        CliRunner.Result pinned = run(
+                "score",
+                "--model",
+                MODEL,
+                "--version",
+                "1",
+                "--output",
+                "json",
+                "--json",
+                "{\"unit_id\":\"C2\",\"features\":{\"tenure\":40,\"contract\":\"Two year\"}}");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("score").contains("label").contains("explanation logit").contains("tenure");
+        assertThat(r.out())
+                .contains("score")
+                .contains("label")
+                .contains("explanation logit")
+                .contains("tenure");
         assertThat(pinned.exitCode()).as(pinned.err()).isZero();
         assertThat(pinned.out()).contains("\"version\" : \"1\"").contains("\"reason\" : \"PINNED\"");
     }
@@ -147,8 +187,16 @@ class RealServersCliTest {
     @Test
     void client_invalidArgumentCarriesFieldViolations() {
         try (TrellisClient client = TrellisClient.builder().target(target).build()) {
-            TrellisException e = catchThrowableOfType(TrellisException.class, () -> client.score(ScoreRequest.newBuilder()
-                    .setModel(MODEL).putFeatures("tenure", com.google.protobuf.Value.newBuilder().setStringValue("twelve").build()).build()));
+            TrellisException e = catchThrowableOfType(
+                    TrellisException.class,
+                    () -> client.score(ScoreRequest.newBuilder()
+                            .setModel(MODEL)
+                            .putFeatures(
+                                    "tenure",
+                                    com.google.protobuf.Value.newBuilder()
+                                            .setStringValue("twelve")
+                                            .build())
+                            .build()));
 
             assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
             assertThat(e.fieldViolations()).extracting(FieldViolation::field).anyMatch(f -> f.contains("tenure"));
@@ -159,22 +207,48 @@ class RealServersCliTest {
     void batchScore_fullChurnFileEqualsPerRowScores() throws Exception {
         Path output = dir.resolve("churn-scores.csv");
 
-        CliRunner.Result r = run("batch-score", "--model", MODEL, "--input", TestBundles.churnCsv().toString(), "--output", output.toString(),
-                "--id-column", "customer_id", "--batch-size", "500", "--concurrency", "4");
+        CliRunner.Result r = run(
+                "batch-score",
+                "--model",
+                MODEL,
+                "--input",
+                TestBundles.churnCsv().toString(),
+                "--output",
+                output.toString(),
+                "--id-column",
+                "customer_id",
+                "--batch-size",
+                "500",
+                "--concurrency",
+                "4");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         List<CSVRecord> results;
         List<CSVRecord> rows;
-        try (Reader out = Files.newBufferedReader(output); Reader in = Files.newBufferedReader(TestBundles.churnCsv())) {
-            results = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).build().parse(out).getRecords();
-            rows = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).build().parse(in).getRecords();
+        try (Reader out = Files.newBufferedReader(output);
+                Reader in = Files.newBufferedReader(TestBundles.churnCsv())) {
+            results = CSVFormat.RFC4180
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .build()
+                    .parse(out)
+                    .getRecords();
+            rows = CSVFormat.RFC4180
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .build()
+                    .parse(in)
+                    .getRecords();
         }
         assertThat(results).hasSize(rows.size());
         try (TrellisClient client = TrellisClient.builder().target(target).build()) {
             FeatureSchema schema = client.model(MODEL).schema(null);
             for (int i = 0; i < rows.size(); i += 7) {
                 CSVRecord row = rows.get(i);
-                ScoreRequest.Builder request = ScoreRequest.newBuilder().setModel(MODEL).setUnitId(row.get("customer_id"));
+                ScoreRequest.Builder request =
+                        ScoreRequest.newBuilder().setModel(MODEL).setUnitId(row.get("customer_id"));
                 for (FeatureSchema.Feature f : schema.features()) {
                     request.putFeatures(f.name(), FeatureSchema.typed(f, row.get(f.name())));
                 }
@@ -183,12 +257,15 @@ class RealServersCliTest {
                 assertThat(actual.get("customer_id")).isEqualTo(row.get("customer_id"));
                 // Batches of more than 32 rows use XGBoost's native predictor, single rows the Java tree
                 // walker: the float sums differ in order, so scores may differ by an FP32 ulp (~6e-8).
-                assertThat(Double.parseDouble(actual.get("score"))).as("row %d", i).isCloseTo(expected.score(), within(1e-6));
+                assertThat(Double.parseDouble(actual.get("score")))
+                        .as("row %d", i)
+                        .isCloseTo(expected.score(), within(1e-6));
                 assertThat(actual.get("label")).isEqualTo(expected.label());
                 assertThat(Double.parseDouble(actual.get("lower"))).isCloseTo(expected.lower(), within(1e-6));
                 assertThat(Double.parseDouble(actual.get("upper"))).isCloseTo(expected.upper(), within(1e-6));
                 assertThat(actual.get("version")).isEqualTo(expected.served().version());
-                assertThat(actual.get("reason")).isEqualTo(expected.served().reason().name());
+                assertThat(actual.get("reason"))
+                        .isEqualTo(expected.served().reason().name());
             }
         }
     }
@@ -209,7 +286,11 @@ class RealServersCliTest {
         Path outcomes = dir.resolve("outcomes.csv");
         StringBuilder csv = new StringBuilder("unit_id,metric,value\n");
         for (int i = 0; i < 200; i++) {
-            csv.append("C").append(i).append(",converted,").append(i % 3 == 0 ? 1 : 0).append('\n');
+            csv.append("C")
+                    .append(i)
+                    .append(",converted,")
+                    .append(i % 3 == 0 ? 1 : 0)
+                    .append('\n');
         }
         Files.writeString(outcomes, csv);
 
@@ -220,7 +301,12 @@ class RealServersCliTest {
         CliRunner.Result explain = run("experiments", "explain", "--model", MODEL, "--unit", "C00042");
         try (TrellisClient client = TrellisClient.builder().target(target).build()) {
             for (int i = 0; i < 200; i++) {
-                client.score(MODEL, "C" + i, dev.trellis.client.Features.builder().put("tenure", i % 70).build());
+                client.score(
+                        MODEL,
+                        "C" + i,
+                        dev.trellis.client.Features.builder()
+                                .put("tenure", i % 70)
+                                .build());
             }
         }
         CliRunner.Result imported = admin("outcomes", "import", "--file", outcomes.toString());
@@ -239,15 +325,32 @@ class RealServersCliTest {
         assertThat(imported.exitCode()).as(imported.err()).isZero();
         assertThat(imported.out()).contains("imported 200 outcomes");
         assertThat(results.exitCode()).as(results.err()).isZero();
-        assertThat(results.out()).contains("control").contains("treatment").contains("SRM check").contains("recommendation");
+        assertThat(results.out())
+                .contains("control")
+                .contains("treatment")
+                .contains("SRM check")
+                .contains("recommendation");
         assertThat(stop.exitCode()).as(stop.err()).isZero();
         assertThat(stop.out()).contains("stopped experiment churn-v2-vs-v1");
     }
 
     @Test
     void rollout_startStatusPauseResumeAbort() {
-        CliRunner.Result start = admin("rollout", "start", "--model", MODEL, "--stable", "1", "--candidate", "2",
-                "--steps", "10,50,100", "--interval", "1h", "--min-requests", "10");
+        CliRunner.Result start = admin(
+                "rollout",
+                "start",
+                "--model",
+                MODEL,
+                "--stable",
+                "1",
+                "--candidate",
+                "2",
+                "--steps",
+                "10,50,100",
+                "--interval",
+                "1h",
+                "--min-requests",
+                "10");
         CliRunner.Result status = run("rollout", "status", MODEL);
         CliRunner.Result pause = admin("rollout", "pause", MODEL, "--reason", "checking");
         CliRunner.Result resume = admin("rollout", "resume", MODEL);
@@ -265,9 +368,35 @@ class RealServersCliTest {
     @Test
     void bench_bothProtocols() {
         String data = TestBundles.churnCsv().toString();
-        CliRunner.Result trellis = run("bench", "--model", MODEL, "--data", data, "--concurrency", "4", "--duration", "1s", "--warmup", "300ms");
-        CliRunner.Result oip = CliRunner.run("127.0.0.1:" + replica1.port(), "bench", "--protocol", "oip", "--model", MODEL, "--data", data,
-                "--rate", "300", "--duration", "1s", "--warmup", "0", "--max-rows", "500");
+        CliRunner.Result trellis = run(
+                "bench",
+                "--model",
+                MODEL,
+                "--data",
+                data,
+                "--concurrency",
+                "4",
+                "--duration",
+                "1s",
+                "--warmup",
+                "300ms");
+        CliRunner.Result oip = CliRunner.run(
+                "127.0.0.1:" + replica1.port(),
+                "bench",
+                "--protocol",
+                "oip",
+                "--model",
+                MODEL,
+                "--data",
+                data,
+                "--rate",
+                "300",
+                "--duration",
+                "1s",
+                "--warmup",
+                "0",
+                "--max-rows",
+                "500");
 
         assertThat(trellis.exitCode()).as(trellis.err()).isZero();
         assertThat(trellis.out()).contains("throughput").contains("p99.9").contains("0 failed");

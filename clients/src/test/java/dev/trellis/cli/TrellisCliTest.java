@@ -1,5 +1,7 @@
 package dev.trellis.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.trellis.api.v1.ScoreRequest;
@@ -7,19 +9,16 @@ import dev.trellis.client.Features;
 import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.testing.FakeTrellis;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.Reader;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 class TrellisCliTest {
     private static FakeTrellis fake;
@@ -41,8 +40,21 @@ class TrellisCliTest {
 
     @Test
     void score_typesFeaturesBySchema() {
-        CliRunner.Result r = CliRunner.run(target, "score", "--model", "leads", "--unit", "lead-7",
-                "--feature", "tenure=12", "--feature", "contract=1", "--feature", "total_charges=null", "--attribute", "vertical=insurance");
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "score",
+                "--model",
+                "leads",
+                "--unit",
+                "lead-7",
+                "--feature",
+                "tenure=12",
+                "--feature",
+                "contract=1",
+                "--feature",
+                "total_charges=null",
+                "--attribute",
+                "vertical=insurance");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("score").contains("label").contains("served      leads version");
@@ -56,8 +68,16 @@ class TrellisCliTest {
 
     @Test
     void score_jsonInAndOut() throws Exception {
-        CliRunner.Result r = CliRunner.run(target, "score", "--model", "leads", "--explain", "--output", "json",
-                "--json", "{\"unit_id\":\"u1\",\"features\":{\"tenure\":3,\"contract\":\"Two year\"}}");
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "score",
+                "--model",
+                "leads",
+                "--explain",
+                "--output",
+                "json",
+                "--json",
+                "{\"unit_id\":\"u1\",\"features\":{\"tenure\":3,\"contract\":\"Two year\"}}");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
@@ -71,7 +91,9 @@ class TrellisCliTest {
         CliRunner.Result r = CliRunner.run(target, "score", "--model", "leads", "--feature", "tenure=twelve");
 
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err()).contains("error: INVALID_ARGUMENT: invalid features").contains("features.tenure: expected a number");
+        assertThat(r.err())
+                .contains("error: INVALID_ARGUMENT: invalid features")
+                .contains("features.tenure: expected a number");
         assertThat(r.err()).doesNotContain("at dev.trellis");
     }
 
@@ -83,7 +105,9 @@ class TrellisCliTest {
         CliRunner.Result unknown = CliRunner.run(target, "scroe");
 
         assertThat(missing.exitCode()).isEqualTo(2);
-        assertThat(missing.err()).contains("error: Missing required option: '--model").contains("Try 'trellis score --help'");
+        assertThat(missing.err())
+                .contains("error: Missing required option: '--model")
+                .contains("Try 'trellis score --help'");
         assertThat(malformed.exitCode()).isEqualTo(2);
         assertThat(malformed.err()).contains("--feature expects NAME=VALUE");
         assertThat(badDeadline.exitCode()).isEqualTo(2);
@@ -102,10 +126,20 @@ class TrellisCliTest {
 
     @Test
     void help_everyCommandHasHelp() {
-        for (String[] command : List.of(new String[] {"score"}, new String[] {"batch-score"}, new String[] {"experiments"},
-                new String[] {"experiments", "put"}, new String[] {"experiments", "results"}, new String[] {"outcomes", "import"},
-                new String[] {"rollout", "start"}, new String[] {"rollout", "abort"}, new String[] {"models"}, new String[] {"bench"})) {
-            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of("--help")).toArray(String[]::new);
+        for (String[] command : List.of(
+                new String[] {"score"},
+                new String[] {"batch-score"},
+                new String[] {"experiments"},
+                new String[] {"experiments", "put"},
+                new String[] {"experiments", "results"},
+                new String[] {"outcomes", "import"},
+                new String[] {"rollout", "start"},
+                new String[] {"rollout", "abort"},
+                new String[] {"models"},
+                new String[] {"bench"})) {
+            String[] args = java.util.stream.Stream.concat(
+                            java.util.Arrays.stream(command), java.util.stream.Stream.of("--help"))
+                    .toArray(String[]::new);
             CliRunner.Result r = CliRunner.run(null, args);
             assertThat(r.exitCode()).as(String.join(" ", command)).isZero();
             assertThat(r.out()).as(String.join(" ", command)).contains("Usage: trellis " + String.join(" ", command));
@@ -117,32 +151,65 @@ class TrellisCliTest {
         Path input = dir.resolve("in.csv");
         StringBuilder csv = new StringBuilder("customer_id,tenure,contract,total_charges,churned\n");
         for (int i = 0; i < 1234; i++) {
-            csv.append("C").append(i).append(',').append(i % 72).append(',').append(i % 3 == 0 ? "\"Month-to-month\"" : "One year")
-                    .append(',').append(i % 50 == 0 ? "" : Double.toString(i * 1.5)).append(',').append(i % 2).append('\n');
+            csv.append("C")
+                    .append(i)
+                    .append(',')
+                    .append(i % 72)
+                    .append(',')
+                    .append(i % 3 == 0 ? "\"Month-to-month\"" : "One year")
+                    .append(',')
+                    .append(i % 50 == 0 ? "" : Double.toString(i * 1.5))
+                    .append(',')
+                    .append(i % 2)
+                    .append('\n');
         }
         Files.writeString(input, csv);
         Path output = dir.resolve("out.csv");
         fake.batches.clear();
 
-        CliRunner.Result r = CliRunner.run(target, "batch-score", "--model", "leads", "--input", input.toString(), "--output", output.toString(),
-                "--batch-size", "100", "--concurrency", "3");
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "batch-score",
+                "--model",
+                "leads",
+                "--input",
+                input.toString(),
+                "--output",
+                output.toString(),
+                "--batch-size",
+                "100",
+                "--concurrency",
+                "3");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         List<CSVRecord> records;
         try (Reader reader = Files.newBufferedReader(output)) {
-            records = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).build().parse(reader).getRecords();
+            records = CSVFormat.RFC4180
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .build()
+                    .parse(reader)
+                    .getRecords();
         }
         assertThat(records).hasSize(1234);
         try (TrellisClient client = TrellisClient.builder().target(target).build();
-             Reader reader = Files.newBufferedReader(input)) {
-            List<CSVRecord> rows = CSVFormat.RFC4180.builder().setHeader().setSkipHeaderRecord(true).build().parse(reader).getRecords();
+                Reader reader = Files.newBufferedReader(input)) {
+            List<CSVRecord> rows = CSVFormat.RFC4180
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .build()
+                    .parse(reader)
+                    .getRecords();
             for (int i = 0; i < rows.size(); i++) {
                 CSVRecord row = rows.get(i);
-                Features.Builder features = Features.builder().put("tenure", Double.parseDouble(row.get("tenure"))).put("contract", row.get("contract"));
+                Features.Builder features = Features.builder()
+                        .put("tenure", Double.parseDouble(row.get("tenure")))
+                        .put("contract", row.get("contract"));
                 if (row.get("total_charges").isEmpty()) {
                     features.missing("total_charges");
-                }
-                else {
+                } else {
                     features.put("total_charges", Double.parseDouble(row.get("total_charges")));
                 }
                 ScoreResult expected = client.score("leads", row.get("customer_id"), features.build());
@@ -154,13 +221,15 @@ class TrellisCliTest {
                 assertThat(Double.parseDouble(actual.get("upper"))).isEqualTo(expected.upper());
                 assertThat(actual.get("version")).isEqualTo(expected.served().version());
                 assertThat(actual.get("variant")).isEqualTo(expected.served().variant());
-                assertThat(actual.get("reason")).isEqualTo(expected.served().reason().name());
+                assertThat(actual.get("reason"))
+                        .isEqualTo(expected.served().reason().name());
             }
         }
         // rows went as typed columns; the target column is not a schema feature, so it was never sent
         assertThat(fake.batches).filteredOn(b -> b.hasColumns()).hasSize(13).allSatisfy(b -> {
             assertThat(b.getRowsCount()).isZero();
-            assertThat(b.getColumns().getFeaturesList()).extracting(c -> c.getName() + ":" + c.getValuesCase())
+            assertThat(b.getColumns().getFeaturesList())
+                    .extracting(c -> c.getName() + ":" + c.getValuesCase())
                     .containsExactly("tenure:NUMBERS", "contract:STRINGS", "total_charges:NUMBERS");
         });
     }
@@ -170,8 +239,15 @@ class TrellisCliTest {
         Path input = dir.resolve("text-in-number.csv");
         Files.writeString(input, "customer_id,tenure,contract\nC1,12,One year\nC2,twelve,Two year\n");
 
-        CliRunner.Result r = CliRunner.run(target, "batch-score", "--model", "leads", "--input", input.toString(),
-                "--output", dir.resolve("text-in-number-out.csv").toString());
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "batch-score",
+                "--model",
+                "leads",
+                "--input",
+                input.toString(),
+                "--output",
+                dir.resolve("text-in-number-out.csv").toString());
 
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("row 2 (customer_id C2): column tenure holds 'twelve', which is not a number");
@@ -179,8 +255,15 @@ class TrellisCliTest {
 
     @Test
     void batchScore_badInputExit2() {
-        CliRunner.Result r = CliRunner.run(target, "batch-score", "--model", "leads", "--input", dir.resolve("missing.csv").toString(),
-                "--output", dir.resolve("o.csv").toString());
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "batch-score",
+                "--model",
+                "leads",
+                "--input",
+                dir.resolve("missing.csv").toString(),
+                "--output",
+                dir.resolve("o.csv").toString());
 
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err()).contains("cannot read --input");
@@ -203,7 +286,8 @@ class TrellisCliTest {
 
         CliRunner.Result put = CliRunner.run(target, token, "experiments", "put", file.toString());
         CliRunner.Result again = CliRunner.run(target, token, "experiments", "put", file.toString());
-        CliRunner.Result update = CliRunner.run(target, token, "experiments", "put", file.toString(), "--expected-revision", "1");
+        CliRunner.Result update =
+                CliRunner.run(target, token, "experiments", "put", file.toString(), "--expected-revision", "1");
         CliRunner.Result list = CliRunner.run(target, "experiments", "list");
         CliRunner.Result get = CliRunner.run(target, "experiments", "get", "cli-exp", "--history");
         CliRunner.Result stop = CliRunner.run(target, token, "experiments", "stop", "cli-exp", "--winner", "treatment");
@@ -257,7 +341,9 @@ class TrellisCliTest {
     @Test
     void experiments_putWithoutTokenIsUnauthenticated() throws Exception {
         Path file = dir.resolve("exp.json");
-        Files.writeString(file, "{\"key\":\"nt\",\"model\":\"leads\",\"status\":\"RUNNING\",\"variants\":[{\"key\":\"a\",\"version\":\"1\",\"weight\":1}]}");
+        Files.writeString(
+                file,
+                "{\"key\":\"nt\",\"model\":\"leads\",\"status\":\"RUNNING\",\"variants\":[{\"key\":\"a\",\"version\":\"1\",\"weight\":1}]}");
 
         CliRunner.Result r = CliRunner.run(target, "experiments", "put", file.toString());
 
@@ -267,14 +353,21 @@ class TrellisCliTest {
 
     @Test
     void experiments_explainAndResults() {
-        CliRunner.Result explain = CliRunner.run(target, "experiments", "explain", "--model", "leads", "--unit", "lead-42", "--attribute", "vertical=x");
+        CliRunner.Result explain = CliRunner.run(
+                target, "experiments", "explain", "--model", "leads", "--unit", "lead-42", "--attribute", "vertical=x");
         CliRunner.Result results = CliRunner.run(target, "experiments", "results", "exp-a");
 
         assertThat(explain.exitCode()).as(explain.err()).isZero();
         assertThat(explain.out()).contains("version     1 (EXPERIMENT)").contains("<- hash");
         assertThat(results.exitCode()).as(results.err()).isZero();
-        assertThat(results.out()).contains("RATE").contains("6.00%").contains("+2.02 pp").contains("P-VALUE")
-                .contains("SRM check").contains("2,207 units per arm").contains("KEEP_RUNNING");
+        assertThat(results.out())
+                .contains("RATE")
+                .contains("6.00%")
+                .contains("+2.02 pp")
+                .contains("P-VALUE")
+                .contains("SRM check")
+                .contains("2,207 units per arm")
+                .contains("KEEP_RUNNING");
     }
 
     @Test
@@ -286,12 +379,22 @@ class TrellisCliTest {
         }
         Files.writeString(file, csv);
 
-        CliRunner.Result r = CliRunner.run(target, "--token", FakeTrellis.TOKEN, "outcomes", "import", "--file", file.toString());
-        CliRunner.Result bad = CliRunner.run(target, "--token", FakeTrellis.TOKEN, "outcomes", "import", "--file", dir.resolve("none.csv").toString());
+        CliRunner.Result r =
+                CliRunner.run(target, "--token", FakeTrellis.TOKEN, "outcomes", "import", "--file", file.toString());
+        CliRunner.Result bad = CliRunner.run(
+                target,
+                "--token",
+                FakeTrellis.TOKEN,
+                "outcomes",
+                "import",
+                "--file",
+                dir.resolve("none.csv").toString());
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("imported 300 outcomes (300 accepted)");
-        assertThat(fake.outcomes).anyMatch(o -> o.getUnitId().equals("lead-299") && o.getExperiment().equals("exp-a"));
+        assertThat(fake.outcomes)
+                .anyMatch(o ->
+                        o.getUnitId().equals("lead-299") && o.getExperiment().equals("exp-a"));
         assertThat(bad.exitCode()).isEqualTo(2);
     }
 
@@ -300,15 +403,41 @@ class TrellisCliTest {
         Path file = dir.resolve("labelled.csv");
         StringBuilder csv = new StringBuilder("\"lead_id\",\"STYPE\",\"converted\"\n");
         for (int i = 0; i < 40; i++) {
-            csv.append("\"L").append(i).append("\",\"a, quoted\",").append(i % 4 == 0 ? 1 : 0).append('\n');
+            csv.append("\"L")
+                    .append(i)
+                    .append("\",\"a, quoted\",")
+                    .append(i % 4 == 0 ? 1 : 0)
+                    .append('\n');
         }
         Files.writeString(file, csv);
         int before = fake.outcomes.size();
 
-        CliRunner.Result r = CliRunner.run(target, "--token", FakeTrellis.TOKEN, "outcomes", "import", "--file", file.toString(),
-                "--unit-column", "lead_id", "--value-column", "converted", "--metric", "converted");
-        CliRunner.Result noMetric = CliRunner.run(target, "--token", FakeTrellis.TOKEN, "outcomes", "import", "--file", file.toString(),
-                "--unit-column", "lead_id", "--value-column", "converted");
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "--token",
+                FakeTrellis.TOKEN,
+                "outcomes",
+                "import",
+                "--file",
+                file.toString(),
+                "--unit-column",
+                "lead_id",
+                "--value-column",
+                "converted",
+                "--metric",
+                "converted");
+        CliRunner.Result noMetric = CliRunner.run(
+                target,
+                "--token",
+                FakeTrellis.TOKEN,
+                "outcomes",
+                "import",
+                "--file",
+                file.toString(),
+                "--unit-column",
+                "lead_id",
+                "--value-column",
+                "converted");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("imported 40 outcomes (40 accepted)");
@@ -325,15 +454,47 @@ class TrellisCliTest {
         Files.writeString(tokenFile, FakeTrellis.TOKEN + "\n");
         String tf = "--token-file=" + tokenFile;
 
-        CliRunner.Result start = CliRunner.run(target, tf, "rollout", "start", "--model", "leads", "--stable", "1", "--candidate", "2",
-                "--steps", "10,50,100", "--interval", "5m", "--min-requests", "50", "--max-psi", "0.1");
+        CliRunner.Result start = CliRunner.run(
+                target,
+                tf,
+                "rollout",
+                "start",
+                "--model",
+                "leads",
+                "--stable",
+                "1",
+                "--candidate",
+                "2",
+                "--steps",
+                "10,50,100",
+                "--interval",
+                "5m",
+                "--min-requests",
+                "50",
+                "--max-psi",
+                "0.1");
         CliRunner.Result status = CliRunner.run(target, "rollout", "status", "leads");
         CliRunner.Result pause = CliRunner.run(target, tf, "rollout", "pause", "leads", "--reason", "look");
         CliRunner.Result abort = CliRunner.run(target, tf, "rollout", "abort", "leads", "--reason", "bad");
-        CliRunner.Result badStep = CliRunner.run(target, tf, "rollout", "start", "--model", "leads", "--stable", "1", "--candidate", "2", "--steps", "0,200");
+        CliRunner.Result badStep = CliRunner.run(
+                target,
+                tf,
+                "rollout",
+                "start",
+                "--model",
+                "leads",
+                "--stable",
+                "1",
+                "--candidate",
+                "2",
+                "--steps",
+                "0,200");
 
         assertThat(start.exitCode()).as(start.err()).isZero();
-        assertThat(start.out()).contains("stable 1 -> candidate 2").contains("PROGRESSING").contains("10.0%");
+        assertThat(start.out())
+                .contains("stable 1 -> candidate 2")
+                .contains("PROGRESSING")
+                .contains("10.0%");
         assertThat(fake.rollout.getGuardrails().getMaxScorePsi()).isEqualTo(0.1);
         assertThat(fake.rollout.getStepInterval().getSeconds()).isEqualTo(300);
         assertThat(status.out()).contains("PROGRESSING");
@@ -348,7 +509,11 @@ class TrellisCliTest {
         CliRunner.Result json = CliRunner.run(target, "models", "--output", "json");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("leads (default version 2)").contains("1/1").contains("fake:8081 ready").contains("contract:cat");
+        assertThat(r.out())
+                .contains("leads (default version 2)")
+                .contains("1/1")
+                .contains("fake:8081 ready")
+                .contains("contract:cat");
         assertThat(json.out()).contains("\"defaultVersion\" : \"2\"");
     }
 
@@ -368,10 +533,34 @@ class TrellisCliTest {
         Path data = dir.resolve("bench.csv");
         Files.writeString(data, "customer_id,tenure,contract\nC1,1,One year\nC2,2,Two year\n");
 
-        CliRunner.Result r = CliRunner.run(target, "bench", "--model", "leads", "--data", data.toString(), "--concurrency", "2",
-                "--duration", "300ms", "--warmup", "100ms");
-        CliRunner.Result open = CliRunner.run(target, "bench", "--model", "leads", "--data", data.toString(), "--rate", "200",
-                "--duration", "300ms", "--warmup", "0", "--output", "json");
+        CliRunner.Result r = CliRunner.run(
+                target,
+                "bench",
+                "--model",
+                "leads",
+                "--data",
+                data.toString(),
+                "--concurrency",
+                "2",
+                "--duration",
+                "300ms",
+                "--warmup",
+                "100ms");
+        CliRunner.Result open = CliRunner.run(
+                target,
+                "bench",
+                "--model",
+                "leads",
+                "--data",
+                data.toString(),
+                "--rate",
+                "200",
+                "--duration",
+                "300ms",
+                "--warmup",
+                "0",
+                "--output",
+                "json");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("closed loop, 2 callers").contains("p99.9").contains("throughput");

@@ -1,10 +1,6 @@
 package dev.trellis.deploy;
 
-import org.junit.jupiter.api.Test;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-import picocli.CommandLine;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.lang.reflect.Constructor;
@@ -17,8 +13,11 @@ import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import picocli.CommandLine;
 
 /**
  * Checks that the Dockerfiles, the compose file and the Kubernetes manifests agree with the servers'
@@ -41,8 +40,7 @@ class DeploymentManifestsTest {
         CommandLine cli = new CommandLine(newCommand(server.equals("router") ? ROUTER_MAIN : MODEL_SERVER_COMMAND));
         try {
             return cli.parseArgs(args.toArray(String[]::new));
-        }
-        catch (CommandLine.ParameterException e) {
+        } catch (CommandLine.ParameterException e) {
             throw new AssertionError(server + " rejects " + args + ": " + e.getMessage(), e);
         }
     }
@@ -52,8 +50,7 @@ class DeploymentManifestsTest {
             Constructor<?> constructor = Class.forName(className).getDeclaredConstructor();
             constructor.setAccessible(true);
             return constructor.newInstance();
-        }
-        catch (ReflectiveOperationException e) {
+        } catch (ReflectiveOperationException e) {
             throw new AssertionError("cannot create " + className + " (is the module installed?)", e);
         }
     }
@@ -90,7 +87,8 @@ class DeploymentManifestsTest {
     private static List<Map<String, Object>> k8sObjects() throws IOException {
         List<Map<String, Object>> objects = new ArrayList<>();
         try (Stream<Path> files = Files.list(DOCKER.resolve("k8s"))) {
-            for (Path file : files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList()) {
+            for (Path file :
+                    files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList()) {
                 for (Object doc : new Yaml(new SafeConstructor(new LoaderOptions())).loadAll(Files.readString(file))) {
                     if (doc != null) {
                         Map<String, Object> object = (Map<String, Object>) doc;
@@ -117,7 +115,9 @@ class DeploymentManifestsTest {
             if (current == null) {
                 return null;
             }
-            current = key instanceof Integer i ? ((List<Object>) current).get(i) : ((Map<String, Object>) current).get(key);
+            current = key instanceof Integer i
+                    ? ((List<Object>) current).get(i)
+                    : ((Map<String, Object>) current).get(key);
         }
         return (T) current;
     }
@@ -131,17 +131,24 @@ class DeploymentManifestsTest {
 
     private static int containerPort(Map<String, Object> container, String name) {
         List<Map<String, Object>> ports = get(container, "ports");
-        return ports.stream().filter(p -> name.equals(p.get("name"))).map(p -> (Integer) p.get("containerPort"))
-                .findFirst().orElseThrow(() -> new AssertionError("no container port named " + name));
+        return ports.stream()
+                .filter(p -> name.equals(p.get("name")))
+                .map(p -> (Integer) p.get("containerPort"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no container port named " + name));
     }
 
     @Test
     void kustomization_listsEveryManifest() throws IOException {
-        Map<String, Object> kustomization = new Yaml(new SafeConstructor(new LoaderOptions())).load(Files.readString(DOCKER.resolve("k8s/kustomization.yaml")));
+        Map<String, Object> kustomization = new Yaml(new SafeConstructor(new LoaderOptions()))
+                .load(Files.readString(DOCKER.resolve("k8s/kustomization.yaml")));
         List<String> resources = get(kustomization, "resources");
         List<String> files;
         try (Stream<Path> list = Files.list(DOCKER.resolve("k8s"))) {
-            files = list.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".yaml") && !n.equals("kustomization.yaml")).sorted().toList();
+            files = list.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(".yaml") && !n.equals("kustomization.yaml"))
+                    .sorted()
+                    .toList();
         }
 
         assertThat(resources).containsExactlyInAnyOrderElementsOf(files);
@@ -150,26 +157,43 @@ class DeploymentManifestsTest {
     @Test
     void k8s_serverFlagsPortsAndProbesMatchTheServers() throws IOException {
         List<Map<String, Object>> objects = k8sObjects();
-        for (String[] deployment : new String[][] {{"trellis-router", "router"}, {"trellis-model-server", "model-server"}}) {
+        for (String[] deployment :
+                new String[][] {{"trellis-router", "router"}, {"trellis-model-server", "model-server"}}) {
             Map<String, Object> container = container(find(objects, "Deployment", deployment[0]));
             List<String> args = get(container, "args");
             CommandLine.ParseResult parsed = parse(deployment[1], args);
             int port = intOption(parsed, "--port");
             int metricsPort = intOption(parsed, "--metrics-port");
 
-            assertThat(containerPort(container, "grpc")).as(deployment[0] + " grpc port").isEqualTo(port);
-            assertThat(containerPort(container, "metrics")).as(deployment[0] + " metrics port").isEqualTo(metricsPort);
+            assertThat(containerPort(container, "grpc"))
+                    .as(deployment[0] + " grpc port")
+                    .isEqualTo(port);
+            assertThat(containerPort(container, "metrics"))
+                    .as(deployment[0] + " metrics port")
+                    .isEqualTo(metricsPort);
             for (String probe : List.of("readinessProbe", "startupProbe")) {
                 if (container.containsKey(probe)) {
-                    assertThat((Integer) get(container, probe, "grpc", "port")).as(deployment[0] + " " + probe).isEqualTo(port);
+                    assertThat((Integer) get(container, probe, "grpc", "port"))
+                            .as(deployment[0] + " " + probe)
+                            .isEqualTo(port);
                 }
             }
             assertThat(container).containsKey("readinessProbe");
-            Integer livenessPort = Objects.requireNonNullElse(get(container, "livenessProbe", "tcpSocket", "port"), get(container, "livenessProbe", "grpc", "port"));
+            Integer livenessPort = Objects.requireNonNullElse(
+                    get(container, "livenessProbe", "tcpSocket", "port"),
+                    get(container, "livenessProbe", "grpc", "port"));
             assertThat(livenessPort).as(deployment[0] + " liveness").isEqualTo(port);
-            assertThat((Map<String, Object>) get(container, "resources", "requests")).containsKeys("cpu", "memory");
-            assertThat((Map<String, Object>) get(container, "resources", "limits")).containsKeys("cpu", "memory");
-            String prometheusPort = get(find(objects, "Deployment", deployment[0]), "spec", "template", "metadata", "annotations", "prometheus.io/port");
+            assertThat((Map<String, Object>) get(container, "resources", "requests"))
+                    .containsKeys("cpu", "memory");
+            assertThat((Map<String, Object>) get(container, "resources", "limits"))
+                    .containsKeys("cpu", "memory");
+            String prometheusPort = get(
+                    find(objects, "Deployment", deployment[0]),
+                    "spec",
+                    "template",
+                    "metadata",
+                    "annotations",
+                    "prometheus.io/port");
             assertThat(Integer.parseInt(prometheusPort)).isEqualTo(metricsPort);
         }
     }
@@ -181,13 +205,15 @@ class DeploymentManifestsTest {
         CommandLine.ParseResult parsed = parse("router", get(router, "args"));
         List<String> upstreams = stringListOption(parsed, "--upstream");
         assertThat(upstreams).hasSize(1);
-        Matcher m = Pattern.compile("dns:///([a-z0-9-]+)(\\.([a-z0-9-]+)\\.svc\\.cluster\\.local)?:(\\d+)").matcher(upstreams.get(0));
+        Matcher m = Pattern.compile("dns:///([a-z0-9-]+)(\\.([a-z0-9-]+)\\.svc\\.cluster\\.local)?:(\\d+)")
+                .matcher(upstreams.get(0));
         assertThat(m.matches()).as("upstream " + upstreams.get(0)).isTrue();
 
         Map<String, Object> headless = find(objects, "Service", m.group(1));
         assertThat((String) get(headless, "spec", "clusterIP")).isEqualTo("None");
         if (m.group(3) != null) {
-            Map<String, Object> kustomization = new Yaml(new SafeConstructor(new LoaderOptions())).load(Files.readString(DOCKER.resolve("k8s/kustomization.yaml")));
+            Map<String, Object> kustomization = new Yaml(new SafeConstructor(new LoaderOptions()))
+                    .load(Files.readString(DOCKER.resolve("k8s/kustomization.yaml")));
             assertThat(m.group(3)).isEqualTo(kustomization.get("namespace"));
         }
         int upstreamPort = Integer.parseInt(m.group(4));
@@ -197,8 +223,10 @@ class DeploymentManifestsTest {
         Map<String, Object> modelServer = container(modelServerDeployment);
         int modelServerPort = intOption(parse("model-server", get(modelServer, "args")), "--port");
         assertThat(upstreamPort).isEqualTo(modelServerPort);
-        assertThat(containerPort(modelServer, (String) get(headless, "spec", "ports", 0, "targetPort"))).isEqualTo(modelServerPort);
-        assertThat((Map<String, Object>) get(headless, "spec", "selector")).isEqualTo(get(modelServerDeployment, "spec", "selector", "matchLabels"));
+        assertThat(containerPort(modelServer, (String) get(headless, "spec", "ports", 0, "targetPort")))
+                .isEqualTo(modelServerPort);
+        assertThat((Map<String, Object>) get(headless, "spec", "selector"))
+                .isEqualTo(get(modelServerDeployment, "spec", "selector", "matchLabels"));
     }
 
     @Test
@@ -215,10 +243,12 @@ class DeploymentManifestsTest {
             assertThat(p.get("name")).isEqualTo("grpc");
         });
         assertThat(ports).anySatisfy(p -> {
-            assertThat(containerPort(router, (String) p.get("targetPort"))).isEqualTo(intOption(parsed, "--metrics-port"));
+            assertThat(containerPort(router, (String) p.get("targetPort")))
+                    .isEqualTo(intOption(parsed, "--metrics-port"));
             assertThat(p.get("name")).isEqualTo("metrics");
         });
-        assertThat((Map<String, Object>) get(service, "spec", "selector")).isEqualTo(get(deployment, "spec", "selector", "matchLabels"));
+        assertThat((Map<String, Object>) get(service, "spec", "selector"))
+                .isEqualTo(get(deployment, "spec", "selector", "matchLabels"));
     }
 
     @Test
@@ -228,10 +258,15 @@ class DeploymentManifestsTest {
         Map<String, Object> router = container(deployment);
         Path tokenFile = Path.of(stringOption(parse("router", get(router, "args")), "--admin-token-file"));
         List<Map<String, Object>> mounts = get(router, "volumeMounts");
-        Map<String, Object> mount = mounts.stream().filter(v -> Path.of((String) v.get("mountPath")).equals(tokenFile.getParent()))
-                .findFirst().orElseThrow(() -> new AssertionError("no volume mounted at " + tokenFile.getParent()));
+        Map<String, Object> mount = mounts.stream()
+                .filter(v -> Path.of((String) v.get("mountPath")).equals(tokenFile.getParent()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no volume mounted at " + tokenFile.getParent()));
         List<Map<String, Object>> volumes = get(deployment, "spec", "template", "spec", "volumes");
-        Map<String, Object> volume = volumes.stream().filter(v -> mount.get("name").equals(v.get("name"))).findFirst().orElseThrow();
+        Map<String, Object> volume = volumes.stream()
+                .filter(v -> mount.get("name").equals(v.get("name")))
+                .findFirst()
+                .orElseThrow();
         String secretName = get(volume, "secret", "secretName");
         Map<String, Object> secret = find(objects, "Secret", secretName);
         Map<String, Object> data = secret.containsKey("stringData") ? get(secret, "stringData") : get(secret, "data");
@@ -247,21 +282,30 @@ class DeploymentManifestsTest {
         Map<String, Object> modelServer = container(deployment);
         String repo = stringOption(parse("model-server", get(modelServer, "args")), "--repo");
         List<Map<String, Object>> mounts = get(modelServer, "volumeMounts");
-        Map<String, Object> mount = mounts.stream().filter(v -> repo.equals(v.get("mountPath"))).findFirst()
+        Map<String, Object> mount = mounts.stream()
+                .filter(v -> repo.equals(v.get("mountPath")))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("--repo " + repo + " is not a mounted volume"));
         List<Map<String, Object>> volumes = get(deployment, "spec", "template", "spec", "volumes");
-        Map<String, Object> volume = volumes.stream().filter(v -> mount.get("name").equals(v.get("name"))).findFirst().orElseThrow();
-        Map<String, Object> pvc = find(objects, "PersistentVolumeClaim", get(volume, "persistentVolumeClaim", "claimName"));
+        Map<String, Object> volume = volumes.stream()
+                .filter(v -> mount.get("name").equals(v.get("name")))
+                .findFirst()
+                .orElseThrow();
+        Map<String, Object> pvc =
+                find(objects, "PersistentVolumeClaim", get(volume, "persistentVolumeClaim", "claimName"));
         Map<String, Object> pdb = find(objects, "PodDisruptionBudget", "trellis-model-server");
         Map<String, Object> hpa = find(objects, "HorizontalPodAutoscaler", "trellis-model-server");
 
         assertThat(mount.get("readOnly")).isEqualTo(true);
         assertThat((List<String>) get(pvc, "spec", "accessModes")).containsExactly("ReadOnlyMany");
-        assertThat((Map<String, Object>) get(pdb, "spec", "selector", "matchLabels")).isEqualTo(get(deployment, "spec", "selector", "matchLabels"));
+        assertThat((Map<String, Object>) get(pdb, "spec", "selector", "matchLabels"))
+                .isEqualTo(get(deployment, "spec", "selector", "matchLabels"));
         assertThat(hpa.get("apiVersion")).isEqualTo("autoscaling/v2");
         assertThat((String) get(hpa, "spec", "scaleTargetRef", "name")).isEqualTo("trellis-model-server");
         assertThat((String) get(hpa, "spec", "metrics", 0, "resource", "name")).isEqualTo("cpu");
-        assertThat(((Map<String, Object>) get(modelServer, "env", 0))).containsEntry("name", "OMP_NUM_THREADS").containsEntry("value", "1");
+        assertThat(((Map<String, Object>) get(modelServer, "env", 0)))
+                .containsEntry("name", "OMP_NUM_THREADS")
+                .containsEntry("value", "1");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -270,38 +314,50 @@ class DeploymentManifestsTest {
 
     @Test
     void compose_flagsPortsUpstreamsAndSecretMatchTheServers() throws IOException {
-        Map<String, Object> compose = new Yaml(new SafeConstructor(new LoaderOptions())).load(Files.readString(DOCKER.resolve("compose.yaml")));
+        Map<String, Object> compose = new Yaml(new SafeConstructor(new LoaderOptions()))
+                .load(Files.readString(DOCKER.resolve("compose.yaml")));
         Map<String, Object> services = get(compose, "services");
         List<String> modelServers = List.of("model-server-1", "model-server-2");
         for (String name : modelServers) {
             Map<String, Object> service = get(services, name);
             CommandLine.ParseResult parsed = parse("model-server", get(service, "command"));
             int port = intOption(parsed, "--port");
-            assertThat((List<String>) get(service, "expose")).contains(Integer.toString(port), Integer.toString(intOption(parsed, "--metrics-port")));
-            assertThat(String.join(" ", (List<String>) get(service, "healthcheck", "test"))).contains("/" + port);
-            assertThat((List<String>) get(service, "volumes")).anyMatch(v -> v.endsWith(":" + stringOption(parsed, "--repo") + ":ro"));
+            assertThat((List<String>) get(service, "expose"))
+                    .contains(Integer.toString(port), Integer.toString(intOption(parsed, "--metrics-port")));
+            assertThat(String.join(" ", (List<String>) get(service, "healthcheck", "test")))
+                    .contains("/" + port);
+            assertThat((List<String>) get(service, "volumes"))
+                    .anyMatch(v -> v.endsWith(":" + stringOption(parsed, "--repo") + ":ro"));
         }
 
         Map<String, Object> router = get(services, "router");
         CommandLine.ParseResult parsed = parse("router", get(router, "command"));
         int port = intOption(parsed, "--port");
-        assertThat((List<String>) get(router, "ports")).contains(port + ":" + port, intOption(parsed, "--metrics-port") + ":" + intOption(parsed, "--metrics-port"));
-        assertThat(String.join(" ", (List<String>) get(router, "healthcheck", "test"))).contains("/" + port);
+        assertThat((List<String>) get(router, "ports"))
+                .contains(
+                        port + ":" + port,
+                        intOption(parsed, "--metrics-port") + ":" + intOption(parsed, "--metrics-port"));
+        assertThat(String.join(" ", (List<String>) get(router, "healthcheck", "test")))
+                .contains("/" + port);
         List<String> upstreams = stringListOption(parsed, "--upstream");
         assertThat(upstreams).hasSize(modelServers.size());
         for (String upstream : upstreams) {
             String host = upstream.substring(0, upstream.lastIndexOf(':'));
             int upstreamPort = Integer.parseInt(upstream.substring(upstream.lastIndexOf(':') + 1));
             assertThat(modelServers).contains(host);
-            assertThat(upstreamPort).isEqualTo(intOption(parse("model-server", get(services, host, "command")), "--port"));
+            assertThat(upstreamPort)
+                    .isEqualTo(intOption(parse("model-server", get(services, host, "command")), "--port"));
         }
         Path tokenFile = Path.of(stringOption(parsed, "--admin-token-file"));
         assertThat(tokenFile.getParent()).isEqualTo(Path.of("/run/secrets"));
-        assertThat((List<String>) get(router, "secrets")).contains(tokenFile.getFileName().toString());
-        assertThat((Map<String, Object>) get(compose, "secrets")).containsKey(tokenFile.getFileName().toString());
+        assertThat((List<String>) get(router, "secrets"))
+                .contains(tokenFile.getFileName().toString());
+        assertThat((Map<String, Object>) get(compose, "secrets"))
+                .containsKey(tokenFile.getFileName().toString());
 
         Map<String, Object> trainer = get(services, "trainer");
-        assertThat(String.join(" ", (List<String>) get(trainer, "entrypoint"))).contains("dev.trellis.ensemble.cli.EnsembleMain");
+        assertThat(String.join(" ", (List<String>) get(trainer, "entrypoint")))
+                .contains("dev.trellis.ensemble.cli.EnsembleMain");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -311,31 +367,53 @@ class DeploymentManifestsTest {
     private record Dockerfile(String text, List<String> entrypoint, List<String> cmd, List<Integer> exposed) {
         static Dockerfile read(Path file) throws IOException {
             String text = Files.readString(file);
-            return new Dockerfile(text, jsonArray(text, "ENTRYPOINT"), jsonArray(text, "CMD"),
-                    Pattern.compile("(?m)^EXPOSE (.+)$").matcher(text).results()
+            return new Dockerfile(
+                    text,
+                    jsonArray(text, "ENTRYPOINT"),
+                    jsonArray(text, "CMD"),
+                    Pattern.compile("(?m)^EXPOSE (.+)$")
+                            .matcher(text)
+                            .results()
                             .flatMap(r -> Stream.of(r.group(1).trim().split("\\s+")))
-                            .map(Integer::parseInt).toList());
+                            .map(Integer::parseInt)
+                            .toList());
         }
 
         private static List<String> jsonArray(String text, String instruction) {
             Matcher m = Pattern.compile("(?m)^" + instruction + " \\[(.*)]$").matcher(text);
             assertThat(m.find()).as(instruction + " in exec form").isTrue();
-            return Pattern.compile("\"([^\"]*)\"").matcher(m.group(1)).results().map(r -> r.group(1)).toList();
+            return Pattern.compile("\"([^\"]*)\"")
+                    .matcher(m.group(1))
+                    .results()
+                    .map(r -> r.group(1))
+                    .toList();
         }
     }
 
     @Test
     void dockerfiles_mainClassFlagsAndPortsMatchTheServers() throws Exception {
-        for (String[] image : new String[][] {{"router.Dockerfile", "router", ROUTER_MAIN}, {"model-server.Dockerfile", "model-server", MODEL_SERVER_MAIN}}) {
+        for (String[] image : new String[][] {
+            {"router.Dockerfile", "router", ROUTER_MAIN}, {"model-server.Dockerfile", "model-server", MODEL_SERVER_MAIN}
+        }) {
             Dockerfile dockerfile = Dockerfile.read(DOCKER.resolve(image[0]));
             CommandLine.ParseResult parsed = parse(image[1], dockerfile.cmd());
 
-            assertThat(dockerfile.entrypoint()).as(image[0]).containsSubsequence("java", "-cp").endsWith(image[2]);
+            assertThat(dockerfile.entrypoint())
+                    .as(image[0])
+                    .containsSubsequence("java", "-cp")
+                    .endsWith(image[2]);
             Class.forName(image[2]).getMethod("main", String[].class);
-            assertThat(dockerfile.exposed()).as(image[0]).contains(intOption(parsed, "--port"), intOption(parsed, "--metrics-port"));
-            assertThat(dockerfile.text()).contains("FROM maven:3.9-eclipse-temurin-17 AS build", "FROM eclipse-temurin:17-jre",
-                    "mvn -B -q -pl " + image[1] + " -am package -DskipTests", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError",
-                    "/src/" + image[1] + "/target/lib/");
+            assertThat(dockerfile.exposed())
+                    .as(image[0])
+                    .contains(intOption(parsed, "--port"), intOption(parsed, "--metrics-port"));
+            assertThat(dockerfile.text())
+                    .contains(
+                            "FROM maven:3.9-eclipse-temurin-17 AS build",
+                            "FROM eclipse-temurin:17-jre",
+                            "mvn -B -q -pl " + image[1] + " -am package -DskipTests",
+                            "-XX:MaxRAMPercentage=75",
+                            "-XX:+ExitOnOutOfMemoryError",
+                            "/src/" + image[1] + "/target/lib/");
             assertThat(dockerfile.text()).containsPattern("(?m)^USER 10001");
         }
         String modelServer = Files.readString(DOCKER.resolve("model-server.Dockerfile"));

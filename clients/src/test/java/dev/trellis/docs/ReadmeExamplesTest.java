@@ -1,5 +1,8 @@
 package dev.trellis.docs;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
 import com.google.protobuf.Descriptors.FileDescriptor;
 import com.google.protobuf.Descriptors.MethodDescriptor;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
@@ -8,8 +11,6 @@ import com.google.protobuf.util.JsonFormat;
 import dev.trellis.api.v1.ExperimentsProto;
 import dev.trellis.api.v1.ScoringProto;
 import dev.trellis.proto.inference.GrpcServiceProto;
-import org.junit.jupiter.api.Test;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,9 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
+import org.junit.jupiter.api.Test;
 
 /**
  * grpcurl is not installed on the build machine, so the README's grpcurl examples cannot be run
@@ -28,17 +27,15 @@ import static org.assertj.core.api.Assertions.fail;
  * README must name a real method and its JSON must parse, strictly (unknown fields rejected), into
  * that method's request type, exactly as grpcurl would encode it.
  */
-class ReadmeExamplesTest
-{
+class ReadmeExamplesTest {
     private static final Pattern METHOD = Pattern.compile("([a-z]\\w*(?:\\.\\w+)*\\.[A-Z]\\w*)/([A-Z]\\w*)");
 
     @Test
-    void readme_everyGrpcurlPayloadParsesIntoItsMethodsRequest()
-            throws Exception
-    {
+    void readme_everyGrpcurlPayloadParsesIntoItsMethodsRequest() throws Exception {
         String readme = Files.readString(readme());
         Map<String, ServiceDescriptor> services = new HashMap<>();
-        for (FileDescriptor file : List.of(ScoringProto.getDescriptor(), ExperimentsProto.getDescriptor(), GrpcServiceProto.getDescriptor())) {
+        for (FileDescriptor file : List.of(
+                ScoringProto.getDescriptor(), ExperimentsProto.getDescriptor(), GrpcServiceProto.getDescriptor())) {
             for (ServiceDescriptor service : file.getServices()) {
                 services.put(service.getFullName(), service);
             }
@@ -63,7 +60,9 @@ class ReadmeExamplesTest
             ServiceDescriptor service = services.get(method.group(1));
             assertThat(service).as("service %s in the README", method.group(1)).isNotNull();
             MethodDescriptor rpc = service.findMethodByName(method.group(2));
-            assertThat(rpc).as("method %s/%s in the README", method.group(1), method.group(2)).isNotNull();
+            assertThat(rpc)
+                    .as("method %s/%s in the README", method.group(1), method.group(2))
+                    .isNotNull();
 
             DynamicMessage.Builder request = DynamicMessage.newBuilder(rpc.getInputType());
             JsonFormat.parser().merge(json, request);
@@ -71,13 +70,17 @@ class ReadmeExamplesTest
             at = method.end();
         }
 
-        assertThat(checked).as("grpcurl examples found").hasSizeGreaterThanOrEqualTo(8)
-                .contains("trellis.v1.Scoring.Score", "trellis.v1.Scoring.ScoreBatch", "inference.GRPCInferenceService.ModelInfer");
+        assertThat(checked)
+                .as("grpcurl examples found")
+                .hasSizeGreaterThanOrEqualTo(8)
+                .contains(
+                        "trellis.v1.Scoring.Score",
+                        "trellis.v1.Scoring.ScoreBatch",
+                        "inference.GRPCInferenceService.ModelInfer");
     }
 
     /** The end of a shell command: the first newline not preceded by a backslash continuation. */
-    private static int commandEnd(String text, int from)
-    {
+    private static int commandEnd(String text, int from) {
         int i = from;
         while (true) {
             int newline = text.indexOf('\n', i);
@@ -93,14 +96,14 @@ class ReadmeExamplesTest
         }
     }
 
-    private static Path readme()
-    {
+    private static Path readme() {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
             Path candidate = dir.resolve("README.md");
             if (Files.exists(candidate) && Files.exists(dir.resolve("clients"))) {
                 return candidate;
             }
         }
-        throw new IllegalStateException("README.md not found above " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException(
+                "README.md not found above " + Path.of("").toAbsolutePath());
     }
 }

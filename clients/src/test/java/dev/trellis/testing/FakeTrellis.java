@@ -12,12 +12,12 @@ import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentEvaluation;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
-import dev.trellis.api.v1.Explanation;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
-import dev.trellis.api.v1.FeatureContribution;
+import dev.trellis.api.v1.Explanation;
 import dev.trellis.api.v1.FeatureColumn;
 import dev.trellis.api.v1.FeatureColumns;
+import dev.trellis.api.v1.FeatureContribution;
 import dev.trellis.api.v1.FeatureInfo;
 import dev.trellis.api.v1.GetExperimentRequest;
 import dev.trellis.api.v1.GetExperimentResponse;
@@ -68,7 +68,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +82,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class FakeTrellis implements AutoCloseable {
     public static final String TOKEN = "s3cret";
-    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final Context.Key<String> AUTH = Context.key("auth");
 
     public final List<ScoreRequest> scored = new CopyOnWriteArrayList<>();
@@ -96,9 +96,11 @@ public final class FakeTrellis implements AutoCloseable {
     public FakeTrellis() throws IOException {
         ServerInterceptor auth = new ServerInterceptor() {
             @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            public <Q, R> ServerCall.Listener<Q> interceptCall(
+                    ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
                 String value = headers.get(AUTHORIZATION);
-                return Contexts.interceptCall(Context.current().withValue(AUTH, value == null ? "" : value), call, headers, next);
+                return Contexts.interceptCall(
+                        Context.current().withValue(AUTH, value == null ? "" : value), call, headers, next);
             }
         };
         server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
@@ -126,29 +128,51 @@ public final class FakeTrellis implements AutoCloseable {
         double sum = 0;
         List<FeatureContribution> contributions = new ArrayList<>();
         for (Map.Entry<String, Value> e : new java.util.TreeMap<>(request.getFeaturesMap()).entrySet()) {
-            double part = e.getValue().hasNumberValue() ? e.getValue().getNumberValue() * 0.01
-                    : e.getValue().hasStringValue() ? (e.getValue().getStringValue().hashCode() % 100) * 0.001 : 0;
+            double part = e.getValue().hasNumberValue()
+                    ? e.getValue().getNumberValue() * 0.01
+                    : e.getValue().hasStringValue()
+                            ? (e.getValue().getStringValue().hashCode() % 100) * 0.001
+                            : 0;
             sum += part;
-            contributions.add(FeatureContribution.newBuilder().setFeature(e.getKey()).setValue(part).build());
+            contributions.add(FeatureContribution.newBuilder()
+                    .setFeature(e.getKey())
+                    .setValue(part)
+                    .build());
         }
         double score = 1 / (1 + Math.exp(-(sum - 1)));
-        String version = !request.getVersion().isEmpty() ? request.getVersion() : batchVersion != null && !batchVersion.isEmpty() ? batchVersion : "2";
-        boolean experiment = request.getUnitId().hashCode() % 2 == 0 && request.getVersion().isEmpty() && (batchVersion == null || batchVersion.isEmpty());
+        String version = !request.getVersion().isEmpty()
+                ? request.getVersion()
+                : batchVersion != null && !batchVersion.isEmpty() ? batchVersion : "2";
+        boolean experiment = request.getUnitId().hashCode() % 2 == 0
+                && request.getVersion().isEmpty()
+                && (batchVersion == null || batchVersion.isEmpty());
         ScoreResponse.Builder response = ScoreResponse.newBuilder()
                 .setScore(score)
                 .setLabel(score > 0.5 ? "hot" : "cold")
-                .setInterval(Interval.newBuilder().setLower(score * 0.9).setUpper(Math.min(1, score * 1.1)).setLevel(0.95))
+                .setInterval(Interval.newBuilder()
+                        .setLower(score * 0.9)
+                        .setUpper(Math.min(1, score * 1.1))
+                        .setLevel(0.95))
                 .setAgreement(0.9)
                 .addBaseScores(BaseScore.newBuilder().setModel("xgboost").setScore(score))
                 .addBaseScores(BaseScore.newBuilder().setModel("mlp").setScore(score * 0.95))
-                .setServed(Served.newBuilder().setModel(model).setVersion(experiment ? "1" : version)
-                        .setExperiment(experiment ? "exp-a" : "").setVariant(experiment ? "control" : "")
-                        .setReason(!request.getVersion().isEmpty() || (batchVersion != null && !batchVersion.isEmpty()) ? RoutingReason.PINNED
-                                : experiment ? RoutingReason.EXPERIMENT : RoutingReason.DEFAULT)
+                .setServed(Served.newBuilder()
+                        .setModel(model)
+                        .setVersion(experiment ? "1" : version)
+                        .setExperiment(experiment ? "exp-a" : "")
+                        .setVariant(experiment ? "control" : "")
+                        .setReason(
+                                !request.getVersion().isEmpty() || (batchVersion != null && !batchVersion.isEmpty())
+                                        ? RoutingReason.PINNED
+                                        : experiment ? RoutingReason.EXPERIMENT : RoutingReason.DEFAULT)
                         .setReplica("fake:8081"))
                 .setRequestId(request.getRequestId());
         if (request.getExplain()) {
-            response.setExplanation(Explanation.newBuilder().addAllContributions(contributions).setBaseValue(-1).setMlpTerm(0.0).setLogit(sum - 1));
+            response.setExplanation(Explanation.newBuilder()
+                    .addAllContributions(contributions)
+                    .setBaseValue(-1)
+                    .setMlpTerm(0.0)
+                    .setLogit(sum - 1));
         }
         return response.build();
     }
@@ -158,18 +182,25 @@ public final class FakeTrellis implements AutoCloseable {
                 .setCode(Code.INVALID_ARGUMENT_VALUE)
                 .setMessage(message)
                 .addDetails(Any.pack(BadRequest.newBuilder()
-                        .addFieldViolations(BadRequest.FieldViolation.newBuilder().setField(field).setDescription(description))
+                        .addFieldViolations(BadRequest.FieldViolation.newBuilder()
+                                .setField(field)
+                                .setDescription(description))
                         .build()))
                 .build());
     }
 
     private static void check(ScoreRequest request, String model, String prefix) {
         if (!model.equals("leads")) {
-            throw Status.NOT_FOUND.withDescription("unknown model '" + model + "'").asRuntimeException();
+            throw Status.NOT_FOUND
+                    .withDescription("unknown model '" + model + "'")
+                    .asRuntimeException();
         }
         for (Map.Entry<String, Value> e : request.getFeaturesMap().entrySet()) {
             if (e.getKey().equals("tenure") && e.getValue().hasStringValue()) {
-                throw badRequest("invalid features", prefix + "features.tenure", "expected a number, got '" + e.getValue().getStringValue() + "'");
+                throw badRequest(
+                        "invalid features",
+                        prefix + "features.tenure",
+                        "expected a number, got '" + e.getValue().getStringValue() + "'");
             }
         }
     }
@@ -177,7 +208,9 @@ public final class FakeTrellis implements AutoCloseable {
     /** Columns as the rows they stand for: NaN and "" become missing (null) values, as the router reads them. */
     private static List<ScoreRequest> rowsOf(FeatureColumns columns, String model) {
         if (!model.equals("leads") && columns.getUnitIdsCount() > 0) {
-            throw Status.NOT_FOUND.withDescription("unknown model '" + model + "'").asRuntimeException();
+            throw Status.NOT_FOUND
+                    .withDescription("unknown model '" + model + "'")
+                    .asRuntimeException();
         }
         List<ScoreRequest> rows = new ArrayList<>();
         for (int row = 0; row < columns.getUnitIdsCount(); row++) {
@@ -185,12 +218,27 @@ public final class FakeTrellis implements AutoCloseable {
             for (int i = 0; i < columns.getFeaturesCount(); i++) {
                 FeatureColumn column = columns.getFeatures(i);
                 if (column.getName().equals("tenure") && column.hasStrings()) {
-                    throw badRequest("invalid features", "columns.features[" + i + "]", "tenure is a numeric feature: send numbers");
+                    throw badRequest(
+                            "invalid features",
+                            "columns.features[" + i + "]",
+                            "tenure is a numeric feature: send numbers");
                 }
-                boolean missing = column.hasNumbers() ? Double.isNaN(column.getNumbers().getValues(row)) : column.getStrings().getValues(row).isEmpty();
-                request.putFeatures(column.getName(), missing ? Value.newBuilder().setNullValueValue(0).build()
-                        : column.hasNumbers() ? Value.newBuilder().setNumberValue(column.getNumbers().getValues(row)).build()
-                        : Value.newBuilder().setStringValue(column.getStrings().getValues(row)).build());
+                boolean missing = column.hasNumbers()
+                        ? Double.isNaN(column.getNumbers().getValues(row))
+                        : column.getStrings().getValues(row).isEmpty();
+                request.putFeatures(
+                        column.getName(),
+                        missing
+                                ? Value.newBuilder().setNullValueValue(0).build()
+                                : column.hasNumbers()
+                                        ? Value.newBuilder()
+                                                .setNumberValue(
+                                                        column.getNumbers().getValues(row))
+                                                .build()
+                                        : Value.newBuilder()
+                                                .setStringValue(
+                                                        column.getStrings().getValues(row))
+                                                .build());
             }
             for (AttributeColumn column : columns.getAttributesList()) {
                 if (!column.getValues(row).isEmpty()) {
@@ -216,8 +264,7 @@ public final class FakeTrellis implements AutoCloseable {
                 scored.add(request);
                 observer.onNext(FakeTrellis.score(request.getModel(), request, null));
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }
@@ -237,8 +284,7 @@ public final class FakeTrellis implements AutoCloseable {
                 }
                 observer.onNext(response.build());
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }
@@ -247,19 +293,28 @@ public final class FakeTrellis implements AutoCloseable {
     private final class FakeExperiments extends ExperimentsGrpc.ExperimentsImplBase {
         @Override
         public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer) {
-            ModelVersionInfo.Builder v2 = ModelVersionInfo.newBuilder().setVersion("2")
-                    .addReplicas(ReplicaStatus.newBuilder().setReplica("fake:8081").setReady(true))
+            ModelVersionInfo.Builder v2 = ModelVersionInfo.newBuilder()
+                    .setVersion("2")
+                    .addReplicas(
+                            ReplicaStatus.newBuilder().setReplica("fake:8081").setReady(true))
                     .addFeatures(FeatureInfo.newBuilder().setName("tenure").setDatatype("FP32"))
                     .addFeatures(FeatureInfo.newBuilder().setName("contract").setDatatype("BYTES"))
-                    .addFeatures(FeatureInfo.newBuilder().setName("total_charges").setDatatype("FP32"));
+                    .addFeatures(
+                            FeatureInfo.newBuilder().setName("total_charges").setDatatype("FP32"));
             observer.onNext(ListModelsResponse.newBuilder()
-                    .addModels(ModelInfo.newBuilder().setName("leads").setDefaultVersion("2").addVersions(v2)).build());
+                    .addModels(ModelInfo.newBuilder()
+                            .setName("leads")
+                            .setDefaultVersion("2")
+                            .addVersions(v2))
+                    .build());
             observer.onCompleted();
         }
 
         @Override
         public void listExperiments(ListExperimentsRequest request, StreamObserver<ListExperimentsResponse> observer) {
-            observer.onNext(ListExperimentsResponse.newBuilder().addAllExperiments(new java.util.TreeMap<>(experiments).values()).build());
+            observer.onNext(ListExperimentsResponse.newBuilder()
+                    .addAllExperiments(new java.util.TreeMap<>(experiments).values())
+                    .build());
             observer.onCompleted();
         }
 
@@ -267,12 +322,18 @@ public final class FakeTrellis implements AutoCloseable {
         public void getExperiment(GetExperimentRequest request, StreamObserver<GetExperimentResponse> observer) {
             Experiment e = experiments.get(request.getKey());
             if (e == null) {
-                observer.onError(Status.NOT_FOUND.withDescription("no experiment '" + request.getKey() + "'").asRuntimeException());
+                observer.onError(Status.NOT_FOUND
+                        .withDescription("no experiment '" + request.getKey() + "'")
+                        .asRuntimeException());
                 return;
             }
-            GetExperimentResponse.Builder response = GetExperimentResponse.newBuilder().setExperiment(e);
+            GetExperimentResponse.Builder response =
+                    GetExperimentResponse.newBuilder().setExperiment(e);
             if (request.getIncludeHistory()) {
-                response.addHistory(dev.trellis.api.v1.Revision.newBuilder().setRevision(e.getRevision()).setActor("admin").setAction("CREATED"));
+                response.addHistory(dev.trellis.api.v1.Revision.newBuilder()
+                        .setRevision(e.getRevision())
+                        .setActor("admin")
+                        .setAction("CREATED"));
             }
             observer.onNext(response.build());
             observer.onCompleted();
@@ -283,23 +344,29 @@ public final class FakeTrellis implements AutoCloseable {
             try {
                 admin();
                 Experiment e = request.getExperiment();
-                double sum = e.getVariantsList().stream().mapToDouble(dev.trellis.api.v1.Variant::getWeight).sum();
+                double sum = e.getVariantsList().stream()
+                        .mapToDouble(dev.trellis.api.v1.Variant::getWeight)
+                        .sum();
                 if (Math.abs(sum - 1) > 0.01) {
                     throw badRequest("invalid experiment", "experiment.variants", "weights sum to " + sum + ", not 1");
                 }
                 Experiment current = experiments.get(e.getKey());
                 long currentRevision = current == null ? 0 : current.getRevision();
                 if (request.getExpectedRevision() != currentRevision) {
-                    throw Status.ABORTED.withDescription("stale revision: expected " + request.getExpectedRevision() + ", current " + currentRevision).asRuntimeException();
+                    throw Status.ABORTED
+                            .withDescription("stale revision: expected " + request.getExpectedRevision() + ", current "
+                                    + currentRevision)
+                            .asRuntimeException();
                 }
-                Experiment stored = e.toBuilder().setRevision(currentRevision + 1).build();
+                Experiment stored =
+                        e.toBuilder().setRevision(currentRevision + 1).build();
                 if (!request.getValidateOnly()) {
                     experiments.put(e.getKey(), stored);
                 }
-                observer.onNext(PutExperimentResponse.newBuilder().setExperiment(stored).build());
+                observer.onNext(
+                        PutExperimentResponse.newBuilder().setExperiment(stored).build());
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }
@@ -310,28 +377,52 @@ public final class FakeTrellis implements AutoCloseable {
                 admin();
                 Experiment e = experiments.get(request.getKey());
                 if (e == null) {
-                    throw Status.NOT_FOUND.withDescription("no experiment '" + request.getKey() + "'").asRuntimeException();
+                    throw Status.NOT_FOUND
+                            .withDescription("no experiment '" + request.getKey() + "'")
+                            .asRuntimeException();
                 }
-                Experiment stopped = e.toBuilder().setStatus(ExperimentStatus.STOPPED).setWinner(request.getWinner()).setRevision(e.getRevision() + 1).build();
+                Experiment stopped = e.toBuilder()
+                        .setStatus(ExperimentStatus.STOPPED)
+                        .setWinner(request.getWinner())
+                        .setRevision(e.getRevision() + 1)
+                        .build();
                 experiments.put(e.getKey(), stopped);
-                observer.onNext(StopExperimentResponse.newBuilder().setExperiment(stopped).build());
+                observer.onNext(StopExperimentResponse.newBuilder()
+                        .setExperiment(stopped)
+                        .build());
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }
 
         @Override
-        public void explainAssignment(ExplainAssignmentRequest request, StreamObserver<ExplainAssignmentResponse> observer) {
+        public void explainAssignment(
+                ExplainAssignmentRequest request, StreamObserver<ExplainAssignmentResponse> observer) {
             observer.onNext(ExplainAssignmentResponse.newBuilder()
-                    .setVersion("1").setReason(RoutingReason.EXPERIMENT).setExperiment("exp-a").setVariant("control")
+                    .setVersion("1")
+                    .setReason(RoutingReason.EXPERIMENT)
+                    .setExperiment("exp-a")
+                    .setVariant("control")
                     .setSummary("unit " + request.getUnitId() + " hash 0.3127 in [0,0.5) -> control (version 1)")
-                    .addEvaluations(ExperimentEvaluation.newBuilder().setExperiment("exp-a").setSeed("exp-a").setConditionsMet(true)
-                            .setInNamespace(true).setHash(0.3127).setCoverage(1)
-                            .addRanges(BucketRange.newBuilder().setVariant("control").setStart(0).setEnd(0.5))
-                            .addRanges(BucketRange.newBuilder().setVariant("treatment").setStart(0.5).setEnd(1))
-                            .setVariant("control").setVersion("1").setDecision("hash 0.3127 in control [0, 0.5)"))
+                    .addEvaluations(ExperimentEvaluation.newBuilder()
+                            .setExperiment("exp-a")
+                            .setSeed("exp-a")
+                            .setConditionsMet(true)
+                            .setInNamespace(true)
+                            .setHash(0.3127)
+                            .setCoverage(1)
+                            .addRanges(BucketRange.newBuilder()
+                                    .setVariant("control")
+                                    .setStart(0)
+                                    .setEnd(0.5))
+                            .addRanges(BucketRange.newBuilder()
+                                    .setVariant("treatment")
+                                    .setStart(0.5)
+                                    .setEnd(1))
+                            .setVariant("control")
+                            .setVersion("1")
+                            .setDecision("hash 0.3127 in control [0, 0.5)"))
                     .build());
             observer.onCompleted();
         }
@@ -340,12 +431,13 @@ public final class FakeTrellis implements AutoCloseable {
         public StreamObserver<RecordOutcomeRequest> recordOutcomes(StreamObserver<RecordOutcomesResponse> observer) {
             try {
                 admin();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
                 return new StreamObserver<>() {
                     public void onNext(RecordOutcomeRequest value) {}
+
                     public void onError(Throwable t) {}
+
                     public void onCompleted() {}
                 };
             }
@@ -363,7 +455,9 @@ public final class FakeTrellis implements AutoCloseable {
 
                 @Override
                 public void onCompleted() {
-                    observer.onNext(RecordOutcomesResponse.newBuilder().setAccepted(count).build());
+                    observer.onNext(RecordOutcomesResponse.newBuilder()
+                            .setAccepted(count)
+                            .build());
                     observer.onCompleted();
                 }
             };
@@ -372,12 +466,34 @@ public final class FakeTrellis implements AutoCloseable {
         @Override
         public void getResults(GetResultsRequest request, StreamObserver<GetResultsResponse> observer) {
             observer.onNext(GetResultsResponse.newBuilder()
-                    .setExperiment(request.getExperiment()).setMetric("converted").setMetricType(MetricType.CONVERSION)
-                    .addVariants(VariantResult.newBuilder().setVariant("control").setVersion("1").setWeight(0.5).setUnits(1000).setConversions(60).setMean(0.06))
-                    .addVariants(VariantResult.newBuilder().setVariant("treatment").setVersion("2").setWeight(0.5).setUnits(1010).setConversions(81).setMean(0.0802))
-                    .addComparisons(Comparison.newBuilder().setVariant("treatment").setControl("control").setAbsoluteLift(0.0202)
-                            .setAbsoluteLiftLower(-0.001).setAbsoluteLiftUpper(0.041).setRelativeLift(0.336).setRelativeLiftLower(-0.02)
-                            .setRelativeLiftUpper(0.69).setPValue(0.076).setStatistic(1.77))
+                    .setExperiment(request.getExperiment())
+                    .setMetric("converted")
+                    .setMetricType(MetricType.CONVERSION)
+                    .addVariants(VariantResult.newBuilder()
+                            .setVariant("control")
+                            .setVersion("1")
+                            .setWeight(0.5)
+                            .setUnits(1000)
+                            .setConversions(60)
+                            .setMean(0.06))
+                    .addVariants(VariantResult.newBuilder()
+                            .setVariant("treatment")
+                            .setVersion("2")
+                            .setWeight(0.5)
+                            .setUnits(1010)
+                            .setConversions(81)
+                            .setMean(0.0802))
+                    .addComparisons(Comparison.newBuilder()
+                            .setVariant("treatment")
+                            .setControl("control")
+                            .setAbsoluteLift(0.0202)
+                            .setAbsoluteLiftLower(-0.001)
+                            .setAbsoluteLiftUpper(0.041)
+                            .setRelativeLift(0.336)
+                            .setRelativeLiftLower(-0.02)
+                            .setRelativeLiftUpper(0.69)
+                            .setPValue(0.076)
+                            .setStatistic(1.77))
                     .setSrm(SampleRatioCheck.newBuilder().setChiSquare(0.05).setPValue(0.82))
                     .setRequiredSampleSizePerArm(2207)
                     .setRecommendation(Recommendation.KEEP_RUNNING)
@@ -390,13 +506,18 @@ public final class FakeTrellis implements AutoCloseable {
         public void startRollout(StartRolloutRequest request, StreamObserver<RolloutResponse> observer) {
             try {
                 admin();
-                Rollout r = request.getRollout().toBuilder().setState(RolloutState.PROGRESSING)
-                        .setCurrentWeight(request.getRollout().getStepsCount() == 0 ? 5 : request.getRollout().getSteps(0)).setRevision(1).build();
+                Rollout r = request.getRollout().toBuilder()
+                        .setState(RolloutState.PROGRESSING)
+                        .setCurrentWeight(
+                                request.getRollout().getStepsCount() == 0
+                                        ? 5
+                                        : request.getRollout().getSteps(0))
+                        .setRevision(1)
+                        .build();
                 rollout = r;
                 observer.onNext(RolloutResponse.newBuilder().setRollout(r).build());
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }
@@ -405,7 +526,9 @@ public final class FakeTrellis implements AutoCloseable {
         public void getRollout(GetRolloutRequest request, StreamObserver<RolloutResponse> observer) {
             Rollout r = rollout;
             if (r == null || !r.getModel().equals(request.getModel())) {
-                observer.onError(Status.NOT_FOUND.withDescription("no rollout of '" + request.getModel() + "'").asRuntimeException());
+                observer.onError(Status.NOT_FOUND
+                        .withDescription("no rollout of '" + request.getModel() + "'")
+                        .asRuntimeException());
                 return;
             }
             observer.onNext(RolloutResponse.newBuilder().setRollout(r).build());
@@ -432,20 +555,28 @@ public final class FakeTrellis implements AutoCloseable {
             transition(request, RolloutState.ABORTED, observer);
         }
 
-        private void transition(RolloutActionRequest request, RolloutState state, StreamObserver<RolloutResponse> observer) {
+        private void transition(
+                RolloutActionRequest request, RolloutState state, StreamObserver<RolloutResponse> observer) {
             try {
                 admin();
                 Rollout r = rollout;
                 if (r == null || !r.getModel().equals(request.getModel())) {
-                    throw Status.NOT_FOUND.withDescription("no rollout of '" + request.getModel() + "'").asRuntimeException();
+                    throw Status.NOT_FOUND
+                            .withDescription("no rollout of '" + request.getModel() + "'")
+                            .asRuntimeException();
                 }
-                Rollout next = r.toBuilder().setState(state).setReason(request.getReason())
-                        .setCurrentWeight(state == RolloutState.PROMOTED ? 100 : state == RolloutState.ABORTED ? 0 : r.getCurrentWeight()).build();
+                Rollout next = r.toBuilder()
+                        .setState(state)
+                        .setReason(request.getReason())
+                        .setCurrentWeight(
+                                state == RolloutState.PROMOTED
+                                        ? 100
+                                        : state == RolloutState.ABORTED ? 0 : r.getCurrentWeight())
+                        .build();
                 rollout = next;
                 observer.onNext(RolloutResponse.newBuilder().setRollout(next).build());
                 observer.onCompleted();
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 observer.onError(e);
             }
         }

@@ -72,20 +72,31 @@ public final class ExperimentManager {
      * @param knownVersions versions of the model that exist; empty skips that check
      * @param validateOnly validate and return the definition as it would be stored, store nothing
      */
-    public Experiment put(Experiment experiment, long expectedRevision, String actor, Set<String> knownVersions,
+    public Experiment put(
+            Experiment experiment,
+            long expectedRevision,
+            String actor,
+            Set<String> knownVersions,
             boolean validateOnly) {
         requireNonNull(experiment, "experiment is null");
         requireNonNull(actor, "actor is null");
         requireNonNull(knownVersions, "knownVersions is null");
-        Experiment candidate = experiment.toBuilder().clearRevision().clearCreated().clearUpdated().clearUpdatedBy().build();
+        Experiment candidate = experiment.toBuilder()
+                .clearRevision()
+                .clearCreated()
+                .clearUpdated()
+                .clearUpdatedBy()
+                .build();
         synchronized (writeLock) {
-            Optional<Experiment> current = candidate.getKey().isEmpty() ? Optional.empty() : store.getExperiment(candidate.getKey());
+            Optional<Experiment> current =
+                    candidate.getKey().isEmpty() ? Optional.empty() : store.getExperiment(candidate.getKey());
             checkRevision(candidate.getKey(), current, expectedRevision);
             validator.validateExperiment(candidate, current, othersOfModel(candidate), knownVersions);
             if (validateOnly) {
                 return candidate.toBuilder().setRevision(expectedRevision).build();
             }
-            String action = current.isEmpty() ? "CREATED"
+            String action = current.isEmpty()
+                    ? "CREATED"
                     : candidate.getStatus() == ExperimentStatus.STOPPED ? "STOPPED" : "UPDATED";
             Experiment stored = store.putExperiment(candidate, expectedRevision, actor, action);
             refresh();
@@ -109,7 +120,10 @@ public final class ExperimentManager {
             Experiment candidate = current.toBuilder()
                     .setStatus(ExperimentStatus.STOPPED)
                     .setWinner(winner == null ? "" : winner)
-                    .clearRevision().clearCreated().clearUpdated().clearUpdatedBy()
+                    .clearRevision()
+                    .clearCreated()
+                    .clearUpdated()
+                    .clearUpdatedBy()
                     .build();
             validator.validateExperiment(candidate, Optional.of(current), othersOfModel(candidate), Set.of());
             Experiment stored = store.putExperiment(candidate, expected, actor, "STOPPED");
@@ -154,7 +168,8 @@ public final class ExperimentManager {
             Map<String, List<Experiment>> running = new HashMap<>();
             for (Experiment e : store.listExperiments()) { // ordered by model, then key: the evaluation order
                 if (e.getStatus() == ExperimentStatus.RUNNING) {
-                    running.computeIfAbsent(e.getModel(), m -> new ArrayList<>()).add(e);
+                    running.computeIfAbsent(e.getModel(), m -> new ArrayList<>())
+                            .add(e);
                 }
             }
             Map<String, Rollout> active = new HashMap<>();
@@ -169,10 +184,13 @@ public final class ExperimentManager {
             models.addAll(defaults.keySet());
             Map<String, ModelRoutingState> next = new HashMap<>();
             for (String model : models) {
-                next.put(model, new ModelRoutingState(model,
-                        Optional.ofNullable(defaults.get(model)),
-                        running.getOrDefault(model, List.of()),
-                        Optional.ofNullable(active.get(model))));
+                next.put(
+                        model,
+                        new ModelRoutingState(
+                                model,
+                                Optional.ofNullable(defaults.get(model)),
+                                running.getOrDefault(model, List.of()),
+                                Optional.ofNullable(active.get(model))));
             }
             snapshot = Map.copyOf(next);
         }
@@ -208,8 +226,11 @@ public final class ExperimentManager {
         Experiment experiment = require(experimentKey);
         String m = metric == null || metric.isEmpty() ? experiment.getMetric() : metric;
         if (m.isEmpty()) {
-            throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "experiment '" + experimentKey
-                    + "' has no metric; pass one", List.of(new FieldViolation("metric", "must not be empty")), null);
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "experiment '" + experimentKey + "' has no metric; pass one",
+                    List.of(new FieldViolation("metric", "must not be empty")),
+                    null);
         }
         store.flush();
         return calculator.calculate(experiment, m, store.variantStats(experimentKey, m));
@@ -224,8 +245,11 @@ public final class ExperimentManager {
         requireNonNull(version, "version is null");
         requireNonNull(actor, "actor is null");
         if (model.isEmpty() || version.isEmpty()) {
-            throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "model and version must not be empty",
-                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")), null);
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "model and version must not be empty",
+                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")),
+                    null);
         }
         synchronized (writeLock) {
             store.setDefaultVersion(model, version, actor);
@@ -235,31 +259,42 @@ public final class ExperimentManager {
 
     private List<Experiment> othersOfModel(Experiment candidate) {
         return store.listExperiments().stream()
-                .filter(e -> e.getModel().equals(candidate.getModel()) && !e.getKey().equals(candidate.getKey()))
+                .filter(e ->
+                        e.getModel().equals(candidate.getModel()) && !e.getKey().equals(candidate.getKey()))
                 .toList();
     }
 
     private Experiment require(String key) {
         requireNonNull(key, "key is null");
-        return store.getExperiment(key).orElseThrow(() ->
-                new ExperimentsException(ErrorCode.NOT_FOUND, "experiment '" + key + "' does not exist"));
+        return store.getExperiment(key)
+                .orElseThrow(
+                        () -> new ExperimentsException(ErrorCode.NOT_FOUND, "experiment '" + key + "' does not exist"));
     }
 
     private static void checkRevision(String key, Optional<Experiment> current, long expectedRevision) {
         if (expectedRevision < 0) {
-            throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "expected_revision must not be negative",
-                    List.of(new FieldViolation("expected_revision", "must not be negative")), null);
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "expected_revision must not be negative",
+                    List.of(new FieldViolation("expected_revision", "must not be negative")),
+                    null);
         }
         if (expectedRevision == 0 && current.isPresent()) {
-            throw new ExperimentsException(ErrorCode.ALREADY_EXISTS, "experiment '" + key + "' already exists at revision "
-                    + current.get().getRevision() + "; pass it as expected_revision to update");
+            throw new ExperimentsException(
+                    ErrorCode.ALREADY_EXISTS,
+                    "experiment '" + key + "' already exists at revision "
+                            + current.get().getRevision() + "; pass it as expected_revision to update");
         }
         if (expectedRevision > 0 && current.isEmpty()) {
-            throw new ExperimentsException(ErrorCode.NOT_FOUND, "experiment '" + key + "' does not exist; use expected_revision 0 to create it");
+            throw new ExperimentsException(
+                    ErrorCode.NOT_FOUND,
+                    "experiment '" + key + "' does not exist; use expected_revision 0 to create it");
         }
         if (expectedRevision > 0 && current.get().getRevision() != expectedRevision) {
-            throw new ExperimentsException(ErrorCode.STALE_REVISION, "experiment '" + key + "' is at revision "
-                    + current.get().getRevision() + ", not the expected " + expectedRevision + "; read it again and retry");
+            throw new ExperimentsException(
+                    ErrorCode.STALE_REVISION,
+                    "experiment '" + key + "' is at revision " + current.get().getRevision() + ", not the expected "
+                            + expectedRevision + "; read it again and retry");
         }
     }
 }

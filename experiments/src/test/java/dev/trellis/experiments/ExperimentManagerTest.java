@@ -46,10 +46,17 @@ class ExperimentManagerTest {
     }
 
     private static Experiment experiment(ExperimentStatus status) {
-        return Experiment.newBuilder().setKey("leads-exp").setModel("leads").setStatus(status)
-                .setMetric("converted").setMetricType(MetricType.CONVERSION).setMinimumDetectableEffect(0.05)
-                .addVariants(Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
-                .addVariants(Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5))
+        return Experiment.newBuilder()
+                .setKey("leads-exp")
+                .setModel("leads")
+                .setStatus(status)
+                .setMetric("converted")
+                .setMetricType(MetricType.CONVERSION)
+                .setMinimumDetectableEffect(0.05)
+                .addVariants(
+                        Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
+                .addVariants(
+                        Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5))
                 .build();
     }
 
@@ -66,18 +73,23 @@ class ExperimentManagerTest {
 
         Experiment running = manager.put(experiment(ExperimentStatus.RUNNING), 1, "alice", Set.of(), false);
         assertThat(manager.routingState("leads").runningExperiments()).containsExactly(running);
-        RoutingDecision d = new RoutingDecider().decide(new RoutingRequest("leads", "u1", Map.of(), null), manager.routingState("leads"));
+        RoutingDecision d = new RoutingDecider()
+                .decide(new RoutingRequest("leads", "u1", Map.of(), null), manager.routingState("leads"));
         assertThat(d.reason()).isEqualTo(RoutingReason.EXPERIMENT);
 
-        assertThat(catchThrowableOfType(ExperimentsException.class,
-                () -> manager.put(experiment(ExperimentStatus.RUNNING), 1, "bob", Set.of(), false)).code())
+        assertThat(catchThrowableOfType(
+                                ExperimentsException.class,
+                                () -> manager.put(experiment(ExperimentStatus.RUNNING), 1, "bob", Set.of(), false))
+                        .code())
                 .isEqualTo(ErrorCode.STALE_REVISION);
 
         Experiment stopped = manager.stop("leads-exp", "treatment", 0, "alice");
         assertThat(stopped.getStatus()).isEqualTo(ExperimentStatus.STOPPED);
         assertThat(stopped.getWinner()).isEqualTo("treatment");
         assertThat(manager.routingState("leads").runningExperiments()).isEmpty();
-        assertThat(manager.history("leads-exp")).extracting(r -> r.getAction()).containsExactly("CREATED", "UPDATED", "STOPPED");
+        assertThat(manager.history("leads-exp"))
+                .extracting(r -> r.getAction())
+                .containsExactly("CREATED", "UPDATED", "STOPPED");
         assertThat(manager.list("leads", ExperimentStatus.STOPPED)).hasSize(1);
         assertThat(manager.list(null, ExperimentStatus.RUNNING)).isEmpty();
         assertThat(manager.defaultVersion("leads")).contains("1");
@@ -93,7 +105,14 @@ class ExperimentManagerTest {
             results.add(pool.submit(() -> {
                 go.await();
                 try {
-                    manager.put(experiment(ExperimentStatus.DRAFT).toBuilder().setDescription(who).build(), 1, who, Set.of(), false);
+                    manager.put(
+                            experiment(ExperimentStatus.DRAFT).toBuilder()
+                                    .setDescription(who)
+                                    .build(),
+                            1,
+                            who,
+                            Set.of(),
+                            false);
                     return who;
                 } catch (ExperimentsException e) {
                     return e.code().name();
@@ -107,7 +126,10 @@ class ExperimentManagerTest {
         }
         pool.shutdown();
         assertThat(outcomes).containsOnlyOnce("STALE_REVISION");
-        String winner = outcomes.stream().filter(s -> !s.equals("STALE_REVISION")).findFirst().orElseThrow();
+        String winner = outcomes.stream()
+                .filter(s -> !s.equals("STALE_REVISION"))
+                .findFirst()
+                .orElseThrow();
         Experiment stored = manager.get("leads-exp").orElseThrow();
         assertThat(stored.getRevision()).isEqualTo(2);
         assertThat(stored.getDescription()).isEqualTo(winner);
@@ -116,8 +138,15 @@ class ExperimentManagerTest {
 
     @Test
     void rollouts_changesReachRoutingSnapshot() {
-        manager.rollouts().start(Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("2").build(),
-                "alice", Set.of());
+        manager.rollouts()
+                .start(
+                        Rollout.newBuilder()
+                                .setModel("leads")
+                                .setStableVersion("1")
+                                .setCandidateVersion("2")
+                                .build(),
+                        "alice",
+                        Set.of());
         assertThat(manager.routingState("leads").activeRollout()).isPresent();
         manager.rollouts().promote("leads", "", "alice");
         assertThat(manager.routingState("leads").activeRollout()).isEmpty();
@@ -130,9 +159,12 @@ class ExperimentManagerTest {
         RoutingDecider decider = new RoutingDecider();
         for (int i = 0; i < 4000; i++) {
             String unit = "unit-" + i;
-            RoutingDecision d = decider.decide(new RoutingRequest("leads", unit, Map.of(), null), manager.routingState("leads"));
-            manager.recordExposure(new Exposure("leads-exp", d.variant().orElseThrow(), d.version(), unit, clock.instant()));
-            manager.recordExposure(new Exposure("leads-exp", d.variant().orElseThrow(), d.version(), unit, clock.instant()));
+            RoutingDecision d =
+                    decider.decide(new RoutingRequest("leads", unit, Map.of(), null), manager.routingState("leads"));
+            manager.recordExposure(
+                    new Exposure("leads-exp", d.variant().orElseThrow(), d.version(), unit, clock.instant()));
+            manager.recordExposure(
+                    new Exposure("leads-exp", d.variant().orElseThrow(), d.version(), unit, clock.instant()));
             // treatment converts at 30 %, control at 10 %
             int mod = d.variant().get().equals("treatment") ? 10 : 30;
             if (i % mod < 3) {

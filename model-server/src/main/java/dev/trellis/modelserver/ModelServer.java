@@ -1,5 +1,7 @@
 package dev.trellis.modelserver;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Module;
@@ -25,9 +27,6 @@ import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -38,17 +37,15 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.stream.Collectors;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A running model-server: the Open Inference Protocol service, health and reflection on one gRPC
  * port, the model repository behind it, and the metrics endpoint. {@link #start} returns once the
  * port is bound; models load in the background ({@link #awaitReady}). Thread-safe.
  */
-public final class ModelServer
-        implements AutoCloseable
-{
+public final class ModelServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelServer.class);
     private static final Duration FORCED_SHUTDOWN_WAIT = Duration.ofSeconds(5);
 
@@ -59,14 +56,16 @@ public final class ModelServer
     private final Server server;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private ModelServer(ModelServerConfig config, Injector injector, Function<ModelServerConfig, ServerBuilder<?>> transport)
-    {
+    private ModelServer(
+            ModelServerConfig config, Injector injector, Function<ModelServerConfig, ServerBuilder<?>> transport) {
         this.config = requireNonNull(config, "config is null");
         this.telemetry = injector.getInstance(Telemetry.class);
         this.repository = injector.getInstance(ModelRepository.class);
         this.health = injector.getInstance(ServingHealth.class);
-        ServerBuilder<?> builder = transport.apply(config)
-                .addService(ServerInterceptors.intercept(injector.getInstance(InferenceService.class), injector.getInstance(TelemetryInterceptor.class)))
+        ServerBuilder<?> builder = transport
+                .apply(config)
+                .addService(ServerInterceptors.intercept(
+                        injector.getInstance(InferenceService.class), injector.getInstance(TelemetryInterceptor.class)))
                 .addService(health.service())
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .addService(reflectionV1Alpha());
@@ -74,22 +73,21 @@ public final class ModelServer
     }
 
     /** Starts a server with the Netty transport on {@code config.host():config.port()} (port 0 = ephemeral). */
-    public static ModelServer start(ModelServerConfig config)
-    {
+    public static ModelServer start(ModelServerConfig config) {
         return start(config, ModelServer::nettyTransport, List.of());
     }
 
     /** Starts a server on a given transport, with bindings replaced by {@code overrides} (tests). */
-    static ModelServer start(ModelServerConfig config, Function<ModelServerConfig, ServerBuilder<?>> transport, List<Module> overrides)
-    {
-        Injector injector = Guice.createInjector(Modules.override(modules(config)).with(overrides));
+    static ModelServer start(
+            ModelServerConfig config, Function<ModelServerConfig, ServerBuilder<?>> transport, List<Module> overrides) {
+        Injector injector =
+                Guice.createInjector(Modules.override(modules(config)).with(overrides));
         ModelServer server = new ModelServer(config, injector, transport);
         server.startServing();
         return server;
     }
 
-    static List<Module> modules(ModelServerConfig config)
-    {
+    static List<Module> modules(ModelServerConfig config) {
         return List.of(
                 new ConfigModule(config),
                 new TelemetryModule(),
@@ -99,75 +97,71 @@ public final class ModelServer
                 new InferenceModule());
     }
 
-    private void startServing()
-    {
+    private void startServing() {
         repository.start();
         health.start();
         try {
             server.start();
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             repository.close();
             telemetry.close();
             throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port(), e);
         }
-        log.info("server started on {}:{} (repository {}, models {}, {})", config.host(), port(), config.repository(),
+        log.info(
+                "server started on {}:{} (repository {}, models {}, {})",
+                config.host(),
+                port(),
+                config.repository(),
                 repository.expectedModels().isEmpty() ? "(none yet)" : String.join(",", repository.expectedModels()),
                 config.tlsCert().isPresent() ? "TLS" : "plaintext");
     }
 
-    static ServerBuilder<?> nettyTransport(ModelServerConfig config)
-    {
+    static ServerBuilder<?> nettyTransport(ModelServerConfig config) {
         InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
         NettyServerBuilder builder;
         if (config.tlsCert().isPresent()) {
             ServerCredentials credentials;
             try {
-                credentials = TlsServerCredentials.create(config.tlsCert().get().toFile(), config.tlsKey().orElseThrow().toFile());
-            }
-            catch (IOException e) {
+                credentials = TlsServerCredentials.create(
+                        config.tlsCert().get().toFile(),
+                        config.tlsKey().orElseThrow().toFile());
+            } catch (IOException e) {
                 throw new UncheckedIOException("cannot read TLS certificate or key", e);
             }
             builder = NettyServerBuilder.forAddress(address, credentials);
-        }
-        else {
+        } else {
             builder = NettyServerBuilder.forAddress(address);
         }
-        return builder
-                .maxInboundMessageSize(config.maxMessageSize())
+        return builder.maxInboundMessageSize(config.maxMessageSize())
                 .maxInboundMetadataSize(64 * 1024)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);
     }
 
     @SuppressWarnings("deprecation")
-    private static io.grpc.BindableService reflectionV1Alpha()
-    {
+    private static io.grpc.BindableService reflectionV1Alpha() {
         // grpcurl and older tools still ask v1alpha first
         return ProtoReflectionService.newInstance();
     }
 
     /** The bound port (the ephemeral one when configured with 0); -1 for in-process transports. */
-    public int port()
-    {
+    public int port() {
         return server.getPort();
     }
 
     /** Waits until every expected model has a READY version. */
-    public void awaitReady(Duration timeout)
-            throws TimeoutException
-    {
+    public void awaitReady(Duration timeout) throws TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!repository.expectedModelsReady()) {
             if (System.nanoTime() - deadline > 0) {
-                throw new TimeoutException("models not ready after " + timeout + ": " + repository.index().stream()
-                        .map(VersionStatus::toString)
-                        .collect(Collectors.joining("; ")));
+                throw new TimeoutException("models not ready after " + timeout + ": "
+                        + repository.index().stream()
+                                .map(VersionStatus::toString)
+                                .collect(Collectors.joining("; ")));
             }
             try {
                 Thread.sleep(10);
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for models", e);
             }
@@ -175,15 +169,12 @@ public final class ModelServer
     }
 
     /** The repository, for in-JVM callers that trigger scans (tests, tooling). */
-    public ModelRepository repository()
-    {
+    public ModelRepository repository() {
         return repository;
     }
 
     /** Blocks until the server has terminated. */
-    public void awaitTermination()
-            throws InterruptedException
-    {
+    public void awaitTermination() throws InterruptedException {
         server.awaitTermination();
     }
 
@@ -192,8 +183,7 @@ public final class ModelServer
      * the drain timeout, then force; then unload models and stop telemetry. Safe to call twice.
      */
     @Override
-    public void close()
-    {
+    public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
@@ -206,12 +196,10 @@ public final class ModelServer
                 server.shutdownNow();
                 server.awaitTermination(FORCED_SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             server.shutdownNow();
             Thread.currentThread().interrupt();
-        }
-        finally {
+        } finally {
             repository.close();
             telemetry.close();
         }

@@ -3,82 +3,142 @@ package dev.trellis.modelserver;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.config.Values;
 import dev.trellis.modelserver.config.VersionPolicy;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.ITypeConverter;
-import picocli.CommandLine.Option;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
 
 /** The model-server's flags; every default comes from {@link ModelServerConfig}. */
-@Command(name = "model-server", mixinStandardHelpOptions = true, version = "trellis model-server 0.1.0-SNAPSHOT", sortOptions = false, usageHelpWidth = 110,
-        description = "Serves stacked-ensemble bundles from a model repository over the Open Inference Protocol (gRPC).")
-final class ModelServerCommand
-{
-    @Option(names = "--repo", required = true, paramLabel = "DIR",
+@Command(
+        name = "model-server",
+        mixinStandardHelpOptions = true,
+        version = "trellis model-server 0.1.0-SNAPSHOT",
+        sortOptions = false,
+        usageHelpWidth = 110,
+        description =
+                "Serves stacked-ensemble bundles from a model repository over the Open Inference Protocol (gRPC).")
+final class ModelServerCommand {
+    @Option(
+            names = "--repo",
+            required = true,
+            paramLabel = "DIR",
             description = "Model repository: DIR/<model>/<version>/bundle.json. Required.")
     Path repository;
 
-    @Option(names = "--host", paramLabel = "ADDR", defaultValue = ModelServerConfig.DEFAULT_HOST,
+    @Option(
+            names = "--host",
+            paramLabel = "ADDR",
+            defaultValue = ModelServerConfig.DEFAULT_HOST,
             description = "Address to bind the gRPC and metrics ports to. Default: ${DEFAULT-VALUE}.")
     String host;
 
-    @Option(names = "--port", paramLabel = "PORT", defaultValue = "" + ModelServerConfig.DEFAULT_PORT,
-            description = "gRPC port (Open Inference Protocol, health, reflection); 0 = ephemeral. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--port",
+            paramLabel = "PORT",
+            defaultValue = "" + ModelServerConfig.DEFAULT_PORT,
+            description =
+                    "gRPC port (Open Inference Protocol, health, reflection); 0 = ephemeral. Default: ${DEFAULT-VALUE}.")
     int port;
 
-    @Option(names = "--metrics-port", paramLabel = "PORT", defaultValue = "" + ModelServerConfig.DEFAULT_METRICS_PORT,
+    @Option(
+            names = "--metrics-port",
+            paramLabel = "PORT",
+            defaultValue = "" + ModelServerConfig.DEFAULT_METRICS_PORT,
             description = "Prometheus scrape port (/metrics); 0 disables. Default: ${DEFAULT-VALUE}.")
     int metricsPort;
 
-    @Option(names = "--models", paramLabel = "NAME", split = ",",
-            description = "Models to serve and wait for before reporting SERVING. Default: every model folder found at startup "
-                    + "(models added later are loaded too, but not waited for).")
+    @Option(
+            names = "--models",
+            paramLabel = "NAME",
+            split = ",",
+            description =
+                    "Models to serve and wait for before reporting SERVING. Default: every model folder found at startup "
+                            + "(models added later are loaded too, but not waited for).")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--version-policy", paramLabel = "[MODEL=]POLICY",
-            description = "Versions to serve: latest:N, all, or specific:V1,V2; MODEL=POLICY for one model (repeatable), "
-                    + "POLICY alone for the default. Default: " + ModelServerConfig.DEFAULT_VERSION_POLICY + ".")
+    @Option(
+            names = "--version-policy",
+            paramLabel = "[MODEL=]POLICY",
+            description =
+                    "Versions to serve: latest:N, all, or specific:V1,V2; MODEL=POLICY for one model (repeatable), "
+                            + "POLICY alone for the default. Default: " + ModelServerConfig.DEFAULT_VERSION_POLICY
+                            + ".")
     List<String> versionPolicies = new ArrayList<>();
 
-    @Option(names = "--poll-interval", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "5s",
+    @Option(
+            names = "--poll-interval",
+            paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            defaultValue = "5s",
             description = "How often to scan the repository for new and removed versions. Default: ${DEFAULT-VALUE}.")
     Duration pollInterval;
 
-    @Option(names = "--max-batch-size", paramLabel = "ROWS", defaultValue = "" + ModelServerConfig.DEFAULT_MAX_BATCH_SIZE,
-            description = "Most rows per ensemble call; a larger request is scored on its own. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--max-batch-size",
+            paramLabel = "ROWS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_MAX_BATCH_SIZE,
+            description =
+                    "Most rows per ensemble call; a larger request is scored on its own. Default: ${DEFAULT-VALUE}.")
     int maxBatchSize;
 
-    @Option(names = "--max-queue-delay", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "0",
+    @Option(
+            names = "--max-queue-delay",
+            paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            defaultValue = "0",
             description = "How long an idle worker waits for more requests before scoring a partial batch. "
                     + "Under load batches form anyway while workers are busy. Default: ${DEFAULT-VALUE}.")
     Duration maxQueueDelay;
 
-    @Option(names = "--max-queue-size", paramLabel = "REQUESTS", defaultValue = "" + ModelServerConfig.DEFAULT_MAX_QUEUE_SIZE,
-            description = "Requests queued per model version before new ones get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--max-queue-size",
+            paramLabel = "REQUESTS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_MAX_QUEUE_SIZE,
+            description =
+                    "Requests queued per model version before new ones get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
     int maxQueueSize;
 
-    @Option(names = "--batch-workers", paramLabel = "THREADS",
+    @Option(
+            names = "--batch-workers",
+            paramLabel = "THREADS",
             description = "Scoring threads per model version. Default: the number of cores.")
     Integer batchWorkers;
 
-    @Option(names = "--max-message-size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "16MiB",
-            description = "Largest inbound gRPC message (bytes, or KiB/MiB); larger ones get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--max-message-size",
+            paramLabel = "SIZE",
+            converter = SizeConverter.class,
+            defaultValue = "16MiB",
+            description =
+                    "Largest inbound gRPC message (bytes, or KiB/MiB); larger ones get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
     int maxMessageSize;
 
-    @Option(names = "--max-batch-rows", paramLabel = "ROWS", defaultValue = "" + ModelServerConfig.DEFAULT_MAX_BATCH_ROWS,
-            description = "Most rows one ModelInfer request may carry; more get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--max-batch-rows",
+            paramLabel = "ROWS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_MAX_BATCH_ROWS,
+            description =
+                    "Most rows one ModelInfer request may carry; more get RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
     int maxBatchRows;
 
-    @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = DurationConverter.class, defaultValue = "30s",
-            description = "How long in-flight requests may run on at version unload and at shutdown. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--drain-timeout",
+            paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            defaultValue = "30s",
+            description =
+                    "How long in-flight requests may run on at version unload and at shutdown. Default: ${DEFAULT-VALUE}.")
     Duration drainTimeout;
 
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Certificate chain (PEM); with --tls-key, serve TLS. Default: plaintext.")
+    @Option(
+            names = "--tls-cert",
+            paramLabel = "PEM",
+            description = "Certificate chain (PEM); with --tls-key, serve TLS. Default: plaintext.")
     Path tlsCert;
 
     @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8 PEM) for --tls-cert.")
@@ -87,8 +147,7 @@ final class ModelServerCommand
     @Option(names = "--trace-log", description = "Export trace spans to the log. Default: off.")
     boolean traceLog;
 
-    ModelServerConfig toConfig()
-    {
+    ModelServerConfig toConfig() {
         ModelServerConfig.Builder builder = ModelServerConfig.builder(repository)
                 .host(host)
                 .port(port)
@@ -111,30 +170,23 @@ final class ModelServerCommand
             int equals = entry.indexOf('=');
             if (equals < 0) {
                 builder.defaultVersionPolicy(VersionPolicy.parse(entry));
-            }
-            else {
+            } else {
                 perModel.put(entry.substring(0, equals).trim(), VersionPolicy.parse(entry.substring(equals + 1)));
             }
         }
         return builder.versionPolicies(perModel).build();
     }
 
-    static final class DurationConverter
-            implements ITypeConverter<Duration>
-    {
+    static final class DurationConverter implements ITypeConverter<Duration> {
         @Override
-        public Duration convert(String value)
-        {
+        public Duration convert(String value) {
             return Values.parseDuration(value);
         }
     }
 
-    static final class SizeConverter
-            implements ITypeConverter<Integer>
-    {
+    static final class SizeConverter implements ITypeConverter<Integer> {
         @Override
-        public Integer convert(String value)
-        {
+        public Integer convert(String value) {
             return Values.parseSize(value);
         }
     }

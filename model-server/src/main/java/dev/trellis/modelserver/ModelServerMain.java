@@ -9,13 +9,10 @@ import picocli.CommandLine.ParameterException;
  * gracefully (health NOT_SERVING, drain, stop). Natives should run with {@code OMP_NUM_THREADS=1}:
  * the server scores in parallel on its own worker threads.
  */
-public final class ModelServerMain
-{
+public final class ModelServerMain {
     private ModelServerMain() {}
 
-    public static void main(String[] args)
-            throws InterruptedException
-    {
+    public static void main(String[] args) throws InterruptedException {
         ModelServerCommand command = new ModelServerCommand();
         CommandLine commandLine = new CommandLine(command);
         ModelServerConfig config;
@@ -30,8 +27,7 @@ public final class ModelServerMain
                 return;
             }
             config = command.toConfig();
-        }
-        catch (ParameterException | IllegalArgumentException e) {
+        } catch (ParameterException | IllegalArgumentException e) {
             System.err.println(e.getMessage());
             commandLine.usage(System.err);
             System.exit(2);

@@ -3,7 +3,6 @@ package dev.trellis.modelserver;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.repository.BundleReader;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,32 +14,26 @@ import java.util.concurrent.ConcurrentHashMap;
  * Reads fake bundles: {@code bundle.json} holds the bias of a {@link FakeEnsemble}, or the word
  * {@code corrupt} for a bundle that fails verification. Thread-safe.
  */
-public final class FakeBundleReader
-        implements BundleReader
-{
+public final class FakeBundleReader implements BundleReader {
     private final Map<Path, FakeEnsemble> loaded = new ConcurrentHashMap<>();
 
-    public static Path install(Path repository, String model, int version, String content)
-    {
+    public static Path install(Path repository, String model, int version, String content) {
         Path directory = repository.resolve(model).resolve(String.valueOf(version));
         try {
             Files.createDirectories(directory);
             Files.writeString(directory.resolve("bundle.json"), content);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return directory;
     }
 
     @Override
-    public LoadedBundle load(Path versionDirectory)
-    {
+    public LoadedBundle load(Path versionDirectory) {
         String content;
         try {
             content = Files.readString(versionDirectory.resolve("bundle.json")).trim();
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new InvalidBundleException(versionDirectory, "cannot read bundle.json");
         }
         if (content.equals("corrupt")) {
@@ -48,12 +41,15 @@ public final class FakeBundleReader
         }
         FakeEnsemble ensemble = new FakeEnsemble(Double.parseDouble(content));
         loaded.put(versionDirectory, ensemble);
-        return new LoadedBundle(versionDirectory.getParent().getFileName().toString(), Integer.parseInt(versionDirectory.getFileName().toString()),
-                versionDirectory, ensemble, Map.of());
+        return new LoadedBundle(
+                versionDirectory.getParent().getFileName().toString(),
+                Integer.parseInt(versionDirectory.getFileName().toString()),
+                versionDirectory,
+                ensemble,
+                Map.of());
     }
 
-    public FakeEnsemble ensemble(Path versionDirectory)
-    {
+    public FakeEnsemble ensemble(Path versionDirectory) {
         return loaded.get(versionDirectory);
     }
 }

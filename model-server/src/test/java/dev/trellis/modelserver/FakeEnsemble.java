@@ -5,7 +5,6 @@ import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.Predictions;
-
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -18,11 +17,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * + 0.5·[plan = premium], missing values contributing 0. Records batch sizes; can be held at a gate
  * to keep requests in flight. Thread-safe.
  */
-public final class FakeEnsemble
-        implements Ensemble
-{
+public final class FakeEnsemble implements Ensemble {
     public static final FeatureSchema SCHEMA = new FeatureSchema(
-            List.of(Feature.numeric("tenure"), Feature.numeric("monthly_charges"), Feature.categorical("plan", List.of("basic", "premium"))),
+            List.of(
+                    Feature.numeric("tenure"),
+                    Feature.numeric("monthly_charges"),
+                    Feature.categorical("plan", List.of("basic", "premium"))),
             "churned",
             List.of("customer_id"));
     public static final List<String> BASE_MODELS = List.of("xgboost", "lightgbm", "mlp");
@@ -33,42 +33,35 @@ public final class FakeEnsemble
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile CountDownLatch gate = new CountDownLatch(0);
 
-    public FakeEnsemble(double bias)
-    {
+    public FakeEnsemble(double bias) {
         this.bias = bias;
     }
 
     @Override
-    public FeatureSchema schema()
-    {
+    public FeatureSchema schema() {
         return SCHEMA;
     }
 
     @Override
-    public List<String> baseModels()
-    {
+    public List<String> baseModels() {
         return BASE_MODELS;
     }
 
-    public static double logit(double bias, double tenure, double charges, String plan)
-    {
+    public static double logit(double bias, double tenure, double charges, String plan) {
         return bias + 0.1 * zeroIfMissing(tenure) + 0.01 * zeroIfMissing(charges) + ("premium".equals(plan) ? 0.5 : 0);
     }
 
-    public static double sigmoid(double logit)
-    {
+    public static double sigmoid(double logit) {
         return 1 / (1 + Math.exp(-logit));
     }
 
     @Override
-    public Predictions predict(FeatureBatch batch, boolean explain)
-    {
+    public Predictions predict(FeatureBatch batch, boolean explain) {
         try {
             if (!gate.await(30, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("gate never opened");
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
@@ -100,7 +93,9 @@ public final class FakeEnsemble
             upper[row] = sigmoid(logit + 0.2);
             agreement[row] = 0.9;
             base[row] = new double[] {score[row], score[row], score[row]};
-            contributions[row] = new double[] {0.1 * zeroIfMissing(tenure), 0.01 * zeroIfMissing(charges), "premium".equals(plan) ? 0.5 : 0};
+            contributions[row] = new double[] {
+                0.1 * zeroIfMissing(tenure), 0.01 * zeroIfMissing(charges), "premium".equals(plan) ? 0.5 : 0
+            };
             baseValue[row] = bias;
         }
         Optional<Predictions.Explanations> explanations = explain
@@ -110,39 +105,32 @@ public final class FakeEnsemble
     }
 
     /** Holds every predict call until {@link #open}. */
-    public void hold()
-    {
+    public void hold() {
         gate = new CountDownLatch(1);
     }
 
-    public void open()
-    {
+    public void open() {
         gate.countDown();
     }
 
-    public List<Integer> batchSizes()
-    {
+    public List<Integer> batchSizes() {
         return List.copyOf(batchSizes);
     }
 
-    public List<Boolean> explained()
-    {
+    public List<Boolean> explained() {
         return List.copyOf(explained);
     }
 
-    public boolean isClosed()
-    {
+    public boolean isClosed() {
         return closed.get();
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         closed.set(true);
     }
 
-    private static double zeroIfMissing(double value)
-    {
+    private static double zeroIfMissing(double value) {
         return Double.isNaN(value) ? 0 : value;
     }
 }

@@ -1,35 +1,32 @@
 package dev.trellis.modelserver;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.config.VersionPolicy;
-import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-class ModelServerCommandTest
-{
-    private static ModelServerConfig parse(String... args)
-    {
+class ModelServerCommandTest {
+    private static ModelServerConfig parse(String... args) {
         ModelServerCommand command = new ModelServerCommand();
         new CommandLine(command).parseArgs(args);
         return command.toConfig();
     }
 
     @Test
-    void toConfig_defaults()
-    {
+    void toConfig_defaults() {
         ModelServerConfig config = parse("--repo", "/models");
 
-        assertThat(config).isEqualTo(ModelServerConfig.builder(Path.of("/models")).build());
+        assertThat(config)
+                .isEqualTo(ModelServerConfig.builder(Path.of("/models")).build());
         assertThat(config.host()).isEqualTo("0.0.0.0");
         assertThat(config.port()).isEqualTo(8081);
         assertThat(config.metricsPort()).isEqualTo(9091);
@@ -50,27 +47,44 @@ class ModelServerCommandTest
     }
 
     @Test
-    void toConfig_everyFlag()
-    {
+    void toConfig_everyFlag() {
         ModelServerConfig config = parse(
-                "--repo", "/models",
-                "--host", "127.0.0.1",
-                "--port", "9000",
-                "--metrics-port", "0",
-                "--models", "churn,leads",
-                "--version-policy", "all",
-                "--version-policy", "churn=latest:3",
-                "--version-policy", "leads=specific:1,3",
-                "--poll-interval", "250ms",
-                "--max-batch-size", "32",
-                "--max-queue-delay", "500us",
-                "--max-queue-size", "100",
-                "--batch-workers", "3",
-                "--max-message-size", "4MiB",
-                "--max-batch-rows", "500",
-                "--drain-timeout", "PT10S",
-                "--tls-cert", "/tls/cert.pem",
-                "--tls-key", "/tls/key.pem",
+                "--repo",
+                "/models",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "9000",
+                "--metrics-port",
+                "0",
+                "--models",
+                "churn,leads",
+                "--version-policy",
+                "all",
+                "--version-policy",
+                "churn=latest:3",
+                "--version-policy",
+                "leads=specific:1,3",
+                "--poll-interval",
+                "250ms",
+                "--max-batch-size",
+                "32",
+                "--max-queue-delay",
+                "500us",
+                "--max-queue-size",
+                "100",
+                "--batch-workers",
+                "3",
+                "--max-message-size",
+                "4MiB",
+                "--max-batch-rows",
+                "500",
+                "--drain-timeout",
+                "PT10S",
+                "--tls-cert",
+                "/tls/cert.pem",
+                "--tls-key",
+                "/tls/key.pem",
                 "--trace-log");
 
         assertThat(config.repository()).isEqualTo(Path.of("/models"));
@@ -79,9 +93,10 @@ class ModelServerCommandTest
         assertThat(config.metricsPort()).isZero();
         assertThat(config.models()).containsExactly("churn", "leads");
         assertThat(config.defaultVersionPolicy()).isEqualTo(new VersionPolicy.All());
-        assertThat(config.versionPolicies()).isEqualTo(Map.of(
-                "churn", new VersionPolicy.Latest(3),
-                "leads", new VersionPolicy.Specific(Set.of(1, 3))));
+        assertThat(config.versionPolicies())
+                .isEqualTo(Map.of(
+                        "churn", new VersionPolicy.Latest(3),
+                        "leads", new VersionPolicy.Specific(Set.of(1, 3))));
         assertThat(config.versionPolicy("churn")).isEqualTo(new VersionPolicy.Latest(3));
         assertThat(config.versionPolicy("other")).isEqualTo(new VersionPolicy.All());
         assertThat(config.pollInterval()).isEqualTo(Duration.ofMillis(250));
@@ -99,28 +114,47 @@ class ModelServerCommandTest
     }
 
     @Test
-    void toConfig_invalidValues()
-    {
+    void toConfig_invalidValues() {
         assertThatThrownBy(() -> parse("--repo", "/m", "--version-policy", "newest"))
                 .hasMessageContaining("invalid version policy 'newest'");
         assertThatThrownBy(() -> parse("--repo", "/m", "--poll-interval", "soon"))
                 .hasMessageContaining("invalid duration 'soon'");
         assertThatThrownBy(() -> parse("--repo", "/m", "--tls-cert", "/c.pem"))
                 .hasMessageContaining("both a certificate and a key");
-        assertThatThrownBy(() -> parse("--port", "1"))
-                .isInstanceOf(CommandLine.MissingParameterException.class);
+        assertThatThrownBy(() -> parse("--port", "1")).isInstanceOf(CommandLine.MissingParameterException.class);
     }
 
     @Test
-    void usage_documentsEveryFlagWithDefault()
-    {
-        String usage = new CommandLine(new ModelServerCommand()).getUsageMessage().replaceAll("\\s+", " ");
+    void usage_documentsEveryFlagWithDefault() {
+        String usage =
+                new CommandLine(new ModelServerCommand()).getUsageMessage().replaceAll("\\s+", " ");
 
-        for (String flag : List.of("--repo", "--port", "--host", "--metrics-port", "--models", "--version-policy", "--poll-interval",
-                "--max-batch-size", "--max-queue-delay", "--max-queue-size", "--batch-workers", "--max-message-size", "--max-batch-rows",
-                "--drain-timeout", "--tls-cert", "--tls-key", "--trace-log")) {
+        for (String flag : List.of(
+                "--repo",
+                "--port",
+                "--host",
+                "--metrics-port",
+                "--models",
+                "--version-policy",
+                "--poll-interval",
+                "--max-batch-size",
+                "--max-queue-delay",
+                "--max-queue-size",
+                "--batch-workers",
+                "--max-message-size",
+                "--max-batch-rows",
+                "--drain-timeout",
+                "--tls-cert",
+                "--tls-key",
+                "--trace-log")) {
             assertThat(usage).contains(flag);
         }
-        assertThat(usage).contains("Default: 8081").contains("Default: 9091").contains("Default: 5s").contains("Default: 30s").contains("Default: 16MiB").contains("Default: latest:2");
+        assertThat(usage)
+                .contains("Default: 8081")
+                .contains("Default: 9091")
+                .contains("Default: 5s")
+                .contains("Default: 30s")
+                .contains("Default: 16MiB")
+                .contains("Default: latest:2");
     }
 }

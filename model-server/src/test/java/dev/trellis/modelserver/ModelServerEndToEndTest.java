@@ -1,5 +1,11 @@
 package dev.trellis.modelserver;
 
+import static dev.trellis.modelserver.StatusAssertions.assertFails;
+import static dev.trellis.modelserver.StatusAssertions.errorInfo;
+import static dev.trellis.modelserver.StatusAssertions.violations;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import com.google.protobuf.ByteString;
 import com.google.rpc.BadRequest;
 import dev.trellis.ensemble.api.Feature;
@@ -40,31 +46,23 @@ import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
-import static dev.trellis.modelserver.StatusAssertions.assertFails;
-import static dev.trellis.modelserver.StatusAssertions.errorInfo;
-import static dev.trellis.modelserver.StatusAssertions.violations;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every RPC over a real Netty loopback port, against a real churn bundle trained by the ensemble
  * module's trainer. Scores on the wire are FP32: they are compared with {@code (float)} of the
  * in-process double score of the same rows (the inputs are exact in FP32 too).
  */
-class ModelServerEndToEndTest
-{
+class ModelServerEndToEndTest {
     private static final String MODEL = "churn";
     private static final int MAX_BATCH_ROWS = 500;
     private static final int MAX_MESSAGE_SIZE = 1024 * 1024;
@@ -78,9 +76,7 @@ class ModelServerEndToEndTest
     private static FeatureSchema schema;
 
     @BeforeAll
-    static void startServer()
-            throws Exception
-    {
+    static void startServer() throws Exception {
         TestBundles.install(repository, MODEL, 1, 42);
         server = ModelServer.start(ModelServerConfig.builder(repository)
                 .host("127.0.0.1")
@@ -90,47 +86,46 @@ class ModelServerEndToEndTest
                 .maxMessageSize(MAX_MESSAGE_SIZE)
                 .build());
         server.awaitReady(Duration.ofMinutes(2));
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port()).usePlaintext().build();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port())
+                .usePlaintext()
+                .build();
         bundle = BundleLoader.load(repository.resolve(MODEL).resolve("1"));
         schema = bundle.ensemble().schema();
     }
 
     @AfterAll
-    static void stopServer()
-            throws InterruptedException
-    {
+    static void stopServer() throws InterruptedException {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         server.close();
         bundle.close();
     }
 
-    private static GRPCInferenceServiceBlockingStub stub()
-    {
+    private static GRPCInferenceServiceBlockingStub stub() {
         return GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
-    private static ServingStatus health(String service)
-    {
-        return HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus();
+    private static ServingStatus health(String service) {
+        return HealthGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.newBuilder().setService(service).build())
+                .getStatus();
     }
 
     /** After a refused request the server still serves: health SERVING and a good request scores. */
-    private static void assertHealthy()
-    {
+    private static void assertHealthy() {
         assertThat(health("")).isEqualTo(ServingStatus.SERVING);
         assertThat(health("inference.GRPCInferenceService")).isEqualTo(ServingStatus.SERVING);
-        ModelInferResponse response = stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 2, 99), false));
-        assertThat(TestRows.output(response, "score").getContents().getFp32ContentsCount()).isEqualTo(2);
+        ModelInferResponse response =
+                stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 2, 99), false));
+        assertThat(TestRows.output(response, "score").getContents().getFp32ContentsCount())
+                .isEqualTo(2);
     }
 
-    private static ModelInferRequest.Builder goodRequest(int rows)
-    {
+    private static ModelInferRequest.Builder goodRequest(int rows) {
         return TestRows.request(MODEL, "", TestRows.random(schema, rows, 5), false).toBuilder();
     }
 
-    private static int firstFeature(FeatureType type)
-    {
+    private static int firstFeature(FeatureType type) {
         for (int i = 0; i < schema.size(); i++) {
             if (schema.features().get(i).type() == type) {
                 return i;
@@ -140,29 +135,29 @@ class ModelServerEndToEndTest
     }
 
     @Test
-    void serverRpcs_liveReadyMetadataHealthReflection()
-            throws Exception
-    {
-        assertThat(stub().serverLive(ServerLiveRequest.getDefaultInstance()).getLive()).isTrue();
-        assertThat(stub().serverReady(ServerReadyRequest.getDefaultInstance()).getReady()).isTrue();
+    void serverRpcs_liveReadyMetadataHealthReflection() throws Exception {
+        assertThat(stub().serverLive(ServerLiveRequest.getDefaultInstance()).getLive())
+                .isTrue();
+        assertThat(stub().serverReady(ServerReadyRequest.getDefaultInstance()).getReady())
+                .isTrue();
         ServerMetadataResponse metadata = stub().serverMetadata(ServerMetadataRequest.getDefaultInstance());
         assertThat(metadata.getName()).isEqualTo("trellis-model-server");
         assertThat(metadata.getExtensionsList()).contains("model_repository");
         assertThat(health("")).isEqualTo(ServingStatus.SERVING);
 
         CompletableFuture<List<String>> services = new CompletableFuture<>();
-        StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .serverReflectionInfo(new StreamObserver<>()
-                {
+        StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(channel)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .serverReflectionInfo(new StreamObserver<>() {
                     @Override
-                    public void onNext(ServerReflectionResponse response)
-                    {
-                        services.complete(response.getListServicesResponse().getServiceList().stream().map(ServiceResponse::getName).toList());
+                    public void onNext(ServerReflectionResponse response) {
+                        services.complete(response.getListServicesResponse().getServiceList().stream()
+                                .map(ServiceResponse::getName)
+                                .toList());
                     }
 
                     @Override
-                    public void onError(Throwable t)
-                    {
+                    public void onError(Throwable t) {
                         services.completeExceptionally(t);
                     }
 
@@ -171,16 +166,25 @@ class ModelServerEndToEndTest
                 });
         requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
         requests.onCompleted();
-        assertThat(services.get(10, TimeUnit.SECONDS)).contains("inference.GRPCInferenceService", "grpc.health.v1.Health");
+        assertThat(services.get(10, TimeUnit.SECONDS))
+                .contains("inference.GRPCInferenceService", "grpc.health.v1.Health");
     }
 
     @Test
-    void modelRpcs_readyMetadataAndRepository()
-    {
-        assertThat(stub().modelReady(ModelReadyRequest.newBuilder().setName(MODEL).build()).getReady()).isTrue();
-        assertThat(stub().modelReady(ModelReadyRequest.newBuilder().setName(MODEL).setVersion("1").build()).getReady()).isTrue();
+    void modelRpcs_readyMetadataAndRepository() {
+        assertThat(stub().modelReady(
+                                ModelReadyRequest.newBuilder().setName(MODEL).build())
+                        .getReady())
+                .isTrue();
+        assertThat(stub().modelReady(ModelReadyRequest.newBuilder()
+                                .setName(MODEL)
+                                .setVersion("1")
+                                .build())
+                        .getReady())
+                .isTrue();
 
-        ModelMetadataResponse metadata = stub().modelMetadata(ModelMetadataRequest.newBuilder().setName(MODEL).build());
+        ModelMetadataResponse metadata = stub().modelMetadata(
+                        ModelMetadataRequest.newBuilder().setName(MODEL).build());
         assertThat(metadata.getPlatform()).isEqualTo("trellis_stacked_ensemble");
         assertThat(metadata.getVersionsList()).containsExactly("1");
         assertThat(metadata.getInputsList()).hasSize(schema.size());
@@ -192,27 +196,35 @@ class ModelServerEndToEndTest
             assertThat(input.getShapeList()).containsExactly(-1L);
         }
         int k = bundle.ensemble().baseModels().size();
-        assertThat(metadata.getOutputsList()).extracting(TensorMetadata::getName, TensorMetadata::getDatatype, TensorMetadata::getShapeList)
+        assertThat(metadata.getOutputsList())
+                .extracting(TensorMetadata::getName, TensorMetadata::getDatatype, TensorMetadata::getShapeList)
                 .containsExactly(
                         org.assertj.core.groups.Tuple.tuple("score", "FP32", List.of(-1L)),
                         org.assertj.core.groups.Tuple.tuple("label", "BYTES", List.of(-1L)),
                         org.assertj.core.groups.Tuple.tuple("interval", "FP32", List.of(-1L, 2L)),
                         org.assertj.core.groups.Tuple.tuple("agreement", "FP32", List.of(-1L)),
                         org.assertj.core.groups.Tuple.tuple("base_scores", "FP32", List.of(-1L, (long) k)),
-                        org.assertj.core.groups.Tuple.tuple("contributions", "FP32", List.of(-1L, (long) schema.size() + 2)));
+                        org.assertj.core.groups.Tuple.tuple(
+                                "contributions", "FP32", List.of(-1L, (long) schema.size() + 2)));
 
-        List<ModelIndex> index = stub().repositoryIndex(RepositoryIndexRequest.getDefaultInstance()).getModelsList();
-        assertThat(index).extracting(ModelIndex::getName, ModelIndex::getVersion, ModelIndex::getState)
+        List<ModelIndex> index = stub().repositoryIndex(RepositoryIndexRequest.getDefaultInstance())
+                .getModelsList();
+        assertThat(index)
+                .extracting(ModelIndex::getName, ModelIndex::getVersion, ModelIndex::getState)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(MODEL, "1", "READY"));
-        stub().repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName(MODEL).build());
-        assertThat(stub().repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build()).getModelsCount()).isEqualTo(1);
+        stub().repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                .setModelName(MODEL)
+                .build());
+        assertThat(stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
+                                .setReady(true)
+                                .build())
+                        .getModelsCount())
+                .isEqualTo(1);
         assertHealthy();
     }
 
     @Test
-    void modelInfer_scoresOverTheWireEqualInProcessScores()
-            throws Exception
-    {
+    void modelInfer_scoresOverTheWireEqualInProcessScores() throws Exception {
         FeatureBatch rows = TestRows.random(schema, 50, 11);
         Predictions expected = bundle.ensemble().predict(rows, false);
 
@@ -224,19 +236,20 @@ class ModelServerEndToEndTest
 
         // single rows sent concurrently are batched together on the server and still get their own scores
         List<CompletableFuture<ModelInferResponse>> singles = new ArrayList<>();
-        GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub futures = GRPCInferenceServiceGrpc.newFutureStub(channel)
-                .withDeadlineAfter(30, TimeUnit.SECONDS);
+        GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub futures =
+                GRPCInferenceServiceGrpc.newFutureStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
         for (int row = 0; row < rows.rows(); row++) {
             var future = futures.modelInfer(TestRows.request(MODEL, "1", slice(rows, row), false));
             CompletableFuture<ModelInferResponse> completable = new CompletableFuture<>();
-            future.addListener(() -> {
-                try {
-                    completable.complete(future.get());
-                }
-                catch (Exception e) {
-                    completable.completeExceptionally(e);
-                }
-            }, Runnable::run);
+            future.addListener(
+                    () -> {
+                        try {
+                            completable.complete(future.get());
+                        } catch (Exception e) {
+                            completable.completeExceptionally(e);
+                        }
+                    },
+                    Runnable::run);
             singles.add(completable);
         }
         for (int row = 0; row < rows.rows(); row++) {
@@ -244,8 +257,7 @@ class ModelServerEndToEndTest
         }
     }
 
-    private static void assertMatches(ModelInferResponse response, Predictions expected, int from, int rows)
-    {
+    private static void assertMatches(ModelInferResponse response, Predictions expected, int from, int rows) {
         InferOutputTensor score = TestRows.output(response, "score");
         InferOutputTensor label = TestRows.output(response, "label");
         InferOutputTensor interval = TestRows.output(response, "interval");
@@ -255,14 +267,19 @@ class ModelServerEndToEndTest
         assertThat(score.getShapeList()).containsExactly((long) rows);
         assertThat(interval.getShapeList()).containsExactly((long) rows, 2L);
         assertThat(base.getShapeList()).containsExactly((long) rows, (long) k);
-        assertThat(base.getParametersMap().get("columns").getStringParam()).isEqualTo(String.join(",", expected.baseModels()));
+        assertThat(base.getParametersMap().get("columns").getStringParam())
+                .isEqualTo(String.join(",", expected.baseModels()));
         for (int row = 0; row < rows; row++) {
             int source = from + row;
-            assertThat((double) score.getContents().getFp32Contents(row)).isCloseTo((float) expected.score()[source], within(1e-6));
+            assertThat((double) score.getContents().getFp32Contents(row))
+                    .isCloseTo((float) expected.score()[source], within(1e-6));
             assertThat(label.getContents().getBytesContents(row).toStringUtf8()).isEqualTo(expected.label()[source]);
-            assertThat((double) interval.getContents().getFp32Contents(2 * row)).isCloseTo((float) expected.lower()[source], within(1e-6));
-            assertThat((double) interval.getContents().getFp32Contents(2 * row + 1)).isCloseTo((float) expected.upper()[source], within(1e-6));
-            assertThat((double) agreement.getContents().getFp32Contents(row)).isCloseTo((float) expected.agreement()[source], within(1e-6));
+            assertThat((double) interval.getContents().getFp32Contents(2 * row))
+                    .isCloseTo((float) expected.lower()[source], within(1e-6));
+            assertThat((double) interval.getContents().getFp32Contents(2 * row + 1))
+                    .isCloseTo((float) expected.upper()[source], within(1e-6));
+            assertThat((double) agreement.getContents().getFp32Contents(row))
+                    .isCloseTo((float) expected.agreement()[source], within(1e-6));
             for (int column = 0; column < k; column++) {
                 assertThat((double) base.getContents().getFp32Contents(row * k + column))
                         .isCloseTo((float) expected.baseScores()[source][column], within(1e-6));
@@ -270,14 +287,12 @@ class ModelServerEndToEndTest
         }
     }
 
-    private static FeatureBatch slice(FeatureBatch rows, int row)
-    {
+    private static FeatureBatch slice(FeatureBatch rows, int row) {
         FeatureBatch one = new FeatureBatch(rows.schema(), 1);
         for (int i = 0; i < rows.schema().size(); i++) {
             if (rows.schema().features().get(i).type() == FeatureType.NUMERIC) {
                 one.setNumeric(0, i, rows.numeric(i)[row]);
-            }
-            else {
+            } else {
                 one.setCategorical(0, i, rows.categorical(i)[row]);
             }
         }
@@ -285,8 +300,7 @@ class ModelServerEndToEndTest
     }
 
     @Test
-    void modelInfer_explainContributionsSumToTheEnsembleLogit()
-    {
+    void modelInfer_explainContributionsSumToTheEnsembleLogit() {
         FeatureBatch rows = TestRows.random(schema, 8, 3);
         Predictions expected = bundle.ensemble().predict(rows, true);
 
@@ -295,10 +309,12 @@ class ModelServerEndToEndTest
         InferOutputTensor contributions = TestRows.output(response, "contributions");
         int width = schema.size() + 2;
         assertThat(contributions.getShapeList()).containsExactly(8L, (long) width);
-        List<String> columns = new ArrayList<>(schema.features().stream().map(Feature::name).toList());
+        List<String> columns =
+                new ArrayList<>(schema.features().stream().map(Feature::name).toList());
         columns.add("mlp");
         columns.add("bias");
-        assertThat(contributions.getParametersMap().get("columns").getStringParam()).isEqualTo(String.join(",", columns));
+        assertThat(contributions.getParametersMap().get("columns").getStringParam())
+                .isEqualTo(String.join(",", columns));
         for (int row = 0; row < 8; row++) {
             double sum = 0;
             for (int column = 0; column < width; column++) {
@@ -310,8 +326,7 @@ class ModelServerEndToEndTest
     }
 
     @Test
-    void modelInfer_absentFeatureIsMissingInEveryRow()
-    {
+    void modelInfer_absentFeatureIsMissingInEveryRow() {
         FeatureBatch rows = TestRows.random(schema, 4, 8);
         int dropped = firstFeature(FeatureType.NUMERIC);
         FeatureBatch withMissing = TestRows.random(schema, 4, 8);
@@ -326,101 +341,156 @@ class ModelServerEndToEndTest
     }
 
     @Test
-    void modelInfer_wrongDatatype()
-    {
+    void modelInfer_wrongDatatype() {
         int numeric = firstFeature(FeatureType.NUMERIC);
         String name = schema.features().get(numeric).name();
         ModelInferRequest.Builder request = goodRequest(2);
-        request.setInputs(numeric, request.getInputs(numeric).toBuilder().setDatatype("BYTES").clearContents()
-                .setContents(InferTensorContents.newBuilder().addBytesContents(ByteString.copyFromUtf8("a")).addBytesContents(ByteString.copyFromUtf8("b"))));
+        request.setInputs(
+                numeric,
+                request.getInputs(numeric).toBuilder()
+                        .setDatatype("BYTES")
+                        .clearContents()
+                        .setContents(InferTensorContents.newBuilder()
+                                .addBytesContents(ByteString.copyFromUtf8("a"))
+                                .addBytesContents(ByteString.copyFromUtf8("b"))));
 
-        com.google.rpc.Status status = assertFails(() -> stub().modelInfer(request.build()), Status.Code.INVALID_ARGUMENT,
-                "'" + name + "'", "BYTES", "expected FP32");
+        com.google.rpc.Status status = assertFails(
+                () -> stub().modelInfer(request.build()),
+                Status.Code.INVALID_ARGUMENT,
+                "'" + name + "'",
+                "BYTES",
+                "expected FP32");
 
-        assertThat(violations(status)).extracting(BadRequest.FieldViolation::getField).containsExactly("inputs[" + name + "].datatype");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("inputs[" + name + "].datatype");
         assertThat(errorInfo(status).orElseThrow().getReason()).isEqualTo("INVALID_TENSOR_DATATYPE");
         assertHealthy();
     }
 
     @Test
-    void modelInfer_wrongShape()
-    {
+    void modelInfer_wrongShape() {
         int categorical = firstFeature(FeatureType.CATEGORICAL);
         String name = schema.features().get(categorical).name();
         ModelInferRequest.Builder request = goodRequest(2);
-        request.setInputs(categorical, request.getInputs(categorical).toBuilder().clearShape().addShape(1).addShape(2));
+        request.setInputs(
+                categorical,
+                request.getInputs(categorical).toBuilder()
+                        .clearShape()
+                        .addShape(1)
+                        .addShape(2));
 
-        com.google.rpc.Status status = assertFails(() -> stub().modelInfer(request.build()), Status.Code.INVALID_ARGUMENT,
-                "'" + name + "'", "shape [1, 2]", "expected [batch] or [batch, 1]");
+        com.google.rpc.Status status = assertFails(
+                () -> stub().modelInfer(request.build()),
+                Status.Code.INVALID_ARGUMENT,
+                "'" + name + "'",
+                "shape [1, 2]",
+                "expected [batch] or [batch, 1]");
 
-        assertThat(violations(status)).extracting(BadRequest.FieldViolation::getField).containsExactly("inputs[" + name + "].shape");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("inputs[" + name + "].shape");
         assertHealthy();
     }
 
     @Test
-    void modelInfer_mismatchedBatchSizes()
-    {
+    void modelInfer_mismatchedBatchSizes() {
         ModelInferRequest.Builder request = goodRequest(3);
         InferInputTensor last = request.getInputs(schema.size() - 1);
         InferInputTensor.Builder shorter = last.toBuilder().clearShape().addShape(2);
         InferTensorContents.Builder contents = last.getContents().toBuilder();
         if (last.getDatatype().equals("FP32")) {
             contents.clearFp32Contents().addFp32Contents(1).addFp32Contents(2);
-        }
-        else {
+        } else {
             contents.clearBytesContents().addBytesContents(ByteString.EMPTY).addBytesContents(ByteString.EMPTY);
         }
         request.setInputs(schema.size() - 1, shorter.setContents(contents));
 
-        com.google.rpc.Status status = assertFails(() -> stub().modelInfer(request.build()), Status.Code.INVALID_ARGUMENT,
-                "batch size", "'" + last.getName() + "' has 2 rows", "has 3");
+        com.google.rpc.Status status = assertFails(
+                () -> stub().modelInfer(request.build()),
+                Status.Code.INVALID_ARGUMENT,
+                "batch size",
+                "'" + last.getName() + "' has 2 rows",
+                "has 3");
 
-        assertThat(violations(status)).extracting(BadRequest.FieldViolation::getField).containsExactly("inputs[" + last.getName() + "].shape");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("inputs[" + last.getName() + "].shape");
         assertHealthy();
     }
 
     @Test
-    void modelInfer_unknownTensor()
-    {
+    void modelInfer_unknownTensor() {
         ModelInferRequest.Builder request = goodRequest(1)
-                .addInputs(InferInputTensor.newBuilder().setName("shoe_size").setDatatype("FP32").addShape(1)
+                .addInputs(InferInputTensor.newBuilder()
+                        .setName("shoe_size")
+                        .setDatatype("FP32")
+                        .addShape(1)
                         .setContents(InferTensorContents.newBuilder().addFp32Contents(42)));
 
-        com.google.rpc.Status status = assertFails(() -> stub().modelInfer(request.build()), Status.Code.INVALID_ARGUMENT,
-                "unknown input tensors: shoe_size", schema.features().get(0).name());
+        com.google.rpc.Status status = assertFails(
+                () -> stub().modelInfer(request.build()),
+                Status.Code.INVALID_ARGUMENT,
+                "unknown input tensors: shoe_size",
+                schema.features().get(0).name());
 
-        assertThat(violations(status)).extracting(BadRequest.FieldViolation::getDescription).containsExactly("unknown input tensor 'shoe_size'");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getDescription)
+                .containsExactly("unknown input tensor 'shoe_size'");
         assertHealthy();
     }
 
     @Test
-    void modelInfer_unknownModelAndVersion()
-    {
-        com.google.rpc.Status model = assertFails(() -> stub().modelInfer(goodRequest(1).setModelName("leads").build()), Status.Code.NOT_FOUND,
-                "model 'leads' not found", "available models: churn");
+    void modelInfer_unknownModelAndVersion() {
+        com.google.rpc.Status model = assertFails(
+                () -> stub().modelInfer(goodRequest(1).setModelName("leads").build()),
+                Status.Code.NOT_FOUND,
+                "model 'leads' not found",
+                "available models: churn");
         assertThat(errorInfo(model).orElseThrow().getMetadataMap()).containsEntry("model", "leads");
 
-        assertFails(() -> stub().modelInfer(goodRequest(1).setModelVersion("7").build()), Status.Code.NOT_FOUND,
-                "model 'churn' has no version '7'", "available versions: 1");
-        assertFails(() -> stub().modelInfer(goodRequest(1).setModelVersion("latest").build()), Status.Code.NOT_FOUND,
+        assertFails(
+                () -> stub().modelInfer(goodRequest(1).setModelVersion("7").build()),
+                Status.Code.NOT_FOUND,
+                "model 'churn' has no version '7'",
+                "available versions: 1");
+        assertFails(
+                () -> stub().modelInfer(goodRequest(1).setModelVersion("latest").build()),
+                Status.Code.NOT_FOUND,
                 "no version 'latest'");
-        assertFails(() -> stub().modelMetadata(ModelMetadataRequest.newBuilder().setName("leads").build()), Status.Code.NOT_FOUND, "leads");
-        assertFails(() -> stub().modelReady(ModelReadyRequest.newBuilder().setName("churn").setVersion("7").build()), Status.Code.NOT_FOUND, "7");
+        assertFails(
+                () -> stub().modelMetadata(ModelMetadataRequest.newBuilder()
+                        .setName("leads")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "leads");
+        assertFails(
+                () -> stub().modelReady(ModelReadyRequest.newBuilder()
+                        .setName("churn")
+                        .setVersion("7")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "7");
         assertHealthy();
     }
 
     @Test
-    void modelInfer_oversizedRequests()
-    {
-        com.google.rpc.Status rows = assertFails(() -> stub().modelInfer(goodRequest(MAX_BATCH_ROWS + 1).build()), Status.Code.RESOURCE_EXHAUSTED,
-                (MAX_BATCH_ROWS + 1) + " rows", "limit is " + MAX_BATCH_ROWS);
+    void modelInfer_oversizedRequests() {
+        com.google.rpc.Status rows = assertFails(
+                () -> stub().modelInfer(goodRequest(MAX_BATCH_ROWS + 1).build()),
+                Status.Code.RESOURCE_EXHAUSTED,
+                (MAX_BATCH_ROWS + 1) + " rows",
+                "limit is " + MAX_BATCH_ROWS);
         assertThat(errorInfo(rows).orElseThrow().getReason()).isEqualTo("REQUEST_TOO_LARGE");
         assertHealthy();
 
         int categorical = firstFeature(FeatureType.CATEGORICAL);
         ModelInferRequest.Builder huge = goodRequest(1);
-        huge.setInputs(categorical, huge.getInputs(categorical).toBuilder()
-                .setContents(InferTensorContents.newBuilder().addBytesContents(ByteString.copyFrom(new byte[MAX_MESSAGE_SIZE + 1]))));
+        huge.setInputs(
+                categorical,
+                huge.getInputs(categorical).toBuilder()
+                        .setContents(InferTensorContents.newBuilder()
+                                .addBytesContents(ByteString.copyFrom(new byte[MAX_MESSAGE_SIZE + 1]))));
         assertFails(() -> stub().modelInfer(huge.build()), Status.Code.RESOURCE_EXHAUSTED);
         assertHealthy();
     }

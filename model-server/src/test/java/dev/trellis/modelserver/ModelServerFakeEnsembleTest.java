@@ -1,5 +1,9 @@
 package dev.trellis.modelserver;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
 import com.google.inject.AbstractModule;
 import com.google.inject.Module;
 import dev.trellis.ensemble.api.FeatureBatch;
@@ -15,17 +19,17 @@ import dev.trellis.proto.inference.RepositoryModelLoadRequest;
 import dev.trellis.proto.inference.RepositoryModelUnloadRequest;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
-import io.grpc.TlsChannelCredentials;
-import io.grpc.testing.TlsTesting;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.testing.TlsTesting;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.propagation.ContextPropagators;
@@ -37,25 +41,19 @@ import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The repository lifecycle, batching and telemetry over an in-process channel, with fake ensembles. */
-class ModelServerFakeEnsembleTest
-{
+class ModelServerFakeEnsembleTest {
     @TempDir
     Path repository;
 
@@ -67,21 +65,16 @@ class ModelServerFakeEnsembleTest
     private GRPCInferenceServiceBlockingStub stub;
 
     @BeforeEach
-    void setUp()
-    {
+    void setUp() {
         FakeBundleReader.install(repository, "churn", 1, "-1.0");
         FakeBundleReader.install(repository, "churn", 2, "corrupt");
     }
 
-    private void start()
-            throws Exception
-    {
+    private void start() throws Exception {
         start(false);
     }
 
-    private void start(boolean tls)
-            throws Exception
-    {
+    private void start(boolean tls) throws Exception {
         ModelServerConfig config = ModelServerConfig.builder(repository)
                 .port(0)
                 .metricsPort(0)
@@ -91,15 +84,17 @@ class ModelServerFakeEnsembleTest
                 .build();
         String name = InProcessServerBuilder.generateName();
         OpenTelemetrySdk openTelemetry = OpenTelemetrySdk.builder()
-                .setMeterProvider(SdkMeterProvider.builder().registerMetricReader(metricReader).build())
-                .setTracerProvider(SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(spans)).build())
+                .setMeterProvider(SdkMeterProvider.builder()
+                        .registerMetricReader(metricReader)
+                        .build())
+                .setTracerProvider(SdkTracerProvider.builder()
+                        .addSpanProcessor(SimpleSpanProcessor.create(spans))
+                        .build())
                 .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
                 .build();
-        Module fakes = new AbstractModule()
-        {
+        Module fakes = new AbstractModule() {
             @Override
-            protected void configure()
-            {
+            protected void configure() {
                 bind(BundleReader.class).toInstance(reader);
                 bind(OpenTelemetry.class).toInstance(openTelemetry);
             }
@@ -111,12 +106,15 @@ class ModelServerFakeEnsembleTest
             Files.copy(TlsTesting.loadCert("server1.key"), key);
             config = config.toBuilder().host("127.0.0.1").tls(cert, key).build();
             server = ModelServer.start(config, ModelServer::nettyTransport, List.of(fakes));
-            channel = Grpc.newChannelBuilderForAddress("127.0.0.1", server.port(),
-                            TlsChannelCredentials.newBuilder().trustManager(TlsTesting.loadCert("ca.pem")).build())
+            channel = Grpc.newChannelBuilderForAddress(
+                            "127.0.0.1",
+                            server.port(),
+                            TlsChannelCredentials.newBuilder()
+                                    .trustManager(TlsTesting.loadCert("ca.pem"))
+                                    .build())
                     .overrideAuthority("foo.test.google.fr")
                     .build();
-        }
-        else {
+        } else {
             server = ModelServer.start(config, ignored -> InProcessServerBuilder.forName(name), List.of(fakes));
             channel = InProcessChannelBuilder.forName(name).build();
         }
@@ -125,9 +123,7 @@ class ModelServerFakeEnsembleTest
     }
 
     @AfterEach
-    void tearDown()
-            throws InterruptedException
-    {
+    void tearDown() throws InterruptedException {
         if (channel != null) {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
@@ -137,83 +133,102 @@ class ModelServerFakeEnsembleTest
         }
     }
 
-    private ModelInferResponse infer(String version, FeatureBatch rows, boolean explain)
-    {
-        return stub.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfer(TestRows.request("churn", version, rows, explain));
+    private ModelInferResponse infer(String version, FeatureBatch rows, boolean explain) {
+        return stub.withDeadlineAfter(30, TimeUnit.SECONDS)
+                .modelInfer(TestRows.request("churn", version, rows, explain));
     }
 
-    private List<String> index()
-    {
+    private List<String> index() {
         return stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance()).getModelsList().stream()
                 .map(model -> model.getName() + "/" + model.getVersion() + " " + model.getState())
                 .toList();
     }
 
-    private ServingStatus health()
-    {
-        return HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .check(HealthCheckRequest.newBuilder().setService("inference.GRPCInferenceService").build()).getStatus();
+    private ServingStatus health() {
+        return HealthGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.newBuilder()
+                        .setService("inference.GRPCInferenceService")
+                        .build())
+                .getStatus();
     }
 
     @Test
-    void repositoryIndex_failedVersionHasReasonAndServedVersionStays()
-            throws Exception
-    {
+    void repositoryIndex_failedVersionHasReasonAndServedVersionStays() throws Exception {
         start();
 
-        List<ModelIndex> models = stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance()).getModelsList();
-        assertThat(models).extracting(ModelIndex::getVersion, ModelIndex::getState)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("1", "READY"), org.assertj.core.groups.Tuple.tuple("2", "FAILED"));
+        List<ModelIndex> models = stub.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())
+                .getModelsList();
+        assertThat(models)
+                .extracting(ModelIndex::getVersion, ModelIndex::getState)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("1", "READY"),
+                        org.assertj.core.groups.Tuple.tuple("2", "FAILED"));
         assertThat(models.get(1).getReason()).contains("sha256 of xgboost.ubj does not match");
-        assertThat(stub.repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build()).getModelsList()).hasSize(1);
-        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion()).isEqualTo("1");
+        assertThat(stub.repositoryIndex(RepositoryIndexRequest.newBuilder()
+                                .setReady(true)
+                                .build())
+                        .getModelsList())
+                .hasSize(1);
+        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
+                .isEqualTo("1");
         assertThatThrownBy(() -> infer("2", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE))
                 .hasMessageContaining("version 2 is FAILED");
     }
 
     @Test
-    void repositoryModelLoad_retriesFixedVersionAndAppliesPolicy()
-            throws Exception
-    {
+    void repositoryModelLoad_retriesFixedVersionAndAppliesPolicy() throws Exception {
         start();
         Files.createDirectories(repository.resolve("churn").resolve("tmp-3"));
         Files.createDirectories(repository.resolve("churn").resolve(".staging"));
         FakeBundleReader.install(repository, "churn", 2, "0.5");
 
-        stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        stub.repositoryModelLoad(
+                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
 
         assertThat(index()).containsExactly("churn/1 READY", "churn/2 READY");
         FakeBundleReader.install(repository, "churn", 3, "1.0");
-        stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        stub.repositoryModelLoad(
+                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
         // latest:2 keeps 2 and 3; 1 was drained and closed
         assertThat(index()).containsExactly("churn/1 UNAVAILABLE", "churn/2 READY", "churn/3 READY");
-        assertThat(reader.ensemble(repository.resolve("churn").resolve("1")).isClosed()).isTrue();
-        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion()).isEqualTo("3");
-        assertThat(infer("2", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion()).isEqualTo("2");
-        assertThatThrownBy(() -> stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName("nope").build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+        assertThat(reader.ensemble(repository.resolve("churn").resolve("1")).isClosed())
+                .isTrue();
+        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
+                .isEqualTo("3");
+        assertThat(infer("2", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
+                .isEqualTo("2");
+        assertThatThrownBy(() -> stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName("nope")
+                        .build()))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
     }
 
     @Test
-    void repositoryModelUnload_drainsInFlightRequestsThenUnloads()
-            throws Exception
-    {
+    void repositoryModelUnload_drainsInFlightRequestsThenUnloads() throws Exception {
         start();
         FakeEnsemble ensemble = reader.ensemble(repository.resolve("churn").resolve("1"));
         ensemble.hold();
-        CompletableFuture<ModelInferResponse> inFlight = CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 2, 2), false));
+        CompletableFuture<ModelInferResponse> inFlight =
+                CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 2, 2), false));
         while (server.repository().resolve("churn", "1").inFlight() == 0) {
             Thread.sleep(1);
         }
-        CompletableFuture<Void> unload = CompletableFuture.runAsync(() ->
-                stub.repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder().setModelName("churn").build()));
+        CompletableFuture<Void> unload = CompletableFuture.runAsync(() -> stub.repositoryModelUnload(
+                RepositoryModelUnloadRequest.newBuilder().setModelName("churn").build()));
         while (!index().contains("churn/1 DRAINING")) {
             Thread.sleep(5);
         }
         assertThat(unload).isNotDone();
         assertThatThrownBy(() -> infer("1", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE))
                 .hasMessageContaining("DRAINING");
 
         ensemble.open();
@@ -226,19 +241,20 @@ class ModelServerFakeEnsembleTest
         server.repository().poll();
         assertThat(index()).contains("churn/1 UNAVAILABLE");
 
-        stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        stub.repositoryModelLoad(
+                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
         assertThat(health()).isEqualTo(ServingStatus.SERVING);
-        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion()).isEqualTo("1");
+        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
+                .isEqualTo("1");
     }
 
     @Test
-    void close_finishesInFlightRequestsAndRefusesNewOnes()
-            throws Exception
-    {
+    void close_finishesInFlightRequestsAndRefusesNewOnes() throws Exception {
         start();
         FakeEnsemble ensemble = reader.ensemble(repository.resolve("churn").resolve("1"));
         ensemble.hold();
-        CompletableFuture<ModelInferResponse> inFlight = CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 2), false));
+        CompletableFuture<ModelInferResponse> inFlight =
+                CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 2), false));
         while (server.repository().resolve("churn", "1").inFlight() == 0) {
             Thread.sleep(1);
         }
@@ -255,34 +271,31 @@ class ModelServerFakeEnsembleTest
         closing.get(10, TimeUnit.SECONDS);
         assertThat(ensemble.isClosed()).isTrue();
         assertThatThrownBy(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
     }
 
-    private boolean servingOrRefusing()
-    {
+    private boolean servingOrRefusing() {
         try {
             return health() == ServingStatus.SERVING;
-        }
-        catch (StatusRuntimeException e) {
+        } catch (StatusRuntimeException e) {
             return false;
         }
     }
 
     @Test
-    void start_servesTls()
-            throws Exception
-    {
+    void start_servesTls() throws Exception {
         start(true);
 
         assertThat(server.port()).isPositive();
-        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion()).isEqualTo("1");
+        assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
+                .isEqualTo("1");
         assertThat(health()).isEqualTo(ServingStatus.SERVING);
     }
 
     @Test
-    void modelInfer_contributionsAddUpToTheLogit()
-            throws Exception
-    {
+    void modelInfer_contributionsAddUpToTheLogit() throws Exception {
         start();
         FeatureBatch rows = TestRows.random(FakeEnsemble.SCHEMA, 3, 7);
 
@@ -290,7 +303,8 @@ class ModelServerFakeEnsembleTest
 
         var contributions = TestRows.output(response, "contributions");
         assertThat(contributions.getShapeList()).containsExactly(3L, 5L);
-        assertThat(contributions.getParametersMap().get("columns").getStringParam()).isEqualTo("tenure,monthly_charges,plan,mlp,bias");
+        assertThat(contributions.getParametersMap().get("columns").getStringParam())
+                .isEqualTo("tenure,monthly_charges,plan,mlp,bias");
         for (int row = 0; row < 3; row++) {
             double sum = 0;
             for (int column = 0; column < 5; column++) {
@@ -302,14 +316,14 @@ class ModelServerFakeEnsembleTest
     }
 
     @Test
-    void modelInfer_honoursRequestedOutputs()
-            throws Exception
-    {
+    void modelInfer_honoursRequestedOutputs() throws Exception {
         start();
-        ModelInferRequest request = TestRows.request("churn", "", TestRows.random(FakeEnsemble.SCHEMA, 2, 1), false).toBuilder()
-                .setId("req-7")
-                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("label"))
-                .build();
+        ModelInferRequest request =
+                TestRows.request("churn", "", TestRows.random(FakeEnsemble.SCHEMA, 2, 1), false).toBuilder()
+                        .setId("req-7")
+                        .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                                .setName("label"))
+                        .build();
 
         ModelInferResponse response = stub.modelInfer(request);
 
@@ -318,28 +332,43 @@ class ModelServerFakeEnsembleTest
     }
 
     @Test
-    void modelInfer_recordsMetricsAndContinuesTheCallersTrace()
-            throws Exception
-    {
+    void modelInfer_recordsMetricsAndContinuesTheCallersTrace() throws Exception {
         start();
         Metadata headers = new Metadata();
-        headers.put(Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        headers.put(
+                Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER),
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 
         stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
                 .modelInfer(TestRows.request("churn", "", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false));
-        assertThatThrownBy(() -> infer("9", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false)).isInstanceOf(StatusRuntimeException.class);
+        assertThatThrownBy(() -> infer("9", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
+                .isInstanceOf(StatusRuntimeException.class);
 
         SpanData span = spans.getFinishedSpanItems().stream()
                 .filter(data -> data.getTraceId().equals("0af7651916cd43dd8448eb211c80319c"))
-                .findFirst().orElseThrow();
+                .findFirst()
+                .orElseThrow();
         assertThat(span.getName()).isEqualTo("inference.GRPCInferenceService/ModelInfer");
         assertThat(span.getParentSpanId()).isEqualTo("b7ad6b7169203331");
         assertThat(span.getAttributes().asMap().toString()).contains("trellis.model=churn");
-        List<String> metrics = metricReader.collectAllMetrics().stream().map(MetricData::getName).toList();
-        assertThat(metrics).contains("trellis.modelserver.requests", "trellis.modelserver.errors", "trellis.modelserver.request.duration",
-                "trellis.modelserver.batch.size", "trellis.modelserver.queue.delay", "trellis.modelserver.versions.loaded");
-        MetricData errors = metricReader.collectAllMetrics().stream().filter(m -> m.getName().equals("trellis.modelserver.errors")).findFirst().orElseThrow();
-        assertThat(errors.getLongSumData().getPoints()).anySatisfy(point ->
-                assertThat(point.getAttributes().asMap().toString()).contains("NOT_FOUND").contains("ModelInfer"));
+        List<String> metrics = metricReader.collectAllMetrics().stream()
+                .map(MetricData::getName)
+                .toList();
+        assertThat(metrics)
+                .contains(
+                        "trellis.modelserver.requests",
+                        "trellis.modelserver.errors",
+                        "trellis.modelserver.request.duration",
+                        "trellis.modelserver.batch.size",
+                        "trellis.modelserver.queue.delay",
+                        "trellis.modelserver.versions.loaded");
+        MetricData errors = metricReader.collectAllMetrics().stream()
+                .filter(m -> m.getName().equals("trellis.modelserver.errors"))
+                .findFirst()
+                .orElseThrow();
+        assertThat(errors.getLongSumData().getPoints())
+                .anySatisfy(point -> assertThat(point.getAttributes().asMap().toString())
+                        .contains("NOT_FOUND")
+                        .contains("ModelInfer"));
     }
 }

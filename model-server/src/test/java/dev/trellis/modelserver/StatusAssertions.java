@@ -1,30 +1,29 @@
 package dev.trellis.modelserver;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
-
 import java.util.List;
 import java.util.Optional;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 
 /** Assertions on gRPC errors and their google.rpc details. */
-final class StatusAssertions
-{
+final class StatusAssertions {
     private StatusAssertions() {}
 
     /** Asserts the call fails with {@code code} and a message containing every fragment; returns the rich status. */
-    static com.google.rpc.Status assertFails(ThrowingCallable call, Status.Code code, String... fragments)
-    {
+    static com.google.rpc.Status assertFails(ThrowingCallable call, Status.Code code, String... fragments) {
         StatusRuntimeException failure = catchThrowableOfType(StatusRuntimeException.class, call);
         assertThat(failure).as("expected %s", code).isNotNull();
-        assertThat(failure.getStatus().getCode()).as(failure.getStatus().toString()).isEqualTo(code);
+        assertThat(failure.getStatus().getCode())
+                .as(failure.getStatus().toString())
+                .isEqualTo(code);
         for (String fragment : fragments) {
             assertThat(failure.getStatus().getDescription()).contains(fragment);
         }
@@ -32,8 +31,7 @@ final class StatusAssertions
         return status == null ? com.google.rpc.Status.getDefaultInstance() : status;
     }
 
-    static List<BadRequest.FieldViolation> violations(com.google.rpc.Status status)
-    {
+    static List<BadRequest.FieldViolation> violations(com.google.rpc.Status status) {
         return status.getDetailsList().stream()
                 .filter(any -> any.is(BadRequest.class))
                 .map(any -> unpack(any, BadRequest.class))
@@ -41,20 +39,17 @@ final class StatusAssertions
                 .toList();
     }
 
-    static Optional<ErrorInfo> errorInfo(com.google.rpc.Status status)
-    {
+    static Optional<ErrorInfo> errorInfo(com.google.rpc.Status status) {
         return status.getDetailsList().stream()
                 .filter(any -> any.is(ErrorInfo.class))
                 .map(any -> unpack(any, ErrorInfo.class))
                 .findFirst();
     }
 
-    private static <T extends com.google.protobuf.Message> T unpack(com.google.protobuf.Any any, Class<T> type)
-    {
+    private static <T extends com.google.protobuf.Message> T unpack(com.google.protobuf.Any any, Class<T> type) {
         try {
             return any.unpack(type);
-        }
-        catch (InvalidProtocolBufferException e) {
+        } catch (InvalidProtocolBufferException e) {
             throw new AssertionError(e);
         }
     }

@@ -2,10 +2,6 @@ package dev.trellis.router;
 
 import dev.trellis.router.config.Durations;
 import dev.trellis.router.config.RouterConfig;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -16,38 +12,58 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code trellis router}: the public Scoring and Experiments API in front of model-server replicas.
  * Defaults come from {@link RouterConfig} (shown by --help); environment variables
  * TRELLIS_ADMIN_TOKEN and TRELLIS_SCORING_TOKEN stand in for the token files.
  */
-@Command(name = "router", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(
+        name = "router",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
         description = "Routes scoring requests to model-server replicas through A/B experiments and canary rollouts.",
         defaultValueProvider = RouterMain.Defaults.class)
-public final class RouterMain
-        implements Callable<Integer>
-{
+public final class RouterMain implements Callable<Integer> {
     @Option(names = "--host", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--port", description = "gRPC port for Scoring and Experiments; 0 picks a free port (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--port",
+            description = "gRPC port for Scoring and Experiments; 0 picks a free port (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--metrics-port", description = "Prometheus /metrics port; 0 disables it (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--metrics-port",
+            description = "Prometheus /metrics port; 0 disables it (default: ${DEFAULT-VALUE}).")
     int metricsPort;
 
-    @Option(names = "--upstream", split = ",", paramLabel = "TARGET",
-            description = "Model-server replicas: host:port (repeatable or comma-separated) or one dns:///name:port (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--upstream",
+            split = ",",
+            paramLabel = "TARGET",
+            description =
+                    "Model-server replicas: host:port (repeatable or comma-separated) or one dns:///name:port (default: ${DEFAULT-VALUE}).")
     List<String> upstreams = new ArrayList<>();
 
-    @Option(names = "--store", description = "SQLite file of experiments, rollouts, exposures and outcomes (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--store",
+            description = "SQLite file of experiments, rollouts, exposures and outcomes (default: ${DEFAULT-VALUE}).")
     Path store;
 
-    @Option(names = "--admin-token-file", description = "File holding the admin bearer token (else env TRELLIS_ADMIN_TOKEN; without either the admin API is disabled).")
+    @Option(
+            names = "--admin-token-file",
+            description =
+                    "File holding the admin bearer token (else env TRELLIS_ADMIN_TOKEN; without either the admin API is disabled).")
     Path adminTokenFile;
 
-    @Option(names = "--scoring-token-file", description = "File holding a bearer token required by Scoring calls (else env TRELLIS_SCORING_TOKEN; without either scoring is open).")
+    @Option(
+            names = "--scoring-token-file",
+            description =
+                    "File holding a bearer token required by Scoring calls (else env TRELLIS_SCORING_TOKEN; without either scoring is open).")
     Path scoringTokenFile;
 
     @Option(names = "--tls-cert", description = "PEM certificate chain: serve TLS (with --tls-key).")
@@ -59,25 +75,41 @@ public final class RouterMain
     @Option(names = "--upstream-tls", description = "Use TLS to the model-servers.")
     boolean upstreamTls;
 
-    @Option(names = "--upstream-ca", description = "PEM CA bundle to trust for --upstream-tls (default: the JVM's trust store).")
+    @Option(
+            names = "--upstream-ca",
+            description = "PEM CA bundle to trust for --upstream-tls (default: the JVM's trust store).")
     Path upstreamCa;
 
-    @Option(names = "--default-deadline", description = "Deadline of upstream calls when the caller sent none (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--default-deadline",
+            description = "Deadline of upstream calls when the caller sent none (default: ${DEFAULT-VALUE}).")
     String defaultDeadline;
 
-    @Option(names = "--max-message-size", description = "Largest inbound message in bytes, on both hops (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-message-size",
+            description = "Largest inbound message in bytes, on both hops (default: ${DEFAULT-VALUE}).")
     int maxMessageSize;
 
-    @Option(names = "--rollout-tick", description = "How often the rollout controller checks guardrails (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--rollout-tick",
+            description = "How often the rollout controller checks guardrails (default: ${DEFAULT-VALUE}).")
     String rolloutTick;
 
-    @Option(names = "--catalog-refresh", description = "How often replicas are polled for models, versions and readiness (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--catalog-refresh",
+            description =
+                    "How often replicas are polled for models, versions and readiness (default: ${DEFAULT-VALUE}).")
     String catalogRefresh;
 
-    @Option(names = "--upstream-max-attempts", description = "Attempts per upstream call, retrying UNAVAILABLE on another replica, 1..5 (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--upstream-max-attempts",
+            description =
+                    "Attempts per upstream call, retrying UNAVAILABLE on another replica, 1..5 (default: ${DEFAULT-VALUE}).")
     int upstreamMaxAttempts;
 
-    @Option(names = "--shutdown-grace", description = "How long in-flight calls may finish at shutdown (default: ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--shutdown-grace",
+            description = "How long in-flight calls may finish at shutdown (default: ${DEFAULT-VALUE}).")
     String shutdownGrace;
 
     @Option(names = "--trace-log", description = "Log every finished span (debugging).")
@@ -85,22 +117,19 @@ public final class RouterMain
 
     private Map<String, String> env = System.getenv();
 
-    public static void main(String[] args)
-    {
+    public static void main(String[] args) {
         System.exit(new CommandLine(new RouterMain()).execute(args));
     }
 
     /** Maps flags and environment variables onto a config (also what the tests check). */
-    public static RouterConfig parse(String[] args, Map<String, String> env)
-    {
+    public static RouterConfig parse(String[] args, Map<String, String> env) {
         RouterMain main = new RouterMain();
         main.env = env;
         new CommandLine(main).parseArgs(args);
         return main.toConfig();
     }
 
-    RouterConfig toConfig()
-    {
+    RouterConfig toConfig() {
         RouterConfig.Builder b = RouterConfig.builder()
                 .host(host)
                 .port(port)
@@ -123,8 +152,7 @@ public final class RouterMain
         return b.build();
     }
 
-    private String token(Path file, String variable)
-    {
+    private String token(Path file, String variable) {
         if (file != null) {
             try {
                 String token = Files.readString(file, StandardCharsets.UTF_8).trim();
@@ -132,8 +160,7 @@ public final class RouterMain
                     throw new IllegalArgumentException("token file " + file + " is empty");
                 }
                 return token;
-            }
-            catch (IOException e) {
+            } catch (IOException e) {
                 throw new UncheckedIOException("cannot read token file " + file + ": " + e.getMessage(), e);
             }
         }
@@ -142,28 +169,26 @@ public final class RouterMain
     }
 
     @Override
-    public Integer call()
-            throws InterruptedException
-    {
+    public Integer call() throws InterruptedException {
         RouterConfig config = toConfig();
         RouterServer router = RouterServer.start(config);
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            router.close();
-            stopped.countDown();
-        }, "trellis-router-shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            router.close();
+                            stopped.countDown();
+                        },
+                        "trellis-router-shutdown"));
         System.err.println("trellis router listening on " + config.host() + ":" + router.port());
         stopped.await();
         return 0;
     }
 
     /** Shows and applies {@link RouterConfig}'s defaults, so they live in one place. */
-    public static final class Defaults
-            implements CommandLine.IDefaultValueProvider
-    {
+    public static final class Defaults implements CommandLine.IDefaultValueProvider {
         @Override
-        public String defaultValue(CommandLine.Model.ArgSpec argSpec)
-        {
+        public String defaultValue(CommandLine.Model.ArgSpec argSpec) {
             if (!(argSpec instanceof CommandLine.Model.OptionSpec option)) {
                 return null;
             }

@@ -1,5 +1,7 @@
 package dev.trellis.router;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Module;
@@ -33,9 +35,6 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import jakarta.inject.Inject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -44,17 +43,15 @@ import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A running router: the public gRPC port (Scoring, Experiments, health, reflection), the
  * upstream pool and catalog, the rollout controller and the metrics endpoint. Thread-safe;
  * {@link #close()} is graceful and idempotent.
  */
-public final class RouterServer
-        implements Closeable
-{
+public final class RouterServer implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(RouterServer.class);
 
     private final RouterConfig config;
@@ -73,10 +70,18 @@ public final class RouterServer
     private Server server;
 
     @Inject
-    RouterServer(RouterConfig config, ScoringService scoring, ExperimentsService experiments, AuthInterceptor auth,
-            TraceContextServerInterceptor traceContext, ModelCatalog catalog, UpstreamPool pool, RolloutController rollouts,
-            ExposureLog exposures, ExperimentStore store, Telemetry telemetry)
-    {
+    RouterServer(
+            RouterConfig config,
+            ScoringService scoring,
+            ExperimentsService experiments,
+            AuthInterceptor auth,
+            TraceContextServerInterceptor traceContext,
+            ModelCatalog catalog,
+            UpstreamPool pool,
+            RolloutController rollouts,
+            ExposureLog exposures,
+            ExperimentStore store,
+            Telemetry telemetry) {
         this.config = requireNonNull(config, "config is null");
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
@@ -91,8 +96,7 @@ public final class RouterServer
     }
 
     /** The Guice modules of a router; main code and tests assemble the same list. */
-    public static List<Module> modules(RouterConfig config, Clock clock)
-    {
+    public static List<Module> modules(RouterConfig config, Clock clock) {
         return List.of(
                 new ConfigModule(config, clock),
                 new TelemetryModule(),
@@ -105,22 +109,19 @@ public final class RouterServer
     }
 
     /** Starts a router; port 0 binds an ephemeral port (see {@link #port()}). */
-    public static RouterServer start(RouterConfig config)
-    {
+    public static RouterServer start(RouterConfig config) {
         Injector injector = Guice.createInjector(modules(config, Clock.systemUTC()));
         RouterServer router = injector.getInstance(RouterServer.class);
         try {
             router.startServing();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             router.close();
             throw e;
         }
         return router;
     }
 
-    private void startServing()
-    {
+    private void startServing() {
         if (config.adminToken().isEmpty()) {
             log.warn("*** no admin token configured (--admin-token-file or TRELLIS_ADMIN_TOKEN): "
                     + "the admin API (experiments, rollouts, default versions, outcomes) is DISABLED ***");
@@ -140,47 +141,49 @@ public final class RouterServer
                 .addService(ProtoReflectionServiceV1.newInstance())
                 .addService(reflectionV1Alpha());
         if (config.tlsCert().isPresent()) {
-            builder.useTransportSecurity(config.tlsCert().get().toFile(), config.tlsKey().orElseThrow().toFile());
+            builder.useTransportSecurity(
+                    config.tlsCert().get().toFile(),
+                    config.tlsKey().orElseThrow().toFile());
         }
         try {
             server = builder.build().start();
-        }
-        catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(
+                    "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
         rollouts.start();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
-        log.info("router listening on {}:{} ({}), upstream {}", config.host(), server.getPort(),
-                config.tlsCert().isPresent() ? "TLS" : "plaintext", config.upstreams());
+        log.info(
+                "router listening on {}:{} ({}), upstream {}",
+                config.host(),
+                server.getPort(),
+                config.tlsCert().isPresent() ? "TLS" : "plaintext",
+                config.upstreams());
     }
 
     @SuppressWarnings("deprecation") // v1alpha is what older grpcurl and many tools still ask for
-    private static io.grpc.BindableService reflectionV1Alpha()
-    {
+    private static io.grpc.BindableService reflectionV1Alpha() {
         return ProtoReflectionService.newInstance();
     }
 
-    private void updateScoringHealth(CatalogSnapshot snapshot)
-    {
+    private void updateScoringHealth(CatalogSnapshot snapshot) {
         if (!closed.get()) {
-            health.setStatus(ScoringGrpc.SERVICE_NAME, snapshot.anyReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+            health.setStatus(
+                    ScoringGrpc.SERVICE_NAME, snapshot.anyReady() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
         }
     }
 
-    public int port()
-    {
+    public int port() {
         return server.getPort();
     }
 
     /** The model catalog (for tests and tools that wait for replicas). */
-    public ModelCatalog catalog()
-    {
+    public ModelCatalog catalog() {
         return catalog;
     }
 
     /** Runs one rollout controller pass now (tests). */
-    public void tickRollouts()
-    {
+    public void tickRollouts() {
         rollouts.tickNow();
     }
 
@@ -191,8 +194,7 @@ public final class RouterServer
      * exposures and outcomes), and the telemetry.
      */
     @Override
-    public void close()
-    {
+    public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
@@ -204,8 +206,7 @@ public final class RouterServer
                     server.shutdownNow();
                     server.awaitTermination(2, TimeUnit.SECONDS);
                 }
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 server.shutdownNow();
                 Thread.currentThread().interrupt();
             }
@@ -216,8 +217,7 @@ public final class RouterServer
         pool.close();
         try {
             store.close();
-        }
-        catch (Exception e) {
+        } catch (Exception e) {
             log.warn("closing the experiment store failed: {}", e.toString());
         }
         telemetry.close();

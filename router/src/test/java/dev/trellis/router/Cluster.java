@@ -11,7 +11,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,9 +22,7 @@ import java.util.function.UnaryOperator;
  * Real model-server replicas on loopback ports sharing one repository, a real router in front of
  * them, and client stubs. Closes everything in reverse order.
  */
-final class Cluster
-        implements AutoCloseable
-{
+final class Cluster implements AutoCloseable {
     static final String ADMIN_TOKEN = "test-admin-token";
 
     final Path repository;
@@ -34,8 +31,7 @@ final class Cluster
     final ManagedChannel channel;
 
     Cluster(Path repository, Path store, int replicaCount, UnaryOperator<RouterConfig.Builder> routerConfig)
-            throws Exception
-    {
+            throws Exception {
         this.repository = repository;
         try {
             for (int i = 0; i < replicaCount; i++) {
@@ -52,38 +48,39 @@ final class Cluster
             for (ModelServer replica : replicas) {
                 replica.awaitReady(Duration.ofSeconds(60));
             }
-            List<String> upstreams = replicas.stream().map(r -> "127.0.0.1:" + r.port()).toList();
-            router = RouterServer.start(routerConfig.apply(RouterConfig.builder()
-                    .host("127.0.0.1")
-                    .port(0)
-                    .metricsPort(0)
-                    .upstreams(upstreams)
-                    .store(store)
-                    .adminToken(ADMIN_TOKEN)
-                    .catalogRefresh(Duration.ofMillis(200))).build());
+            List<String> upstreams =
+                    replicas.stream().map(r -> "127.0.0.1:" + r.port()).toList();
+            router = RouterServer.start(routerConfig
+                    .apply(RouterConfig.builder()
+                            .host("127.0.0.1")
+                            .port(0)
+                            .metricsPort(0)
+                            .upstreams(upstreams)
+                            .store(store)
+                            .adminToken(ADMIN_TOKEN)
+                            .catalogRefresh(Duration.ofMillis(200)))
+                    .build());
             if (!router.catalog().awaitAnyReady(60, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("router sees no ready model");
             }
-            channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port()).usePlaintext().build();
-        }
-        catch (Exception | Error e) {
+            channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
+                    .usePlaintext()
+                    .build();
+        } catch (Exception | Error e) {
             close();
             throw e;
         }
     }
 
-    ScoringGrpc.ScoringBlockingStub scoring()
-    {
+    ScoringGrpc.ScoringBlockingStub scoring() {
         return ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
-    ScoringGrpc.ScoringStub scoringAsync()
-    {
+    ScoringGrpc.ScoringStub scoringAsync() {
         return ScoringGrpc.newStub(channel);
     }
 
-    ExperimentsGrpc.ExperimentsBlockingStub admin()
-    {
+    ExperimentsGrpc.ExperimentsBlockingStub admin() {
         Metadata headers = new Metadata();
         headers.put(AuthInterceptor.AUTHORIZATION, "Bearer " + ADMIN_TOKEN);
         headers.put(AuthInterceptor.ACTOR, "e2e-test");
@@ -92,14 +89,12 @@ final class Cluster
                 .withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
-    ExperimentsGrpc.ExperimentsBlockingStub anonymous()
-    {
+    ExperimentsGrpc.ExperimentsBlockingStub anonymous() {
         return ExperimentsGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         if (channel != null) {
             channel.shutdownNow();
         }

@@ -21,7 +21,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.StreamObserver;
-
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -34,9 +33,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * numeric feature x and a categorical feature c, score 0.5, client-side health, and switches to
  * fail. Records what the last ModelInfer call carried (deadline, headers).
  */
-final class FakeReplica
-        implements AutoCloseable
-{
+final class FakeReplica implements AutoCloseable {
     static final Context.Key<Metadata> HEADERS = Context.key("headers");
 
     final AtomicInteger inferCalls = new AtomicInteger();
@@ -46,22 +43,17 @@ final class FakeReplica
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;
 
-    FakeReplica()
-            throws IOException
-    {
+    FakeReplica() throws IOException {
         this(null, null);
     }
 
     /** With a certificate and key, serves TLS. */
-    FakeReplica(java.io.File cert, java.io.File key)
-            throws IOException
-    {
+    FakeReplica(java.io.File cert, java.io.File key) throws IOException {
         health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-        ServerInterceptor captureHeaders = new ServerInterceptor()
-        {
+        ServerInterceptor captureHeaders = new ServerInterceptor() {
             @Override
-            public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next)
-            {
+            public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+                    ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
                 return Contexts.interceptCall(Context.current().withValue(HEADERS, headers), call, headers, next);
             }
         };
@@ -74,52 +66,55 @@ final class FakeReplica
         server = builder.build().start();
     }
 
-    int port()
-    {
+    int port() {
         return server.getPort();
     }
 
-    String address()
-    {
+    String address() {
         return "127.0.0.1:" + port();
     }
 
-    void serving(boolean serving)
-    {
-        health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    void serving(boolean serving) {
+        health.setStatus(
+                GRPCInferenceServiceGrpc.SERVICE_NAME, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         server.shutdownNow();
     }
 
-    private final class Service
-            extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase
-    {
+    private final class Service extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
         @Override
-        public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer)
-        {
+        public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer) {
             observer.onNext(RepositoryIndexResponse.newBuilder()
-                    .addModels(RepositoryIndexResponse.ModelIndex.newBuilder().setName("m").setVersion("1").setState("READY"))
+                    .addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
+                            .setName("m")
+                            .setVersion("1")
+                            .setState("READY"))
                     .build());
             observer.onCompleted();
         }
 
         @Override
-        public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer)
-        {
-            observer.onNext(ModelMetadataResponse.newBuilder().setName("m").addVersions("1")
-                    .addInputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName("x").setDatatype("FP32").addShape(-1))
-                    .addInputs(ModelMetadataResponse.TensorMetadata.newBuilder().setName("c").setDatatype("BYTES").addShape(-1))
+        public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
+            observer.onNext(ModelMetadataResponse.newBuilder()
+                    .setName("m")
+                    .addVersions("1")
+                    .addInputs(ModelMetadataResponse.TensorMetadata.newBuilder()
+                            .setName("x")
+                            .setDatatype("FP32")
+                            .addShape(-1))
+                    .addInputs(ModelMetadataResponse.TensorMetadata.newBuilder()
+                            .setName("c")
+                            .setDatatype("BYTES")
+                            .addShape(-1))
                     .build());
             observer.onCompleted();
         }
 
         @Override
-        public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer)
-        {
+        public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
             inferCalls.incrementAndGet();
             lastHeaders.set(HEADERS.get());
             io.grpc.Deadline deadline = Context.current().getDeadline();
@@ -134,8 +129,14 @@ final class FakeReplica
             for (int i = 0; i < rows; i++) {
                 scores.addFp32Contents(0.5f);
             }
-            observer.onNext(ModelInferResponse.newBuilder().setModelName("m").setModelVersion("1")
-                    .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName("score").setDatatype("FP32").addShape(rows).setContents(scores))
+            observer.onNext(ModelInferResponse.newBuilder()
+                    .setModelName("m")
+                    .setModelVersion("1")
+                    .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder()
+                            .setName("score")
+                            .setDatatype("FP32")
+                            .addShape(rows)
+                            .setContents(scores))
                     .build());
             observer.onCompleted();
         }

@@ -1,5 +1,8 @@
 package dev.trellis.router;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import com.google.protobuf.Value;
 import com.google.protobuf.util.Durations;
 import com.google.rpc.BadRequest;
@@ -43,16 +46,6 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
-import org.apache.commons.math3.distribution.ChiSquaredDistribution;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -70,9 +63,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.apache.commons.math3.distribution.ChiSquaredDistribution;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end: a real router in front of two real model-server replicas on loopback ports, serving
@@ -81,8 +80,7 @@ import static org.assertj.core.api.Assertions.within;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class RouterEndToEndTest
-{
+class RouterEndToEndTest {
     private static final String MODEL = "churn";
     private static final String CANARY = "churn-canary";
     private static final String BROKEN = "churn-broken";
@@ -94,9 +92,7 @@ class RouterEndToEndTest
     private List<Map<String, Value>> rows;
 
     @BeforeAll
-    void startCluster()
-            throws Exception
-    {
+    void startCluster() throws Exception {
         Path repository = temp.resolve("repository");
         TestBundles.install(repository, MODEL, 1, 11);
         TestBundles.install(repository, MODEL, 2, 22);
@@ -104,16 +100,23 @@ class RouterEndToEndTest
         TestBundles.install(repository, CANARY, 2, 22);
         TestBundles.install(repository, BROKEN, 1, 11);
         TestBundles.install(repository, BROKEN, 2, 22);
-        cluster = new Cluster(repository, temp.resolve("trellis.db"), 2, b -> b.rolloutTick(java.time.Duration.ofMillis(50)));
-        await(() -> cluster.router.catalog().snapshot().models().size() == 3
-                && cluster.router.catalog().snapshot().models().values().stream().allMatch(m -> m.versions().values().stream()
-                .filter(v -> v.servable() && v.replicas().values().stream().allMatch(s -> s.ready())).count() == 2), "all versions ready on both replicas");
+        cluster = new Cluster(
+                repository, temp.resolve("trellis.db"), 2, b -> b.rolloutTick(java.time.Duration.ofMillis(50)));
+        await(
+                () -> cluster.router.catalog().snapshot().models().size() == 3
+                        && cluster.router.catalog().snapshot().models().values().stream()
+                                .allMatch(m -> m.versions().values().stream()
+                                                .filter(v -> v.servable()
+                                                        && v.replicas().values().stream()
+                                                                .allMatch(s -> s.ready()))
+                                                .count()
+                                        == 2),
+                "all versions ready on both replicas");
         rows = ChurnRows.load(500);
     }
 
     @AfterAll
-    void stopCluster()
-    {
+    void stopCluster() {
         if (cluster != null) {
             cluster.close();
         }
@@ -121,28 +124,33 @@ class RouterEndToEndTest
 
     @Test
     @Order(1)
-    void listModels_reportsVersionsReadinessPerReplicaAndSchema()
-    {
+    void listModels_reportsVersionsReadinessPerReplicaAndSchema() {
         ListModelsResponse models = cluster.anonymous().listModels(ListModelsRequest.getDefaultInstance());
 
         assertThat(models.getModelsList()).extracting(ModelInfo::getName).containsExactly(MODEL, BROKEN, CANARY);
         ModelInfo churn = models.getModels(0);
         assertThat(churn.getVersionsList()).extracting(v -> v.getVersion()).containsExactly("2", "1");
         assertThat(churn.getVersions(0).getReplicasList()).hasSize(2).allMatch(r -> r.getReady());
-        assertThat(churn.getVersions(0).getFeaturesList()).extracting(f -> f.getName()).contains("tenure", "contract");
-        assertThat(churn.getVersions(0).getFeaturesList()).filteredOn(f -> f.getName().equals("contract"))
-                .extracting(f -> f.getDatatype()).containsExactly("BYTES");
+        assertThat(churn.getVersions(0).getFeaturesList())
+                .extracting(f -> f.getName())
+                .contains("tenure", "contract");
+        assertThat(churn.getVersions(0).getFeaturesList())
+                .filteredOn(f -> f.getName().equals("contract"))
+                .extracting(f -> f.getDatatype())
+                .containsExactly("BYTES");
 
         HealthCheckResponse health = HealthGrpc.newBlockingStub(cluster.channel)
-                .check(HealthCheckRequest.newBuilder().setService("trellis.v1.Scoring").build());
+                .check(HealthCheckRequest.newBuilder()
+                        .setService("trellis.v1.Scoring")
+                        .build());
         assertThat(health.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
     }
 
     @Test
     @Order(2)
-    void score_withoutExperiment_servesHighestReadyVersionWithAllOutputs()
-    {
-        ScoreResponse response = cluster.scoring().score(row("unit-a", 0).setExplain(true).setRequestId("r-1").build());
+    void score_withoutExperiment_servesHighestReadyVersionWithAllOutputs() {
+        ScoreResponse response = cluster.scoring()
+                .score(row("unit-a", 0).setExplain(true).setRequestId("r-1").build());
 
         assertThat(response.getScore()).isBetween(0.0, 1.0);
         assertThat(response.getLabel()).isNotEmpty();
@@ -158,80 +166,149 @@ class RouterEndToEndTest
 
     @Test
     @Order(3)
-    void score_badInput_getsPreciseStatus()
-    {
-        StatusRuntimeException unknownFeature = catchStatus(() -> cluster.scoring().score(row("u", 0)
-                .putFeatures("favourite_colour", Value.newBuilder().setStringValue("red").build()).build()));
+    void score_badInput_getsPreciseStatus() {
+        StatusRuntimeException unknownFeature = catchStatus(() -> cluster.scoring()
+                .score(row("u", 0)
+                        .putFeatures(
+                                "favourite_colour",
+                                Value.newBuilder().setStringValue("red").build())
+                        .build()));
         assertThat(unknownFeature.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(violations(unknownFeature)).extracting(BadRequest.FieldViolation::getField).containsExactly("features.favourite_colour");
+        assertThat(violations(unknownFeature))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("features.favourite_colour");
 
-        StatusRuntimeException wrongType = catchStatus(() -> cluster.scoring().score(row("u", 0)
-                .putFeatures("tenure", Value.newBuilder().setStringValue("long").build()).build()));
+        StatusRuntimeException wrongType = catchStatus(() -> cluster.scoring()
+                .score(row("u", 0)
+                        .putFeatures(
+                                "tenure",
+                                Value.newBuilder().setStringValue("long").build())
+                        .build()));
         assertThat(wrongType.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(violations(wrongType)).singleElement().satisfies(v -> {
             assertThat(v.getField()).isEqualTo("features.tenure");
             assertThat(v.getDescription()).isEqualTo("expected a number, got string");
         });
 
-        assertThat(catchStatus(() -> cluster.scoring().score(row("u", 0).setModel("no-such-model").build())).getStatus().getCode())
+        assertThat(catchStatus(() -> cluster.scoring()
+                                .score(row("u", 0).setModel("no-such-model").build()))
+                        .getStatus()
+                        .getCode())
                 .isEqualTo(Status.Code.NOT_FOUND);
-        assertThat(catchStatus(() -> cluster.scoring().score(row("u", 0).setVersion("99").build())).getStatus().getCode())
+        assertThat(catchStatus(() -> cluster.scoring()
+                                .score(row("u", 0).setVersion("99").build()))
+                        .getStatus()
+                        .getCode())
                 .isEqualTo(Status.Code.NOT_FOUND);
-        assertThat(catchStatus(() -> cluster.scoring().score(row("u", 0).setModel("").build())).getStatus().getCode())
+        assertThat(catchStatus(() ->
+                                cluster.scoring().score(row("u", 0).setModel("").build()))
+                        .getStatus()
+                        .getCode())
                 .isEqualTo(Status.Code.INVALID_ARGUMENT);
 
         // missing features are allowed: absent or null means missing
-        ScoreResponse sparse = cluster.scoring().score(ScoreRequest.newBuilder().setModel(MODEL).setUnitId("sparse")
-                .putFeatures("tenure", Value.newBuilder().setNullValueValue(0).build()).build());
+        ScoreResponse sparse = cluster.scoring()
+                .score(ScoreRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setUnitId("sparse")
+                        .putFeatures(
+                                "tenure",
+                                Value.newBuilder().setNullValueValue(0).build())
+                        .build());
         assertThat(sparse.getScore()).isBetween(0.0, 1.0);
     }
 
     @Test
     @Order(4)
-    void admin_invalidDefinitionsStaleRevisionsAndMissingToken_areRejected()
-    {
-        StatusRuntimeException badWeights = catchStatus(() -> cluster.admin().putExperiment(put(experiment("bad-weights", 0.5, 0.3, "1", "2"), 0)));
+    void admin_invalidDefinitionsStaleRevisionsAndMissingToken_areRejected() {
+        StatusRuntimeException badWeights =
+                catchStatus(() -> cluster.admin().putExperiment(put(experiment("bad-weights", 0.5, 0.3, "1", "2"), 0)));
         assertThat(badWeights.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(violations(badWeights)).extracting(BadRequest.FieldViolation::getField).contains("experiment.variants");
+        assertThat(violations(badWeights))
+                .extracting(BadRequest.FieldViolation::getField)
+                .contains("experiment.variants");
 
-        StatusRuntimeException unknownVersion = catchStatus(() -> cluster.admin().putExperiment(put(experiment("bad-version", 0.5, 0.5, "1", "9"), 0)));
+        StatusRuntimeException unknownVersion =
+                catchStatus(() -> cluster.admin().putExperiment(put(experiment("bad-version", 0.5, 0.5, "1", "9"), 0)));
         assertThat(unknownVersion.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(violations(unknownVersion)).extracting(BadRequest.FieldViolation::getField).contains("experiment.variants[1].version");
+        assertThat(violations(unknownVersion))
+                .extracting(BadRequest.FieldViolation::getField)
+                .contains("experiment.variants[1].version");
 
-        Experiment first = cluster.admin().putExperiment(put(experiment("ns-a", 0.5, 0.5, "1", "2").toBuilder()
-                .setModel(CANARY)
-                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.6)).build(), 0)).getExperiment();
-        StatusRuntimeException overlap = catchStatus(() -> cluster.admin().putExperiment(put(experiment("ns-b", 0.5, 0.5, "1", "2").toBuilder()
-                .setModel(CANARY)
-                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0.5).setEnd(1)).build(), 0)));
+        Experiment first = cluster.admin()
+                .putExperiment(put(
+                        experiment("ns-a", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(CANARY)
+                                .setNamespace(Namespace.newBuilder()
+                                        .setId("ns")
+                                        .setStart(0)
+                                        .setEnd(0.6))
+                                .build(),
+                        0))
+                .getExperiment();
+        StatusRuntimeException overlap = catchStatus(() -> cluster.admin()
+                .putExperiment(put(
+                        experiment("ns-b", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(CANARY)
+                                .setNamespace(Namespace.newBuilder()
+                                        .setId("ns")
+                                        .setStart(0.5)
+                                        .setEnd(1))
+                                .build(),
+                        0)));
         assertThat(overlap.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(violations(overlap)).extracting(BadRequest.FieldViolation::getField).contains("experiment.namespace");
+        assertThat(violations(overlap))
+                .extracting(BadRequest.FieldViolation::getField)
+                .contains("experiment.namespace");
 
-        Experiment updated = cluster.admin().putExperiment(put(first.toBuilder().setDescription("v2").build(), first.getRevision())).getExperiment();
+        Experiment updated = cluster.admin()
+                .putExperiment(put(first.toBuilder().setDescription("v2").build(), first.getRevision()))
+                .getExperiment();
         assertThat(updated.getRevision()).isEqualTo(first.getRevision() + 1);
         assertThat(updated.getUpdatedBy()).isEqualTo("e2e-test");
-        StatusRuntimeException stale = catchStatus(() -> cluster.admin().putExperiment(put(first.toBuilder().setDescription("v3").build(), first.getRevision())));
+        StatusRuntimeException stale = catchStatus(() -> cluster.admin()
+                .putExperiment(put(first.toBuilder().setDescription("v3").build(), first.getRevision())));
         assertThat(stale.getStatus().getCode()).isEqualTo(Status.Code.ABORTED);
 
-        StatusRuntimeException anonymous = catchStatus(() -> cluster.anonymous().putExperiment(put(experiment("anon", 0.5, 0.5, "1", "2"), 0)));
+        StatusRuntimeException anonymous =
+                catchStatus(() -> cluster.anonymous().putExperiment(put(experiment("anon", 0.5, 0.5, "1", "2"), 0)));
         assertThat(anonymous.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
         // reads stay open
-        assertThat(cluster.anonymous().getExperiment(dev.trellis.api.v1.GetExperimentRequest.newBuilder().setKey("ns-a").build())
-                .getExperiment().getRevision()).isEqualTo(updated.getRevision());
+        assertThat(cluster.anonymous()
+                        .getExperiment(dev.trellis.api.v1.GetExperimentRequest.newBuilder()
+                                .setKey("ns-a")
+                                .build())
+                        .getExperiment()
+                        .getRevision())
+                .isEqualTo(updated.getRevision());
 
-        Experiment stopped = cluster.admin().stopExperiment(dev.trellis.api.v1.StopExperimentRequest.newBuilder()
-                .setKey("ns-a").setExpectedRevision(updated.getRevision()).build()).getExperiment();
+        Experiment stopped = cluster.admin()
+                .stopExperiment(dev.trellis.api.v1.StopExperimentRequest.newBuilder()
+                        .setKey("ns-a")
+                        .setExpectedRevision(updated.getRevision())
+                        .build())
+                .getExperiment();
         assertThat(stopped.getStatus()).isEqualTo(ExperimentStatus.STOPPED);
     }
 
     @Test
     @Order(5)
-    void experiment_fiftyFiftyOverTenThousandUnits_splitsStickyAndExplainable()
-    {
-        cluster.admin().setDefaultVersion(SetDefaultVersionRequest.newBuilder().setModel(MODEL).setVersion("1").build());
-        Experiment running = cluster.admin().putExperiment(put(experiment("churn-ab", 0.5, 0.5, "1", "2").toBuilder()
-                .addConditions(Condition.newBuilder().setAttribute("plan").setOperator(Condition.Operator.EQ).addValues("pro"))
-                .build(), 0)).getExperiment();
+    void experiment_fiftyFiftyOverTenThousandUnits_splitsStickyAndExplainable() {
+        cluster.admin()
+                .setDefaultVersion(SetDefaultVersionRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setVersion("1")
+                        .build());
+        Experiment running = cluster.admin()
+                .putExperiment(put(
+                        experiment("churn-ab", 0.5, 0.5, "1", "2").toBuilder()
+                                .addConditions(Condition.newBuilder()
+                                        .setAttribute("plan")
+                                        .setOperator(Condition.Operator.EQ)
+                                        .addValues("pro"))
+                                .build(),
+                        0))
+                .getExperiment();
         assertThat(running.getStatus()).isEqualTo(ExperimentStatus.RUNNING);
 
         int units = 10_000;
@@ -240,45 +317,66 @@ class RouterEndToEndTest
         for (ScoreResponse r : served.values()) {
             assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.EXPERIMENT);
             assertThat(r.getServed().getExperiment()).isEqualTo("churn-ab");
-            assertThat(r.getServed().getVersion()).isEqualTo(r.getServed().getVariant().equals("control") ? "1" : "2");
+            assertThat(r.getServed().getVersion())
+                    .isEqualTo(r.getServed().getVariant().equals("control") ? "1" : "2");
             perVariant.merge(r.getServed().getVariant(), 1, Integer::sum);
         }
         assertThat(perVariant.keySet()).containsExactlyInAnyOrder("control", "treatment");
         double expected = units / 2.0;
-        double chiSquare = perVariant.values().stream().mapToDouble(n -> (n - expected) * (n - expected) / expected).sum();
+        double chiSquare = perVariant.values().stream()
+                .mapToDouble(n -> (n - expected) * (n - expected) / expected)
+                .sum();
         double p = 1 - new ChiSquaredDistribution(1).cumulativeProbability(chiSquare);
         assertThat(p).as("SRM p-value of %s", perVariant).isGreaterThan(0.001);
 
         // sticky: the same units again get the same versions
         Map<String, ScoreResponse> again = scoreUnits(500, "plan", "pro");
-        again.forEach((unit, r) -> assertThat(r.getServed().getVersion()).as(unit).isEqualTo(served.get(unit).getServed().getVersion()));
+        again.forEach((unit, r) -> assertThat(r.getServed().getVersion())
+                .as(unit)
+                .isEqualTo(served.get(unit).getServed().getVersion()));
 
         // a pinned version bypasses the experiment
-        String treated = served.entrySet().stream().filter(e -> e.getValue().getServed().getVersion().equals("2")).findFirst().orElseThrow().getKey();
-        ScoreResponse pinned = cluster.scoring().score(row(treated, 1).putAttributes("plan", "pro").setVersion("1").build());
+        String treated = served.entrySet().stream()
+                .filter(e -> e.getValue().getServed().getVersion().equals("2"))
+                .findFirst()
+                .orElseThrow()
+                .getKey();
+        ScoreResponse pinned = cluster.scoring()
+                .score(row(treated, 1)
+                        .putAttributes("plan", "pro")
+                        .setVersion("1")
+                        .build());
         assertThat(pinned.getServed().getReason()).isEqualTo(RoutingReason.PINNED);
         assertThat(pinned.getServed().getVersion()).isEqualTo("1");
 
         // outside the targeting: the default
-        ScoreResponse outside = cluster.scoring().score(row(treated, 1).putAttributes("plan", "free").build());
+        ScoreResponse outside = cluster.scoring()
+                .score(row(treated, 1).putAttributes("plan", "free").build());
         assertThat(outside.getServed().getReason()).isEqualTo(RoutingReason.DEFAULT);
         assertThat(outside.getServed().getVersion()).isEqualTo("1");
 
         // ExplainAssignment agrees with what Score served
         for (int i = 0; i < 50; i++) {
             String unit = "unit-" + (i * 197);
-            ExplainAssignmentResponse explain = cluster.anonymous().explainAssignment(ExplainAssignmentRequest.newBuilder()
-                    .setModel(MODEL).setUnitId(unit).putAttributes("plan", "pro").build());
-            assertThat(explain.getVersion()).isEqualTo(served.get(unit).getServed().getVersion());
-            assertThat(explain.getVariant()).isEqualTo(served.get(unit).getServed().getVariant());
-            assertThat(explain.getEvaluationsList()).singleElement().satisfies(e -> assertThat(e.getHash()).isBetween(0.0, 1.0));
+            ExplainAssignmentResponse explain = cluster.anonymous()
+                    .explainAssignment(ExplainAssignmentRequest.newBuilder()
+                            .setModel(MODEL)
+                            .setUnitId(unit)
+                            .putAttributes("plan", "pro")
+                            .build());
+            assertThat(explain.getVersion())
+                    .isEqualTo(served.get(unit).getServed().getVersion());
+            assertThat(explain.getVariant())
+                    .isEqualTo(served.get(unit).getServed().getVariant());
+            assertThat(explain.getEvaluationsList())
+                    .singleElement()
+                    .satisfies(e -> assertThat(e.getHash()).isBetween(0.0, 1.0));
         }
     }
 
     @Test
     @Order(6)
-    void results_afterOutcomesOfExposedUnits_reportRatesLiftPValueAndSrm()
-    {
+    void results_afterOutcomesOfExposedUnits_reportRatesLiftPValueAndSrm() {
         // units in treatment convert at 30%, control at 20% (deterministic by unit number)
         Map<String, ScoreResponse> served = scoreUnits(10_000, "plan", "pro");
         int recorded = 0;
@@ -286,16 +384,26 @@ class RouterEndToEndTest
             int n = Integer.parseInt(e.getKey().substring("unit-".length()));
             boolean treatment = e.getValue().getServed().getVariant().equals("treatment");
             if (n % 10 < (treatment ? 3 : 2)) {
-                cluster.admin().recordOutcome(RecordOutcomeRequest.newBuilder().setUnitId(e.getKey()).setMetric("converted").setValue(1).build());
+                cluster.admin()
+                        .recordOutcome(RecordOutcomeRequest.newBuilder()
+                                .setUnitId(e.getKey())
+                                .setMetric("converted")
+                                .setValue(1)
+                                .build());
                 recorded++;
             }
         }
         assertThat(recorded).isGreaterThan(1000);
 
-        GetResultsResponse results = cluster.anonymous().getResults(GetResultsRequest.newBuilder().setExperiment("churn-ab").build());
+        GetResultsResponse results = cluster.anonymous()
+                .getResults(
+                        GetResultsRequest.newBuilder().setExperiment("churn-ab").build());
 
         assertThat(results.getVariantsList()).hasSize(2);
-        assertThat(results.getVariantsList().stream().mapToLong(v -> v.getUnits()).sum()).isEqualTo(10_000);
+        assertThat(results.getVariantsList().stream()
+                        .mapToLong(v -> v.getUnits())
+                        .sum())
+                .isEqualTo(10_000);
         assertThat(results.getVariants(0).getMean()).isBetween(0.15, 0.25);
         assertThat(results.getVariants(1).getMean()).isBetween(0.25, 0.35);
         assertThat(results.getComparisonsList()).singleElement().satisfies(c -> {
@@ -309,65 +417,80 @@ class RouterEndToEndTest
 
     @Test
     @Order(7)
-    void scoreStream_answersEveryRequestInOrder()
-            throws Exception
-    {
+    void scoreStream_answersEveryRequestInOrder() throws Exception {
         int count = 300;
         List<ScoreResponse> responses = new ArrayList<>();
         CompletableFuture<Void> done = new CompletableFuture<>();
-        StreamObserver<ScoreRequest> requests = cluster.scoringAsync().withDeadlineAfter(60, TimeUnit.SECONDS).scoreStream(new StreamObserver<>()
-        {
-            @Override
-            public void onNext(ScoreResponse value)
-            {
-                synchronized (responses) {
-                    responses.add(value);
-                }
-            }
+        StreamObserver<ScoreRequest> requests = cluster.scoringAsync()
+                .withDeadlineAfter(60, TimeUnit.SECONDS)
+                .scoreStream(new StreamObserver<>() {
+                    @Override
+                    public void onNext(ScoreResponse value) {
+                        synchronized (responses) {
+                            responses.add(value);
+                        }
+                    }
 
-            @Override
-            public void onError(Throwable t)
-            {
-                done.completeExceptionally(t);
-            }
+                    @Override
+                    public void onError(Throwable t) {
+                        done.completeExceptionally(t);
+                    }
 
-            @Override
-            public void onCompleted()
-            {
-                done.complete(null);
-            }
-        });
+                    @Override
+                    public void onCompleted() {
+                        done.complete(null);
+                    }
+                });
         for (int i = 0; i < count; i++) {
-            requests.onNext(row("stream-" + i, i).setRequestId(Integer.toString(i)).build());
+            requests.onNext(
+                    row("stream-" + i, i).setRequestId(Integer.toString(i)).build());
         }
         requests.onCompleted();
         done.get(60, TimeUnit.SECONDS);
 
-        assertThat(responses).extracting(ScoreResponse::getRequestId)
-                .containsExactlyElementsOf(Stream.iterate(0, i -> i + 1).limit(count).map(String::valueOf).toList());
+        assertThat(responses)
+                .extracting(ScoreResponse::getRequestId)
+                .containsExactlyElementsOf(Stream.iterate(0, i -> i + 1)
+                        .limit(count)
+                        .map(String::valueOf)
+                        .toList());
     }
 
     @Test
     @Order(8)
-    void rollout_healthyCandidate_advancesThroughStepsToPromoted()
-    {
-        Rollout started = cluster.admin().startRollout(StartRolloutRequest.newBuilder().setRollout(Rollout.newBuilder()
-                .setModel(CANARY).setStableVersion("1").setCandidateVersion("2")
-                .addSteps(10).addSteps(50).addSteps(100)
-                .setStepInterval(Durations.fromMillis(100))
-                .setMinCandidateRequests(150)
-                // with a few hundred rows per window the latency and PSI estimates are noisy; the error guardrail stays strict
-                .setGuardrails(Guardrails.newBuilder().setMaxErrorRateIncrease(0.01).setMaxP99LatencyRatio(50).setMaxScorePsi(2)))
-                .build()).getRollout();
+    void rollout_healthyCandidate_advancesThroughStepsToPromoted() {
+        Rollout started = cluster.admin()
+                .startRollout(StartRolloutRequest.newBuilder()
+                        .setRollout(Rollout.newBuilder()
+                                .setModel(CANARY)
+                                .setStableVersion("1")
+                                .setCandidateVersion("2")
+                                .addSteps(10)
+                                .addSteps(50)
+                                .addSteps(100)
+                                .setStepInterval(Durations.fromMillis(100))
+                                .setMinCandidateRequests(150)
+                                // with a few hundred rows per window the latency and PSI estimates are noisy; the error
+                                // guardrail stays strict
+                                .setGuardrails(Guardrails.newBuilder()
+                                        .setMaxErrorRateIncrease(0.01)
+                                        .setMaxP99LatencyRatio(50)
+                                        .setMaxScorePsi(2)))
+                        .build())
+                .getRollout();
         assertThat(started.getState()).isEqualTo(RolloutState.PROGRESSING);
         assertThat(started.getCurrentWeight()).isEqualTo(10);
 
         Rollout last = driveTraffic(CANARY, r -> r.getState() != RolloutState.PROGRESSING);
 
         assertThat(last.getState()).as(last.getReason()).isEqualTo(RolloutState.PROMOTED);
-        assertThat(last.getHistoryList()).extracting(e -> e.getType()).containsSubsequence("STARTED", "ADVANCED", "PROMOTED");
+        assertThat(last.getHistoryList())
+                .extracting(e -> e.getType())
+                .containsSubsequence("STARTED", "ADVANCED", "PROMOTED");
         // the store commits the promotion a moment before the in-memory routing snapshot follows it
-        ScoreResponse after = awaitScore(row("after-promotion", 0).setModel(CANARY).build(), r -> r.getServed().getReason() != RoutingReason.ROLLOUT);
+        ScoreResponse after = awaitScore(
+                row("after-promotion", 0).setModel(CANARY).build(),
+                r -> r.getServed().getReason() != RoutingReason.ROLLOUT);
         assertThat(after.getServed().getVersion()).isEqualTo("2");
         assertThat(after.getServed().getReason()).isEqualTo(RoutingReason.DEFAULT);
     }
@@ -380,15 +503,23 @@ class RouterEndToEndTest
      */
     @Test
     @Order(9)
-    void rollout_candidateVanishes_abortsByItselfAndTrafficReturnsToStable()
-    {
-        cluster.admin().startRollout(StartRolloutRequest.newBuilder().setRollout(Rollout.newBuilder()
-                .setModel(BROKEN).setStableVersion("1").setCandidateVersion("2")
-                .addSteps(25).addSteps(100)
-                .setStepInterval(Durations.fromMillis(60_000)) // only a guardrail breach can end this step
-                .setMinCandidateRequests(50)
-                .setGuardrails(Guardrails.newBuilder().setMaxErrorRateIncrease(0.01).setMaxP99LatencyRatio(50).setMaxScorePsi(2)))
-                .build());
+    void rollout_candidateVanishes_abortsByItselfAndTrafficReturnsToStable() {
+        cluster.admin()
+                .startRollout(StartRolloutRequest.newBuilder()
+                        .setRollout(Rollout.newBuilder()
+                                .setModel(BROKEN)
+                                .setStableVersion("1")
+                                .setCandidateVersion("2")
+                                .addSteps(25)
+                                .addSteps(100)
+                                .setStepInterval(
+                                        Durations.fromMillis(60_000)) // only a guardrail breach can end this step
+                                .setMinCandidateRequests(50)
+                                .setGuardrails(Guardrails.newBuilder()
+                                        .setMaxErrorRateIncrease(0.01)
+                                        .setMaxP99LatencyRatio(50)
+                                        .setMaxScorePsi(2)))
+                        .build());
         deleteRecursively(cluster.repository.resolve(BROKEN).resolve("2"));
 
         Rollout last = driveTraffic(BROKEN, r -> r.getState() != RolloutState.PROGRESSING);
@@ -397,9 +528,12 @@ class RouterEndToEndTest
         assertThat(last.getCurrentWeight()).isZero();
         assertThat(last.getReason()).contains("error");
         assertThat(last.getLastCheck().getCandidateErrorRate()).isGreaterThan(0.01);
-        awaitScore(row("after-abort", 0).setModel(BROKEN).build(), r -> r.getServed().getReason() == RoutingReason.DEFAULT);
+        awaitScore(
+                row("after-abort", 0).setModel(BROKEN).build(),
+                r -> r.getServed().getReason() == RoutingReason.DEFAULT);
         ScoreBatchResponse afterwards = scoreBatch(BROKEN, 0, 200, Map.of());
-        assertThat(afterwards.getResultsList()).allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("1"));
+        assertThat(afterwards.getResultsList())
+                .allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("1"));
     }
 
     /**
@@ -409,8 +543,7 @@ class RouterEndToEndTest
      */
     @Test
     @Order(10)
-    void scoreBatch_columns_sameResultsAsRowsAndExposuresLogged()
-    {
+    void scoreBatch_columns_sameResultsAsRowsAndExposuresLogged() {
         int count = 300;
         List<String> units = new ArrayList<>();
         List<String> plans = new ArrayList<>();
@@ -420,11 +553,15 @@ class RouterEndToEndTest
         }
         long unitsBefore = experimentUnits("churn-ab");
 
-        ScoreBatchResponse columnar = cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(columns(units, plans)).build());
+        ScoreBatchResponse columnar = cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setColumns(columns(units, plans))
+                        .build());
         ScoreBatchRequest.Builder byRows = ScoreBatchRequest.newBuilder().setModel(MODEL);
         for (int i = 0; i < count; i++) {
-            ScoreRequest.Builder row = ScoreRequest.newBuilder().setUnitId(units.get(i)).putAllFeatures(rows.get(i % rows.size()));
+            ScoreRequest.Builder row =
+                    ScoreRequest.newBuilder().setUnitId(units.get(i)).putAllFeatures(rows.get(i % rows.size()));
             if (!plans.get(i).isEmpty()) {
                 row.putAttributes("plan", plans.get(i));
             }
@@ -436,79 +573,128 @@ class RouterEndToEndTest
         for (int i = 0; i < count; i++) {
             ScoreResponse c = columnar.getResults(i);
             ScoreResponse r = rowResults.getResults(i);
-            // both forms send the same tensors; a version's rows may still be split differently between replicas' batches
+            // both forms send the same tensors; a version's rows may still be split differently between replicas'
+            // batches
             assertThat(c.getScore()).as("row %d", i).isCloseTo(r.getScore(), within(1e-6));
             assertThat(c.getLabel()).as("row %d", i).isEqualTo(r.getLabel());
-            assertThat(c.getInterval().getLower()).as("row %d", i).isCloseTo(r.getInterval().getLower(), within(1e-6));
-            assertThat(c.getBaseScoresList()).extracting(b -> b.getModel()).containsExactlyElementsOf(r.getBaseScoresList().stream().map(b -> b.getModel()).toList());
-            assertThat(c.getServed().toBuilder().clearReplica().build()).as("row %d", i).isEqualTo(r.getServed().toBuilder().clearReplica().build());
+            assertThat(c.getInterval().getLower())
+                    .as("row %d", i)
+                    .isCloseTo(r.getInterval().getLower(), within(1e-6));
+            assertThat(c.getBaseScoresList())
+                    .extracting(b -> b.getModel())
+                    .containsExactlyElementsOf(r.getBaseScoresList().stream()
+                            .map(b -> b.getModel())
+                            .toList());
+            assertThat(c.getServed().toBuilder().clearReplica().build())
+                    .as("row %d", i)
+                    .isEqualTo(r.getServed().toBuilder().clearReplica().build());
         }
-        long experimentRows = columnar.getResultsList().stream().filter(r -> r.getServed().getReason() == RoutingReason.EXPERIMENT).count();
+        long experimentRows = columnar.getResultsList().stream()
+                .filter(r -> r.getServed().getReason() == RoutingReason.EXPERIMENT)
+                .count();
         assertThat(experimentRows).isEqualTo(count / 2);
-        assertThat(columnar.getResultsList()).filteredOn(r -> r.getServed().getReason() != RoutingReason.EXPERIMENT)
+        assertThat(columnar.getResultsList())
+                .filteredOn(r -> r.getServed().getReason() != RoutingReason.EXPERIMENT)
                 .allSatisfy(r -> assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.DEFAULT));
         // the columnar call came first, so it logged the exposures (the row call's repeats are deduplicated)
         assertThat(experimentUnits("churn-ab")).isEqualTo(unitsBefore + experimentRows);
 
-        ScoreBatchResponse pinned = cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL).setVersion("2")
-                .setColumns(columns(units.subList(0, 50), plans.subList(0, 50))).build());
+        ScoreBatchResponse pinned = cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setVersion("2")
+                        .setColumns(columns(units.subList(0, 50), plans.subList(0, 50)))
+                        .build());
         assertThat(pinned.getResultsList()).hasSize(50).allSatisfy(r -> {
             assertThat(r.getServed().getVersion()).isEqualTo("2");
             assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.PINNED);
         });
-        assertThat(cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(FeatureColumns.getDefaultInstance()).build()).getResultsList()).isEmpty();
+        assertThat(cluster.scoring()
+                        .scoreBatch(ScoreBatchRequest.newBuilder()
+                                .setModel(MODEL)
+                                .setColumns(FeatureColumns.getDefaultInstance())
+                                .build())
+                        .getResultsList())
+                .isEmpty();
     }
 
     @Test
     @Order(11)
-    void scoreBatch_badColumns_invalidArgumentWithFieldViolations()
-    {
+    void scoreBatch_badColumns_invalidArgumentWithFieldViolations() {
         List<String> units = List.of("bad-0", "bad-1", "bad-2");
         List<String> plans = List.of("", "", "");
         FeatureColumns good = columns(units, plans);
 
-        StatusRuntimeException both = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(good).addRows(row("bad-3", 3)).build()));
+        StatusRuntimeException both = catchStatus(() -> cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setColumns(good)
+                        .addRows(row("bad-3", 3))
+                        .build()));
         assertThat(both.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(violations(both)).extracting(BadRequest.FieldViolation::getField).containsExactly("columns");
+        assertThat(violations(both))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("columns");
 
         int tenure = featureIndex(good, "tenure");
-        FeatureColumns shortColumn = good.toBuilder().setFeatures(tenure, good.getFeatures(tenure).toBuilder()
-                .setNumbers(NumberValues.newBuilder().addValues(1).addValues(2))).build();
-        StatusRuntimeException mismatch = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(shortColumn).build()));
+        FeatureColumns shortColumn = good.toBuilder()
+                .setFeatures(
+                        tenure,
+                        good.getFeatures(tenure).toBuilder()
+                                .setNumbers(
+                                        NumberValues.newBuilder().addValues(1).addValues(2)))
+                .build();
+        StatusRuntimeException mismatch = catchStatus(() -> cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setColumns(shortColumn)
+                        .build()));
         assertThat(mismatch.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(violations(mismatch)).singleElement().satisfies(v -> {
             assertThat(v.getField()).isEqualTo("columns.features[" + tenure + "]");
             assertThat(v.getDescription()).contains("tenure").contains("2 values for 3 rows");
         });
 
-        FeatureColumns unknown = good.toBuilder().addFeatures(FeatureColumn.newBuilder().setName("favourite_colour")
-                .setStrings(StringValues.newBuilder().addAllValues(List.of("red", "green", "")))).build();
-        StatusRuntimeException unknownFeature = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(unknown).build()));
+        FeatureColumns unknown = good.toBuilder()
+                .addFeatures(FeatureColumn.newBuilder()
+                        .setName("favourite_colour")
+                        .setStrings(StringValues.newBuilder().addAllValues(List.of("red", "green", ""))))
+                .build();
+        StatusRuntimeException unknownFeature = catchStatus(() -> cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setColumns(unknown)
+                        .build()));
         assertThat(unknownFeature.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         assertThat(violations(unknownFeature)).singleElement().satisfies(v -> {
             assertThat(v.getField()).isEqualTo("columns.features[" + good.getFeaturesCount() + "]");
             assertThat(v.getDescription()).startsWith("favourite_colour: unknown feature of model churn");
         });
 
-        FeatureColumns wrongType = good.toBuilder().setFeatures(tenure, FeatureColumn.newBuilder().setName("tenure")
-                .setStrings(StringValues.newBuilder().addAllValues(List.of("long", "short", "")))).build();
-        StatusRuntimeException wrong = catchStatus(() -> cluster.scoring().scoreBatch(ScoreBatchRequest.newBuilder().setModel(MODEL)
-                .setColumns(wrongType).build()));
+        FeatureColumns wrongType = good.toBuilder()
+                .setFeatures(
+                        tenure,
+                        FeatureColumn.newBuilder()
+                                .setName("tenure")
+                                .setStrings(StringValues.newBuilder().addAllValues(List.of("long", "short", ""))))
+                .build();
+        StatusRuntimeException wrong = catchStatus(() -> cluster.scoring()
+                .scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setColumns(wrongType)
+                        .build()));
         assertThat(wrong.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-        assertThat(wrong.getStatus().getDescription()).startsWith("invalid features: columns.features[" + tenure + "]: tenure is a numeric feature");
-        assertThat(violations(wrong)).extracting(BadRequest.FieldViolation::getField).containsExactly("columns.features[" + tenure + "]");
+        assertThat(wrong.getStatus().getDescription())
+                .startsWith("invalid features: columns.features[" + tenure + "]: tenure is a numeric feature");
+        assertThat(violations(wrong))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("columns.features[" + tenure + "]");
     }
 
     /** Kills a replica under a steady stream of requests; the channel's retry policy and health checking absorb it. */
     @Test
     @Order(100)
-    void score_replicaStopsUnderSteadyTraffic_noRequestFails()
-            throws Exception
-    {
+    void score_replicaStopsUnderSteadyTraffic_noRequestFails() throws Exception {
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger ok = new AtomicInteger();
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
@@ -520,11 +706,12 @@ class RouterEndToEndTest
                 int i = 0;
                 while (!stop.get()) {
                     try {
-                        cluster.scoring().withDeadlineAfter(10, TimeUnit.SECONDS).score(row("failover-" + client + "-" + i, i).build());
+                        cluster.scoring()
+                                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                                .score(row("failover-" + client + "-" + i, i).build());
                         ok.incrementAndGet();
                         warm.countDown();
-                    }
-                    catch (RuntimeException e) {
+                    } catch (RuntimeException e) {
                         failures.add(e);
                     }
                     i++;
@@ -544,23 +731,24 @@ class RouterEndToEndTest
 
         assertThat(failures).isEmpty();
         ScoreResponse last = cluster.scoring().score(row("after", 0).build());
-        assertThat(last.getServed().getReplica()).isEqualTo("127.0.0.1:" + cluster.replicas.get(1).port());
+        assertThat(last.getServed().getReplica())
+                .isEqualTo("127.0.0.1:" + cluster.replicas.get(1).port());
     }
 
-    private Rollout driveTraffic(String model, java.util.function.Predicate<Rollout> until)
-    {
+    private Rollout driveTraffic(String model, java.util.function.Predicate<Rollout> until) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         int offset = 0;
         while (System.nanoTime() < deadline) {
             try {
                 scoreBatch(model, offset, 200, Map.of());
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 // expected while a broken candidate takes traffic: the batch containing its rows fails
                 assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             }
             offset += 200;
-            Rollout rollout = cluster.anonymous().getRollout(GetRolloutRequest.newBuilder().setModel(model).build()).getRollout();
+            Rollout rollout = cluster.anonymous()
+                    .getRollout(GetRolloutRequest.newBuilder().setModel(model).build())
+                    .getRollout();
             if (until.test(rollout)) {
                 return rollout;
             }
@@ -568,8 +756,7 @@ class RouterEndToEndTest
         throw new AssertionError("rollout of " + model + " did not finish in time");
     }
 
-    private ScoreResponse awaitScore(ScoreRequest request, java.util.function.Predicate<ScoreResponse> until)
-    {
+    private ScoreResponse awaitScore(ScoreRequest request, java.util.function.Predicate<ScoreResponse> until) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (true) {
             try {
@@ -577,8 +764,7 @@ class RouterEndToEndTest
                 if (until.test(response) || System.nanoTime() > deadline) {
                     return response;
                 }
-            }
-            catch (StatusRuntimeException e) {
+            } catch (StatusRuntimeException e) {
                 if (System.nanoTime() > deadline) {
                     throw e;
                 }
@@ -586,8 +772,7 @@ class RouterEndToEndTest
         }
     }
 
-    private Map<String, ScoreResponse> scoreUnits(int units, String attribute, String value)
-    {
+    private Map<String, ScoreResponse> scoreUnits(int units, String attribute, String value) {
         Map<String, ScoreResponse> served = new HashMap<>();
         for (int from = 0; from < units; from += 1000) {
             ScoreBatchResponse batch = scoreBatch(MODEL, from, Math.min(1000, units - from), Map.of(attribute, value));
@@ -599,12 +784,14 @@ class RouterEndToEndTest
         return served;
     }
 
-    private ScoreBatchResponse scoreBatch(String model, int from, int count, Map<String, String> attributes)
-    {
+    private ScoreBatchResponse scoreBatch(String model, int from, int count, Map<String, String> attributes) {
         ScoreBatchRequest.Builder batch = ScoreBatchRequest.newBuilder().setModel(model);
         for (int i = from; i < from + count; i++) {
-            batch.addRows(ScoreRequest.newBuilder().setUnitId("unit-" + i).setRequestId("unit-" + i)
-                    .putAllFeatures(rows.get(i % rows.size())).putAllAttributes(attributes));
+            batch.addRows(ScoreRequest.newBuilder()
+                    .setUnitId("unit-" + i)
+                    .setRequestId("unit-" + i)
+                    .putAllFeatures(rows.get(i % rows.size()))
+                    .putAllAttributes(attributes));
         }
         ScoreBatchResponse response = cluster.scoring().scoreBatch(batch.build());
         assertThat(response.getResultsCount()).isEqualTo(count);
@@ -612,19 +799,27 @@ class RouterEndToEndTest
     }
 
     /** Rows of the churn sample as columns, typed by the served schema; plans[i] "" leaves row i without the attribute. */
-    private FeatureColumns columns(List<String> units, List<String> plans)
-    {
+    private FeatureColumns columns(List<String> units, List<String> plans) {
         FeatureColumns.Builder columns = FeatureColumns.newBuilder().addAllUnitIds(units);
-        FeatureSchema schema = cluster.router.catalog().snapshot().model(MODEL).orElseThrow().highestReady().orElseThrow().schema().orElseThrow();
+        FeatureSchema schema = cluster.router
+                .catalog()
+                .snapshot()
+                .model(MODEL)
+                .orElseThrow()
+                .highestReady()
+                .orElseThrow()
+                .schema()
+                .orElseThrow();
         for (FeatureSchema.Feature feature : schema.features()) {
             FeatureColumn.Builder column = FeatureColumn.newBuilder().setName(feature.name());
             for (int i = 0; i < units.size(); i++) {
                 Value value = rows.get(i % rows.size()).get(feature.name());
                 if (feature.categorical()) {
-                    column.getStringsBuilder().addValues(value != null && value.hasStringValue() ? value.getStringValue() : "");
-                }
-                else {
-                    column.getNumbersBuilder().addValues(value != null && value.hasNumberValue() ? value.getNumberValue() : Double.NaN);
+                    column.getStringsBuilder()
+                            .addValues(value != null && value.hasStringValue() ? value.getStringValue() : "");
+                } else {
+                    column.getNumbersBuilder()
+                            .addValues(value != null && value.hasNumberValue() ? value.getNumberValue() : Double.NaN);
                 }
             }
             columns.addFeatures(column);
@@ -633,8 +828,7 @@ class RouterEndToEndTest
         return columns.build();
     }
 
-    private static int featureIndex(FeatureColumns columns, String name)
-    {
+    private static int featureIndex(FeatureColumns columns, String name) {
         for (int i = 0; i < columns.getFeaturesCount(); i++) {
             if (columns.getFeatures(i).getName().equals(name)) {
                 return i;
@@ -643,63 +837,68 @@ class RouterEndToEndTest
         throw new AssertionError("no column " + name);
     }
 
-    private long experimentUnits(String experiment)
-    {
-        return cluster.anonymous().getResults(GetResultsRequest.newBuilder().setExperiment(experiment).build())
-                .getVariantsList().stream().mapToLong(v -> v.getUnits()).sum();
+    private long experimentUnits(String experiment) {
+        return cluster
+                .anonymous()
+                .getResults(
+                        GetResultsRequest.newBuilder().setExperiment(experiment).build())
+                .getVariantsList()
+                .stream()
+                .mapToLong(v -> v.getUnits())
+                .sum();
     }
 
-    private ScoreRequest.Builder row(String unit, int index)
-    {
+    private ScoreRequest.Builder row(String unit, int index) {
         return ScoreRequest.newBuilder().setModel(MODEL).setUnitId(unit).putAllFeatures(rows.get(index % rows.size()));
     }
 
-    private static Experiment experiment(String key, double w1, double w2, String v1, String v2)
-    {
+    private static Experiment experiment(String key, double w1, double w2, String v1, String v2) {
         return Experiment.newBuilder()
                 .setKey(key)
                 .setModel(MODEL)
                 .setStatus(ExperimentStatus.RUNNING)
-                .addVariants(Variant.newBuilder().setKey("control").setVersion(v1).setWeight(w1))
-                .addVariants(Variant.newBuilder().setKey("treatment").setVersion(v2).setWeight(w2))
+                .addVariants(
+                        Variant.newBuilder().setKey("control").setVersion(v1).setWeight(w1))
+                .addVariants(
+                        Variant.newBuilder().setKey("treatment").setVersion(v2).setWeight(w2))
                 .setMetric("converted")
                 .setMetricType(MetricType.CONVERSION)
                 .setMinimumDetectableEffect(0.02)
                 .build();
     }
 
-    private static PutExperimentRequest put(Experiment experiment, long expectedRevision)
-    {
-        return PutExperimentRequest.newBuilder().setExperiment(experiment).setExpectedRevision(expectedRevision).build();
+    private static PutExperimentRequest put(Experiment experiment, long expectedRevision) {
+        return PutExperimentRequest.newBuilder()
+                .setExperiment(experiment)
+                .setExpectedRevision(expectedRevision)
+                .build();
     }
 
-    private static StatusRuntimeException catchStatus(Runnable call)
-    {
+    private static StatusRuntimeException catchStatus(Runnable call) {
         try {
             call.run();
-        }
-        catch (StatusRuntimeException e) {
+        } catch (StatusRuntimeException e) {
             return e;
         }
         throw new AssertionError("expected the call to fail");
     }
 
-    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e)
-    {
+    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e) {
         com.google.rpc.Status status = StatusProto.fromThrowable(e);
         assertThat(status).isNotNull();
-        return status.getDetailsList().stream().filter(a -> a.is(BadRequest.class)).flatMap(a -> {
-            try {
-                return a.unpack(BadRequest.class).getFieldViolationsList().stream();
-            }
-            catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                throw new AssertionError(ex);
-            }
-        }).toList();
+        return status.getDetailsList().stream()
+                .filter(a -> a.is(BadRequest.class))
+                .flatMap(a -> {
+                    try {
+                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
+                    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                        throw new AssertionError(ex);
+                    }
+                })
+                .toList();
     }
 
-    private static void await(BooleanSupplier condition, String what)
-    {
+    private static void await(BooleanSupplier condition, String what) {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
@@ -707,27 +906,23 @@ class RouterEndToEndTest
             }
             try {
                 Thread.sleep(20);
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError(e);
             }
         }
     }
 
-    private static void deleteRecursively(Path path)
-    {
+    private static void deleteRecursively(Path path) {
         try (Stream<Path> files = Files.walk(path)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> {
                 try {
                     Files.delete(p);
-                }
-                catch (IOException e) {
+                } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             });
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }

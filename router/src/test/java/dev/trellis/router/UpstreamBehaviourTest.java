@@ -1,5 +1,8 @@
 package dev.trellis.router;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
@@ -11,27 +14,23 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The upstream hop against hand-written replicas on real ports: deadline propagation, the default
  * deadline, trace-context propagation, retries through the service config, and client-side
  * health checking.
  */
-class UpstreamBehaviourTest
-{
-    private static final Metadata.Key<String> TRACEPARENT = Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER);
+class UpstreamBehaviourTest {
+    private static final Metadata.Key<String> TRACEPARENT =
+            Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER);
 
     @TempDir
     Path temp;
@@ -42,25 +41,26 @@ class UpstreamBehaviourTest
     private ManagedChannel channel;
 
     @BeforeEach
-    void start()
-            throws Exception
-    {
+    void start() throws Exception {
         a = new FakeReplica();
         b = new FakeReplica();
         router = RouterServer.start(RouterConfig.builder()
-                .host("127.0.0.1").port(0).metricsPort(0)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(0)
                 .upstreams(List.of(a.address(), b.address()))
                 .store(temp.resolve("trellis.db"))
                 .defaultDeadline(Duration.ofMillis(700))
                 .catalogRefresh(Duration.ofMillis(200))
                 .build());
         assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
-        channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port()).usePlaintext().build();
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
+                .usePlaintext()
+                .build();
     }
 
     @AfterEach
-    void stop()
-    {
+    void stop() {
         if (channel != null) {
             channel.shutdownNow();
         }
@@ -72,17 +72,17 @@ class UpstreamBehaviourTest
     }
 
     @Test
-    void score_callerDeadline_propagatesToReplica()
-    {
-        ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(1500, TimeUnit.MILLISECONDS).score(request());
+    void score_callerDeadline_propagatesToReplica() {
+        ScoringGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(1500, TimeUnit.MILLISECONDS)
+                .score(request());
 
         long seen = Math.max(a.lastDeadlineMillis.get(), b.lastDeadlineMillis.get());
         assertThat(seen).isGreaterThan(700).isLessThanOrEqualTo(1500);
     }
 
     @Test
-    void score_noCallerDeadline_replicaSeesDefaultDeadline()
-    {
+    void score_noCallerDeadline_replicaSeesDefaultDeadline() {
         ScoringGrpc.newBlockingStub(channel).score(request());
 
         long seen = Math.max(a.lastDeadlineMillis.get(), b.lastDeadlineMillis.get());
@@ -90,56 +90,68 @@ class UpstreamBehaviourTest
     }
 
     @Test
-    void score_callerTraceparent_isContinuedUpstream()
-    {
+    void score_callerTraceparent_isContinuedUpstream() {
         String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
         Metadata headers = new Metadata();
         headers.put(TRACEPARENT, "00-" + traceId + "-00f067aa0ba902b7-01");
 
-        ScoringGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers)).score(request());
+        ScoringGrpc.newBlockingStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                .score(request());
 
         Metadata seen = a.lastHeaders.get() != null ? a.lastHeaders.get() : b.lastHeaders.get();
-        assertThat(seen.get(TRACEPARENT)).matches("00-" + traceId + "-[0-9a-f]{16}-0[01]").doesNotContain("00f067aa0ba902b7");
+        assertThat(seen.get(TRACEPARENT))
+                .matches("00-" + traceId + "-[0-9a-f]{16}-0[01]")
+                .doesNotContain("00f067aa0ba902b7");
     }
 
     @Test
-    void score_replicaAnswersUnavailable_isRetriedOnTheOtherReplica()
-    {
+    void score_replicaAnswersUnavailable_isRetriedOnTheOtherReplica() {
         a.failWith = Status.UNAVAILABLE.withDescription("overloaded");
 
         for (int i = 0; i < 100; i++) {
-            ScoreResponse response = ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request());
+            ScoreResponse response = ScoringGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .score(request());
             assertThat(response.getServed().getReplica()).isEqualTo(b.address());
         }
-        assertThat(a.inferCalls.get()).as("attempts that reached the failing replica").isPositive();
+        assertThat(a.inferCalls.get())
+                .as("attempts that reached the failing replica")
+                .isPositive();
     }
 
     @Test
-    void score_replicaNotServing_leavesTheRotation()
-    {
+    void score_replicaNotServing_leavesTheRotation() {
         a.serving(false);
         int before = -1;
         // health updates arrive asynchronously over the Watch stream; wait until a's call count stops moving
         for (int round = 0; round < 200 && before != a.inferCalls.get(); round++) {
             before = a.inferCalls.get();
             for (int i = 0; i < 10; i++) {
-                ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request());
+                ScoringGrpc.newBlockingStub(channel)
+                        .withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .score(request());
             }
         }
 
         for (int i = 0; i < 50; i++) {
-            assertThat(ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request())
-                    .getServed().getReplica()).isEqualTo(b.address());
+            assertThat(ScoringGrpc.newBlockingStub(channel)
+                            .withDeadlineAfter(5, TimeUnit.SECONDS)
+                            .score(request())
+                            .getServed()
+                            .getReplica())
+                    .isEqualTo(b.address());
         }
     }
 
     @Test
-    void score_everyReplicaUnavailable_isUnavailable()
-    {
+    void score_everyReplicaUnavailable_isUnavailable() {
         a.failWith = Status.UNAVAILABLE;
         b.failWith = Status.UNAVAILABLE;
 
-        assertThatThrownBy(() -> ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request()))
+        assertThatThrownBy(() -> ScoringGrpc.newBlockingStub(channel)
+                        .withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .score(request()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
                     assertThat(e.getStatus().getDescription()).contains("no model-server replica could serve model m");
@@ -147,12 +159,13 @@ class UpstreamBehaviourTest
     }
 
     @Test
-    void score_replicaRejectsInput_passesInvalidArgumentThrough()
-    {
+    void score_replicaRejectsInput_passesInvalidArgumentThrough() {
         a.failWith = Status.INVALID_ARGUMENT.withDescription("input x: bad shape");
         b.failWith = a.failWith;
 
-        assertThatThrownBy(() -> ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request()))
+        assertThatThrownBy(() -> ScoringGrpc.newBlockingStub(channel)
+                        .withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .score(request()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
                     assertThat(e.getStatus().getDescription()).isEqualTo("input x: bad shape");
@@ -160,9 +173,7 @@ class UpstreamBehaviourTest
     }
 
     @Test
-    void score_replicaKilledAbruptlyUnderSteadyTraffic_noRequestFails()
-            throws Exception
-    {
+    void score_replicaKilledAbruptlyUnderSteadyTraffic_noRequestFails() throws Exception {
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.concurrent.atomic.AtomicInteger ok = new java.util.concurrent.atomic.AtomicInteger();
         java.util.Queue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -171,10 +182,11 @@ class UpstreamBehaviourTest
             Thread t = new Thread(() -> {
                 while (!stop.get()) {
                     try {
-                        ScoringGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).score(request());
+                        ScoringGrpc.newBlockingStub(channel)
+                                .withDeadlineAfter(5, TimeUnit.SECONDS)
+                                .score(request());
                         ok.incrementAndGet();
-                    }
-                    catch (RuntimeException e) {
+                    } catch (RuntimeException e) {
                         failures.add(e);
                     }
                 }
@@ -198,9 +210,10 @@ class UpstreamBehaviourTest
         assertThat(failures).isEmpty();
     }
 
-    private static ScoreRequest request()
-    {
-        return ScoreRequest.newBuilder().setModel("m").setUnitId("u")
+    private static ScoreRequest request() {
+        return ScoreRequest.newBuilder()
+                .setModel("m")
+                .setUnitId("u")
                 .putFeatures("x", Value.newBuilder().setNumberValue(1).build())
                 .putFeatures("c", Value.newBuilder().setStringValue("a").build())
                 .build();

@@ -1,8 +1,8 @@
 package dev.trellis.client.bench;
 
-import java.time.Duration;
-
 import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
 
 /**
  * How to run a load test.

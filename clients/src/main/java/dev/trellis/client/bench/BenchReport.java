@@ -1,11 +1,10 @@
 package dev.trellis.client.bench;
 
-import org.HdrHistogram.Histogram;
+import static java.util.Objects.requireNonNull;
 
 import java.util.Locale;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
+import org.HdrHistogram.Histogram;
 
 /**
  * Results of a load test: the latency histogram (microseconds) of successful requests in the
@@ -18,7 +17,13 @@ import static java.util.Objects.requireNonNull;
  * @param errors failed measured requests by error kind (e.g. the gRPC status code)
  * @param measuredSeconds length of the measured window, seconds
  */
-public record BenchReport(BenchOptions options, Histogram latencyMicros, long succeeded, long failed, Map<String, Long> errors, double measuredSeconds) {
+public record BenchReport(
+        BenchOptions options,
+        Histogram latencyMicros,
+        long succeeded,
+        long failed,
+        Map<String, Long> errors,
+        double measuredSeconds) {
     /**
      * Validates the components.
      *
@@ -71,14 +76,25 @@ public record BenchReport(BenchOptions options, Histogram latencyMicros, long su
     public String format() {
         StringBuilder sb = new StringBuilder();
         String mode = options.openLoop()
-                ? String.format(Locale.ROOT, "open loop, %.0f req/s target (latency from intended send time)", options.rate())
+                ? String.format(
+                        Locale.ROOT, "open loop, %.0f req/s target (latency from intended send time)", options.rate())
                 : String.format(Locale.ROOT, "closed loop, %d callers", options.concurrency());
         sb.append(String.format(Locale.ROOT, "mode        %s%n", mode));
-        sb.append(String.format(Locale.ROOT, "measured    %.1f s after %.1f s warm-up%n", measuredSeconds, options.warmup().toMillis() / 1000.0));
+        sb.append(String.format(
+                Locale.ROOT,
+                "measured    %.1f s after %.1f s warm-up%n",
+                measuredSeconds,
+                options.warmup().toMillis() / 1000.0));
         sb.append(String.format(Locale.ROOT, "requests    %d ok, %d failed%n", succeeded, failed));
         sb.append(String.format(Locale.ROOT, "throughput  %.0f req/s%n", throughput()));
-        sb.append(String.format(Locale.ROOT, "latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%n",
-                percentileMillis(50), percentileMillis(90), percentileMillis(99), percentileMillis(99.9), maxMillis()));
+        sb.append(String.format(
+                Locale.ROOT,
+                "latency ms  p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%n",
+                percentileMillis(50),
+                percentileMillis(90),
+                percentileMillis(99),
+                percentileMillis(99.9),
+                maxMillis()));
         errors.forEach((kind, count) -> sb.append(String.format(Locale.ROOT, "error       %s x %d%n", kind, count)));
         return sb.toString();
     }

@@ -1,5 +1,7 @@
 package dev.trellis.client.bench;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
@@ -8,13 +10,10 @@ import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferResponse;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
-
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * {@link RequestSender}s over the two protocols: {@code trellis.v1.Scoring/Score} (through the
@@ -39,7 +38,8 @@ public final class GrpcSenders {
         long millis = deadline.toMillis();
         return sequence -> {
             CompletableFuture<ScoreResponse> future = new CompletableFuture<>();
-            stub.withDeadlineAfter(millis, TimeUnit.MILLISECONDS).score(rows.get((int) (sequence % rows.size())), completing(future));
+            stub.withDeadlineAfter(millis, TimeUnit.MILLISECONDS)
+                    .score(rows.get((int) (sequence % rows.size())), completing(future));
             return future;
         };
     }
@@ -54,11 +54,13 @@ public final class GrpcSenders {
      */
     public static RequestSender modelInfer(Channel channel, List<ModelInferRequest> requests, Duration deadline) {
         List<ModelInferRequest> rows = checkRequests(requests);
-        GRPCInferenceServiceGrpc.GRPCInferenceServiceStub stub = GRPCInferenceServiceGrpc.newStub(requireNonNull(channel, "channel is null"));
+        GRPCInferenceServiceGrpc.GRPCInferenceServiceStub stub =
+                GRPCInferenceServiceGrpc.newStub(requireNonNull(channel, "channel is null"));
         long millis = deadline.toMillis();
         return sequence -> {
             CompletableFuture<ModelInferResponse> future = new CompletableFuture<>();
-            stub.withDeadlineAfter(millis, TimeUnit.MILLISECONDS).modelInfer(rows.get((int) (sequence % rows.size())), completing(future));
+            stub.withDeadlineAfter(millis, TimeUnit.MILLISECONDS)
+                    .modelInfer(rows.get((int) (sequence % rows.size())), completing(future));
             return future;
         };
     }

@@ -1,9 +1,8 @@
 package dev.trellis.client.bench;
 
-import io.grpc.Status;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
+import static java.util.Objects.requireNonNull;
 
+import io.grpc.Status;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,8 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
-
-import static java.util.Objects.requireNonNull;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 
 /**
  * An open- or closed-loop load generator over any asynchronous request (see {@link BenchOptions}).
@@ -87,8 +86,7 @@ public final class LoadGenerator {
                         lastCompletion.accumulateAndGet(now, Math::max);
                     }
                 });
-            }
-            catch (RuntimeException e) {
+            } catch (RuntimeException e) {
                 inFlight.release();
                 if (measured) {
                     m.record(0, e);
@@ -108,28 +106,30 @@ public final class LoadGenerator {
         AtomicLong sequence = new AtomicLong();
         Thread[] callers = new Thread[options.concurrency()];
         for (int i = 0; i < callers.length; i++) {
-            callers[i] = new Thread(() -> {
-                while (!Thread.currentThread().isInterrupted()) {
-                    long sent = nanoClock.getAsLong();
-                    if (sent >= end) {
-                        return;
-                    }
-                    Throwable error = null;
-                    try {
-                        sender.send(sequence.getAndIncrement()).toCompletableFuture().get();
-                    }
-                    catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
-                    catch (ExecutionException | RuntimeException e) {
-                        error = e;
-                    }
-                    if (sent >= measureFrom) {
-                        m.record(nanoClock.getAsLong() - sent, error);
-                    }
-                }
-            }, "bench-caller-" + i);
+            callers[i] = new Thread(
+                    () -> {
+                        while (!Thread.currentThread().isInterrupted()) {
+                            long sent = nanoClock.getAsLong();
+                            if (sent >= end) {
+                                return;
+                            }
+                            Throwable error = null;
+                            try {
+                                sender.send(sequence.getAndIncrement())
+                                        .toCompletableFuture()
+                                        .get();
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                return;
+                            } catch (ExecutionException | RuntimeException e) {
+                                error = e;
+                            }
+                            if (sent >= measureFrom) {
+                                m.record(nanoClock.getAsLong() - sent, error);
+                            }
+                        }
+                    },
+                    "bench-caller-" + i);
             callers[i].setDaemon(true);
             callers[i].start();
         }
@@ -137,8 +137,7 @@ public final class LoadGenerator {
             for (Thread caller : callers) {
                 caller.join();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             for (Thread caller : callers) {
                 caller.interrupt();
             }
@@ -176,8 +175,7 @@ public final class LoadGenerator {
             if (error == null) {
                 recorder.recordValue(Math.max(1, nanos / 1000));
                 succeeded.increment();
-            }
-            else {
+            } else {
                 failed.increment();
                 errors.computeIfAbsent(kind(error), k -> new LongAdder()).increment();
             }
@@ -199,7 +197,9 @@ public final class LoadGenerator {
                 return trellis.code().name();
             }
             Status status = Status.fromThrowable(t);
-            return status.getCode() != Status.Code.UNKNOWN ? status.getCode().name() : t.getClass().getSimpleName();
+            return status.getCode() != Status.Code.UNKNOWN
+                    ? status.getCode().name()
+                    : t.getClass().getSimpleName();
         }
     }
 }

@@ -1,14 +1,13 @@
 package dev.trellis.client.bench;
 
-import io.grpc.Status;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.grpc.Status;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class LoadGeneratorTest {
     @Test
@@ -20,7 +19,8 @@ class LoadGeneratorTest {
                 ? CompletableFuture.failedFuture(Status.UNAVAILABLE.asRuntimeException())
                 : CompletableFuture.completedFuture("ok");
 
-        BenchReport report = generator.run(BenchOptions.openLoop(1000, 100, Duration.ofSeconds(1), Duration.ofMillis(100)), sender);
+        BenchReport report =
+                generator.run(BenchOptions.openLoop(1000, 100, Duration.ofSeconds(1), Duration.ofMillis(100)), sender);
 
         assertThat(report.succeeded()).isPositive();
         assertThat(report.failed()).isPositive();
@@ -36,7 +36,9 @@ class LoadGeneratorTest {
         AtomicLong now = new AtomicLong();
         LoadGenerator generator = new LoadGenerator(() -> now.addAndGet(50_000));
 
-        BenchReport report = generator.run(BenchOptions.closedLoop(2, Duration.ofMillis(200), Duration.ZERO), seq -> CompletableFuture.completedFuture(seq));
+        BenchReport report = generator.run(
+                BenchOptions.closedLoop(2, Duration.ofMillis(200), Duration.ZERO),
+                seq -> CompletableFuture.completedFuture(seq));
 
         assertThat(report.succeeded()).isPositive();
         assertThat(report.failed()).isZero();
@@ -45,8 +47,11 @@ class LoadGeneratorTest {
 
     @Test
     void options_rejectNonsense() {
-        assertThatThrownBy(() -> BenchOptions.openLoop(0, 1, Duration.ofSeconds(1), Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> BenchOptions.closedLoop(0, Duration.ofSeconds(1), Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> BenchOptions.closedLoop(1, Duration.ZERO, Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> BenchOptions.openLoop(0, 1, Duration.ofSeconds(1), Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> BenchOptions.closedLoop(0, Duration.ofSeconds(1), Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> BenchOptions.closedLoop(1, Duration.ZERO, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }

@@ -7,8 +7,7 @@ import java.util.List;
  * meta-learner). Implementations are thread-safe: {@link #predict} may be called concurrently.
  * Each call makes one native call per base model for the whole batch.
  */
-public interface Ensemble extends AutoCloseable
-{
+public interface Ensemble extends AutoCloseable {
     FeatureSchema schema();
 
     /** Base model names in the order of {@link Predictions#baseScores()} columns. */

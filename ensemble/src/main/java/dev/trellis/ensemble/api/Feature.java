@@ -1,8 +1,8 @@
 package dev.trellis.ensemble.api;
 
-import java.util.List;
-
 import static java.util.Objects.requireNonNull;
+
+import java.util.List;
 
 /**
  * One model input.
@@ -11,10 +11,8 @@ import static java.util.Objects.requireNonNull;
  * @param type numeric or categorical
  * @param vocabulary for categorical features, the categories seen in training in code order; empty for numeric ones
  */
-public record Feature(String name, FeatureType type, List<String> vocabulary)
-{
-    public Feature
-    {
+public record Feature(String name, FeatureType type, List<String> vocabulary) {
+    public Feature {
         requireNonNull(name, "name is null");
         requireNonNull(type, "type is null");
         vocabulary = List.copyOf(requireNonNull(vocabulary, "vocabulary is null"));
@@ -26,13 +24,11 @@ public record Feature(String name, FeatureType type, List<String> vocabulary)
         }
     }
 
-    public static Feature numeric(String name)
-    {
+    public static Feature numeric(String name) {
         return new Feature(name, FeatureType.NUMERIC, List.of());
     }
 
-    public static Feature categorical(String name, List<String> vocabulary)
-    {
+    public static Feature categorical(String name, List<String> vocabulary) {
         return new Feature(name, FeatureType.CATEGORICAL, vocabulary);
     }
 }

@@ -1,8 +1,8 @@
 package dev.trellis.ensemble.api;
 
-import java.util.Arrays;
-
 import static java.util.Objects.requireNonNull;
+
+import java.util.Arrays;
 
 /**
  * A batch of rows in columnar form, aligned with a {@link FeatureSchema}: column {@code i} holds
@@ -10,15 +10,13 @@ import static java.util.Objects.requireNonNull;
  * are {@code String[]} with null for missing. A category outside the vocabulary is treated as
  * missing at scoring time (the documented rule). Not thread-safe while being filled; read-only after.
  */
-public final class FeatureBatch
-{
+public final class FeatureBatch {
     private final FeatureSchema schema;
     private final int rows;
     private final double[][] numeric;
     private final String[][] categorical;
 
-    public FeatureBatch(FeatureSchema schema, int rows)
-    {
+    public FeatureBatch(FeatureSchema schema, int rows) {
         this.schema = requireNonNull(schema, "schema is null");
         if (rows < 0) {
             throw new IllegalArgumentException("rows is negative");
@@ -30,49 +28,44 @@ public final class FeatureBatch
             if (schema.features().get(i).type() == FeatureType.NUMERIC) {
                 numeric[i] = new double[rows];
                 Arrays.fill(numeric[i], Double.NaN);
-            }
-            else {
+            } else {
                 categorical[i] = new String[rows];
             }
         }
     }
 
-    public FeatureSchema schema()
-    {
+    public FeatureSchema schema() {
         return schema;
     }
 
-    public int rows()
-    {
+    public int rows() {
         return rows;
     }
 
-    public void setNumeric(int row, int feature, double value)
-    {
+    public void setNumeric(int row, int feature, double value) {
         numeric(feature)[row] = value;
     }
 
-    public void setCategorical(int row, int feature, String value)
-    {
+    public void setCategorical(int row, int feature, String value) {
         categorical(feature)[row] = value;
     }
 
     /** The numeric column of feature {@code feature} (NaN = missing); mutable for fast filling. */
-    public double[] numeric(int feature)
-    {
+    public double[] numeric(int feature) {
         double[] column = numeric[feature];
         if (column == null) {
-            throw new IllegalArgumentException("feature " + schema.features().get(feature).name() + " is not numeric");
+            throw new IllegalArgumentException(
+                    "feature " + schema.features().get(feature).name() + " is not numeric");
         }
         return column;
     }
 
     /** The categorical column of feature {@code feature} (null = missing); mutable for fast filling. */
-    public String[] categorical(int feature)
-    {
+    public String[] categorical(int feature) {
         String[] column = categorical[feature];
         if (column == null) {
-            throw new IllegalArgumentException("feature " + schema.features().get(feature).name() + " is not categorical");
+            throw new IllegalArgumentException(
+                    "feature " + schema.features().get(feature).name() + " is not categorical");
         }
         return column;
     }

@@ -1,28 +1,24 @@
 package dev.trellis.ensemble.api;
 
-import java.nio.file.Path;
-
 import static java.util.Objects.requireNonNull;
 
+import java.nio.file.Path;
+
 /** A bundle that cannot be served: corrupted, inconsistent, or of an unknown format. */
-public final class InvalidBundleException extends RuntimeException
-{
+public final class InvalidBundleException extends RuntimeException {
     private final Path directory;
 
-    public InvalidBundleException(Path directory, String reason)
-    {
+    public InvalidBundleException(Path directory, String reason) {
         super(directory + ": " + reason);
         this.directory = requireNonNull(directory, "directory is null");
     }
 
-    public InvalidBundleException(Path directory, String reason, Throwable cause)
-    {
+    public InvalidBundleException(Path directory, String reason, Throwable cause) {
         super(directory + ": " + reason, cause);
         this.directory = requireNonNull(directory, "directory is null");
     }
 
-    public Path directory()
-    {
+    public Path directory() {
         return directory;
     }
 }

@@ -1,9 +1,9 @@
 package dev.trellis.ensemble.api;
 
+import static java.util.Objects.requireNonNull;
+
 import java.nio.file.Path;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A bundle read from {@code <repo>/<model>/<version>/}, verified and ready to score.
@@ -14,11 +14,10 @@ import static java.util.Objects.requireNonNull;
  * @param ensemble the scoring ensemble
  * @param testMetrics the ensemble's held-out test metrics from bundle.json (e.g. "auc_roc", "brier")
  */
-public record LoadedBundle(String model, int version, Path directory, Ensemble ensemble, Map<String, Double> testMetrics)
-        implements AutoCloseable
-{
-    public LoadedBundle
-    {
+public record LoadedBundle(
+        String model, int version, Path directory, Ensemble ensemble, Map<String, Double> testMetrics)
+        implements AutoCloseable {
+    public LoadedBundle {
         requireNonNull(model, "model is null");
         requireNonNull(directory, "directory is null");
         requireNonNull(ensemble, "ensemble is null");
@@ -26,8 +25,7 @@ public record LoadedBundle(String model, int version, Path directory, Ensemble e
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         ensemble.close();
     }
 }

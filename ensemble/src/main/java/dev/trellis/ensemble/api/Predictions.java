@@ -1,9 +1,9 @@
 package dev.trellis.ensemble.api;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.List;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Ensemble output for a batch, row-aligned with the input.
@@ -25,10 +25,8 @@ public record Predictions(
         double[] agreement,
         List<String> baseModels,
         double[][] baseScores,
-        Optional<Explanations> explanations)
-{
-    public Predictions
-    {
+        Optional<Explanations> explanations) {
+    public Predictions {
         requireNonNull(score, "score is null");
         requireNonNull(label, "label is null");
         requireNonNull(lower, "lower is null");
@@ -39,8 +37,7 @@ public record Predictions(
         requireNonNull(explanations, "explanations is null");
     }
 
-    public int rows()
-    {
+    public int rows() {
         return score.length;
     }
 
@@ -54,10 +51,8 @@ public record Predictions(
      * @param mlpTerm per row: meta weight times the MLP's logit
      * @param logit per row: the ensemble logit
      */
-    public record Explanations(double[][] contributions, double[] baseValue, double[] mlpTerm, double[] logit)
-    {
-        public Explanations
-        {
+    public record Explanations(double[][] contributions, double[] baseValue, double[] mlpTerm, double[] logit) {
+        public Explanations {
             requireNonNull(contributions, "contributions is null");
             requireNonNull(baseValue, "baseValue is null");
             requireNonNull(mlpTerm, "mlpTerm is null");

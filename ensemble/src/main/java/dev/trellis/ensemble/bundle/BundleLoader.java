@@ -14,7 +14,6 @@ import dev.trellis.ensemble.stacking.LabelThresholds;
 import dev.trellis.ensemble.stacking.MetaLearner;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
 import dev.trellis.ensemble.training.TrainingResult;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,28 +27,28 @@ import java.util.Map;
  * the recorded sha256, the models load, and the MLP's Java forward pass matches DL4J. Anything else
  * is an {@link InvalidBundleException} naming the reason. Thread-safe (stateless).
  */
-public final class BundleLoader
-{
+public final class BundleLoader {
     private BundleLoader() {}
 
-    public static LoadedBundle load(Path versionDir)
-    {
+    public static LoadedBundle load(Path versionDir) {
         BundleManifest manifest = readManifest(versionDir);
         Path dir = versionDir.toAbsolutePath().normalize();
         int version = folderVersion(versionDir);
-        String model = dir.getParent() == null ? "" : dir.getParent().getFileName().toString();
+        String model =
+                dir.getParent() == null ? "" : dir.getParent().getFileName().toString();
         if (!model.equals(manifest.model())) {
-            throw new InvalidBundleException(versionDir, "bundle.json names model '" + manifest.model() + "' but the folder is '" + model + "'");
+            throw new InvalidBundleException(
+                    versionDir, "bundle.json names model '" + manifest.model() + "' but the folder is '" + model + "'");
         }
         if (manifest.version() != version) {
-            throw new InvalidBundleException(versionDir, "bundle.json names version " + manifest.version() + " but the folder is " + version);
+            throw new InvalidBundleException(
+                    versionDir, "bundle.json names version " + manifest.version() + " but the folder is " + version);
         }
         return new LoadedBundle(model, version, versionDir, build(versionDir, manifest), testMetrics(manifest));
     }
 
     /** Parses and checks the format version of {@code bundle.json}, without loading models. */
-    public static BundleManifest readManifest(Path versionDir)
-    {
+    public static BundleManifest readManifest(Path versionDir) {
         if (!Files.isDirectory(versionDir)) {
             throw new InvalidBundleException(versionDir, "not a directory");
         }
@@ -61,29 +60,37 @@ public final class BundleLoader
         try {
             String text = Files.readString(json, StandardCharsets.UTF_8);
             manifest = Json.mapper().readValue(text, BundleManifest.class);
-        }
-        catch (JsonProcessingException e) {
-            throw new InvalidBundleException(versionDir, "unparseable " + BundleManifest.FILE_NAME + ": " + e.getOriginalMessage(), e);
-        }
-        catch (IOException e) {
-            throw new InvalidBundleException(versionDir, "cannot read " + BundleManifest.FILE_NAME + ": " + e.getMessage(), e);
+        } catch (JsonProcessingException e) {
+            throw new InvalidBundleException(
+                    versionDir, "unparseable " + BundleManifest.FILE_NAME + ": " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new InvalidBundleException(
+                    versionDir, "cannot read " + BundleManifest.FILE_NAME + ": " + e.getMessage(), e);
         }
         if (manifest == null) {
             throw new InvalidBundleException(versionDir, "unparseable " + BundleManifest.FILE_NAME + ": empty");
         }
         if (manifest.formatVersion() != BundleManifest.FORMAT_VERSION) {
-            throw new InvalidBundleException(versionDir,
-                    "unknown format version " + manifest.formatVersion() + " (this build reads " + BundleManifest.FORMAT_VERSION + ")");
+            throw new InvalidBundleException(
+                    versionDir,
+                    "unknown format version " + manifest.formatVersion() + " (this build reads "
+                            + BundleManifest.FORMAT_VERSION + ")");
         }
-        if (manifest.model() == null || manifest.schema() == null || manifest.files() == null || manifest.metaLearner() == null
-                || manifest.mlp() == null || manifest.labelThresholds() == null) {
-            throw new InvalidBundleException(versionDir, BundleManifest.FILE_NAME + " lacks a required field (model, schema, files, meta_learner, mlp, label_thresholds)");
+        if (manifest.model() == null
+                || manifest.schema() == null
+                || manifest.files() == null
+                || manifest.metaLearner() == null
+                || manifest.mlp() == null
+                || manifest.labelThresholds() == null) {
+            throw new InvalidBundleException(
+                    versionDir,
+                    BundleManifest.FILE_NAME
+                            + " lacks a required field (model, schema, files, meta_learner, mlp, label_thresholds)");
         }
         return manifest;
     }
 
-    private static int folderVersion(Path versionDir)
-    {
+    private static int folderVersion(Path versionDir) {
         String name = versionDir.toAbsolutePath().normalize().getFileName().toString();
         if (!name.matches("[0-9]{1,9}")) {
             throw new InvalidBundleException(versionDir, "folder name '" + name + "' is not an integer version");
@@ -91,15 +98,16 @@ public final class BundleLoader
         return Integer.parseInt(name);
     }
 
-    private static byte[] verifiedFile(Path versionDir, BundleManifest manifest, String key)
-    {
+    private static byte[] verifiedFile(Path versionDir, BundleManifest manifest, String key) {
         BundleManifest.FileEntry entry = manifest.files().get(key);
         String expectedName = BundleManifest.MODEL_FILES.get(key);
         if (entry == null || entry.file() == null || entry.sha256() == null) {
-            throw new InvalidBundleException(versionDir, BundleManifest.FILE_NAME + " lists no " + key + " model file with sha256");
+            throw new InvalidBundleException(
+                    versionDir, BundleManifest.FILE_NAME + " lists no " + key + " model file with sha256");
         }
         if (!entry.file().equals(expectedName)) {
-            throw new InvalidBundleException(versionDir, key + " model file must be " + expectedName + ", not " + entry.file());
+            throw new InvalidBundleException(
+                    versionDir, key + " model file must be " + expectedName + ", not " + entry.file());
         }
         Path file = versionDir.resolve(entry.file());
         if (!Files.isRegularFile(file)) {
@@ -108,24 +116,23 @@ public final class BundleLoader
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new InvalidBundleException(versionDir, "cannot read " + entry.file() + ": " + e.getMessage(), e);
         }
         String actual = Checksums.sha256(bytes);
         if (!actual.equalsIgnoreCase(entry.sha256())) {
-            throw new InvalidBundleException(versionDir, "sha256 mismatch for " + entry.file() + ": expected " + entry.sha256() + ", found " + actual);
+            throw new InvalidBundleException(
+                    versionDir,
+                    "sha256 mismatch for " + entry.file() + ": expected " + entry.sha256() + ", found " + actual);
         }
         return bytes;
     }
 
-    private static StackedEnsemble build(Path versionDir, BundleManifest manifest)
-    {
+    private static StackedEnsemble build(Path versionDir, BundleManifest manifest) {
         FeatureSchema schema;
         try {
             schema = manifest.schema().toSchema();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new InvalidBundleException(versionDir, "schema invalid: " + e.getMessage(), e);
         }
         byte[] xgbBytes = verifiedFile(versionDir, manifest, BundleManifest.XGBOOST);
@@ -138,29 +145,35 @@ public final class BundleLoader
         MlpEncoder encoder;
         try {
             if (!StackedEnsemble.BASE_MODELS.equals(metaJson.baseModels())) {
-                throw new IllegalArgumentException("meta-learner base models must be " + StackedEnsemble.BASE_MODELS + ", not " + metaJson.baseModels());
+                throw new IllegalArgumentException("meta-learner base models must be " + StackedEnsemble.BASE_MODELS
+                        + ", not " + metaJson.baseModels());
             }
             meta = new MetaLearner(metaJson.intercept(), metaJson.weights(), metaJson.covariance());
             BundleManifest.ThresholdsJson t = manifest.labelThresholds();
             thresholds = new LabelThresholds(t.hot(), t.warm(), t.lukewarm());
-            encoder = new MlpEncoder(schema, new MlpScaling(manifest.mlp().means(), manifest.mlp().stds()));
+            encoder = new MlpEncoder(
+                    schema,
+                    new MlpScaling(manifest.mlp().means(), manifest.mlp().stds()));
             if (encoder.width() != manifest.mlp().inputs()) {
-                throw new IllegalArgumentException("MLP inputs " + manifest.mlp().inputs() + " do not match the schema's one-hot width " + encoder.width());
+                throw new IllegalArgumentException("MLP inputs "
+                        + manifest.mlp().inputs() + " do not match the schema's one-hot width " + encoder.width());
             }
-        }
-        catch (RuntimeException e) {
-            throw new InvalidBundleException(versionDir, "invalid " + BundleManifest.FILE_NAME + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new InvalidBundleException(
+                    versionDir, "invalid " + BundleManifest.FILE_NAME + ": " + e.getMessage(), e);
         }
 
         XgboostModel xgboost = null;
         LightgbmModel lightgbm = null;
         try {
             xgboost = load(versionDir, "xgboost.ubj", () -> XgboostModel.load(xgbBytes, schema.size()));
-            lightgbm = load(versionDir, "lightgbm.txt", () -> LightgbmModel.load(new String(lgbBytes, StandardCharsets.UTF_8), schema.size()));
+            lightgbm = load(
+                    versionDir,
+                    "lightgbm.txt",
+                    () -> LightgbmModel.load(new String(lgbBytes, StandardCharsets.UTF_8), schema.size()));
             MlpModel mlp = load(versionDir, "mlp.zip", () -> MlpModel.load(mlpBytes, encoder.width()));
             return new StackedEnsemble(schema, encoder, xgboost, lightgbm, mlp, meta, thresholds);
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             if (xgboost != null) {
                 xgboost.close();
             }
@@ -174,18 +187,15 @@ public final class BundleLoader
         }
     }
 
-    private static <T> T load(Path versionDir, String file, java.util.function.Supplier<T> loader)
-    {
+    private static <T> T load(Path versionDir, String file, java.util.function.Supplier<T> loader) {
         try {
             return loader.get();
-        }
-        catch (ModelException e) {
+        } catch (ModelException e) {
             throw new InvalidBundleException(versionDir, "cannot load " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private static Map<String, Double> testMetrics(BundleManifest manifest)
-    {
+    private static Map<String, Double> testMetrics(BundleManifest manifest) {
         Map<String, Double> out = new HashMap<>();
         if (manifest.metrics() != null) {
             Map<String, Map<String, Double>> test = manifest.metrics().get(TrainingResult.TEST);

@@ -4,7 +4,6 @@ import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
 import dev.trellis.ensemble.training.TrainingOptions;
-
 import java.util.List;
 import java.util.Map;
 
@@ -27,18 +26,29 @@ public record BundleManifest(
         Map<String, Double> metricThresholds,
         Map<String, Map<String, Map<String, Double>>> metrics,
         DataFingerprint data,
-        TrainingOptions trainingOptions)
-{
+        TrainingOptions trainingOptions) {
     public static final int FORMAT_VERSION = 1;
     public static final String FILE_NAME = "bundle.json";
     public static final String XGBOOST = "xgboost";
     public static final String LIGHTGBM = "lightgbm";
     public static final String MLP = "mlp";
-    public static final Map<String, String> MODEL_FILES = Map.of(XGBOOST, "xgboost.ubj", LIGHTGBM, "lightgbm.txt", MLP, "mlp.zip");
+    public static final Map<String, String> MODEL_FILES =
+            Map.of(XGBOOST, "xgboost.ubj", LIGHTGBM, "lightgbm.txt", MLP, "mlp.zip");
 
-    public BundleManifest withModelVersion(String model, int version)
-    {
-        return new BundleManifest(formatVersion, model, version, created, schema, files, metaLearner, mlp, labelThresholds, metricThresholds, metrics, data,
+    public BundleManifest withModelVersion(String model, int version) {
+        return new BundleManifest(
+                formatVersion,
+                model,
+                version,
+                created,
+                schema,
+                files,
+                metaLearner,
+                mlp,
+                labelThresholds,
+                metricThresholds,
+                metrics,
+                data,
                 trainingOptions);
     }
 
@@ -46,18 +56,19 @@ public record BundleManifest(
 
     public record FeatureJson(String name, String type, List<String> vocabulary) {}
 
-    public record SchemaJson(List<FeatureJson> features, String target, List<String> idColumns)
-    {
-        public static SchemaJson of(FeatureSchema schema)
-        {
+    public record SchemaJson(List<FeatureJson> features, String target, List<String> idColumns) {
+        public static SchemaJson of(FeatureSchema schema) {
             return new SchemaJson(
-                    schema.features().stream().map(f -> new FeatureJson(f.name(), f.type().name().toLowerCase(java.util.Locale.ROOT), f.vocabulary())).toList(),
-                    schema.target(), schema.idColumns());
+                    schema.features().stream()
+                            .map(f -> new FeatureJson(
+                                    f.name(), f.type().name().toLowerCase(java.util.Locale.ROOT), f.vocabulary()))
+                            .toList(),
+                    schema.target(),
+                    schema.idColumns());
         }
 
         /** @throws IllegalArgumentException when the schema is invalid */
-        public FeatureSchema toSchema()
-        {
+        public FeatureSchema toSchema() {
             if (features == null || target == null) {
                 throw new IllegalArgumentException("features and target are required");
             }
@@ -66,12 +77,15 @@ public record BundleManifest(
                         if (f == null || f.name() == null || f.type() == null) {
                             throw new IllegalArgumentException("a feature lacks name or type");
                         }
-                        return new Feature(f.name(), FeatureType.valueOf(f.type().toUpperCase(java.util.Locale.ROOT)),
+                        return new Feature(
+                                f.name(),
+                                FeatureType.valueOf(f.type().toUpperCase(java.util.Locale.ROOT)),
                                 f.vocabulary() == null ? List.of() : f.vocabulary());
                     })
                     .toList();
             for (Feature feature : list) {
-                if (feature.vocabulary().stream().distinct().count() != feature.vocabulary().size()) {
+                if (feature.vocabulary().stream().distinct().count()
+                        != feature.vocabulary().size()) {
                     throw new IllegalArgumentException("vocabulary of " + feature.name() + " has duplicates");
                 }
             }

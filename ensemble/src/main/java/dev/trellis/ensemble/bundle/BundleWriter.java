@@ -5,7 +5,6 @@ import dev.trellis.ensemble.stacking.LabelThresholds;
 import dev.trellis.ensemble.stacking.MetaLearner;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
 import dev.trellis.ensemble.training.TrainingResult;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -28,15 +27,12 @@ import java.util.stream.Stream;
  * hidden temporary folder inside {@code <repo>/<model>/} first and the folder is renamed into place
  * (atomically where the file system allows), so a half-written version is never visible.
  */
-public final class BundleWriter
-{
+public final class BundleWriter {
     public static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
     private BundleWriter() {}
 
-    public static Path write(Path repository, String model, TrainingResult result)
-            throws IOException
-    {
+    public static Path write(Path repository, String model, TrainingResult result) throws IOException {
         if (!MODEL_NAME.matcher(model).matches()) {
             throw new IllegalArgumentException("model name '" + model + "' must match " + MODEL_NAME.pattern());
         }
@@ -54,13 +50,18 @@ public final class BundleWriter
             Path mlp = temp.resolve(BundleManifest.MODEL_FILES.get(BundleManifest.MLP));
             ensemble.mlp().save(mlp);
             for (Path file : new Path[] {xgb, lgb, mlp}) {
-                String key = BundleManifest.MODEL_FILES.entrySet().stream().filter(e -> e.getValue().equals(file.getFileName().toString())).findFirst().orElseThrow().getKey();
+                String key = BundleManifest.MODEL_FILES.entrySet().stream()
+                        .filter(e -> e.getValue().equals(file.getFileName().toString()))
+                        .findFirst()
+                        .orElseThrow()
+                        .getKey();
                 files.put(key, new BundleManifest.FileEntry(file.getFileName().toString(), Checksums.sha256(file)));
             }
             MetaLearner meta = ensemble.metaLearner();
             LabelThresholds thresholds = ensemble.thresholds();
             Map<String, Map<String, Map<String, Double>>> metrics = new LinkedHashMap<>();
-            for (Map.Entry<String, Map<String, MetricSet>> split : result.metrics().entrySet()) {
+            for (Map.Entry<String, Map<String, MetricSet>> split :
+                    result.metrics().entrySet()) {
                 Map<String, Map<String, Double>> byModel = new LinkedHashMap<>();
                 split.getValue().forEach((name, set) -> byModel.put(name, set.toMap()));
                 metrics.put(split.getKey(), byModel);
@@ -72,40 +73,47 @@ public final class BundleWriter
                     Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
                     BundleManifest.SchemaJson.of(ensemble.schema()),
                     files,
-                    new BundleManifest.MetaJson(StackedEnsemble.BASE_MODELS, meta.intercept(), meta.weights(), meta.covariance()),
-                    new BundleManifest.MlpJson(ensemble.mlp().inputs(), ensemble.mlpEncoder().scaling().means(), ensemble.mlpEncoder().scaling().stds()),
+                    new BundleManifest.MetaJson(
+                            StackedEnsemble.BASE_MODELS, meta.intercept(), meta.weights(), meta.covariance()),
+                    new BundleManifest.MlpJson(
+                            ensemble.mlp().inputs(),
+                            ensemble.mlpEncoder().scaling().means(),
+                            ensemble.mlpEncoder().scaling().stds()),
                     new BundleManifest.ThresholdsJson(thresholds.hot(), thresholds.warm(), thresholds.lukewarm()),
                     result.metricThresholds(),
                     metrics,
-                    new BundleManifest.DataFingerprint(result.dataFile(), result.dataSha256(), result.rows(), result.positives(), result.trainRows(),
+                    new BundleManifest.DataFingerprint(
+                            result.dataFile(),
+                            result.dataSha256(),
+                            result.rows(),
+                            result.positives(),
+                            result.trainRows(),
                             result.testRows()),
                     result.options());
             return publish(modelDir, temp, manifest);
-        }
-        catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             deleteRecursively(temp);
             throw e;
         }
     }
 
     /** Writes bundle.json for the next free version into {@code temp} and renames {@code temp} to it. */
-    static Path publish(Path modelDir, Path temp, BundleManifest manifest)
-            throws IOException
-    {
+    static Path publish(Path modelDir, Path temp, BundleManifest manifest) throws IOException {
         for (int attempt = 0; attempt < 100; attempt++) {
             int version = nextVersion(modelDir);
-            Json.mapper().writeValue(temp.resolve(BundleManifest.FILE_NAME).toFile(), manifest.withModelVersion(manifest.model(), version));
+            Json.mapper()
+                    .writeValue(
+                            temp.resolve(BundleManifest.FILE_NAME).toFile(),
+                            manifest.withModelVersion(manifest.model(), version));
             Path target = modelDir.resolve(Integer.toString(version));
             try {
                 try {
                     Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-                }
-                catch (AtomicMoveNotSupportedException e) {
+                } catch (AtomicMoveNotSupportedException e) {
                     Files.move(temp, target);
                 }
                 return target;
-            }
-            catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+            } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
                 // another writer took this version: take the next one
             }
         }
@@ -113,9 +121,7 @@ public final class BundleWriter
     }
 
     /** One more than the largest integer folder name, or 1. */
-    public static int nextVersion(Path modelDir)
-            throws IOException
-    {
+    public static int nextVersion(Path modelDir) throws IOException {
         int max = 0;
         if (Files.isDirectory(modelDir)) {
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(modelDir)) {
@@ -130,8 +136,7 @@ public final class BundleWriter
         return max + 1;
     }
 
-    static void deleteRecursively(Path dir)
-    {
+    static void deleteRecursively(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }
@@ -139,13 +144,11 @@ public final class BundleWriter
             paths.sorted(Comparator.reverseOrder()).forEach(path -> {
                 try {
                     Files.deleteIfExists(path);
-                }
-                catch (IOException e) {
+                } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             });
-        }
-        catch (IOException | UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             // best effort: a leftover hidden temp folder is never mistaken for a version
         }
     }

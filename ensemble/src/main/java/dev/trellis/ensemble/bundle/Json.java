@@ -6,8 +6,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 /** The one JSON mapping of bundle.json. */
-public final class Json
-{
+public final class Json {
     private static final ObjectMapper MAPPER = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(SerializationFeature.INDENT_OUTPUT)
@@ -15,8 +14,7 @@ public final class Json
 
     private Json() {}
 
-    public static ObjectMapper mapper()
-    {
+    public static ObjectMapper mapper() {
         return MAPPER;
     }
 }

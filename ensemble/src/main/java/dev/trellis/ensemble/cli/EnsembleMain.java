@@ -2,26 +2,26 @@ package dev.trellis.ensemble.cli;
 
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.data.DatasetException;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
-
 import java.io.IOException;
 import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /**
  * {@code trellis train} and {@code trellis evaluate}. User mistakes (bad data, bad flags, bad
  * bundles) print one line to stderr and exit 2; other failures print one line and exit 1. Never a
  * stack trace.
  */
-@Command(name = "trellis", mixinStandardHelpOptions = true, subcommands = {TrainCommand.class, EvaluateCommand.class},
+@Command(
+        name = "trellis",
+        mixinStandardHelpOptions = true,
+        subcommands = {TrainCommand.class, EvaluateCommand.class},
         description = "Train and evaluate Trellis stacked ensembles.")
-public final class EnsembleMain
-{
+public final class EnsembleMain {
     public static final int USER_ERROR = 2;
     public static final int FAILURE = 1;
 
-    public static void main(String[] args)
-    {
+    public static void main(String[] args) {
         // quiet native-library chatter before any logger starts; users may still override
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
@@ -32,8 +32,7 @@ public final class EnsembleMain
     }
 
     /** Runs a command line; returns the exit code. */
-    public static int run(String[] args, PrintWriter out, PrintWriter err)
-    {
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine commandLine = new CommandLine(new EnsembleMain());
         commandLine.setOut(out);
         commandLine.setErr(err);
@@ -43,7 +42,9 @@ public final class EnsembleMain
             return USER_ERROR;
         });
         commandLine.setExecutionExceptionHandler((e, cmd, parseResult) -> {
-            if (e instanceof DatasetException || e instanceof InvalidBundleException || e instanceof IllegalArgumentException) {
+            if (e instanceof DatasetException
+                    || e instanceof InvalidBundleException
+                    || e instanceof IllegalArgumentException) {
                 err.println("error: " + e.getMessage());
                 return USER_ERROR;
             }

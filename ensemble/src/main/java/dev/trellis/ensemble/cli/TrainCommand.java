@@ -7,23 +7,23 @@ import dev.trellis.ensemble.metrics.MetricsTable;
 import dev.trellis.ensemble.training.Trainer;
 import dev.trellis.ensemble.training.TrainingOptions;
 import dev.trellis.ensemble.training.TrainingResult;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-@Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train a stacked ensemble (XGBoost, LightGBM, MLP + logistic meta-learner) from a CSV file and write the next bundle version.")
-final class TrainCommand
-        implements Callable<Integer>
-{
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        description =
+                "Train a stacked ensemble (XGBoost, LightGBM, MLP + logistic meta-learner) from a CSV file and write the next bundle version.")
+final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -48,10 +48,16 @@ final class TrainCommand
     @Option(names = "--seed", defaultValue = "42", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--test-fraction", defaultValue = "0.2", description = "held-out stratified test share (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--test-fraction",
+            defaultValue = "0.2",
+            description = "held-out stratified test share (default: ${DEFAULT-VALUE})")
     double testFraction;
 
-    @Option(names = "--threads", defaultValue = "2", description = "native training threads (default: ${DEFAULT-VALUE})")
+    @Option(
+            names = "--threads",
+            defaultValue = "2",
+            description = "native training threads (default: ${DEFAULT-VALUE})")
     int threads;
 
     @Option(names = "--categorical", description = "force a column categorical (repeatable)")
@@ -67,21 +73,29 @@ final class TrainCommand
     boolean fast;
 
     @Override
-    public Integer call()
-            throws Exception
-    {
+    public Integer call() throws Exception {
         long started = System.nanoTime();
         var err = spec.commandLine().getErr();
         var out = spec.commandLine().getOut();
         if (!BundleWriter.MODEL_NAME.matcher(model).matches()) {
-            throw new IllegalArgumentException("--model '" + model + "' must match " + BundleWriter.MODEL_NAME.pattern());
+            throw new IllegalArgumentException(
+                    "--model '" + model + "' must match " + BundleWriter.MODEL_NAME.pattern());
         }
         TrainingOptions options = (fast ? TrainingOptions.fast() : TrainingOptions.defaults())
-                .withFolds(folds).withSeed(seed).withTestFraction(testFraction).withThreads(threads);
-        SchemaOverrides overrides = new SchemaOverrides(new HashSet<>(categorical), new HashSet<>(numeric), new HashSet<>(drop));
+                .withFolds(folds)
+                .withSeed(seed)
+                .withTestFraction(testFraction)
+                .withThreads(threads);
+        SchemaOverrides overrides =
+                new SchemaOverrides(new HashSet<>(categorical), new HashSet<>(numeric), new HashSet<>(drop));
         err.println("reading " + data);
         Dataset dataset = Dataset.load(data, target, ids, overrides);
-        err.printf(Locale.ROOT, "%d rows, %d positives, %d features%n", dataset.rows(), dataset.positives(), dataset.schema().size());
+        err.printf(
+                Locale.ROOT,
+                "%d rows, %d positives, %d features%n",
+                dataset.rows(),
+                dataset.positives(),
+                dataset.schema().size());
         try (TrainingResult result = new Trainer(options, message -> err.println("  " + message)).train(dataset)) {
             Path version = BundleWriter.write(repo, model, result);
             out.println(MetricsTable.format("out-of-fold", result.metrics().get(TrainingResult.OUT_OF_FOLD)));

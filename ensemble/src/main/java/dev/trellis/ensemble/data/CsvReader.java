@@ -1,9 +1,5 @@
 package dev.trellis.ensemble.data;
 
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVParser;
-import org.apache.commons.csv.CSVRecord;
-
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.Reader;
@@ -20,15 +16,15 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
 
 /** Reads RFC 4180 CSV files with a header row; an empty cell is missing. */
-public final class CsvReader
-{
+public final class CsvReader {
     private CsvReader() {}
 
-    public static RawTable read(Path file)
-            throws DatasetException
-    {
+    public static RawTable read(Path file) throws DatasetException {
         if (!Files.isRegularFile(file)) {
             throw DatasetException.of(ErrorCode.FILE_NOT_READABLE, file, "no such file");
         }
@@ -36,8 +32,13 @@ public final class CsvReader
         List<String> header;
         List<String[]> rows = new ArrayList<>();
         List<Long> lines = new ArrayList<>();
-        try (Reader reader = new InputStreamReader(new DigestInputStream(Files.newInputStream(file), digest), StandardCharsets.UTF_8);
-                CSVParser parser = CSVFormat.RFC4180.builder().setIgnoreEmptyLines(true).build().parse(reader)) {
+        try (Reader reader = new InputStreamReader(
+                        new DigestInputStream(Files.newInputStream(file), digest), StandardCharsets.UTF_8);
+                CSVParser parser = CSVFormat.RFC4180
+                        .builder()
+                        .setIgnoreEmptyLines(true)
+                        .build()
+                        .parse(reader)) {
             var iterator = parser.iterator();
             if (!iterator.hasNext()) {
                 throw DatasetException.of(ErrorCode.EMPTY_FILE, file, "empty file: no header row");
@@ -48,7 +49,8 @@ public final class CsvReader
             for (int i = 0; i < headerRecord.size(); i++) {
                 String name = headerRecord.get(i).strip();
                 if (name.isEmpty()) {
-                    throw new DatasetException(ErrorCode.MALFORMED_CSV, file, 1, null, "header column " + (i + 1) + " has no name");
+                    throw new DatasetException(
+                            ErrorCode.MALFORMED_CSV, file, 1, null, "header column " + (i + 1) + " has no name");
                 }
                 if (!seen.add(name)) {
                     throw new DatasetException(ErrorCode.DUPLICATE_COLUMN, file, 1, name, "duplicate column name");
@@ -63,15 +65,19 @@ public final class CsvReader
                         break;
                     }
                     record = iterator.next();
-                }
-                catch (UncheckedIOException | IllegalStateException e) {
-                    throw new DatasetException(ErrorCode.MALFORMED_CSV, file, line, null, "malformed CSV: " + rootMessage(e));
+                } catch (UncheckedIOException | IllegalStateException e) {
+                    throw new DatasetException(
+                            ErrorCode.MALFORMED_CSV, file, line, null, "malformed CSV: " + rootMessage(e));
                 }
                 // commons-csv reports the line where a record ends; quoted cells may span lines
                 long recordLine = line;
                 line = parser.getCurrentLineNumber() + 1;
                 if (record.size() != header.size()) {
-                    throw new DatasetException(ErrorCode.MALFORMED_CSV, file, recordLine, null,
+                    throw new DatasetException(
+                            ErrorCode.MALFORMED_CSV,
+                            file,
+                            recordLine,
+                            null,
                             "expected " + header.size() + " cells, found " + record.size());
                 }
                 String[] cells = new String[header.size()];
@@ -85,19 +91,16 @@ public final class CsvReader
             if (rows.isEmpty()) {
                 throw DatasetException.of(ErrorCode.EMPTY_FILE, file, "empty file: no data rows");
             }
-        }
-        catch (NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             throw DatasetException.of(ErrorCode.FILE_NOT_READABLE, file, "no such file");
-        }
-        catch (IOException | UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             throw DatasetException.of(ErrorCode.FILE_NOT_READABLE, file, "cannot read: " + rootMessage(e));
         }
         long[] lineArray = lines.stream().mapToLong(Long::longValue).toArray();
         return new RawTable(file, header, rows, lineArray, HexFormat.of().formatHex(digest.digest()));
     }
 
-    static String rootMessage(Throwable e)
-    {
+    static String rootMessage(Throwable e) {
         Throwable root = e;
         while (root.getCause() != null) {
             root = root.getCause();
@@ -105,12 +108,10 @@ public final class CsvReader
         return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
     }
 
-    private static MessageDigest sha256()
-    {
+    private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
-        }
-        catch (NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -1,8 +1,7 @@
 package dev.trellis.ensemble.data;
 
 /** Why a dataset was rejected. */
-public enum ErrorCode
-{
+public enum ErrorCode {
     FILE_NOT_READABLE,
     EMPTY_FILE,
     MALFORMED_CSV,

@@ -1,14 +1,13 @@
 package dev.trellis.ensemble.data;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
-
 import java.util.HashMap;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Encodes rows for the MLP. Numeric features are standardized with the training mean and standard
@@ -17,8 +16,7 @@ import static java.util.Objects.requireNonNull;
  * a numeric feature taking one column and a categorical one a column per vocabulary entry.
  * Thread-safe (immutable).
  */
-public final class MlpEncoder
-{
+public final class MlpEncoder {
     private final FeatureSchema schema;
     private final MlpScaling scaling;
     private final int[] offsets;
@@ -26,12 +24,12 @@ public final class MlpEncoder
     private final int width;
 
     @SuppressWarnings("unchecked")
-    public MlpEncoder(FeatureSchema schema, MlpScaling scaling)
-    {
+    public MlpEncoder(FeatureSchema schema, MlpScaling scaling) {
         this.schema = requireNonNull(schema, "schema is null");
         this.scaling = requireNonNull(scaling, "scaling is null");
         if (scaling.means().length != schema.size()) {
-            throw new IllegalArgumentException("scaling has " + scaling.means().length + " features, schema " + schema.size());
+            throw new IllegalArgumentException(
+                    "scaling has " + scaling.means().length + " features, schema " + schema.size());
         }
         this.offsets = new int[schema.size()];
         this.codes = new Map[schema.size()];
@@ -46,26 +44,22 @@ public final class MlpEncoder
                 }
                 codes[f] = map;
                 next += feature.vocabulary().size();
-            }
-            else {
+            } else {
                 next++;
             }
         }
         this.width = next;
     }
 
-    public int width()
-    {
+    public int width() {
         return width;
     }
 
-    public MlpScaling scaling()
-    {
+    public MlpScaling scaling() {
         return scaling;
     }
 
-    public Matrix encode(FeatureBatch batch)
-    {
+    public Matrix encode(FeatureBatch batch) {
         int rows = batch.rows();
         float[] values = new float[rows * width];
         for (int f = 0; f < schema.size(); f++) {
@@ -79,8 +73,7 @@ public final class MlpEncoder
                         values[r * width + offset + code] = 1f;
                     }
                 }
-            }
-            else {
+            } else {
                 double[] column = batch.numeric(f);
                 double mean = scaling.means()[f];
                 double std = scaling.stds()[f];

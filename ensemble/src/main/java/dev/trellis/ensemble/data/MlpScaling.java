@@ -1,18 +1,16 @@
 package dev.trellis.ensemble.data;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Standardization of numeric features for the MLP, fit on training rows: one mean and standard
  * deviation per schema feature (0 and 1 for categorical features, which are one-hot encoded).
  */
-public record MlpScaling(double[] means, double[] stds)
-{
-    public MlpScaling
-    {
+public record MlpScaling(double[] means, double[] stds) {
+    public MlpScaling {
         requireNonNull(means, "means is null");
         requireNonNull(stds, "stds is null");
         if (means.length != stds.length) {
@@ -26,8 +24,7 @@ public record MlpScaling(double[] means, double[] stds)
     }
 
     /** Mean and (population) standard deviation of the non-missing values; std 1 for constant columns. */
-    public static MlpScaling fit(dev.trellis.ensemble.api.FeatureBatch batch)
-    {
+    public static MlpScaling fit(dev.trellis.ensemble.api.FeatureBatch batch) {
         FeatureSchema schema = batch.schema();
         double[] means = new double[schema.size()];
         double[] stds = new double[schema.size()];

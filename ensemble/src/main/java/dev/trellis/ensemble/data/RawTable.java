@@ -1,18 +1,16 @@
 package dev.trellis.ensemble.data;
 
+import static java.util.Objects.requireNonNull;
+
 import java.nio.file.Path;
 import java.util.List;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A CSV file as read: header, cells (null = empty = missing) and the 1-based file line of each
  * data row (for error messages; quoted cells may span lines).
  */
-public record RawTable(Path file, List<String> header, List<String[]> rows, long[] lines, String sha256)
-{
-    public RawTable
-    {
+public record RawTable(Path file, List<String> header, List<String[]> rows, long[] lines, String sha256) {
+    public RawTable {
         requireNonNull(file, "file is null");
         header = List.copyOf(requireNonNull(header, "header is null"));
         rows = List.copyOf(requireNonNull(rows, "rows is null"));
@@ -20,8 +18,7 @@ public record RawTable(Path file, List<String> header, List<String[]> rows, long
         requireNonNull(sha256, "sha256 is null");
     }
 
-    public int columnIndex(String name)
-    {
+    public int columnIndex(String name) {
         return header.indexOf(name);
     }
 }

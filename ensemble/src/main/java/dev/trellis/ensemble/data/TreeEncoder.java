@@ -1,15 +1,14 @@
 package dev.trellis.ensemble.data;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
-
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Encodes rows for the tree models: one column per schema feature, in schema order. Numeric values
@@ -19,14 +18,12 @@ import static java.util.Objects.requireNonNull;
  * ({@code categorical_feature}); XGBoost splits on the codes as ordered numbers.
  * Thread-safe (immutable).
  */
-public final class TreeEncoder
-{
+public final class TreeEncoder {
     private final FeatureSchema schema;
     private final List<Map<String, Integer>> codes;
     private final boolean[] categorical;
 
-    public TreeEncoder(FeatureSchema schema)
-    {
+    public TreeEncoder(FeatureSchema schema) {
         this.schema = requireNonNull(schema, "schema is null");
         this.categorical = new boolean[schema.size()];
         java.util.ArrayList<Map<String, Integer>> maps = new java.util.ArrayList<>();
@@ -44,14 +41,12 @@ public final class TreeEncoder
         this.codes = List.copyOf(maps);
     }
 
-    public int width()
-    {
+    public int width() {
         return schema.size();
     }
 
     /** Column indices of categorical features (for LightGBM's {@code categorical_feature}). */
-    public int[] categoricalColumns()
-    {
+    public int[] categoricalColumns() {
         int count = 0;
         for (boolean c : categorical) {
             count += c ? 1 : 0;
@@ -66,8 +61,7 @@ public final class TreeEncoder
         return columns;
     }
 
-    public Matrix encode(FeatureBatch batch)
-    {
+    public Matrix encode(FeatureBatch batch) {
         int rows = batch.rows();
         int cols = schema.size();
         float[] values = new float[rows * cols];
@@ -79,8 +73,7 @@ public final class TreeEncoder
                     Integer code = column[r] == null ? null : map.get(column[r]);
                     values[r * cols + f] = code == null ? Float.NaN : code;
                 }
-            }
-            else {
+            } else {
                 double[] column = batch.numeric(f);
                 for (int r = 0; r < rows; r++) {
                     double value = column[r];

@@ -7,11 +7,21 @@ import java.util.Map;
  * Quality of one model's scores on one set of rows. Classification metrics (accuracy, precision,
  * recall, F1) are at {@code threshold}: a row is predicted positive when its score is at or above it.
  */
-public record MetricSet(int rows, int positives, double aucRoc, double prAuc, double brier, double logLoss, double threshold,
-        double accuracy, double precision, double recall, double f1, int topK, int topKHits)
-{
-    public Map<String, Double> toMap()
-    {
+public record MetricSet(
+        int rows,
+        int positives,
+        double aucRoc,
+        double prAuc,
+        double brier,
+        double logLoss,
+        double threshold,
+        double accuracy,
+        double precision,
+        double recall,
+        double f1,
+        int topK,
+        int topKHits) {
+    public Map<String, Double> toMap() {
         Map<String, Double> map = new LinkedHashMap<>();
         map.put("rows", (double) rows);
         map.put("positives", (double) positives);
@@ -29,10 +39,20 @@ public record MetricSet(int rows, int positives, double aucRoc, double prAuc, do
         return map;
     }
 
-    public static MetricSet fromMap(Map<String, Double> map)
-    {
-        return new MetricSet(map.get("rows").intValue(), map.get("positives").intValue(), map.get("auc_roc"), map.get("pr_auc"), map.get("brier"),
-                map.get("log_loss"), map.get("threshold"), map.get("accuracy"), map.get("precision"), map.get("recall"), map.get("f1"),
-                map.get("top_k").intValue(), map.get("top_k_hits").intValue());
+    public static MetricSet fromMap(Map<String, Double> map) {
+        return new MetricSet(
+                map.get("rows").intValue(),
+                map.get("positives").intValue(),
+                map.get("auc_roc"),
+                map.get("pr_auc"),
+                map.get("brier"),
+                map.get("log_loss"),
+                map.get("threshold"),
+                map.get("accuracy"),
+                map.get("precision"),
+                map.get("recall"),
+                map.get("f1"),
+                map.get("top_k").intValue(),
+                map.get("top_k_hits").intValue());
     }
 }

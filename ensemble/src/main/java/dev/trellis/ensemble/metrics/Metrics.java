@@ -5,15 +5,13 @@ import java.util.Comparator;
 import java.util.stream.IntStream;
 
 /** Binary classification metrics. Stateless. */
-public final class Metrics
-{
+public final class Metrics {
     /** Probabilities are clipped to [EPSILON, 1 - EPSILON] for log loss. */
     public static final double EPSILON = 1e-15;
 
     private Metrics() {}
 
-    public static MetricSet compute(double[] scores, int[] labels, double threshold, int topK)
-    {
+    public static MetricSet compute(double[] scores, int[] labels, double threshold, int topK) {
         if (scores.length != labels.length) {
             throw new IllegalArgumentException("scores and labels differ in length");
         }
@@ -34,14 +32,11 @@ public final class Metrics
             boolean predicted = p >= threshold;
             if (predicted && labels[i] == 1) {
                 tp++;
-            }
-            else if (predicted) {
+            } else if (predicted) {
                 fp++;
-            }
-            else if (labels[i] == 1) {
+            } else if (labels[i] == 1) {
                 fn++;
-            }
-            else {
+            } else {
                 tn++;
             }
         }
@@ -49,13 +44,24 @@ public final class Metrics
         double recall = tp + fn == 0 ? 0 : (double) tp / (tp + fn);
         double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
         int k = Math.min(topK, n);
-        return new MetricSet(n, positives, aucRoc(scores, labels), averagePrecision(scores, labels), brier / n, logLoss / n, threshold,
-                (double) (tp + tn) / n, precision, recall, f1, k, topKHits(scores, labels, k));
+        return new MetricSet(
+                n,
+                positives,
+                aucRoc(scores, labels),
+                averagePrecision(scores, labels),
+                brier / n,
+                logLoss / n,
+                threshold,
+                (double) (tp + tn) / n,
+                precision,
+                recall,
+                f1,
+                k,
+                topKHits(scores, labels, k));
     }
 
     /** Area under the ROC curve (Mann-Whitney U with midranks for ties); NaN with a single class. */
-    public static double aucRoc(double[] scores, int[] labels)
-    {
+    public static double aucRoc(double[] scores, int[] labels) {
         int n = scores.length;
         Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.comparingDouble(i -> scores[i]));
@@ -87,8 +93,7 @@ public final class Metrics
      * Average precision (PR-AUC): Σ (Rₙ − Rₙ₋₁)·Pₙ over distinct score thresholds, descending; tied
      * scores enter together (as scikit-learn's average_precision_score does).
      */
-    public static double averagePrecision(double[] scores, int[] labels)
-    {
+    public static double averagePrecision(double[] scores, int[] labels) {
         int n = scores.length;
         Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.comparingDouble((Integer i) -> scores[i]).reversed());
@@ -122,8 +127,7 @@ public final class Metrics
     }
 
     /** Positives among the k highest scores (ties broken by row order, stable). */
-    public static int topKHits(double[] scores, int[] labels, int k)
-    {
+    public static int topKHits(double[] scores, int[] labels, int k) {
         Integer[] order = IntStream.range(0, scores.length).boxed().toArray(Integer[]::new);
         Arrays.sort(order, Comparator.comparingDouble((Integer i) -> scores[i]).reversed());
         int hits = 0;
@@ -134,8 +138,7 @@ public final class Metrics
     }
 
     /** The q-quantile (0..1) of the values, linear interpolation between order statistics. */
-    public static double quantile(double[] values, double q)
-    {
+    public static double quantile(double[] values, double q) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         double position = q * (sorted.length - 1);

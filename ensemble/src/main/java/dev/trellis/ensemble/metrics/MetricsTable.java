@@ -4,22 +4,48 @@ import java.util.Locale;
 import java.util.Map;
 
 /** Renders metrics of several models as a fixed-width text table, one model per row. */
-public final class MetricsTable
-{
+public final class MetricsTable {
     private MetricsTable() {}
 
-    public static String format(String title, Map<String, MetricSet> byModel)
-    {
+    public static String format(String title, Map<String, MetricSet> byModel) {
         StringBuilder out = new StringBuilder();
         MetricSet any = byModel.values().iterator().next();
-        out.append(String.format(Locale.ROOT, "%s (%d rows, %d positives; acc/prec/rec/F1 at each model's threshold; top-%d hits)%n",
-                title, any.rows(), any.positives(), any.topK()));
-        out.append(String.format(Locale.ROOT, "%-9s %7s %7s %7s %8s %9s %7s %7s %7s %7s %6s%n",
-                "model", "AUC", "PR-AUC", "Brier", "logloss", "threshold", "acc", "prec", "rec", "F1", "top-k"));
+        out.append(String.format(
+                Locale.ROOT,
+                "%s (%d rows, %d positives; acc/prec/rec/F1 at each model's threshold; top-%d hits)%n",
+                title,
+                any.rows(),
+                any.positives(),
+                any.topK()));
+        out.append(String.format(
+                Locale.ROOT,
+                "%-9s %7s %7s %7s %8s %9s %7s %7s %7s %7s %6s%n",
+                "model",
+                "AUC",
+                "PR-AUC",
+                "Brier",
+                "logloss",
+                "threshold",
+                "acc",
+                "prec",
+                "rec",
+                "F1",
+                "top-k"));
         for (Map.Entry<String, MetricSet> entry : byModel.entrySet()) {
             MetricSet m = entry.getValue();
-            out.append(String.format(Locale.ROOT, "%-9s %7.4f %7.4f %7.4f %8.4f %9.4f %7.4f %7.4f %7.4f %7.4f %6d%n",
-                    entry.getKey(), m.aucRoc(), m.prAuc(), m.brier(), m.logLoss(), m.threshold(), m.accuracy(), m.precision(), m.recall(), m.f1(),
+            out.append(String.format(
+                    Locale.ROOT,
+                    "%-9s %7.4f %7.4f %7.4f %8.4f %9.4f %7.4f %7.4f %7.4f %7.4f %6d%n",
+                    entry.getKey(),
+                    m.aucRoc(),
+                    m.prAuc(),
+                    m.brier(),
+                    m.logLoss(),
+                    m.threshold(),
+                    m.accuracy(),
+                    m.precision(),
+                    m.recall(),
+                    m.f1(),
                     m.topKHits()));
         }
         return out.toString();

@@ -1,5 +1,7 @@
 package dev.trellis.ensemble.model;
 
+import static java.util.Objects.requireNonNull;
+
 import com.microsoft.ml.lightgbm.PredictionType;
 import com.microsoft.ml.lightgbm.SWIGTYPE_p_double;
 import com.microsoft.ml.lightgbm.SWIGTYPE_p_int;
@@ -11,14 +13,11 @@ import dev.trellis.ensemble.data.Matrix;
 import io.github.metarank.lightgbm4j.LGBMBooster;
 import io.github.metarank.lightgbm4j.LGBMDataset;
 import io.github.metarank.lightgbm4j.LGBMException;
-
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A LightGBM binary booster. Batches use {@code LGBM_BoosterPredictForMat} (one native call, one
@@ -26,11 +25,18 @@ import static java.util.Objects.requireNonNull;
  * calling thread because a FastConfig must not be shared between threads. Raw scores are log-odds.
  * Thread-safe; {@link #close()} waits for calls in flight.
  */
-public final class LightgbmModel
-        implements AutoCloseable
-{
-    public record Params(int rounds, int numLeaves, int maxDepth, double learningRate, int minDataInLeaf, double featureFraction,
-            double baggingFraction, double lambdaL2, int threads, long seed) {}
+public final class LightgbmModel implements AutoCloseable {
+    public record Params(
+            int rounds,
+            int numLeaves,
+            int maxDepth,
+            double learningRate,
+            int minDataInLeaf,
+            double featureFraction,
+            double baggingFraction,
+            double lambdaL2,
+            int threads,
+            long seed) {}
 
     private static final String PREDICT_PARAMS = "num_threads=1";
     /**
@@ -54,22 +60,19 @@ public final class LightgbmModel
     private final ThreadLocal<FastState> fastState = new ThreadLocal<>();
     private final NativeGuard guard = new NativeGuard("LightGBM");
 
-    private static final class FastState
-    {
+    private static final class FastState {
         final SWIGTYPE_p_p_void config;
         final SWIGTYPE_p_long_long outLength = lightgbmlib.new_int64_tp();
         final SWIGTYPE_p_double out = lightgbmlib.new_doubleArray(1);
         final double[] row;
 
-        FastState(SWIGTYPE_p_p_void config, int features)
-        {
+        FastState(SWIGTYPE_p_p_void config, int features) {
             this.config = config;
             this.row = new double[features];
         }
     }
 
-    private LightgbmModel(LGBMBooster booster, String modelText, int features)
-    {
+    private LightgbmModel(LGBMBooster booster, String modelText, int features) {
         this.booster = requireNonNull(booster, "booster is null");
         this.modelText = requireNonNull(modelText, "modelText is null");
         this.features = features;
@@ -77,23 +80,37 @@ public final class LightgbmModel
         SWIGTYPE_p_int iterations = lightgbmlib.new_intp();
         try {
             check(lightgbmlib.LGBM_BoosterLoadModelFromString(modelText, iterations, handle), "load model");
-        }
-        finally {
+        } finally {
             lightgbmlib.delete_intp(iterations);
         }
         this.fastHandle = handle;
     }
 
-    public static LightgbmModel train(Matrix x, float[] labels, int[] categoricalColumns, Params params)
-    {
+    public static LightgbmModel train(Matrix x, float[] labels, int[] categoricalColumns, Params params) {
         String datasetParams = "max_bin=255 verbose=-1"
-                + (categoricalColumns.length == 0 ? "" : " categorical_feature=" + Arrays.stream(categoricalColumns).mapToObj(Integer::toString).collect(Collectors.joining(",")));
-        String boosterParams = String.format(Locale.ROOT,
+                + (categoricalColumns.length == 0
+                        ? ""
+                        : " categorical_feature="
+                                + Arrays.stream(categoricalColumns)
+                                        .mapToObj(Integer::toString)
+                                        .collect(Collectors.joining(",")));
+        String boosterParams = String.format(
+                Locale.ROOT,
                 "objective=binary deterministic=true force_row_wise=true seed=%d num_threads=%d learning_rate=%s num_leaves=%d max_depth=%d "
                         + "min_data_in_leaf=%d feature_fraction=%s bagging_fraction=%s bagging_freq=%d lambda_l2=%s verbose=-1 %s",
-                params.seed(), params.threads(), params.learningRate(), params.numLeaves(), params.maxDepth(), params.minDataInLeaf(),
-                params.featureFraction(), params.baggingFraction(), params.baggingFraction() < 1 ? 1 : 0, params.lambdaL2(), datasetParams);
-        try (LGBMDataset dataset = LGBMDataset.createFromMat(x.values(), x.rows(), x.cols(), true, datasetParams, null)) {
+                params.seed(),
+                params.threads(),
+                params.learningRate(),
+                params.numLeaves(),
+                params.maxDepth(),
+                params.minDataInLeaf(),
+                params.featureFraction(),
+                params.baggingFraction(),
+                params.baggingFraction() < 1 ? 1 : 0,
+                params.lambdaL2(),
+                datasetParams);
+        try (LGBMDataset dataset =
+                LGBMDataset.createFromMat(x.values(), x.rows(), x.cols(), true, datasetParams, null)) {
             dataset.setField("label", labels);
             try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams)) {
                 for (int i = 0; i < params.rounds(); i++) {
@@ -104,14 +121,12 @@ public final class LightgbmModel
                 String text = training.saveModelToString(0, 0, LGBMBooster.FeatureImportanceType.SPLIT);
                 return load(text, x.cols());
             }
-        }
-        catch (LGBMException e) {
+        } catch (LGBMException e) {
             throw new ModelException("LightGBM training failed: " + e.getMessage(), e);
         }
     }
 
-    public static LightgbmModel load(String modelText, int features)
-    {
+    public static LightgbmModel load(String modelText, int features) {
         try {
             LGBMBooster booster = LGBMBooster.loadModelFromString(modelText);
             if (booster.getNumFeature() != features) {
@@ -120,20 +135,17 @@ public final class LightgbmModel
                 throw new ModelException("LightGBM model has " + actual + " features, schema has " + features);
             }
             return new LightgbmModel(booster, modelText, features);
-        }
-        catch (LGBMException e) {
+        } catch (LGBMException e) {
             throw new ModelException("cannot load LightGBM model: " + e.getMessage(), e);
         }
     }
 
-    public String modelText()
-    {
+    public String modelText() {
         return modelText;
     }
 
     /** Log-odds per row: one native call for the batch, or the fast single-row path for one row. */
-    public double[] rawScores(Matrix x)
-    {
+    public double[] rawScores(Matrix x) {
         checkWidth(x);
         return guard.call("prediction", () -> {
             if (x.rows() <= FAST_PATH_MAX_ROWS) {
@@ -143,24 +155,27 @@ public final class LightgbmModel
                 }
                 return out;
             }
-            return booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
+            return booster.predictForMat(
+                    x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
         });
     }
 
     /** Log-odds per row through the batch path only (used to verify the fast path). */
-    public double[] rawScoresBatchPath(Matrix x)
-    {
+    public double[] rawScoresBatchPath(Matrix x) {
         checkWidth(x);
-        return guard.call("prediction",
-                () -> booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS));
+        return guard.call(
+                "prediction",
+                () -> booster.predictForMat(
+                        x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS));
     }
 
     /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
-    public double[][] contributions(Matrix x)
-    {
+    public double[][] contributions(Matrix x) {
         checkWidth(x);
-        double[] flat = guard.call("contributions",
-                () -> booster.predictForMat(x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
+        double[] flat = guard.call(
+                "contributions",
+                () -> booster.predictForMat(
+                        x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
         int width = x.cols() + 1;
         double[][] out = new double[x.rows()][];
         for (int r = 0; r < x.rows(); r++) {
@@ -169,13 +184,20 @@ public final class LightgbmModel
         return out;
     }
 
-    private double predictOne(float[] values, int offset)
-    {
+    private double predictOne(float[] values, int offset) {
         FastState state = fastState.get();
         if (state == null) {
             SWIGTYPE_p_p_void config = lightgbmlib.voidpp_handle();
-            check(lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastInit(lightgbmlib.voidpp_value(fastHandle),
-                    lightgbmlibConstants.C_API_PREDICT_RAW_SCORE, 0, -1, lightgbmlibConstants.C_API_DTYPE_FLOAT64, features, PREDICT_PARAMS, config),
+            check(
+                    lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastInit(
+                            lightgbmlib.voidpp_value(fastHandle),
+                            lightgbmlibConstants.C_API_PREDICT_RAW_SCORE,
+                            0,
+                            -1,
+                            lightgbmlibConstants.C_API_DTYPE_FLOAT64,
+                            features,
+                            PREDICT_PARAMS,
+                            config),
                     "init fast single-row prediction");
             state = new FastState(config, features);
             fastStates.add(state);
@@ -184,28 +206,27 @@ public final class LightgbmModel
         for (int i = 0; i < features; i++) {
             state.row[i] = values[offset + i];
         }
-        check(lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastCriticalSWIG(state.row, lightgbmlib.voidpp_value(state.config), state.outLength, state.out),
+        check(
+                lightgbmlib.LGBM_BoosterPredictForMatSingleRowFastCriticalSWIG(
+                        state.row, lightgbmlib.voidpp_value(state.config), state.outLength, state.out),
                 "fast single-row prediction");
         return lightgbmlib.doubleArray_getitem(state.out, 0);
     }
 
-    private static void check(int result, String what)
-    {
+    private static void check(int result, String what) {
         if (result != 0) {
             throw new ModelException("LightGBM " + what + " failed: " + lightgbmlib.LGBM_GetLastError());
         }
     }
 
-    private void checkWidth(Matrix x)
-    {
+    private void checkWidth(Matrix x) {
         if (x.cols() != features) {
             throw new IllegalArgumentException("expected " + features + " columns, got " + x.cols());
         }
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         guard.close(() -> {
             FastState state;
             while ((state = fastStates.poll()) != null) {

@@ -1,7 +1,6 @@
 package dev.trellis.ensemble.model;
 
 import io.github.metarank.lightgbm4j.LGBMBooster;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -14,15 +13,13 @@ import java.nio.file.Path;
  * {@code java.io.tmpdir} at a fresh per-process folder just while lightgbm4j loads (unless
  * {@code LIGHTGBM_NATIVE_LIB_PATH} is set, which lightgbm4j then uses instead).
  */
-final class LightgbmNative
-{
+final class LightgbmNative {
     private static final Object LOCK = new Object();
     private static volatile boolean loaded;
 
     private LightgbmNative() {}
 
-    static void ensureLoaded()
-    {
+    static void ensureLoaded() {
         if (loaded) {
             return;
         }
@@ -43,31 +40,26 @@ final class LightgbmNative
                 System.setProperty("java.io.tmpdir", dir.toString());
                 try {
                     initialize();
-                }
-                finally {
+                } finally {
                     System.setProperty("java.io.tmpdir", previous);
                 }
                 try (var files = Files.list(dir)) {
                     files.forEach(file -> file.toFile().deleteOnExit());
                 }
-            }
-            catch (IOException e) {
+            } catch (IOException e) {
                 throw new UncheckedIOException("cannot prepare a folder for LightGBM's native library", e);
             }
             loaded = true;
         }
     }
 
-    private static void initialize()
-    {
+    private static void initialize() {
         try {
             Class.forName(LGBMBooster.class.getName(), true, LightgbmNative.class.getClassLoader());
             LGBMBooster.loadNative();
-        }
-        catch (ClassNotFoundException e) {
+        } catch (ClassNotFoundException e) {
             throw new IllegalStateException(e);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException("cannot load LightGBM's native library", e);
         }
     }

@@ -1,6 +1,12 @@
 package dev.trellis.ensemble.model;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.data.Matrix;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Random;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
@@ -16,21 +22,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.nio.file.Path;
-import java.util.Random;
-
-import static java.util.Objects.requireNonNull;
-
 /**
  * The MLP base model: dense 64 → 32 → 16 (ReLU) → 1 (sigmoid), cross-entropy loss, Adam. Trained
  * with DL4J; scored by a plain-Java forward pass over weights extracted from the network (about 8k
  * multiply-adds per row, far below ND4J's per-op overhead), checked against DL4J's own output when
  * built. Scoring is thread-safe and allocation-light; the DL4J network is kept only for saving.
  */
-public final class MlpModel
-{
+public final class MlpModel {
     public static final int[] HIDDEN = {64, 32, 16};
     /** Largest allowed difference between the Java forward pass and DL4J, in probability. */
     public static final double VERIFY_TOLERANCE = 1e-5;
@@ -43,8 +41,7 @@ public final class MlpModel
     private final double[][] biases;
     private final int[] sizes;
 
-    private MlpModel(MultiLayerNetwork network, int inputs)
-    {
+    private MlpModel(MultiLayerNetwork network, int inputs) {
         this.network = requireNonNull(network, "network is null");
         this.inputs = inputs;
         int layers = network.getnLayers();
@@ -79,8 +76,7 @@ public final class MlpModel
         }
     }
 
-    public static MlpModel train(Matrix x, float[] labels, Params params)
-    {
+    public static MlpModel train(Matrix x, float[] labels, Params params) {
         // the matrices are tiny (batch x 64): OpenMP fan-out costs more than it saves, and spinning
         // worker threads hurt everything else on a shared machine
         Nd4j.getEnvironment().setMaxThreads(1);
@@ -92,10 +88,26 @@ public final class MlpModel
                 .weightInit(WeightInit.XAVIER)
                 .l2(params.l2())
                 .list()
-                .layer(new DenseLayer.Builder().nIn(x.cols()).nOut(HIDDEN[0]).activation(Activation.RELU).build())
-                .layer(new DenseLayer.Builder().nIn(HIDDEN[0]).nOut(HIDDEN[1]).activation(Activation.RELU).build())
-                .layer(new DenseLayer.Builder().nIn(HIDDEN[1]).nOut(HIDDEN[2]).activation(Activation.RELU).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.XENT).nIn(HIDDEN[2]).nOut(1).activation(Activation.SIGMOID).build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(x.cols())
+                        .nOut(HIDDEN[0])
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(HIDDEN[0])
+                        .nOut(HIDDEN[1])
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new DenseLayer.Builder()
+                        .nIn(HIDDEN[1])
+                        .nOut(HIDDEN[2])
+                        .activation(Activation.RELU)
+                        .build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.XENT)
+                        .nIn(HIDDEN[2])
+                        .nOut(1)
+                        .activation(Activation.SIGMOID)
+                        .build())
                 .build();
         MultiLayerNetwork network = new MultiLayerNetwork(configuration);
         network.init();
@@ -122,7 +134,9 @@ public final class MlpModel
                     System.arraycopy(x.values(), row * cols, features, k * cols, cols);
                     targets[k] = labels[row];
                 }
-                network.fit(new DataSet(Nd4j.create(features, new long[] {n, cols}, 'c'), Nd4j.create(targets, new long[] {n, 1}, 'c')));
+                network.fit(new DataSet(
+                        Nd4j.create(features, new long[] {n, cols}, 'c'),
+                        Nd4j.create(targets, new long[] {n, 1}, 'c')));
             }
         }
         MlpModel model = new MlpModel(network, cols);
@@ -130,13 +144,11 @@ public final class MlpModel
         return model;
     }
 
-    public static MlpModel load(byte[] zip, int inputs)
-    {
+    public static MlpModel load(byte[] zip, int inputs) {
         MultiLayerNetwork network;
         try {
             network = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip), false);
-        }
-        catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             throw new ModelException("cannot read MLP model: " + e.getMessage(), e);
         }
         MlpModel model = new MlpModel(network, inputs);
@@ -144,24 +156,20 @@ public final class MlpModel
         return model;
     }
 
-    public void save(Path file)
-    {
+    public void save(Path file) {
         try {
             ModelSerializer.writeModel(network, file.toFile(), false);
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new ModelException("cannot save MLP model: " + e.getMessage(), e);
         }
     }
 
-    public int inputs()
-    {
+    public int inputs() {
         return inputs;
     }
 
     /** Pre-sigmoid output (log-odds) per row, computed in Java. */
-    public double[] logits(Matrix x)
-    {
+    public double[] logits(Matrix x) {
         if (x.cols() != inputs) {
             throw new IllegalArgumentException("expected " + inputs + " columns, got " + x.cols());
         }
@@ -211,8 +219,7 @@ public final class MlpModel
     }
 
     /** Checks the Java forward pass against DL4J on fixed probe rows; throws when they differ. */
-    private void verify()
-    {
+    private void verify() {
         int rows = 16;
         float[] probe = new float[rows * inputs];
         Random random = new Random(7);
@@ -225,7 +232,8 @@ public final class MlpModel
             double expected = dl4j.getDouble(r, 0);
             double actual = 1 / (1 + Math.exp(-java[r]));
             if (!(Math.abs(expected - actual) <= VERIFY_TOLERANCE)) {
-                throw new ModelException("MLP forward pass differs from DL4J on probe row " + r + ": " + actual + " vs " + expected);
+                throw new ModelException(
+                        "MLP forward pass differs from DL4J on probe row " + r + ": " + actual + " vs " + expected);
             }
         }
     }

@@ -1,9 +1,9 @@
 package dev.trellis.ensemble.model;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Guards a model's native handles. Calls share a read lock and fail once the model is closed;
@@ -11,63 +11,51 @@ import static java.util.Objects.requireNonNull;
  * exactly once. A library failure becomes a {@link ModelException} naming the library and the
  * operation. Thread-safe.
  */
-final class NativeGuard
-{
+final class NativeGuard {
     /** A call into a native library, which reports failures with its own checked exception. */
     @FunctionalInterface
-    interface NativeCall<T>
-    {
-        T call()
-                throws Exception;
+    interface NativeCall<T> {
+        T call() throws Exception;
     }
 
     /** Frees native handles. */
     @FunctionalInterface
-    interface NativeFree
-    {
-        void free()
-                throws Exception;
+    interface NativeFree {
+        void free() throws Exception;
     }
 
     private final String library;
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
-    NativeGuard(String library)
-    {
+    NativeGuard(String library) {
         this.library = requireNonNull(library, "library is null");
     }
 
     /** Runs {@code call} on the open model; {@code operation} names it in errors ("prediction"). */
-    <T> T call(String operation, NativeCall<T> call)
-    {
+    <T> T call(String operation, NativeCall<T> call) {
         lock.readLock().lock();
         try {
             checkOpen();
             return call.call();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             throw e;
-        }
-        catch (Exception e) {
+        } catch (Exception e) {
             throw new ModelException(library + " " + operation + " failed: " + e.getMessage(), e);
-        }
-        finally {
+        } finally {
             lock.readLock().unlock();
         }
     }
 
     /** For pure-Java paths that touch no native handle but must not serve a closed model. */
-    void checkOpen()
-    {
+    void checkOpen() {
         if (closed) {
             throw new IllegalStateException(library + " model is closed");
         }
     }
 
     /** Frees the handles once, after the calls in flight; later calls are no-ops. */
-    void close(NativeFree free)
-    {
+    void close(NativeFree free) {
         lock.writeLock().lock();
         try {
             if (closed) {
@@ -75,14 +63,11 @@ final class NativeGuard
             }
             closed = true;
             free.free();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             throw e;
-        }
-        catch (Exception e) {
+        } catch (Exception e) {
             throw new ModelException("cannot free " + library + " model: " + e.getMessage(), e);
-        }
-        finally {
+        } finally {
             lock.writeLock().unlock();
         }
     }

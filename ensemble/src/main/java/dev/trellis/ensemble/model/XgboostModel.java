@@ -1,27 +1,33 @@
 package dev.trellis.ensemble.model;
 
-import dev.trellis.ensemble.data.Matrix;
-import ml.dmlc.xgboost4j.java.Booster;
-import ml.dmlc.xgboost4j.java.DMatrix;
-import ml.dmlc.xgboost4j.java.XGBoost;
-import ml.dmlc.xgboost4j.java.XGBoostError;
+import static java.util.Objects.requireNonNull;
 
+import dev.trellis.ensemble.data.Matrix;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
+import ml.dmlc.xgboost4j.java.Booster;
+import ml.dmlc.xgboost4j.java.DMatrix;
+import ml.dmlc.xgboost4j.java.XGBoost;
+import ml.dmlc.xgboost4j.java.XGBoostError;
 
 /**
  * An XGBoost binary:logistic booster. Scoring uses in-place prediction on a row-major float matrix
  * (one native call per batch) in margin space, so logits are exact. The booster runs one native
  * thread per call; XGBoost's predictors are thread-safe. Thread-safe.
  */
-public final class XgboostModel
-        implements AutoCloseable
-{
-    public record Params(int rounds, int maxDepth, double eta, double subsample, double colsampleByTree, double minChildWeight, double lambda, int threads, long seed) {}
+public final class XgboostModel implements AutoCloseable {
+    public record Params(
+            int rounds,
+            int maxDepth,
+            double eta,
+            double subsample,
+            double colsampleByTree,
+            double minChildWeight,
+            double lambda,
+            int threads,
+            long seed) {}
 
     private static final int[] ALL_TREES = {0, 0};
 
@@ -36,23 +42,20 @@ public final class XgboostModel
     // predictions hold the read lock so that close() never frees the booster under a native call
     private final NativeGuard guard = new NativeGuard("XGBoost");
 
-    private XgboostModel(Booster booster, int features)
-    {
+    private XgboostModel(Booster booster, int features) {
         this.booster = requireNonNull(booster, "booster is null");
         this.features = features;
         this.trees = javaTrees(booster, features);
     }
 
     /** The Java walker for this booster, or null if it cannot be built or disagrees with XGBoost. */
-    private static XgboostTrees javaTrees(Booster booster, int features)
-    {
+    private static XgboostTrees javaTrees(Booster booster, int features) {
         XgboostTrees trees;
         try {
             java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
             booster.saveModel(json, "json");
             trees = XgboostTrees.parse(json.toByteArray());
-        }
-        catch (XGBoostError | java.io.IOException | RuntimeException e) {
+        } catch (XGBoostError | java.io.IOException | RuntimeException e) {
             return null;
         }
         if (trees.features() != features) {
@@ -66,27 +69,25 @@ public final class XgboostModel
             probe[i] = random.nextInt(5) == 0 ? Float.NaN : (float) (random.nextGaussian() * 50);
         }
         try {
-            float[][] expected = booster.inplace_predict(probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
+            float[][] expected = booster.inplace_predict(
+                    probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
             for (int r = 0; r < rows; r++) {
                 if (!(Math.abs(trees.margin(probe, r, features) - expected[r][0]) <= VERIFY_TOLERANCE)) {
                     return null;
                 }
             }
-        }
-        catch (XGBoostError e) {
+        } catch (XGBoostError e) {
             return null;
         }
         return trees;
     }
 
     /** Whether small batches use the verified Java tree walker. */
-    public boolean hasJavaPath()
-    {
+    public boolean hasJavaPath() {
         return trees != null;
     }
 
-    public static XgboostModel train(Matrix x, float[] labels, Params params)
-    {
+    public static XgboostModel train(Matrix x, float[] labels, Params params) {
         try {
             DMatrix train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
             try {
@@ -106,35 +107,31 @@ public final class XgboostModel
                 Booster booster = XGBoost.train(train, config, params.rounds(), new HashMap<>(), null, null);
                 booster.setParam("nthread", 1);
                 return new XgboostModel(booster, x.cols());
-            }
-            finally {
+            } finally {
                 train.dispose();
             }
-        }
-        catch (XGBoostError e) {
+        } catch (XGBoostError e) {
             throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
         }
     }
 
-    public static XgboostModel load(byte[] model, int features)
-    {
+    public static XgboostModel load(byte[] model, int features) {
         try {
             Booster booster = XGBoost.loadModel(new ByteArrayInputStream(model));
             booster.setParam("nthread", 1);
             if (booster.getNumFeature() != features) {
                 booster.dispose();
-                throw new ModelException("XGBoost model has " + booster.getNumFeature() + " features, schema has " + features);
+                throw new ModelException(
+                        "XGBoost model has " + booster.getNumFeature() + " features, schema has " + features);
             }
             return new XgboostModel(booster, features);
-        }
-        catch (XGBoostError | java.io.IOException e) {
+        } catch (XGBoostError | java.io.IOException e) {
             throw new ModelException("cannot load XGBoost model: " + e.getMessage(), e);
         }
     }
 
     /** Writes the model in UBJSON (the path must end in .ubj), loadable by Python xgboost too. */
-    public void save(Path file)
-    {
+    public void save(Path file) {
         guard.call("save", () -> {
             booster.saveModel(file.toString());
             return null;
@@ -142,8 +139,7 @@ public final class XgboostModel
     }
 
     /** Log-odds per row. */
-    public double[] margins(Matrix x)
-    {
+    public double[] margins(Matrix x) {
         checkWidth(x);
         if (trees != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
             guard.checkOpen();
@@ -157,11 +153,12 @@ public final class XgboostModel
     }
 
     /** Log-odds per row through XGBoost's in-place prediction (one native call). */
-    public double[] nativeMargins(Matrix x)
-    {
+    public double[] nativeMargins(Matrix x) {
         checkWidth(x);
-        float[][] out = guard.call("prediction",
-                () -> booster.inplace_predict(x.values(), x.rows(), x.cols(), Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null));
+        float[][] out = guard.call(
+                "prediction",
+                () -> booster.inplace_predict(
+                        x.values(), x.rows(), x.cols(), Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null));
         double[] margins = new double[x.rows()];
         for (int r = 0; r < margins.length; r++) {
             margins[r] = out[r][0];
@@ -170,30 +167,26 @@ public final class XgboostModel
     }
 
     /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
-    public float[][] contributions(Matrix x)
-    {
+    public float[][] contributions(Matrix x) {
         checkWidth(x);
         return guard.call("contributions", () -> {
             DMatrix matrix = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
             try {
                 return booster.predictContrib(matrix, 0);
-            }
-            finally {
+            } finally {
                 matrix.dispose();
             }
         });
     }
 
-    private void checkWidth(Matrix x)
-    {
+    private void checkWidth(Matrix x) {
         if (x.cols() != features) {
             throw new IllegalArgumentException("expected " + features + " columns, got " + x.cols());
         }
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         guard.close(booster::dispose);
     }
 }

@@ -2,7 +2,6 @@ package dev.trellis.ensemble.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.util.Iterator;
 
@@ -15,8 +14,7 @@ import java.util.Iterator;
  * numerical splits are supported (the trainer never asks XGBoost for categorical splits).
  * Immutable and thread-safe.
  */
-final class XgboostTrees
-{
+final class XgboostTrees {
     private final float baseMargin;
     private final int features;
     // all trees' nodes in flat arrays; roots[t] is the index of tree t's root
@@ -27,8 +25,15 @@ final class XgboostTrees
     private final float[] threshold;
     private final boolean[] defaultLeft;
 
-    private XgboostTrees(float baseMargin, int features, int[] roots, int[] left, int[] right, int[] feature, float[] threshold, boolean[] defaultLeft)
-    {
+    private XgboostTrees(
+            float baseMargin,
+            int features,
+            int[] roots,
+            int[] left,
+            int[] right,
+            int[] feature,
+            float[] threshold,
+            boolean[] defaultLeft) {
         this.baseMargin = baseMargin;
         this.features = features;
         this.roots = roots;
@@ -40,9 +45,7 @@ final class XgboostTrees
     }
 
     /** Parses the JSON form of a booster ({@code Booster.saveModel(out, "json")}). */
-    static XgboostTrees parse(byte[] json)
-            throws IOException
-    {
+    static XgboostTrees parse(byte[] json) throws IOException {
         JsonNode learner = new ObjectMapper().readTree(json).path("learner");
         String objective = learner.path("objective").path("name").asText();
         if (!objective.equals("binary:logistic")) {
@@ -54,7 +57,8 @@ final class XgboostTrees
         float baseMargin = (float) -Math.log(1 / baseScore - 1);
         JsonNode model = learner.path("gradient_booster").path("model");
         if (!learner.path("gradient_booster").path("name").asText().equals("gbtree")) {
-            throw new IOException("unsupported booster " + learner.path("gradient_booster").path("name").asText());
+            throw new IOException("unsupported booster "
+                    + learner.path("gradient_booster").path("name").asText());
         }
         JsonNode trees = model.path("trees");
         int total = 0;
@@ -82,7 +86,8 @@ final class XgboostTrees
                 left[offset + n] = l < 0 ? -1 : offset + l;
                 right[offset + n] = r < 0 ? -1 : offset + r;
                 feature[offset + n] = tree.path("split_indices").get(n).asInt();
-                threshold[offset + n] = (float) tree.path("split_conditions").get(n).asDouble();
+                threshold[offset + n] =
+                        (float) tree.path("split_conditions").get(n).asDouble();
                 defaultLeft[offset + n] = tree.path("default_left").get(n).asInt() != 0;
             }
             offset += nodes;
@@ -90,14 +95,12 @@ final class XgboostTrees
         return new XgboostTrees(baseMargin, features, roots, left, right, feature, threshold, defaultLeft);
     }
 
-    int features()
-    {
+    int features() {
         return features;
     }
 
     /** Margin (log-odds) of row {@code row} of a row-major matrix with {@code cols} columns. */
-    float margin(float[] values, int row, int cols)
-    {
+    float margin(float[] values, int row, int cols) {
         int base = row * cols;
         float sum = 0;
         for (int root : roots) {
@@ -106,8 +109,7 @@ final class XgboostTrees
                 float value = values[base + feature[node]];
                 if (value != value) {
                     node = defaultLeft[node] ? left[node] : right[node];
-                }
-                else {
+                } else {
                     node = value < threshold[node] ? left[node] : right[node];
                 }
             }

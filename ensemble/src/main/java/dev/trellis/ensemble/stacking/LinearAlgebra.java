@@ -1,12 +1,10 @@
 package dev.trellis.ensemble.stacking;
 
 /** Small dense solves for the meta-learner (a handful of unknowns); Gaussian elimination with partial pivoting. */
-final class LinearAlgebra
-{
+final class LinearAlgebra {
     private LinearAlgebra() {}
 
-    static double[] solve(double[][] a, double[] b)
-    {
+    static double[] solve(double[][] a, double[] b) {
         int n = b.length;
         double[][] m = new double[n][n + 1];
         for (int i = 0; i < n; i++) {
@@ -21,8 +19,7 @@ final class LinearAlgebra
         return x;
     }
 
-    static double[][] inverse(double[][] a)
-    {
+    static double[][] inverse(double[][] a) {
         int n = a.length;
         double[][] m = new double[n][2 * n];
         for (int i = 0; i < n; i++) {
@@ -37,8 +34,7 @@ final class LinearAlgebra
         return inverse;
     }
 
-    private static void eliminate(double[][] m, int n, int extra)
-    {
+    private static void eliminate(double[][] m, int n, int extra) {
         int width = n + extra;
         for (int col = 0; col < n; col++) {
             int pivot = col;

@@ -8,10 +8,8 @@ import static java.util.Objects.requireNonNull;
  * is the inverse of the penalized Hessian at the optimum, ordered (intercept, w₁, …, wₖ), and gives
  * the Wald interval of a row's logit by the delta method: var = xᵀ·Σ·x with x = (1, z₁, …, zₖ).
  */
-public record MetaLearner(double intercept, double[] weights, double[][] covariance)
-{
-    public MetaLearner
-    {
+public record MetaLearner(double intercept, double[] weights, double[][] covariance) {
+    public MetaLearner {
         requireNonNull(weights, "weights is null");
         requireNonNull(covariance, "covariance is null");
         if (covariance.length != weights.length + 1) {
@@ -24,8 +22,7 @@ public record MetaLearner(double intercept, double[] weights, double[][] covaria
         }
     }
 
-    public static MetaLearner fit(double[][] logits, int[] labels, double l2)
-    {
+    public static MetaLearner fit(double[][] logits, int[] labels, double l2) {
         int n = logits.length;
         int k = logits[0].length;
         int d = k + 1;
@@ -82,8 +79,7 @@ public record MetaLearner(double intercept, double[] weights, double[][] covaria
         return new MetaLearner(beta[0], weights, covariance);
     }
 
-    public double logit(double[] baseLogits)
-    {
+    public double logit(double[] baseLogits) {
         double eta = intercept;
         for (int m = 0; m < weights.length; m++) {
             eta += weights[m] * baseLogits[m];
@@ -92,8 +88,7 @@ public record MetaLearner(double intercept, double[] weights, double[][] covaria
     }
 
     /** Variance of the ensemble logit for these base logits (delta method). */
-    public double logitVariance(double[] baseLogits)
-    {
+    public double logitVariance(double[] baseLogits) {
         int d = weights.length + 1;
         double variance = 0;
         for (int a = 0; a < d; a++) {
@@ -106,8 +101,7 @@ public record MetaLearner(double intercept, double[] weights, double[][] covaria
         return Math.max(variance, 0);
     }
 
-    public static double sigmoid(double x)
-    {
+    public static double sigmoid(double x) {
         return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
     }
 }

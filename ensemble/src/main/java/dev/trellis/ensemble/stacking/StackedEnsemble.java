@@ -1,5 +1,7 @@
 package dev.trellis.ensemble.stacking;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -10,11 +12,8 @@ import dev.trellis.ensemble.data.TreeEncoder;
 import dev.trellis.ensemble.model.LightgbmModel;
 import dev.trellis.ensemble.model.MlpModel;
 import dev.trellis.ensemble.model.XgboostModel;
-
 import java.util.List;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * The stacked ensemble: XGBoost, LightGBM and the MLP combined by a logistic meta-learner on their
@@ -32,9 +31,7 @@ import static java.util.Objects.requireNonNull;
  * </ul>
  * Thread-safe: all state is immutable after construction and the base models are thread-safe.
  */
-public final class StackedEnsemble
-        implements Ensemble
-{
+public final class StackedEnsemble implements Ensemble {
     public static final List<String> BASE_MODELS = List.of("xgboost", "lightgbm", "mlp");
     /** Two-sided 95% normal quantile. */
     public static final double Z_95 = 1.959963984540054;
@@ -50,9 +47,14 @@ public final class StackedEnsemble
     private final Object closeLock = new Object();
     private boolean closed;
 
-    public StackedEnsemble(FeatureSchema schema, MlpEncoder mlpEncoder, XgboostModel xgboost, LightgbmModel lightgbm, MlpModel mlp,
-            MetaLearner meta, LabelThresholds thresholds)
-    {
+    public StackedEnsemble(
+            FeatureSchema schema,
+            MlpEncoder mlpEncoder,
+            XgboostModel xgboost,
+            LightgbmModel lightgbm,
+            MlpModel mlp,
+            MetaLearner meta,
+            LabelThresholds thresholds) {
         this.schema = requireNonNull(schema, "schema is null");
         this.treeEncoder = new TreeEncoder(schema);
         this.mlpEncoder = requireNonNull(mlpEncoder, "mlpEncoder is null");
@@ -62,64 +64,56 @@ public final class StackedEnsemble
         this.meta = requireNonNull(meta, "meta is null");
         this.thresholds = requireNonNull(thresholds, "thresholds is null");
         if (meta.weights().length != BASE_MODELS.size()) {
-            throw new IllegalArgumentException("meta-learner has " + meta.weights().length + " weights, expected " + BASE_MODELS.size());
+            throw new IllegalArgumentException(
+                    "meta-learner has " + meta.weights().length + " weights, expected " + BASE_MODELS.size());
         }
         if (mlp.inputs() != mlpEncoder.width()) {
-            throw new IllegalArgumentException("MLP takes " + mlp.inputs() + " inputs, encoder yields " + mlpEncoder.width());
+            throw new IllegalArgumentException(
+                    "MLP takes " + mlp.inputs() + " inputs, encoder yields " + mlpEncoder.width());
         }
     }
 
     @Override
-    public FeatureSchema schema()
-    {
+    public FeatureSchema schema() {
         return schema;
     }
 
     @Override
-    public List<String> baseModels()
-    {
+    public List<String> baseModels() {
         return BASE_MODELS;
     }
 
-    public MetaLearner metaLearner()
-    {
+    public MetaLearner metaLearner() {
         return meta;
     }
 
-    public LabelThresholds thresholds()
-    {
+    public LabelThresholds thresholds() {
         return thresholds;
     }
 
-    public MlpEncoder mlpEncoder()
-    {
+    public MlpEncoder mlpEncoder() {
         return mlpEncoder;
     }
 
-    public XgboostModel xgboost()
-    {
+    public XgboostModel xgboost() {
         return xgboost;
     }
 
-    public LightgbmModel lightgbm()
-    {
+    public LightgbmModel lightgbm() {
         return lightgbm;
     }
 
-    public MlpModel mlp()
-    {
+    public MlpModel mlp() {
         return mlp;
     }
 
     /** Per row, the base models' logits in {@link #BASE_MODELS} order. */
-    public double[][] baseLogits(FeatureBatch batch)
-    {
+    public double[][] baseLogits(FeatureBatch batch) {
         Matrix trees = treeEncoder.encode(batch);
         return baseLogits(trees, mlpEncoder.encode(batch));
     }
 
-    private double[][] baseLogits(Matrix trees, Matrix mlpInputs)
-    {
+    private double[][] baseLogits(Matrix trees, Matrix mlpInputs) {
         double[] x = xgboost.margins(trees);
         double[] l = lightgbm.rawScores(trees);
         double[] m = mlp.logits(mlpInputs);
@@ -131,8 +125,7 @@ public final class StackedEnsemble
     }
 
     @Override
-    public Predictions predict(FeatureBatch batch, boolean explain)
-    {
+    public Predictions predict(FeatureBatch batch, boolean explain) {
         requireNonNull(batch, "batch is null");
         if (batch.schema() != schema && !batch.schema().equals(schema)) {
             throw new IllegalArgumentException("batch schema differs from the model's schema");
@@ -140,9 +133,18 @@ public final class StackedEnsemble
         int rows = batch.rows();
         if (rows == 0) {
             Optional<Predictions.Explanations> none = explain
-                    ? Optional.of(new Predictions.Explanations(new double[0][], new double[0], new double[0], new double[0]))
+                    ? Optional.of(
+                            new Predictions.Explanations(new double[0][], new double[0], new double[0], new double[0]))
                     : Optional.empty();
-            return new Predictions(new double[0], new String[0], new double[0], new double[0], new double[0], BASE_MODELS, new double[0][], none);
+            return new Predictions(
+                    new double[0],
+                    new String[0],
+                    new double[0],
+                    new double[0],
+                    new double[0],
+                    BASE_MODELS,
+                    new double[0][],
+                    none);
         }
         Matrix trees = treeEncoder.encode(batch);
         double[][] logits = baseLogits(trees, mlpEncoder.encode(batch));
@@ -179,8 +181,7 @@ public final class StackedEnsemble
         return new Predictions(score, label, lower, upper, agreement, BASE_MODELS, baseScores, explanations);
     }
 
-    private Predictions.Explanations explain(Matrix trees, double[][] logits, double[] ensembleLogit)
-    {
+    private Predictions.Explanations explain(Matrix trees, double[][] logits, double[] ensembleLogit) {
         float[][] xgb = xgboost.contributions(trees);
         double[][] lgb = lightgbm.contributions(trees);
         int rows = trees.rows();
@@ -202,8 +203,7 @@ public final class StackedEnsemble
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         synchronized (closeLock) {
             if (closed) {
                 return;
@@ -212,8 +212,7 @@ public final class StackedEnsemble
         }
         try {
             xgboost.close();
-        }
-        finally {
+        } finally {
             lightgbm.close();
         }
     }

@@ -1,5 +1,7 @@
 package dev.trellis.ensemble.training;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.data.Dataset;
 import dev.trellis.ensemble.data.Matrix;
 import dev.trellis.ensemble.data.MlpEncoder;
@@ -13,7 +15,6 @@ import dev.trellis.ensemble.model.XgboostModel;
 import dev.trellis.ensemble.stacking.LabelThresholds;
 import dev.trellis.ensemble.stacking.MetaLearner;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -26,8 +27,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * Trains the stacked ensemble: stratified train/test split, stratified K-fold out-of-fold logits of
  * the three base models, logistic meta-learner on those logits, base models refit on all training
@@ -38,8 +37,7 @@ import static java.util.Objects.requireNonNull;
  * positive. For the ensemble this is exactly the bundle's {@code warm} label threshold. Top-k hits use
  * k = round(20% of the rows evaluated), the CoIL 2000 task's 800 of 4,000.
  */
-public final class Trainer
-{
+public final class Trainer {
     public static final double POSITIVE_FRACTION = 0.30;
     public static final double TOP_K_FRACTION = 0.20;
 
@@ -47,19 +45,16 @@ public final class Trainer
     private final ProgressListener progress;
     private final long started = System.nanoTime();
 
-    public Trainer(TrainingOptions options, ProgressListener progress)
-    {
+    public Trainer(TrainingOptions options, ProgressListener progress) {
         this.options = requireNonNull(options, "options is null");
         this.progress = requireNonNull(progress, "progress is null");
     }
 
-    public static int topK(int rows)
-    {
+    public static int topK(int rows) {
         return (int) Math.round(TOP_K_FRACTION * rows);
     }
 
-    public TrainingResult train(Dataset data)
-    {
+    public TrainingResult train(Dataset data) {
         Dataset all = requireNonNull(data, "data is null");
         int[][] split = stratifiedSplit(all.labels(), options.testFraction(), options.seed());
         Dataset train = all.subset(split[0]);
@@ -89,7 +84,8 @@ public final class Trainer
             String refit = "refit on all " + n + " training rows";
             tasks.add(pool.submit(() -> finalXgboost[0] = fitXgboost(trainTrees, trainLabels, refit)));
             tasks.add(pool.submit(() -> finalLightgbm[0] = fitLightgbm(trainTrees, trainLabels, treeEncoder, refit)));
-            tasks.add(pool.submit(() -> finalMlp[0] = fitMlp(finalEncoder.encode(train.features()), trainLabels, refit)));
+            tasks.add(
+                    pool.submit(() -> finalMlp[0] = fitMlp(finalEncoder.encode(train.features()), trainLabels, refit)));
             for (int k = 0; k < options.folds(); k++) {
                 int[] fitRows = rowsWhere(fold, k, false);
                 int[] holdRows = rowsWhere(fold, k, true);
@@ -118,13 +114,11 @@ public final class Trainer
             for (Future<?> task : tasks) {
                 task.get();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             closeAll(finalXgboost[0], finalLightgbm[0]);
             throw new IllegalStateException("training interrupted", e);
-        }
-        catch (ExecutionException e) {
+        } catch (ExecutionException e) {
             tasks.forEach(task -> task.cancel(true));
             awaitQuietly(pool);
             closeAll(finalXgboost[0], finalLightgbm[0]);
@@ -132,8 +126,7 @@ public final class Trainer
                 throw runtime;
             }
             throw new IllegalStateException(e.getCause());
-        }
-        finally {
+        } finally {
             pool.shutdownNow();
         }
 
@@ -144,7 +137,8 @@ public final class Trainer
             oofEnsemble[i] = MetaLearner.sigmoid(meta.logit(oof[i]));
         }
         LabelThresholds thresholds = LabelThresholds.fromScores(oofEnsemble);
-        StackedEnsemble ensemble = new StackedEnsemble(all.schema(), finalEncoder, finalXgboost[0], finalLightgbm[0], finalMlp[0], meta, thresholds);
+        StackedEnsemble ensemble = new StackedEnsemble(
+                all.schema(), finalEncoder, finalXgboost[0], finalLightgbm[0], finalMlp[0], meta, thresholds);
 
         progress.step("evaluating" + elapsed());
         Map<String, double[]> oofScores = scoresByModel(oof, oofEnsemble);
@@ -159,20 +153,27 @@ public final class Trainer
             metrics.put(TrainingResult.TEST, evaluate(ensemble, test, metricThresholds));
         }
         progress.step("done" + elapsed());
-        return new TrainingResult(ensemble, metrics, metricThresholds, all.source().getFileName().toString(), all.sha256(), all.rows(),
-                all.positives(), train.rows(), test == null ? 0 : test.rows(), options);
+        return new TrainingResult(
+                ensemble,
+                metrics,
+                metricThresholds,
+                all.source().getFileName().toString(),
+                all.sha256(),
+                all.rows(),
+                all.positives(),
+                train.rows(),
+                test == null ? 0 : test.rows(),
+                options);
     }
 
-    private static void store(double[][] oof, int[] rows, int model, double[] logits)
-    {
+    private static void store(double[][] oof, int[] rows, int model, double[] logits) {
         // distinct (row, model) cells per task; Future.get() publishes the writes to the caller
         for (int i = 0; i < rows.length; i++) {
             oof[rows[i]][model] = logits[i];
         }
     }
 
-    private static float[] floatLabels(int[] labels)
-    {
+    private static float[] floatLabels(int[] labels) {
         float[] out = new float[labels.length];
         for (int i = 0; i < labels.length; i++) {
             out[i] = labels[i];
@@ -180,85 +181,112 @@ public final class Trainer
         return out;
     }
 
-    private static void closeAll(AutoCloseable... models)
-    {
+    private static void closeAll(AutoCloseable... models) {
         for (AutoCloseable model : models) {
             if (model != null) {
                 try {
                     model.close();
-                }
-                catch (Exception e) {
+                } catch (Exception e) {
                     // already failing; keep the first error
                 }
             }
         }
     }
 
-    private static void awaitQuietly(ExecutorService pool)
-    {
+    private static void awaitQuietly(ExecutorService pool) {
         pool.shutdownNow();
         try {
             pool.awaitTermination(1, TimeUnit.MINUTES);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
 
-    private XgboostModel fitXgboost(Matrix x, float[] labels, String step)
-    {
+    private XgboostModel fitXgboost(Matrix x, float[] labels, String step) {
         long start = System.nanoTime();
         announce(step, "xgboost");
-        XgboostModel model = XgboostModel.train(x, labels, new XgboostModel.Params(options.xgbRounds(), options.xgbMaxDepth(), options.xgbEta(),
-                options.xgbSubsample(), options.xgbColsample(), options.xgbMinChildWeight(), 1.0, 1, options.seed()));
+        XgboostModel model = XgboostModel.train(
+                x,
+                labels,
+                new XgboostModel.Params(
+                        options.xgbRounds(),
+                        options.xgbMaxDepth(),
+                        options.xgbEta(),
+                        options.xgbSubsample(),
+                        options.xgbColsample(),
+                        options.xgbMinChildWeight(),
+                        1.0,
+                        1,
+                        options.seed()));
         report(step, "xgboost", start);
         return model;
     }
 
-    private LightgbmModel fitLightgbm(Matrix x, float[] labels, TreeEncoder treeEncoder, String step)
-    {
+    private LightgbmModel fitLightgbm(Matrix x, float[] labels, TreeEncoder treeEncoder, String step) {
         long start = System.nanoTime();
         announce(step, "lightgbm");
-        LightgbmModel model = LightgbmModel.train(x, labels, treeEncoder.categoricalColumns(), new LightgbmModel.Params(options.lgbRounds(),
-                options.lgbNumLeaves(), -1, options.lgbLearningRate(), options.lgbMinDataInLeaf(), options.lgbFeatureFraction(),
-                options.lgbBaggingFraction(), 1.0, 1, options.seed()));
+        LightgbmModel model = LightgbmModel.train(
+                x,
+                labels,
+                treeEncoder.categoricalColumns(),
+                new LightgbmModel.Params(
+                        options.lgbRounds(),
+                        options.lgbNumLeaves(),
+                        -1,
+                        options.lgbLearningRate(),
+                        options.lgbMinDataInLeaf(),
+                        options.lgbFeatureFraction(),
+                        options.lgbBaggingFraction(),
+                        1.0,
+                        1,
+                        options.seed()));
         report(step, "lightgbm", start);
         return model;
     }
 
-    private MlpModel fitMlp(Matrix x, float[] labels, String step)
-    {
+    private MlpModel fitMlp(Matrix x, float[] labels, String step) {
         long start = System.nanoTime();
         announce(step, "mlp");
-        MlpModel model = MlpModel.train(x, labels,
-                new MlpModel.Params(options.mlpEpochs(), options.mlpBatchSize(), options.mlpLearningRate(), options.mlpL2(), options.seed()));
+        MlpModel model = MlpModel.train(
+                x,
+                labels,
+                new MlpModel.Params(
+                        options.mlpEpochs(),
+                        options.mlpBatchSize(),
+                        options.mlpLearningRate(),
+                        options.mlpL2(),
+                        options.seed()));
         report(step, "mlp", start);
         return model;
     }
 
-    private void announce(String step, String model)
-    {
+    private void announce(String step, String model) {
         synchronized (progress) {
             progress.step(step + ": fitting " + model + elapsed());
         }
     }
 
-    private void report(String step, String model, long start)
-    {
+    private void report(String step, String model, long start) {
         synchronized (progress) {
-            progress.step(String.format(java.util.Locale.ROOT, "%s: fitted %s in %.1fs%s", step, model, (System.nanoTime() - start) / 1e9, elapsed()));
+            progress.step(String.format(
+                    java.util.Locale.ROOT,
+                    "%s: fitted %s in %.1fs%s",
+                    step,
+                    model,
+                    (System.nanoTime() - start) / 1e9,
+                    elapsed()));
         }
     }
 
     /** Per-model and ensemble metrics of {@code ensemble} on {@code data}. */
-    public static Map<String, MetricSet> evaluate(StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds)
-    {
+    public static Map<String, MetricSet> evaluate(
+            StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds) {
         return evaluate(ensemble, data, metricThresholds, topK(data.rows()));
     }
 
     /** Per-model and ensemble metrics of {@code ensemble} on {@code data}, with top-{@code k} hits. */
-    public static Map<String, MetricSet> evaluate(StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds, int k)
-    {
+    public static Map<String, MetricSet> evaluate(
+            StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds, int k) {
         double[][] logits = ensemble.baseLogits(data.features());
         double[] scores = new double[logits.length];
         for (int i = 0; i < logits.length; i++) {
@@ -267,17 +295,18 @@ public final class Trainer
         return evaluate(scoresByModel(logits, scores), data.labels(), metricThresholds, k);
     }
 
-    private static Map<String, MetricSet> evaluate(Map<String, double[]> scores, int[] labels, Map<String, Double> thresholds, int k)
-    {
+    private static Map<String, MetricSet> evaluate(
+            Map<String, double[]> scores, int[] labels, Map<String, Double> thresholds, int k) {
         Map<String, MetricSet> result = new LinkedHashMap<>();
         for (Map.Entry<String, double[]> entry : scores.entrySet()) {
-            result.put(entry.getKey(), Metrics.compute(entry.getValue(), labels, thresholds.getOrDefault(entry.getKey(), 0.5), k));
+            result.put(
+                    entry.getKey(),
+                    Metrics.compute(entry.getValue(), labels, thresholds.getOrDefault(entry.getKey(), 0.5), k));
         }
         return result;
     }
 
-    private static Map<String, double[]> scoresByModel(double[][] logits, double[] ensemble)
-    {
+    private static Map<String, double[]> scoresByModel(double[][] logits, double[] ensemble) {
         Map<String, double[]> scores = new LinkedHashMap<>();
         for (int m = 0; m < StackedEnsemble.BASE_MODELS.size(); m++) {
             double[] p = new double[logits.length];
@@ -290,14 +319,12 @@ public final class Trainer
         return scores;
     }
 
-    private String elapsed()
-    {
+    private String elapsed() {
         return String.format(java.util.Locale.ROOT, " (%.1fs)", (System.nanoTime() - started) / 1e9);
     }
 
     /** [train indices, test indices], each sorted; positives and negatives split separately. */
-    public static int[][] stratifiedSplit(int[] labels, double testFraction, long seed)
-    {
+    public static int[][] stratifiedSplit(int[] labels, double testFraction, long seed) {
         Random random = new Random(seed);
         List<Integer> train = new ArrayList<>();
         List<Integer> test = new ArrayList<>();
@@ -319,8 +346,7 @@ public final class Trainer
     }
 
     /** Fold number per row; each class dealt round-robin over the folds after a seeded shuffle. */
-    public static int[] stratifiedFolds(int[] labels, int folds, long seed)
-    {
+    public static int[] stratifiedFolds(int[] labels, int folds, long seed) {
         Random random = new Random(seed);
         int[] fold = new int[labels.length];
         for (int cls = 0; cls <= 1; cls++) {
@@ -338,8 +364,9 @@ public final class Trainer
         return fold;
     }
 
-    private static int[] rowsWhere(int[] fold, int k, boolean inFold)
-    {
-        return Arrays.stream(java.util.stream.IntStream.range(0, fold.length).toArray()).filter(i -> (fold[i] == k) == inFold).toArray();
+    private static int[] rowsWhere(int[] fold, int k, boolean inFold) {
+        return Arrays.stream(java.util.stream.IntStream.range(0, fold.length).toArray())
+                .filter(i -> (fold[i] == k) == inFold)
+                .toArray();
     }
 }

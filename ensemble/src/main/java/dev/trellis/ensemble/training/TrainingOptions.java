@@ -27,10 +27,8 @@ public record TrainingOptions(
         int mlpBatchSize,
         double mlpLearningRate,
         double mlpL2,
-        double metaL2)
-{
-    public TrainingOptions
-    {
+        double metaL2) {
+    public TrainingOptions {
         if (folds < 2) {
             throw new IllegalArgumentException("folds must be at least 2");
         }
@@ -46,50 +44,114 @@ public record TrainingOptions(
     }
 
     /** Settings of {@code trellis train} without flags. */
-    public static TrainingOptions defaults()
-    {
-        return new TrainingOptions(5, 42, 0.2, 2,
-                300, 3, 0.03, 0.8, 0.6, 5.0,
-                300, 7, 0.03, 40, 0.6, 0.8,
-                20, 128, 1e-3, 1e-2,
-                1.0);
+    public static TrainingOptions defaults() {
+        return new TrainingOptions(
+                5, 42, 0.2, 2, 300, 3, 0.03, 0.8, 0.6, 5.0, 300, 7, 0.03, 40, 0.6, 0.8, 20, 128, 1e-3, 1e-2, 1.0);
     }
 
     /** Small and quick, for tests: few folds, trees and epochs. */
-    public static TrainingOptions fast()
-    {
-        return new TrainingOptions(2, 42, 0.2, 2,
-                40, 3, 0.1, 0.8, 0.8, 1.0,
-                40, 7, 0.1, 20, 0.8, 0.8,
-                5, 128, 3e-3, 1e-3,
-                1.0);
+    public static TrainingOptions fast() {
+        return new TrainingOptions(
+                2, 42, 0.2, 2, 40, 3, 0.1, 0.8, 0.8, 1.0, 40, 7, 0.1, 20, 0.8, 0.8, 5, 128, 3e-3, 1e-3, 1.0);
     }
 
-    public TrainingOptions withSeed(long seed)
-    {
-        return new TrainingOptions(folds, seed, testFraction, threads, xgbRounds, xgbMaxDepth, xgbEta, xgbSubsample, xgbColsample, xgbMinChildWeight,
-                lgbRounds, lgbNumLeaves, lgbLearningRate, lgbMinDataInLeaf, lgbFeatureFraction, lgbBaggingFraction, mlpEpochs, mlpBatchSize,
-                mlpLearningRate, mlpL2, metaL2);
+    public TrainingOptions withSeed(long seed) {
+        return new TrainingOptions(
+                folds,
+                seed,
+                testFraction,
+                threads,
+                xgbRounds,
+                xgbMaxDepth,
+                xgbEta,
+                xgbSubsample,
+                xgbColsample,
+                xgbMinChildWeight,
+                lgbRounds,
+                lgbNumLeaves,
+                lgbLearningRate,
+                lgbMinDataInLeaf,
+                lgbFeatureFraction,
+                lgbBaggingFraction,
+                mlpEpochs,
+                mlpBatchSize,
+                mlpLearningRate,
+                mlpL2,
+                metaL2);
     }
 
-    public TrainingOptions withFolds(int folds)
-    {
-        return new TrainingOptions(folds, seed, testFraction, threads, xgbRounds, xgbMaxDepth, xgbEta, xgbSubsample, xgbColsample, xgbMinChildWeight,
-                lgbRounds, lgbNumLeaves, lgbLearningRate, lgbMinDataInLeaf, lgbFeatureFraction, lgbBaggingFraction, mlpEpochs, mlpBatchSize,
-                mlpLearningRate, mlpL2, metaL2);
+    public TrainingOptions withFolds(int folds) {
+        return new TrainingOptions(
+                folds,
+                seed,
+                testFraction,
+                threads,
+                xgbRounds,
+                xgbMaxDepth,
+                xgbEta,
+                xgbSubsample,
+                xgbColsample,
+                xgbMinChildWeight,
+                lgbRounds,
+                lgbNumLeaves,
+                lgbLearningRate,
+                lgbMinDataInLeaf,
+                lgbFeatureFraction,
+                lgbBaggingFraction,
+                mlpEpochs,
+                mlpBatchSize,
+                mlpLearningRate,
+                mlpL2,
+                metaL2);
     }
 
-    public TrainingOptions withTestFraction(double testFraction)
-    {
-        return new TrainingOptions(folds, seed, testFraction, threads, xgbRounds, xgbMaxDepth, xgbEta, xgbSubsample, xgbColsample, xgbMinChildWeight,
-                lgbRounds, lgbNumLeaves, lgbLearningRate, lgbMinDataInLeaf, lgbFeatureFraction, lgbBaggingFraction, mlpEpochs, mlpBatchSize,
-                mlpLearningRate, mlpL2, metaL2);
+    public TrainingOptions withTestFraction(double testFraction) {
+        return new TrainingOptions(
+                folds,
+                seed,
+                testFraction,
+                threads,
+                xgbRounds,
+                xgbMaxDepth,
+                xgbEta,
+                xgbSubsample,
+                xgbColsample,
+                xgbMinChildWeight,
+                lgbRounds,
+                lgbNumLeaves,
+                lgbLearningRate,
+                lgbMinDataInLeaf,
+                lgbFeatureFraction,
+                lgbBaggingFraction,
+                mlpEpochs,
+                mlpBatchSize,
+                mlpLearningRate,
+                mlpL2,
+                metaL2);
     }
 
-    public TrainingOptions withThreads(int threads)
-    {
-        return new TrainingOptions(folds, seed, testFraction, threads, xgbRounds, xgbMaxDepth, xgbEta, xgbSubsample, xgbColsample, xgbMinChildWeight,
-                lgbRounds, lgbNumLeaves, lgbLearningRate, lgbMinDataInLeaf, lgbFeatureFraction, lgbBaggingFraction, mlpEpochs, mlpBatchSize,
-                mlpLearningRate, mlpL2, metaL2);
+    public TrainingOptions withThreads(int threads) {
+        return new TrainingOptions(
+                folds,
+                seed,
+                testFraction,
+                threads,
+                xgbRounds,
+                xgbMaxDepth,
+                xgbEta,
+                xgbSubsample,
+                xgbColsample,
+                xgbMinChildWeight,
+                lgbRounds,
+                lgbNumLeaves,
+                lgbLearningRate,
+                lgbMinDataInLeaf,
+                lgbFeatureFraction,
+                lgbBaggingFraction,
+                mlpEpochs,
+                mlpBatchSize,
+                mlpLearningRate,
+                mlpL2,
+                metaL2);
     }
 }

@@ -1,11 +1,10 @@
 package dev.trellis.ensemble.training;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.metrics.MetricSet;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
-
 import java.util.Map;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * A trained ensemble, its metrics and where it came from.
@@ -24,14 +23,12 @@ public record TrainingResult(
         int trainRows,
         int testRows,
         TrainingOptions options)
-        implements AutoCloseable
-{
+        implements AutoCloseable {
     public static final String OUT_OF_FOLD = "out_of_fold";
     public static final String TEST = "test";
     public static final String ENSEMBLE = "ensemble";
 
-    public TrainingResult
-    {
+    public TrainingResult {
         requireNonNull(ensemble, "ensemble is null");
         // keep insertion order (splits, then models) so bundle.json and tables read in a stable order
         metrics = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(metrics));
@@ -42,8 +39,7 @@ public record TrainingResult(
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         ensemble.close();
     }
 }

@@ -13,13 +13,10 @@ import java.util.List;
  * in a class loader, not in {@code java.class.path}, so JMH's forked JVMs would not find the
  * benchmarks. We copy the class loader's URLs into {@code java.class.path} first.
  */
-public final class BenchMain
-{
+public final class BenchMain {
     private BenchMain() {}
 
-    public static void main(String[] args)
-            throws Exception
-    {
+    public static void main(String[] args) throws Exception {
         List<String> entries = new ArrayList<>();
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
         while (loader != null) {
@@ -27,8 +24,7 @@ public final class BenchMain
                 for (URL url : urls.getURLs()) {
                     try {
                         entries.add(Paths.get(url.toURI()).toString());
-                    }
-                    catch (URISyntaxException | IllegalArgumentException e) {
+                    } catch (URISyntaxException | IllegalArgumentException e) {
                         // not a file: skip
                     }
                 }

@@ -6,6 +6,10 @@ import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.data.Dataset;
 import dev.trellis.ensemble.testing.TestBundles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -20,22 +24,18 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.concurrent.TimeUnit;
-
 /**
  * In-process scoring cost of a loaded bundle: one row per call (latency distribution) and 1,000-row
  * batches (throughput; rows/s = ops/s × 1000). {@code -p bundle=<versionDir>} benchmarks a real
  * bundle (e.g. one written by {@code trellis train}); without it, a small test bundle is trained.
  */
 @State(Scope.Benchmark)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx2g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
 @Warmup(iterations = 2, time = 3)
 @Measurement(iterations = 3, time = 5)
-public class ScoringBenchmark
-{
+public class ScoringBenchmark {
     @Param("")
     public String bundle;
 
@@ -45,14 +45,11 @@ public class ScoringBenchmark
     private int next;
 
     @Setup(Level.Trial)
-    public void setUp()
-            throws Exception
-    {
+    public void setUp() throws Exception {
         Path dir;
         if (bundle.isEmpty()) {
             dir = TestBundles.install(Files.createTempDirectory("trellis-bench-"), "churn", 1, 42);
-        }
-        else {
+        } else {
             dir = Paths.get(bundle);
         }
         loaded = BundleLoader.load(dir);
@@ -72,16 +69,14 @@ public class ScoringBenchmark
     }
 
     @TearDown(Level.Trial)
-    public void tearDown()
-    {
+    public void tearDown() {
         loaded.close();
     }
 
     @Benchmark
     @BenchmarkMode(Mode.SampleTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public Predictions scoreOneRow()
-    {
+    public Predictions scoreOneRow() {
         FeatureBatch row = singleRows[next];
         next = next + 1 == singleRows.length ? 0 : next + 1;
         return loaded.ensemble().predict(row, false);
@@ -90,8 +85,7 @@ public class ScoringBenchmark
     @Benchmark
     @BenchmarkMode(Mode.SampleTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public Predictions scoreOneRowExplained()
-    {
+    public Predictions scoreOneRowExplained() {
         FeatureBatch row = singleRows[next];
         next = next + 1 == singleRows.length ? 0 : next + 1;
         return loaded.ensemble().predict(row, true);
@@ -100,8 +94,7 @@ public class ScoringBenchmark
     @Benchmark
     @BenchmarkMode(Mode.Throughput)
     @OutputTimeUnit(TimeUnit.SECONDS)
-    public Predictions scoreBatchOf1000()
-    {
+    public Predictions scoreBatchOf1000() {
         return loaded.ensemble().predict(batch, false);
     }
 }

@@ -1,28 +1,25 @@
 package dev.trellis.ensemble.bundle;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.ensemble.testing.TestBundles;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-class BundleLoaderTest
-{
+class BundleLoaderTest {
     @TempDir
     Path repository;
 
     @Test
-    void load_installedTestBundle()
-    {
+    void load_installedTestBundle() {
         Path dir = TestBundles.install(repository, "churn-a", 3, 42);
         try (LoadedBundle bundle = BundleLoader.load(dir)) {
             assertThat(bundle.model()).isEqualTo("churn-a");
@@ -38,83 +35,89 @@ class BundleLoaderTest
     }
 
     @Test
-    void close_twiceIsSafeAndScoringAfterCloseFails()
-    {
+    void close_twiceIsSafeAndScoringAfterCloseFails() {
         Path dir = TestBundles.install(repository, "churn", 2, 42);
         LoadedBundle bundle = BundleLoader.load(dir);
-        FeatureBatch batch = TestBundles.churn().subset(new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33}).features();
+        FeatureBatch batch = TestBundles.churn()
+                .subset(new int[] {
+                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+                    27, 28, 29, 30, 31, 32, 33
+                })
+                .features();
         bundle.close();
         bundle.close();
         assertThatThrownBy(() -> bundle.ensemble().predict(batch, false)).isInstanceOf(IllegalStateException.class);
     }
 
     @Test
-    void load_flippedByteInXgboost_shaMismatch()
-            throws Exception
-    {
+    void load_flippedByteInXgboost_shaMismatch() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         Path file = dir.resolve("xgboost.ubj");
         byte[] bytes = Files.readAllBytes(file);
         bytes[bytes.length / 2] ^= 0x01;
         Files.write(file, bytes);
         assertThatThrownBy(() -> BundleLoader.load(dir))
-                .isInstanceOfSatisfying(InvalidBundleException.class, e -> assertThat(e.directory()).isEqualTo(dir))
+                .isInstanceOfSatisfying(
+                        InvalidBundleException.class,
+                        e -> assertThat(e.directory()).isEqualTo(dir))
                 .hasMessageContaining("sha256 mismatch for xgboost.ubj");
     }
 
     @Test
-    void load_missingFile()
-            throws Exception
-    {
+    void load_missingFile() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         Files.delete(dir.resolve("lightgbm.txt"));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("missing file lightgbm.txt");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("missing file lightgbm.txt");
         Files.delete(dir.resolve("bundle.json"));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("missing file bundle.json");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("missing file bundle.json");
     }
 
     @Test
-    void load_badJson()
-            throws Exception
-    {
+    void load_badJson() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         Files.writeString(dir.resolve("bundle.json"), "{ \"format_version\": 1, ");
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("unparseable bundle.json");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("unparseable bundle.json");
     }
 
     @Test
-    void load_unknownFormatVersion()
-            throws Exception
-    {
+    void load_unknownFormatVersion() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         edit(dir, json -> json.put("format_version", 99));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("unknown format version 99");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("unknown format version 99");
     }
 
     @Test
-    void load_modelOrVersionNotMatchingFolder()
-            throws Exception
-    {
+    void load_modelOrVersionNotMatchingFolder() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         edit(dir, json -> json.put("version", 2));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("names version 2");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("names version 2");
         edit(dir, json -> json.put("version", 1).put("model", "leads"));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("names model 'leads'");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("names model 'leads'");
     }
 
     @Test
-    void load_invalidSchema()
-            throws Exception
-    {
+    void load_invalidSchema() throws Exception {
         Path dir = TestBundles.install(repository, "churn", 1, 42);
         edit(dir, json -> ((ObjectNode) json.get("schema")).putArray("features"));
-        assertThatThrownBy(() -> BundleLoader.load(dir)).isInstanceOf(InvalidBundleException.class).hasMessageContaining("schema invalid");
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("schema invalid");
     }
 
     @Test
-    void write_nextVersionAndNoTempLeftovers()
-            throws Exception
-    {
+    void write_nextVersionAndNoTempLeftovers() throws Exception {
         TestBundles.install(repository, "churn", 1, 42);
         TestBundles.install(repository, "churn", 7, 42);
         assertThat(BundleWriter.nextVersion(repository.resolve("churn"))).isEqualTo(8);
@@ -123,9 +126,7 @@ class BundleLoaderTest
         }
     }
 
-    private static void edit(Path dir, java.util.function.Consumer<ObjectNode> change)
-            throws Exception
-    {
+    private static void edit(Path dir, java.util.function.Consumer<ObjectNode> change) throws Exception {
         Path file = dir.resolve("bundle.json");
         ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
         change.accept(json);

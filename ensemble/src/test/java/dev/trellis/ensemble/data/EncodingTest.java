@@ -1,21 +1,18 @@
 package dev.trellis.ensemble.data;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
-class EncodingTest
-{
+class EncodingTest {
     private final FeatureSchema schema = new FeatureSchema(
             List.of(Feature.numeric("x"), Feature.categorical("c", List.of("a", "b", "c"))), "y", List.of());
 
-    private FeatureBatch batch()
-    {
+    private FeatureBatch batch() {
         FeatureBatch batch = new FeatureBatch(schema, 4);
         batch.setNumeric(0, 0, 1.0);
         batch.setNumeric(1, 0, 3.0);
@@ -29,8 +26,7 @@ class EncodingTest
     }
 
     @Test
-    void treeEncoder_codesAndMissing()
-    {
+    void treeEncoder_codesAndMissing() {
         Matrix m = new TreeEncoder(schema).encode(batch());
         assertThat(m.cols()).isEqualTo(2);
         assertThat(m.values()[0]).isEqualTo(1f);
@@ -44,8 +40,7 @@ class EncodingTest
     }
 
     @Test
-    void mlpEncoder_standardizedAndOneHot()
-    {
+    void mlpEncoder_standardizedAndOneHot() {
         FeatureBatch batch = batch();
         MlpScaling scaling = MlpScaling.fit(batch);
         assertThat(scaling.means()[0]).isEqualTo(2.0);
@@ -54,13 +49,12 @@ class EncodingTest
         assertThat(encoder.width()).isEqualTo(4);
         Matrix m = encoder.encode(batch);
         assertThat(row(m, 0)).containsExactly(-1f, 0f, 1f, 0f);
-        assertThat(row(m, 1)).containsExactly(1f, 0f, 0f, 0f);  // unseen category: all zeros
-        assertThat(row(m, 2)).containsExactly(0f, 0f, 0f, 0f);  // NaN → mean (0), missing category → zeros
+        assertThat(row(m, 1)).containsExactly(1f, 0f, 0f, 0f); // unseen category: all zeros
+        assertThat(row(m, 2)).containsExactly(0f, 0f, 0f, 0f); // NaN → mean (0), missing category → zeros
         assertThat(row(m, 3)).containsExactly(0f, 0f, 0f, 1f);
     }
 
-    private static float[] row(Matrix m, int r)
-    {
+    private static float[] row(Matrix m, int r) {
         return java.util.Arrays.copyOfRange(m.values(), r * m.cols(), (r + 1) * m.cols());
     }
 }

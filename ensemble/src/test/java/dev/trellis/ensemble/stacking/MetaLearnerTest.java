@@ -1,17 +1,14 @@
 package dev.trellis.ensemble.stacking;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Random;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-class MetaLearnerTest
-{
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class MetaLearnerTest {
     @Test
-    void fit_recoversCoefficients()
-    {
+    void fit_recoversCoefficients() {
         Random random = new Random(1);
         int n = 20000;
         double[][] x = new double[n][3];
@@ -41,8 +38,7 @@ class MetaLearnerTest
     }
 
     @Test
-    void labelThresholds_defaultQuantilesAndLabels()
-    {
+    void labelThresholds_defaultQuantilesAndLabels() {
         double[] scores = new double[101];
         for (int i = 0; i <= 100; i++) {
             scores[i] = i / 100.0;

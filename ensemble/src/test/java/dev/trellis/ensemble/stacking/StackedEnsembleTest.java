@@ -1,5 +1,8 @@
 package dev.trellis.ensemble.stacking;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
@@ -14,33 +17,26 @@ import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.ensemble.training.Trainer;
 import dev.trellis.ensemble.training.TrainingOptions;
 import dev.trellis.ensemble.training.TrainingResult;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class StackedEnsembleTest
-{
+class StackedEnsembleTest {
     private TrainingResult trained;
     private LoadedBundle loaded;
     private Dataset rows;
 
     @BeforeAll
-    void train(@TempDir Path repository)
-            throws Exception
-    {
+    void train(@TempDir Path repository) throws Exception {
         Dataset churn = TestBundles.churn();
         Dataset subset = TestBundles.subset(churn, 1500, 5);
         trained = new Trainer(TrainingOptions.fast().withSeed(5), message -> {}).train(subset);
@@ -49,15 +45,13 @@ class StackedEnsembleTest
     }
 
     @AfterAll
-    void close()
-    {
+    void close() {
         loaded.close();
         trained.close();
     }
 
     @Test
-    void predict_loadedBundleMatchesInMemory()
-    {
+    void predict_loadedBundleMatchesInMemory() {
         Predictions memory = trained.ensemble().predict(rows.features(), false);
         Predictions disk = loaded.ensemble().predict(rows.features(), false);
         for (int r = 0; r < rows.rows(); r++) {
@@ -67,8 +61,7 @@ class StackedEnsembleTest
     }
 
     @Test
-    void predict_intervalContainsScoreAndAgreementBounded()
-    {
+    void predict_intervalContainsScoreAndAgreementBounded() {
         Predictions p = loaded.ensemble().predict(rows.features(), false);
         assertThat(p.baseModels()).containsExactly("xgboost", "lightgbm", "mlp");
         for (int r = 0; r < p.rows(); r++) {
@@ -78,14 +71,14 @@ class StackedEnsembleTest
             assertThat(p.upper()[r] - p.lower()[r]).isPositive();
             assertThat(p.agreement()[r]).isBetween(0.0, 1.0);
             double[] base = p.baseScores()[r];
-            double spread = Math.max(base[0], Math.max(base[1], base[2])) - Math.min(base[0], Math.min(base[1], base[2]));
+            double spread =
+                    Math.max(base[0], Math.max(base[1], base[2])) - Math.min(base[0], Math.min(base[1], base[2]));
             assertThat(p.agreement()[r]).isCloseTo(1 - spread, within(1e-12));
         }
     }
 
     @Test
-    void predict_contributionsAddUpToLogit()
-    {
+    void predict_contributionsAddUpToLogit() {
         Predictions p = loaded.ensemble().predict(rows.features(), true);
         Predictions.Explanations e = p.explanations().orElseThrow();
         for (int r = 0; r < p.rows(); r++) {
@@ -100,8 +93,7 @@ class StackedEnsembleTest
     }
 
     @Test
-    void predict_labelsFollowThresholds()
-    {
+    void predict_labelsFollowThresholds() {
         StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
         LabelThresholds t = ensemble.thresholds();
         assertThat(t.hot()).isGreaterThanOrEqualTo(t.warm());
@@ -116,24 +108,25 @@ class StackedEnsembleTest
     }
 
     @Test
-    void predict_singleRowsMatchBatch()
-    {
+    void predict_singleRowsMatchBatch() {
         Predictions batch = loaded.ensemble().predict(rows.features(), false);
         for (int r = 0; r < 50; r++) {
-            Predictions one = loaded.ensemble().predict(rows.subset(new int[] {r}).features(), false);
+            Predictions one =
+                    loaded.ensemble().predict(rows.subset(new int[] {r}).features(), false);
             assertThat(one.score()[0]).isCloseTo(batch.score()[r], within(1e-6));
         }
     }
 
     @Test
-    void xgboost_javaTreeWalkerMatchesNative()
-    {
+    void xgboost_javaTreeWalkerMatchesNative() {
         StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
         assertThat(ensemble.xgboost().hasJavaPath()).isTrue();
         Matrix trees = new TreeEncoder(ensemble.schema()).encode(rows.features());
         double[] expected = ensemble.xgboost().nativeMargins(trees);
         for (int start = 0; start + 8 <= rows.rows(); start += 8) {
-            double[] small = ensemble.xgboost().margins(trees.selectRows(java.util.stream.IntStream.range(start, start + 8).toArray()));
+            double[] small = ensemble.xgboost()
+                    .margins(trees.selectRows(
+                            java.util.stream.IntStream.range(start, start + 8).toArray()));
             for (int i = 0; i < 8; i++) {
                 assertThat(small[i]).isCloseTo(expected[start + i], within(1e-5));
             }
@@ -141,8 +134,7 @@ class StackedEnsembleTest
     }
 
     @Test
-    void lightgbm_fastSingleRowPathMatchesBatchPath()
-    {
+    void lightgbm_fastSingleRowPathMatchesBatchPath() {
         StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
         Matrix trees = new TreeEncoder(ensemble.schema()).encode(rows.features());
         double[] batch = ensemble.lightgbm().rawScoresBatchPath(trees);
@@ -153,9 +145,7 @@ class StackedEnsembleTest
     }
 
     @Test
-    void predict_concurrentCallsAgree()
-            throws Exception
-    {
+    void predict_concurrentCallsAgree() throws Exception {
         Predictions expected = loaded.ensemble().predict(rows.features(), false);
         ExecutorService pool = Executors.newFixedThreadPool(4);
         try {
@@ -165,7 +155,9 @@ class StackedEnsembleTest
                 futures.add(pool.submit(() -> {
                     double[] scores = new double[rows.rows()];
                     for (int r = offset; r < rows.rows(); r += 8) {
-                        scores[r] = loaded.ensemble().predict(rows.subset(new int[] {r}).features(), false).score()[0];
+                        scores[r] = loaded.ensemble()
+                                .predict(rows.subset(new int[] {r}).features(), false)
+                                .score()[0];
                     }
                     return scores;
                 }));
@@ -176,23 +168,21 @@ class StackedEnsembleTest
                     assertThat(scores[r]).isCloseTo(expected.score()[r], within(1e-6));
                 }
             }
-        }
-        finally {
+        } finally {
             pool.shutdownNow();
         }
     }
 
     @Test
-    void predict_emptyBatch()
-    {
-        Predictions p = loaded.ensemble().predict(new FeatureBatch(loaded.ensemble().schema(), 0), true);
+    void predict_emptyBatch() {
+        Predictions p =
+                loaded.ensemble().predict(new FeatureBatch(loaded.ensemble().schema(), 0), true);
         assertThat(p.rows()).isZero();
         assertThat(p.explanations()).isPresent();
     }
 
     @Test
-    void predict_unseenCategoryEqualsMissing()
-    {
+    void predict_unseenCategoryEqualsMissing() {
         FeatureSchema schema = loaded.ensemble().schema();
         int contract = schema.indexOf("contract");
         assertThat(schema.features().get(contract).type()).isEqualTo(FeatureType.CATEGORICAL);
@@ -201,12 +191,12 @@ class StackedEnsembleTest
         one.features().setCategorical(1, contract, null);
         Predictions p = loaded.ensemble().predict(one.features(), true);
         assertThat(p.score()[0]).isEqualTo(p.score()[1]);
-        assertThat(p.explanations().orElseThrow().contributions()[0]).containsExactly(p.explanations().orElseThrow().contributions()[1]);
+        assertThat(p.explanations().orElseThrow().contributions()[0])
+                .containsExactly(p.explanations().orElseThrow().contributions()[1]);
     }
 
     @Test
-    void predict_missingNumericEqualsNaN()
-    {
+    void predict_missingNumericEqualsNaN() {
         FeatureSchema schema = loaded.ensemble().schema();
         int tenure = schema.indexOf("tenure");
         Dataset two = rows.subset(new int[] {1, 1});

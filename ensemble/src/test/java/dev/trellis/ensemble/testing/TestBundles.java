@@ -10,7 +10,6 @@ import dev.trellis.ensemble.data.SchemaOverrides;
 import dev.trellis.ensemble.training.Trainer;
 import dev.trellis.ensemble.training.TrainingOptions;
 import dev.trellis.ensemble.training.TrainingResult;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -28,20 +27,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * a few seconds) once per seed per JVM and copies it to {@code repository/model/version/}, with
  * model and version rewritten in bundle.json (model files and checksums unchanged). Thread-safe.
  */
-public final class TestBundles
-{
+public final class TestBundles {
     public static final int SUBSET_ROWS = 1500;
 
     private static final Map<Long, Path> TRAINED = new ConcurrentHashMap<>();
 
     private TestBundles() {}
 
-    private static void deleteRecursively(Path dir)
-    {
+    private static void deleteRecursively(Path dir) {
         try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        }
-        catch (IOException | RuntimeException e) {
+            paths.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(path -> path.toFile().delete());
+        } catch (IOException | RuntimeException e) {
             // best effort at JVM exit
         }
     }
@@ -51,8 +48,7 @@ public final class TestBundles
      * and returns that folder. The copy is written under a hidden temporary name and renamed into
      * place, like a real bundle.
      */
-    public static Path install(Path repository, String model, int version, long seed)
-    {
+    public static Path install(Path repository, String model, int version, long seed) {
         Path source = TRAINED.computeIfAbsent(seed, TestBundles::train);
         Path target = repository.resolve(model).resolve(Integer.toString(version));
         try {
@@ -65,51 +61,45 @@ public final class TestBundles
                     }
                 }
             }
-            ObjectNode manifest = (ObjectNode) Json.mapper().readTree(source.resolve(BundleManifest.FILE_NAME).toFile());
+            ObjectNode manifest = (ObjectNode) Json.mapper()
+                    .readTree(source.resolve(BundleManifest.FILE_NAME).toFile());
             manifest.put("model", model);
             manifest.put("version", version);
             Json.mapper().writeValue(temp.resolve(BundleManifest.FILE_NAME).toFile(), manifest);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
             return target;
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException("cannot install test bundle into " + target, e);
         }
     }
 
     /** The shipped churn dataset (target {@code churned}, id {@code customer_id}). */
-    public static Path churnCsv()
-    {
+    public static Path churnCsv() {
         return datasets().resolve("churn_telco_train.csv");
     }
 
     /** The shipped leads dataset (target {@code converted}, id {@code lead_id}). */
-    public static Path leadsCsv()
-    {
+    public static Path leadsCsv() {
         return datasets().resolve("leads_coil2000_train.csv");
     }
 
     /** The churn dataset as loaded by the trainer. */
-    public static Dataset churn()
-    {
+    public static Dataset churn() {
         try {
             return Dataset.load(churnCsv(), "churned", List.of("customer_id"), SchemaOverrides.none());
-        }
-        catch (DatasetException e) {
+        } catch (DatasetException e) {
             throw new IllegalStateException(e.getMessage(), e);
         }
     }
 
     /** A stratified subset of about {@code rows} rows, chosen by {@code seed}. */
-    public static Dataset subset(Dataset data, int rows, long seed)
-    {
+    public static Dataset subset(Dataset data, int rows, long seed) {
         double fraction = Math.min(1.0, (double) rows / data.rows());
         int[][] split = Trainer.stratifiedSplit(data.labels(), fraction, seed);
         return data.subset(split[1]);
     }
 
-    public static Path datasets()
-    {
+    public static Path datasets() {
         Path dir = Paths.get(System.getProperty("user.dir")).toAbsolutePath();
         while (dir != null) {
             Path candidate = dir.resolve("datasets").resolve("churn_telco_train.csv");
@@ -125,17 +115,16 @@ public final class TestBundles
         throw new IllegalStateException("cannot find datasets/ above " + System.getProperty("user.dir"));
     }
 
-    private static Path train(long seed)
-    {
+    private static Path train(long seed) {
         try {
             Path repository = Files.createTempDirectory("trellis-test-bundles-");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRecursively(repository)));
             Dataset data = subset(churn(), SUBSET_ROWS, seed);
-            try (TrainingResult result = new Trainer(TrainingOptions.fast().withSeed(seed), message -> {}).train(data)) {
+            try (TrainingResult result =
+                    new Trainer(TrainingOptions.fast().withSeed(seed), message -> {}).train(data)) {
                 return BundleWriter.write(repository, "churn", result);
             }
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             throw new UncheckedIOException("cannot train test bundle", e);
         }
     }

@@ -1,21 +1,18 @@
 package dev.trellis.ensemble.training;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.trellis.ensemble.data.Dataset;
 import dev.trellis.ensemble.metrics.MetricSet;
 import dev.trellis.ensemble.testing.TestBundles;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-class TrainerTest
-{
+class TrainerTest {
     @Test
-    void train_sameSeedSameMetrics()
-    {
+    void train_sameSeedSameMetrics() {
         Dataset data = TestBundles.subset(TestBundles.churn(), 1200, 3);
         Map<String, Map<String, MetricSet>> first;
         Map<String, Map<String, MetricSet>> second;
@@ -33,8 +30,7 @@ class TrainerTest
     }
 
     @Test
-    void stratifiedSplit_keepsClassBalance()
-    {
+    void stratifiedSplit_keepsClassBalance() {
         int[] labels = new int[1000];
         for (int i = 0; i < 250; i++) {
             labels[i * 4] = 1;
@@ -45,15 +41,18 @@ class TrainerTest
         int[] folds = Trainer.stratifiedFolds(labels, 5, 1);
         for (int k = 0; k < 5; k++) {
             int fold = k;
-            assertThat(java.util.stream.IntStream.range(0, 1000).filter(i -> folds[i] == fold && labels[i] == 1).count()).isEqualTo(50);
+            assertThat(java.util.stream.IntStream.range(0, 1000)
+                            .filter(i -> folds[i] == fold && labels[i] == 1)
+                            .count())
+                    .isEqualTo(50);
         }
     }
 
     /** Full default settings on the shipped churn data: the quality bar of the bundle. */
     @Test
-    void train_defaultChurnMeetsQualityBar()
-    {
-        try (TrainingResult result = new Trainer(TrainingOptions.defaults(), message -> {}).train(TestBundles.churn())) {
+    void train_defaultChurnMeetsQualityBar() {
+        try (TrainingResult result =
+                new Trainer(TrainingOptions.defaults(), message -> {}).train(TestBundles.churn())) {
             Map<String, MetricSet> test = result.metrics().get(TrainingResult.TEST);
             MetricSet ensemble = test.get(TrainingResult.ENSEMBLE);
             double bestAuc = 0;

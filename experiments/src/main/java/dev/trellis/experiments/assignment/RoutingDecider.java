@@ -3,9 +3,9 @@ package dev.trellis.experiments.assignment;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.api.v1.Condition;
+import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentEvaluation;
 import dev.trellis.api.v1.ExperimentStatus;
-import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
 import dev.trellis.api.v1.Namespace;
 import dev.trellis.api.v1.Rollout;
@@ -116,7 +116,8 @@ public final class RoutingDecider {
             if (trace != null) {
                 trace.response.setSummary("version " + request.pinnedVersion() + " pinned by the request");
             }
-            return new RoutingDecision(request.pinnedVersion(), RoutingReason.PINNED, Optional.empty(), Optional.empty());
+            return new RoutingDecision(
+                    request.pinnedVersion(), RoutingReason.PINNED, Optional.empty(), Optional.empty());
         }
 
         String unitId = request.unitId();
@@ -142,13 +143,15 @@ public final class RoutingDecider {
                         .setWeight(r.getCurrentWeight())
                         .setHash(hash)
                         .setCandidate(candidate));
-                trace.response.setSummary(String.format(Locale.ROOT, "%s %.4f %s %.4f -> rollout %s (version %s)",
-                        request.hasUnitId() ? "unit " + unitId + " rollout hash" : "no unit id, random draw",
-                        hash,
-                        candidate ? "below weight/100" : "not below weight/100",
-                        r.getCurrentWeight() / 100,
-                        candidate ? "candidate" : "stable",
-                        version)
+                trace.response.setSummary(String.format(
+                                Locale.ROOT,
+                                "%s %.4f %s %.4f -> rollout %s (version %s)",
+                                request.hasUnitId() ? "unit " + unitId + " rollout hash" : "no unit id, random draw",
+                                hash,
+                                candidate ? "below weight/100" : "not below weight/100",
+                                r.getCurrentWeight() / 100,
+                                candidate ? "candidate" : "stable",
+                                version)
                         + trace.noExperimentNote(request.hasUnitId(), state));
             }
             return new RoutingDecision(version, RoutingReason.ROLLOUT, Optional.empty(), Optional.empty());
@@ -157,8 +160,8 @@ public final class RoutingDecider {
         String version = state.defaultVersion().orElse("");
         if (trace != null) {
             trace.response.setSummary((version.isEmpty()
-                    ? "no default version set -> router serves the highest ready version"
-                    : "default version " + version)
+                            ? "no default version set -> router serves the highest ready version"
+                            : "default version " + version)
                     + trace.noExperimentNote(request.hasUnitId(), state));
         }
         return new RoutingDecision(version, RoutingReason.DEFAULT, Optional.empty(), Optional.empty());
@@ -173,7 +176,9 @@ public final class RoutingDecider {
         String seed = effectiveSeed(experiment);
         ExperimentEvaluation.Builder eval = trace == null
                 ? null
-                : ExperimentEvaluation.newBuilder().setExperiment(experiment.getKey()).setSeed(seed);
+                : ExperimentEvaluation.newBuilder()
+                        .setExperiment(experiment.getKey())
+                        .setSeed(seed);
 
         boolean conditionsMet = true;
         for (Condition condition : experiment.getConditionsList()) {
@@ -210,8 +215,13 @@ public final class RoutingDecider {
         if (!inNamespace) {
             if (eval != null) {
                 Namespace ns = experiment.getNamespace();
-                trace.add(eval.setDecision(String.format(Locale.ROOT, "namespace hash %.3f outside %s [%s, %s)",
-                        eval.getNamespaceHash(), ns.getId(), ns.getStart(), ns.getEnd())));
+                trace.add(eval.setDecision(String.format(
+                        Locale.ROOT,
+                        "namespace hash %.3f outside %s [%s, %s)",
+                        eval.getNamespaceHash(),
+                        ns.getId(),
+                        ns.getStart(),
+                        ns.getEnd())));
             }
             return null;
         }
@@ -239,27 +249,38 @@ public final class RoutingDecider {
         }
         if (index < 0) {
             if (eval != null) {
-                trace.add(eval.setDecision(String.format(Locale.ROOT, "hash %.4f outside every range (coverage %s)",
-                        n, coverage(experiment))));
+                trace.add(eval.setDecision(String.format(
+                        Locale.ROOT, "hash %.4f outside every range (coverage %s)", n, coverage(experiment))));
             }
             return null;
         }
         Variant variant = experiment.getVariants(index);
         if (eval != null) {
             BucketRange range = ranges.get(index);
-            String decision = String.format(Locale.ROOT, "hash %.4f in [%s, %s) -> %s (version %s)",
-                    n, range.start(), range.end(), variant.getKey(), variant.getVersion());
-            trace.add(eval.setVariant(variant.getKey()).setVersion(variant.getVersion()).setDecision(decision));
+            String decision = String.format(
+                    Locale.ROOT,
+                    "hash %.4f in [%s, %s) -> %s (version %s)",
+                    n,
+                    range.start(),
+                    range.end(),
+                    variant.getKey(),
+                    variant.getVersion());
+            trace.add(eval.setVariant(variant.getKey())
+                    .setVersion(variant.getVersion())
+                    .setDecision(decision));
             trace.response.setSummary("unit " + unitId + " experiment " + experiment.getKey() + ": " + decision);
         }
-        return new RoutingDecision(variant.getVersion(), RoutingReason.EXPERIMENT,
-                Optional.of(experiment.getKey()), Optional.of(variant.getKey()));
+        return new RoutingDecision(
+                variant.getVersion(),
+                RoutingReason.EXPERIMENT,
+                Optional.of(experiment.getKey()),
+                Optional.of(variant.getKey()));
     }
 
     private static String describe(Condition condition, Map<String, String> attributes) {
         String value = attributes.get(condition.getAttribute());
-        return condition.getAttribute() + " " + condition.getOperator() + " " + condition.getValuesList()
-                + ": " + (value == null ? "absent" : "was '" + value + "'");
+        return condition.getAttribute() + " " + condition.getOperator() + " " + condition.getValuesList() + ": "
+                + (value == null ? "absent" : "was '" + value + "'");
     }
 
     private static final class Trace {

@@ -9,7 +9,8 @@ import java.util.Optional;
  * The version that serves a request and why. {@code version} is empty when the reason is DEFAULT
  * and the model has no default version: the router then serves its highest ready version.
  */
-public record RoutingDecision(String version, RoutingReason reason, Optional<String> experiment, Optional<String> variant) {
+public record RoutingDecision(
+        String version, RoutingReason reason, Optional<String> experiment, Optional<String> variant) {
     public RoutingDecision {
         requireNonNull(version, "version is null");
         requireNonNull(reason, "reason is null");

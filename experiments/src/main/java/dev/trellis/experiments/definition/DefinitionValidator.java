@@ -49,7 +49,8 @@ public final class DefinitionValidator {
         if (candidate.getKey().isEmpty()) {
             v.add(new FieldViolation("experiment.key", "must not be empty"));
         } else if (!KEY.matcher(candidate.getKey()).matches()) {
-            v.add(new FieldViolation("experiment.key", "must match [A-Za-z0-9._-]{1,128}, was '" + candidate.getKey() + "'"));
+            v.add(new FieldViolation(
+                    "experiment.key", "must match [A-Za-z0-9._-]{1,128}, was '" + candidate.getKey() + "'"));
         }
         if (candidate.getModel().isEmpty()) {
             v.add(new FieldViolation("experiment.model", "must not be empty"));
@@ -73,7 +74,8 @@ public final class DefinitionValidator {
             if (!(ns.getEnd() >= 0 && ns.getEnd() <= 1)) {
                 v.add(new FieldViolation("experiment.namespace.end", "must be in [0, 1], was " + ns.getEnd()));
             } else if (!(ns.getStart() < ns.getEnd())) {
-                v.add(new FieldViolation("experiment.namespace.end",
+                v.add(new FieldViolation(
+                        "experiment.namespace.end",
                         "must be greater than start " + ns.getStart() + ", was " + ns.getEnd()));
             }
         }
@@ -87,7 +89,8 @@ public final class DefinitionValidator {
             v.add(new FieldViolation("experiment.minimum_detectable_effect", "must not be negative"));
         }
         if (!candidate.getWinner().isEmpty()
-                && candidate.getVariantsList().stream().noneMatch(x -> x.getKey().equals(candidate.getWinner()))) {
+                && candidate.getVariantsList().stream()
+                        .noneMatch(x -> x.getKey().equals(candidate.getWinner()))) {
             v.add(new FieldViolation("experiment.winner", "'" + candidate.getWinner() + "' is not a variant key"));
         }
         if (candidate.getStatus() == ExperimentStatus.RUNNING) {
@@ -96,8 +99,10 @@ public final class DefinitionValidator {
                     continue;
                 }
                 if (overlaps(candidate, other)) {
-                    v.add(new FieldViolation("experiment.namespace",
-                            "traffic overlaps RUNNING experiment '" + other.getKey() + "' of model '" + candidate.getModel()
+                    v.add(new FieldViolation(
+                            "experiment.namespace",
+                            "traffic overlaps RUNNING experiment '" + other.getKey() + "' of model '"
+                                    + candidate.getModel()
                                     + "'; give both the same namespace id with disjoint ranges"));
                 }
             }
@@ -109,14 +114,16 @@ public final class DefinitionValidator {
         if (current.isPresent()) {
             validateExperimentChange(candidate, current.get());
         } else if (candidate.getStatus() == ExperimentStatus.STOPPED) {
-            throw new ValidationException(ErrorCode.ILLEGAL_TRANSITION,
+            throw new ValidationException(
+                    ErrorCode.ILLEGAL_TRANSITION,
                     List.of(new FieldViolation("experiment.status", "a new experiment starts as DRAFT or RUNNING")));
         }
     }
 
     private static void validateVariants(Experiment candidate, Set<String> knownVersions, List<FieldViolation> v) {
         if (candidate.getVariantsCount() < 2) {
-            v.add(new FieldViolation("experiment.variants", "needs at least 2 variants, has " + candidate.getVariantsCount()));
+            v.add(new FieldViolation(
+                    "experiment.variants", "needs at least 2 variants, has " + candidate.getVariantsCount()));
         }
         Set<String> keys = new HashSet<>();
         double sum = 0;
@@ -132,9 +139,10 @@ public final class DefinitionValidator {
             if (variant.getVersion().isEmpty()) {
                 v.add(new FieldViolation(path + ".version", "must not be empty"));
             } else if (!knownVersions.isEmpty() && !knownVersions.contains(variant.getVersion())) {
-                v.add(new FieldViolation(path + ".version",
-                        "unknown version '" + variant.getVersion() + "' of model '" + candidate.getModel() + "'; known: "
-                                + new java.util.TreeSet<>(knownVersions)));
+                v.add(new FieldViolation(
+                        path + ".version",
+                        "unknown version '" + variant.getVersion() + "' of model '" + candidate.getModel()
+                                + "'; known: " + new java.util.TreeSet<>(knownVersions)));
             }
             if (!(variant.getWeight() >= 0 && variant.getWeight() <= 1)) {
                 v.add(new FieldViolation(path + ".weight", "must be in [0, 1], was " + variant.getWeight()));
@@ -142,10 +150,10 @@ public final class DefinitionValidator {
             }
             sum += variant.getWeight();
         }
-        if (weightsValid && candidate.getVariantsCount() >= 2
+        if (weightsValid
+                && candidate.getVariantsCount() >= 2
                 && Math.abs(sum - 1) > GrowthBookHash.WEIGHT_SUM_TOLERANCE) {
-            v.add(new FieldViolation("experiment.variants",
-                    "weights must sum to 1 (±0.01), sum to " + sum));
+            v.add(new FieldViolation("experiment.variants", "weights must sum to 1 (±0.01), sum to " + sum));
         }
     }
 
@@ -156,7 +164,8 @@ public final class DefinitionValidator {
         switch (condition.getOperator()) {
             case EQ, NE -> {
                 if (condition.getValuesCount() != 1) {
-                    v.add(new FieldViolation(path + ".values",
+                    v.add(new FieldViolation(
+                            path + ".values",
                             condition.getOperator() + " needs exactly 1 value, has " + condition.getValuesCount()));
                 }
             }
@@ -174,29 +183,39 @@ public final class DefinitionValidator {
         ExperimentStatus from = current.getStatus();
         ExperimentStatus to = candidate.getStatus();
         if (from == ExperimentStatus.STOPPED) {
-            v.add(new FieldViolation("experiment.status",
+            v.add(new FieldViolation(
+                    "experiment.status",
                     "experiment '" + current.getKey() + "' is STOPPED, which is final; create a new key instead"));
-        } else if (from != to && !(from == ExperimentStatus.DRAFT && to == ExperimentStatus.RUNNING)
+        } else if (from != to
+                && !(from == ExperimentStatus.DRAFT && to == ExperimentStatus.RUNNING)
                 && !(from == ExperimentStatus.RUNNING && to == ExperimentStatus.STOPPED)) {
-            v.add(new FieldViolation("experiment.status", "cannot go from " + from + " to " + to
-                    + "; allowed: DRAFT -> RUNNING -> STOPPED"));
+            v.add(new FieldViolation(
+                    "experiment.status",
+                    "cannot go from " + from + " to " + to + "; allowed: DRAFT -> RUNNING -> STOPPED"));
         }
         if (from != ExperimentStatus.DRAFT && !candidate.getModel().equals(current.getModel())) {
             v.add(new FieldViolation("experiment.model", "cannot change the model of an experiment that has run"));
         }
         if (candidate.getPhase() < current.getPhase()) {
-            v.add(new FieldViolation("experiment.phase",
+            v.add(new FieldViolation(
+                    "experiment.phase",
                     "cannot go back from phase " + current.getPhase() + " to " + candidate.getPhase()));
         }
-        if (from == ExperimentStatus.RUNNING && to == ExperimentStatus.RUNNING
+        if (from == ExperimentStatus.RUNNING
+                && to == ExperimentStatus.RUNNING
                 && candidate.getPhase() == current.getPhase()) {
             if (!candidate.getVariantsList().equals(current.getVariantsList())) {
-                v.add(new FieldViolation("experiment.variants", "changing variants or weights of a RUNNING experiment "
-                        + "would move units between arms; increment experiment.phase (now " + current.getPhase() + ")"));
+                v.add(new FieldViolation(
+                        "experiment.variants",
+                        "changing variants or weights of a RUNNING experiment "
+                                + "would move units between arms; increment experiment.phase (now " + current.getPhase()
+                                + ")"));
             }
             if (!RoutingDecider.effectiveSeed(candidate).equals(RoutingDecider.effectiveSeed(current))) {
-                v.add(new FieldViolation("experiment.seed", "changing the seed of a RUNNING experiment "
-                        + "re-randomizes units; increment experiment.phase (now " + current.getPhase() + ")"));
+                v.add(new FieldViolation(
+                        "experiment.seed",
+                        "changing the seed of a RUNNING experiment "
+                                + "re-randomizes units; increment experiment.phase (now " + current.getPhase() + ")"));
             }
         }
         if (!v.isEmpty()) {
@@ -237,7 +256,8 @@ public final class DefinitionValidator {
             if (!(step > 0 && step <= 100)) {
                 v.add(new FieldViolation("rollout.steps[" + i + "]", "must be in (0, 100], was " + step));
             } else if (!(step > previous)) {
-                v.add(new FieldViolation("rollout.steps[" + i + "]", "steps must increase, " + step + " after " + previous));
+                v.add(new FieldViolation(
+                        "rollout.steps[" + i + "]", "steps must increase, " + step + " after " + previous));
             }
             previous = Math.max(previous, step);
         }
@@ -258,7 +278,8 @@ public final class DefinitionValidator {
         }
         if (candidate.hasGuardrails()) {
             Guardrails g = candidate.getGuardrails();
-            if (g.hasMaxErrorRateIncrease() && !(g.getMaxErrorRateIncrease() >= 0 && g.getMaxErrorRateIncrease() <= 1)) {
+            if (g.hasMaxErrorRateIncrease()
+                    && !(g.getMaxErrorRateIncrease() >= 0 && g.getMaxErrorRateIncrease() <= 1)) {
                 v.add(new FieldViolation("rollout.guardrails.max_error_rate_increase", "must be in [0, 1]"));
             }
             if (g.hasMaxP99LatencyRatio() && !(g.getMaxP99LatencyRatio() > 0)) {
@@ -272,10 +293,14 @@ public final class DefinitionValidator {
             throw new ValidationException(v);
         }
         if (current.isPresent() && RoutingDecider.isActive(current.get())) {
-            throw new ValidationException(ErrorCode.ILLEGAL_TRANSITION, List.of(new FieldViolation("rollout.model",
-                    "model '" + candidate.getModel() + "' already has an active rollout of version "
-                            + current.get().getCandidateVersion() + " (" + current.get().getState()
-                            + "); promote or abort it first")));
+            throw new ValidationException(
+                    ErrorCode.ILLEGAL_TRANSITION,
+                    List.of(new FieldViolation(
+                            "rollout.model",
+                            "model '" + candidate.getModel() + "' already has an active rollout of version "
+                                    + current.get().getCandidateVersion() + " ("
+                                    + current.get().getState()
+                                    + "); promote or abort it first")));
         }
     }
 
@@ -283,7 +308,8 @@ public final class DefinitionValidator {
         if (version.isEmpty()) {
             v.add(new FieldViolation(field, "must not be empty"));
         } else if (!knownVersions.isEmpty() && !knownVersions.contains(version)) {
-            v.add(new FieldViolation(field, "unknown version '" + version + "'; known: " + new java.util.TreeSet<>(knownVersions)));
+            v.add(new FieldViolation(
+                    field, "unknown version '" + version + "'; known: " + new java.util.TreeSet<>(knownVersions)));
         }
     }
 }

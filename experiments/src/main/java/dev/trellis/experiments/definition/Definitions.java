@@ -37,7 +37,8 @@ public final class Definitions {
         try {
             return PRINTER.print(message);
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException("cannot print " + message.getDescriptorForType().getFullName(), e);
+            throw new IllegalStateException(
+                    "cannot print " + message.getDescriptorForType().getFullName(), e);
         }
     }
 

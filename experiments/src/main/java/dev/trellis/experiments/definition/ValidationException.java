@@ -24,6 +24,7 @@ public class ValidationException extends ExperimentsException {
     }
 
     private static String message(List<FieldViolation> violations) {
-        return "invalid definition: " + violations.stream().map(FieldViolation::toString).collect(Collectors.joining("; "));
+        return "invalid definition: "
+                + violations.stream().map(FieldViolation::toString).collect(Collectors.joining("; "));
     }
 }

@@ -65,8 +65,7 @@ public final class GrowthBookHash {
         }
         double[] w = weights == null ? equalWeights(variants) : weights;
         if (w.length != variants) {
-            throw new IllegalArgumentException(
-                    "expected " + variants + " weights, got " + w.length);
+            throw new IllegalArgumentException("expected " + variants + " weights, got " + w.length);
         }
         double sum = 0;
         for (double x : w) {

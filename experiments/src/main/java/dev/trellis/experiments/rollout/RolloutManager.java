@@ -41,7 +41,8 @@ public final class RolloutManager {
     }
 
     /** @param onChange called with the model after every persisted change (e.g. to refresh routing) */
-    public RolloutManager(ExperimentStore store, Clock clock, DefinitionValidator validator, Consumer<String> onChange) {
+    public RolloutManager(
+            ExperimentStore store, Clock clock, DefinitionValidator validator, Consumer<String> onChange) {
         this.store = requireNonNull(store, "store is null");
         this.validator = requireNonNull(validator, "validator is null");
         this.machine = new RolloutStateMachine(requireNonNull(clock, "clock is null"));
@@ -61,8 +62,8 @@ public final class RolloutManager {
             Optional<Rollout> current = store.getRollout(spec.getModel());
             validator.validateRollout(spec, current, knownVersions);
             Rollout started = machine.start(spec);
-            Rollout stored = store.putRollout(started, current.map(Rollout::getRevision).orElse(0L), actor, "STARTED",
-                    Optional.empty());
+            Rollout stored = store.putRollout(
+                    started, current.map(Rollout::getRevision).orElse(0L), actor, "STARTED", Optional.empty());
             onChange.accept(stored.getModel());
             return stored;
         }
@@ -105,7 +106,11 @@ public final class RolloutManager {
             if (result.rollout().equals(current)) {
                 return result;
             }
-            Rollout stored = persist(current, result.rollout(), CONTROLLER, result.rollout().getState().name());
+            Rollout stored = persist(
+                    current,
+                    result.rollout(),
+                    CONTROLLER,
+                    result.rollout().getState().name());
             return new TickResult(stored, result.windowReset());
         }
     }
@@ -122,7 +127,8 @@ public final class RolloutManager {
         Optional<String> newDefault = Optional.empty();
         if (next.getState() == RolloutState.PROMOTED) {
             newDefault = Optional.of(next.getCandidateVersion());
-        } else if (next.getState() == RolloutState.ABORTED && store.getDefaultVersion(next.getModel()).isEmpty()) {
+        } else if (next.getState() == RolloutState.ABORTED
+                && store.getDefaultVersion(next.getModel()).isEmpty()) {
             newDefault = Optional.of(next.getStableVersion());
         }
         Rollout stored = store.putRollout(next, current.getRevision(), actor, action, newDefault);
@@ -132,8 +138,9 @@ public final class RolloutManager {
 
     private Rollout require(String model) {
         requireNonNull(model, "model is null");
-        return store.getRollout(model).orElseThrow(() ->
-                new ExperimentsException(ErrorCode.NOT_FOUND, "model '" + model + "' has no rollout"));
+        return store.getRollout(model)
+                .orElseThrow(
+                        () -> new ExperimentsException(ErrorCode.NOT_FOUND, "model '" + model + "' has no rollout"));
     }
 
     private static String nullToEmpty(String s) {

@@ -113,20 +113,25 @@ public final class RolloutStateMachine {
 
         if (!holdElapsed) {
             if (check.errorBreach != null) {
-                return new TickResult(abortWith(rollout, check.proto(false, check.errorBreach),
-                        "guardrail breached before the hold elapsed: " + check.errorBreach), true);
+                return new TickResult(
+                        abortWith(
+                                rollout,
+                                check.proto(false, check.errorBreach),
+                                "guardrail breached before the hold elapsed: " + check.errorBreach),
+                        true);
             }
             return new TickResult(rollout, false);
         }
         String breach = check.firstBreach();
         if (breach != null) {
-            return new TickResult(abortWith(rollout, check.proto(false, breach), "guardrail breached: " + breach), true);
+            return new TickResult(
+                    abortWith(rollout, check.proto(false, breach), "guardrail breached: " + breach), true);
         }
         GuardrailCheck passed = check.proto(true, "");
         int next = rollout.getCurrentStep() + 1;
         if (next >= rollout.getStepsCount() - 1) {
-            Rollout promoted = promoted(rollout.toBuilder().setLastCheck(passed).build(),
-                    "every step passed its guardrails");
+            Rollout promoted =
+                    promoted(rollout.toBuilder().setLastCheck(passed).build(), "every step passed its guardrails");
             return new TickResult(promoted, true);
         }
         double weight = rollout.getSteps(next);
@@ -135,8 +140,11 @@ public final class RolloutStateMachine {
                 .setCurrentWeight(weight)
                 .setStepStarted(now())
                 .setLastCheck(passed)
-                .addHistory(event("ADVANCED", weight, String.format(Locale.ROOT, "step %d of %d passed its guardrails",
-                        next, rollout.getStepsCount())))
+                .addHistory(event(
+                        "ADVANCED",
+                        weight,
+                        String.format(
+                                Locale.ROOT, "step %d of %d passed its guardrails", next, rollout.getStepsCount())))
                 .build();
         return new TickResult(advanced, true);
     }
@@ -200,12 +208,21 @@ public final class RolloutStateMachine {
                 return;
             }
         }
-        throw new ValidationException(ErrorCode.ILLEGAL_TRANSITION, List.of(new FieldViolation("rollout.state",
-                "cannot " + action + " the rollout of model '" + rollout.getModel() + "': it is " + rollout.getState())));
+        throw new ValidationException(
+                ErrorCode.ILLEGAL_TRANSITION,
+                List.of(new FieldViolation(
+                        "rollout.state",
+                        "cannot " + action + " the rollout of model '" + rollout.getModel() + "': it is "
+                                + rollout.getState())));
     }
 
     private RolloutEvent event(String type, double weight, String detail) {
-        return RolloutEvent.newBuilder().setTime(now()).setType(type).setWeight(weight).setDetail(detail).build();
+        return RolloutEvent.newBuilder()
+                .setTime(now())
+                .setType(type)
+                .setWeight(weight)
+                .setDetail(detail)
+                .build();
     }
 
     private com.google.protobuf.Timestamp now() {
@@ -238,14 +255,23 @@ public final class RolloutStateMachine {
         c.stable = stable;
         double increase = candidate.errorRate() - stable.errorRate();
         if (increase > g.getMaxErrorRateIncrease()) {
-            c.errorBreach = String.format(Locale.ROOT,
+            c.errorBreach = String.format(
+                    Locale.ROOT,
                     "error rate %.4f vs stable %.4f: increase %.4f > max %.4f (%d/%d candidate requests failed)",
-                    candidate.errorRate(), stable.errorRate(), increase, g.getMaxErrorRateIncrease(),
-                    candidate.errors(), candidate.requests());
+                    candidate.errorRate(),
+                    stable.errorRate(),
+                    increase,
+                    g.getMaxErrorRateIncrease(),
+                    candidate.errors(),
+                    candidate.requests());
         }
         if (stable.p99Millis() > 0 && candidate.p99Millis() / stable.p99Millis() > g.getMaxP99LatencyRatio()) {
-            c.latencyBreach = String.format(Locale.ROOT, "p99 latency %.1f ms vs stable %.1f ms: ratio %.2f > max %.2f",
-                    candidate.p99Millis(), stable.p99Millis(), candidate.p99Millis() / stable.p99Millis(),
+            c.latencyBreach = String.format(
+                    Locale.ROOT,
+                    "p99 latency %.1f ms vs stable %.1f ms: ratio %.2f > max %.2f",
+                    candidate.p99Millis(),
+                    stable.p99Millis(),
+                    candidate.p99Millis() / stable.p99Millis(),
                     g.getMaxP99LatencyRatio());
         }
         c.psi = psi(candidate.scoreHistogram(), stable.scoreHistogram());

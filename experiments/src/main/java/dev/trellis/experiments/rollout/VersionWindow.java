@@ -45,8 +45,11 @@ public record VersionWindow(long requests, long errors, double p99Millis, long[]
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof VersionWindow w && w.requests == requests && w.errors == errors
-                && Double.compare(w.p99Millis, p99Millis) == 0 && Arrays.equals(w.scoreHistogram, scoreHistogram);
+        return o instanceof VersionWindow w
+                && w.requests == requests
+                && w.errors == errors
+                && Double.compare(w.p99Millis, p99Millis) == 0
+                && Arrays.equals(w.scoreHistogram, scoreHistogram);
     }
 
     @Override

@@ -32,11 +32,14 @@ public final class ProportionTest {
             double relativeLower,
             double relativeUpper) {}
 
-    public static Result test(long controlConversions, long controlUnits, long treatmentConversions, long treatmentUnits) {
+    public static Result test(
+            long controlConversions, long controlUnits, long treatmentConversions, long treatmentUnits) {
         if (controlUnits <= 0 || treatmentUnits <= 0) {
             throw new IllegalArgumentException("both arms need units");
         }
-        if (controlConversions < 0 || controlConversions > controlUnits || treatmentConversions < 0
+        if (controlConversions < 0
+                || controlConversions > controlUnits
+                || treatmentConversions < 0
                 || treatmentConversions > treatmentUnits) {
             throw new IllegalArgumentException("conversions must be within 0..units");
         }
@@ -63,6 +66,16 @@ public final class ProportionTest {
             relativeLower = relative - Z_975 * seRelative;
             relativeUpper = relative + Z_975 * seRelative;
         }
-        return new Result(pc, pt, z, p, diff, diff - Z_975 * seDiff, diff + Z_975 * seDiff, relative, relativeLower, relativeUpper);
+        return new Result(
+                pc,
+                pt,
+                z,
+                p,
+                diff,
+                diff - Z_975 * seDiff,
+                diff + Z_975 * seDiff,
+                relative,
+                relativeLower,
+                relativeUpper);
     }
 }

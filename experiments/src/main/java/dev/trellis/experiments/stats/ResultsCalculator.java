@@ -29,7 +29,8 @@ public final class ResultsCalculator {
         requireNonNull(experiment, "experiment is null");
         requireNonNull(metric, "metric is null");
         requireNonNull(stats, "stats is null");
-        MetricType type = experiment.getMetricType() == MetricType.CONTINUOUS ? MetricType.CONTINUOUS : MetricType.CONVERSION;
+        MetricType type =
+                experiment.getMetricType() == MetricType.CONTINUOUS ? MetricType.CONTINUOUS : MetricType.CONVERSION;
         boolean conversion = type == MetricType.CONVERSION;
         GetResultsResponse.Builder out = GetResultsResponse.newBuilder()
                 .setExperiment(experiment.getKey())
@@ -55,11 +56,16 @@ public final class ResultsCalculator {
                     .setStddev(Math.sqrt(conversion ? indicatorVariance(arms[i]) : arms[i].variance())));
         }
         if (k < 2) {
-            return out.setRecommendation(Recommendation.KEEP_RUNNING).setExplanation("fewer than 2 variants").build();
+            return out.setRecommendation(Recommendation.KEEP_RUNNING)
+                    .setExplanation("fewer than 2 variants")
+                    .build();
         }
 
         SampleRatioMismatch.Result srm = SampleRatioMismatch.test(units, weights);
-        out.setSrm(SampleRatioCheck.newBuilder().setChiSquare(srm.chiSquare()).setPValue(srm.pValue()).setMismatch(srm.mismatch()));
+        out.setSrm(SampleRatioCheck.newBuilder()
+                .setChiSquare(srm.chiSquare())
+                .setPValue(srm.pValue())
+                .setMismatch(srm.mismatch()));
 
         String control = experiment.getVariants(0).getKey();
         String bestPositive = null;
@@ -67,27 +73,44 @@ public final class ResultsCalculator {
         String negative = null;
         boolean enoughData = true;
         for (int i = 1; i < k; i++) {
-            Comparison.Builder c = Comparison.newBuilder().setVariant(experiment.getVariants(i).getKey()).setControl(control);
+            Comparison.Builder c = Comparison.newBuilder()
+                    .setVariant(experiment.getVariants(i).getKey())
+                    .setControl(control);
             if (conversion) {
                 if (arms[0].units() == 0 || arms[i].units() == 0) {
                     enoughData = false;
                     continue;
                 }
-                ProportionTest.Result r = ProportionTest.test(arms[0].positiveUnits(), arms[0].units(),
-                        arms[i].positiveUnits(), arms[i].units());
-                c.setAbsoluteLift(r.absoluteLift()).setAbsoluteLiftLower(r.absoluteLower()).setAbsoluteLiftUpper(r.absoluteUpper())
-                        .setRelativeLift(r.relativeLift()).setRelativeLiftLower(r.relativeLower())
-                        .setRelativeLiftUpper(r.relativeUpper()).setPValue(r.pValue()).setStatistic(r.z());
+                ProportionTest.Result r = ProportionTest.test(
+                        arms[0].positiveUnits(), arms[0].units(), arms[i].positiveUnits(), arms[i].units());
+                c.setAbsoluteLift(r.absoluteLift())
+                        .setAbsoluteLiftLower(r.absoluteLower())
+                        .setAbsoluteLiftUpper(r.absoluteUpper())
+                        .setRelativeLift(r.relativeLift())
+                        .setRelativeLiftLower(r.relativeLower())
+                        .setRelativeLiftUpper(r.relativeUpper())
+                        .setPValue(r.pValue())
+                        .setStatistic(r.z());
             } else {
                 if (arms[0].units() < 2 || arms[i].units() < 2) {
                     enoughData = false;
                     continue;
                 }
-                WelchTest.Result r = WelchTest.test(arms[0].units(), arms[0].mean(), arms[0].variance(),
-                        arms[i].units(), arms[i].mean(), arms[i].variance());
-                c.setAbsoluteLift(r.difference()).setAbsoluteLiftLower(r.lower()).setAbsoluteLiftUpper(r.upper())
-                        .setRelativeLift(r.relativeLift()).setRelativeLiftLower(r.relativeLower())
-                        .setRelativeLiftUpper(r.relativeUpper()).setPValue(r.pValue()).setStatistic(r.t());
+                WelchTest.Result r = WelchTest.test(
+                        arms[0].units(),
+                        arms[0].mean(),
+                        arms[0].variance(),
+                        arms[i].units(),
+                        arms[i].mean(),
+                        arms[i].variance());
+                c.setAbsoluteLift(r.difference())
+                        .setAbsoluteLiftLower(r.lower())
+                        .setAbsoluteLiftUpper(r.upper())
+                        .setRelativeLift(r.relativeLift())
+                        .setRelativeLiftLower(r.relativeLower())
+                        .setRelativeLiftUpper(r.relativeUpper())
+                        .setPValue(r.pValue())
+                        .setStatistic(r.t());
             }
             boolean significant = c.getPValue() < SIGNIFICANCE;
             c.setSignificant(significant);
@@ -108,29 +131,53 @@ public final class ResultsCalculator {
         }
 
         if (srm.mismatch()) {
-            return out.setRecommendation(Recommendation.INVESTIGATE_SRM).setExplanation(String.format(Locale.ROOT,
-                    "exposed units %s do not match the weights (chi-square %.2f, p %.2g < %s): the assignment or exposure "
-                            + "logging is broken; fix it before reading the results",
-                    java.util.Arrays.toString(units), srm.chiSquare(), srm.pValue(), SampleRatioMismatch.THRESHOLD)).build();
+            return out.setRecommendation(Recommendation.INVESTIGATE_SRM)
+                    .setExplanation(String.format(
+                            Locale.ROOT,
+                            "exposed units %s do not match the weights (chi-square %.2f, p %.2g < %s): the assignment or exposure "
+                                    + "logging is broken; fix it before reading the results",
+                            java.util.Arrays.toString(units),
+                            srm.chiSquare(),
+                            srm.pValue(),
+                            SampleRatioMismatch.THRESHOLD))
+                    .build();
         }
         if (bestPositive != null) {
-            return out.setRecommendation(Recommendation.SHIP_TREATMENT).setExplanation(String.format(Locale.ROOT,
-                    "'%s' is significantly better than '%s' (lift %+.4g, p < %s)", bestPositive, control, bestLift, SIGNIFICANCE)).build();
+            return out.setRecommendation(Recommendation.SHIP_TREATMENT)
+                    .setExplanation(String.format(
+                            Locale.ROOT,
+                            "'%s' is significantly better than '%s' (lift %+.4g, p < %s)",
+                            bestPositive,
+                            control,
+                            bestLift,
+                            SIGNIFICANCE))
+                    .build();
         }
         if (negative != null) {
-            return out.setRecommendation(Recommendation.ROLL_BACK).setExplanation(String.format(Locale.ROOT,
-                    "'%s' is significantly worse than '%s' (p < %s)", negative, control, SIGNIFICANCE)).build();
+            return out.setRecommendation(Recommendation.ROLL_BACK)
+                    .setExplanation(String.format(
+                            Locale.ROOT,
+                            "'%s' is significantly worse than '%s' (p < %s)",
+                            negative,
+                            control,
+                            SIGNIFICANCE))
+                    .build();
         }
         if (enoughData && required > 0 && minUnits >= required) {
-            return out.setRecommendation(Recommendation.NO_DIFFERENCE).setExplanation(String.format(Locale.ROOT,
-                    "every arm has at least %d units (needed for an effect of %s) and no difference is significant",
-                    required, experiment.getMinimumDetectableEffect())).build();
+            return out.setRecommendation(Recommendation.NO_DIFFERENCE)
+                    .setExplanation(String.format(
+                            Locale.ROOT,
+                            "every arm has at least %d units (needed for an effect of %s) and no difference is significant",
+                            required,
+                            experiment.getMinimumDetectableEffect()))
+                    .build();
         }
         String why = required > 0
                 ? String.format(Locale.ROOT, "smallest arm has %d of the %d units needed per arm", minUnits, required)
                 : "no minimum_detectable_effect (or baseline) to size the experiment";
         return out.setRecommendation(Recommendation.KEEP_RUNNING)
-                .setExplanation("no significant difference yet; " + why).build();
+                .setExplanation("no significant difference yet; " + why)
+                .build();
     }
 
     private static long requiredSampleSize(Experiment experiment, VariantStats[] arms, boolean conversion) {

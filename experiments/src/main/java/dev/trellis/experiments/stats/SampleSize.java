@@ -45,7 +45,11 @@ public final class SampleSize {
             throw new IllegalArgumentException("need a standard deviation ≥ 0 and a positive effect");
         }
         double z = Z_ALPHA + Z_BETA;
-        return (long) Math.ceil(2 * z * z * standardDeviation * standardDeviation
+        return (long) Math.ceil(2
+                * z
+                * z
+                * standardDeviation
+                * standardDeviation
                 / (minimumDetectableEffect * minimumDetectableEffect));
     }
 }

@@ -25,8 +25,13 @@ public final class WelchTest {
             double relativeLower,
             double relativeUpper) {}
 
-    public static Result test(long controlN, double controlMean, double controlVariance,
-            long treatmentN, double treatmentMean, double treatmentVariance) {
+    public static Result test(
+            long controlN,
+            double controlMean,
+            double controlVariance,
+            long treatmentN,
+            double treatmentMean,
+            double treatmentVariance) {
         if (controlN < 2 || treatmentN < 2) {
             throw new IllegalArgumentException("Welch's test needs at least 2 units per arm");
         }
@@ -46,7 +51,8 @@ public final class WelchTest {
             relUpper = relative + ProportionTest.Z_975 * seRel;
         }
         if (se == 0) {
-            return new Result(0, controlN + treatmentN - 2, diff == 0 ? 1 : 0, diff, diff, diff, relative, relLower, relUpper);
+            return new Result(
+                    0, controlN + treatmentN - 2, diff == 0 ? 1 : 0, diff, diff, diff, relative, relLower, relUpper);
         }
         double df = (se * se * se * se) / (ac * ac / (controlN - 1) + at * at / (treatmentN - 1));
         TDistribution dist = new TDistribution(null, df);

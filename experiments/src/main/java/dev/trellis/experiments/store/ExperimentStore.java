@@ -56,7 +56,8 @@ public interface ExperimentStore extends AutoCloseable {
      * @param expectedRevision the revision the caller read; 0 when the model has no rollout yet
      * @param newDefaultVersion when present, set as the model's default version in the same transaction
      */
-    Rollout putRollout(Rollout rollout, long expectedRevision, String actor, String action, Optional<String> newDefaultVersion);
+    Rollout putRollout(
+            Rollout rollout, long expectedRevision, String actor, String action, Optional<String> newDefaultVersion);
 
     Optional<String> getDefaultVersion(String model);
 

@@ -132,7 +132,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
         try {
             return new SqliteExperimentStore(file, clock, queueCapacity, maxBlock);
         } catch (SQLException e) {
-            throw new ExperimentsException(ErrorCode.STORE_FAILURE, "cannot open experiments store " + file + ": " + e.getMessage(), e);
+            throw new ExperimentsException(
+                    ErrorCode.STORE_FAILURE, "cannot open experiments store " + file + ": " + e.getMessage(), e);
         }
     }
 
@@ -165,7 +166,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
 
     private static void migrateInTransaction(Connection c) throws SQLException {
         int version;
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+        try (Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("PRAGMA user_version")) {
             version = rs.next() ? rs.getInt(1) : 0;
         }
         if (version > SCHEMA_VERSION) {
@@ -222,7 +224,9 @@ public final class SqliteExperimentStore implements ExperimentStore {
 
     @Override
     public List<Experiment> listExperiments() {
-        return listDefinitions("list experiments", "SELECT definition_json FROM experiments ORDER BY model, key",
+        return listDefinitions(
+                "list experiments",
+                "SELECT definition_json FROM experiments ORDER BY model, key",
                 SqliteExperimentStore::parseExperiment);
     }
 
@@ -290,7 +294,10 @@ public final class SqliteExperimentStore implements ExperimentStore {
 
     @Override
     public List<Rollout> listRollouts() {
-        return listDefinitions("list rollouts", "SELECT definition_json FROM rollouts ORDER BY model", SqliteExperimentStore::parseRollout);
+        return listDefinitions(
+                "list rollouts",
+                "SELECT definition_json FROM rollouts ORDER BY model",
+                SqliteExperimentStore::parseRollout);
     }
 
     @Override
@@ -300,7 +307,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
     }
 
     @Override
-    public Rollout putRollout(Rollout rollout, long expectedRevision, String actor, String action, Optional<String> newDefaultVersion) {
+    public Rollout putRollout(
+            Rollout rollout, long expectedRevision, String actor, String action, Optional<String> newDefaultVersion) {
         requireNonNull(rollout, "rollout is null");
         requireNonNull(actor, "actor is null");
         requireNonNull(action, "action is null");
@@ -310,7 +318,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
             Optional<Rollout> current = currentRollout(c, model);
             checkRevision("rollout of model '" + model + "'", current.map(Rollout::getRevision), expectedRevision);
             long now = clock.millis();
-            Rollout stored = rollout.toBuilder().setRevision(expectedRevision + 1).build();
+            Rollout stored =
+                    rollout.toBuilder().setRevision(expectedRevision + 1).build();
             String json = Definitions.toJson(stored);
             try (PreparedStatement ps = c.prepareStatement(
                     "INSERT OR REPLACE INTO rollouts (model, state, revision, definition_json) VALUES (?, ?, ?, ?)")) {
@@ -345,7 +354,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
     public Map<String, String> defaultVersions() {
         return withDefinitions("list default versions", c -> {
             Map<String, String> result = new LinkedHashMap<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT model, version FROM default_versions ORDER BY model");
+            try (PreparedStatement ps =
+                            c.prepareStatement("SELECT model, version FROM default_versions ORDER BY model");
                     ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     result.put(rs.getString(1), rs.getString(2));
@@ -366,7 +376,8 @@ public final class SqliteExperimentStore implements ExperimentStore {
         });
     }
 
-    private static void upsertDefault(Connection c, String model, String version, long now, String actor) throws SQLException {
+    private static void upsertDefault(Connection c, String model, String version, long now, String actor)
+            throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(
                 "INSERT OR REPLACE INTO default_versions (model, version, updated_ms, updated_by) VALUES (?, ?, ?, ?)")) {
             ps.setString(1, model);
@@ -391,20 +402,26 @@ public final class SqliteExperimentStore implements ExperimentStore {
             throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "expected revision must not be negative");
         }
         if (expectedRevision == 0 && currentRevision.isPresent()) {
-            throw new ExperimentsException(ErrorCode.ALREADY_EXISTS,
-                    what + " already exists at revision " + currentRevision.get() + "; pass it as expected_revision to update");
+            throw new ExperimentsException(
+                    ErrorCode.ALREADY_EXISTS,
+                    what + " already exists at revision " + currentRevision.get()
+                            + "; pass it as expected_revision to update");
         }
         if (expectedRevision > 0 && currentRevision.isEmpty()) {
-            throw new ExperimentsException(ErrorCode.NOT_FOUND, what + " does not exist; pass expected_revision 0 to create it");
+            throw new ExperimentsException(
+                    ErrorCode.NOT_FOUND, what + " does not exist; pass expected_revision 0 to create it");
         }
         if (expectedRevision > 0 && currentRevision.get() != expectedRevision) {
-            throw new ExperimentsException(ErrorCode.STALE_REVISION, what + " is at revision " + currentRevision.get()
-                    + ", not the expected " + expectedRevision + "; read it again and retry");
+            throw new ExperimentsException(
+                    ErrorCode.STALE_REVISION,
+                    what + " is at revision " + currentRevision.get() + ", not the expected " + expectedRevision
+                            + "; read it again and retry");
         }
     }
 
-    private static void insertRevision(Connection c, String table, String id, long revision, long now, String actor,
-            String action, String json) throws SQLException {
+    private static void insertRevision(
+            Connection c, String table, String id, long revision, long now, String actor, String action, String json)
+            throws SQLException {
         String idColumn = table.startsWith("experiment") ? "key" : "model";
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + table + " (" + idColumn
                 + ", revision, time_ms, actor, action, definition_json) VALUES (?, ?, ?, ?, ?, ?)")) {
@@ -421,8 +438,9 @@ public final class SqliteExperimentStore implements ExperimentStore {
     private List<Revision> history(String table, String idColumn, String id) {
         return withDefinitions("read history", c -> {
             List<Revision> result = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("SELECT revision, time_ms, actor, action, definition_json FROM "
-                    + table + " WHERE " + idColumn + " = ? ORDER BY revision")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("SELECT revision, time_ms, actor, action, definition_json FROM " + table
+                            + " WHERE " + idColumn + " = ? ORDER BY revision")) {
                 ps.setString(1, id);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
@@ -541,7 +559,10 @@ public final class SqliteExperimentStore implements ExperimentStore {
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
                             String variant = rs.getString(1);
-                            result.put(variant, new VariantStats(variant, rs.getLong(2), rs.getLong(3), rs.getDouble(4), rs.getDouble(5)));
+                            result.put(
+                                    variant,
+                                    new VariantStats(
+                                            variant, rs.getLong(2), rs.getLong(3), rs.getDouble(4), rs.getDouble(5)));
                         }
                     }
                 }
@@ -595,8 +616,11 @@ public final class SqliteExperimentStore implements ExperimentStore {
         long total = dropped.addAndGet(count);
         // Loud on the first drops, then once per 1000 so a sustained overload cannot flood the log.
         if (total - count < 10 || (total / 1000) != ((total - count) / 1000)) {
-            log.error("DROPPED {} exposure/outcome record(s) ({}); {} dropped since start — the store cannot keep up or is closed",
-                    count, why, total);
+            log.error(
+                    "DROPPED {} exposure/outcome record(s) ({}); {} dropped since start — the store cannot keep up or is closed",
+                    count,
+                    why,
+                    total);
         }
     }
 
@@ -726,7 +750,11 @@ public final class SqliteExperimentStore implements ExperimentStore {
                     pending.clear();
                     return;
                 }
-                log.warn("write of {} records failed (attempt {}), retrying: {}", pending.size(), attempt, e.getMessage());
+                log.warn(
+                        "write of {} records failed (attempt {}), retrying: {}",
+                        pending.size(),
+                        attempt,
+                        e.getMessage());
                 try {
                     Thread.sleep(50L * attempt);
                 } catch (InterruptedException ie) {

@@ -25,13 +25,20 @@ class RoutingDeciderTest {
                 .setKey("leads-exp")
                 .setModel("leads")
                 .setStatus(ExperimentStatus.RUNNING)
-                .addVariants(Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
-                .addVariants(Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5));
+                .addVariants(
+                        Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
+                .addVariants(
+                        Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5));
     }
 
     private static Rollout rollout(double weight) {
-        return Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("3")
-                .setState(RolloutState.PROGRESSING).setCurrentWeight(weight).build();
+        return Rollout.newBuilder()
+                .setModel("leads")
+                .setStableVersion("1")
+                .setCandidateVersion("3")
+                .setState(RolloutState.PROGRESSING)
+                .setCurrentWeight(weight)
+                .build();
     }
 
     private static ModelRoutingState state(List<Experiment> experiments, Optional<Rollout> rollout) {
@@ -44,7 +51,8 @@ class RoutingDeciderTest {
 
     @Test
     void decide_pinnedVersionWins() {
-        RoutingDecision d = decider.decide(new RoutingRequest("leads", "u1", Map.of(), "7"),
+        RoutingDecision d = decider.decide(
+                new RoutingRequest("leads", "u1", Map.of(), "7"),
                 state(List.of(experiment().build()), Optional.of(rollout(50))));
         assertThat(d).isEqualTo(new RoutingDecision("7", RoutingReason.PINNED, Optional.empty(), Optional.empty()));
     }
@@ -66,40 +74,59 @@ class RoutingDeciderTest {
     @Test
     void effectiveSeed_phaseAppended() {
         assertThat(RoutingDecider.effectiveSeed(experiment().build())).isEqualTo("leads-exp");
-        assertThat(RoutingDecider.effectiveSeed(experiment().setSeed("s").setPhase(2).build())).isEqualTo("s:2");
+        assertThat(RoutingDecider.effectiveSeed(
+                        experiment().setSeed("s").setPhase(2).build()))
+                .isEqualTo("s:2");
         Experiment phased = experiment().setPhase(1).build();
-        ExplainAssignmentResponse r = decider.explain(request("u-1", Map.of()), state(List.of(phased), Optional.empty()));
+        ExplainAssignmentResponse r =
+                decider.explain(request("u-1", Map.of()), state(List.of(phased), Optional.empty()));
         assertThat(r.getEvaluations(0).getSeed()).isEqualTo("leads-exp:1");
         assertThat(r.getEvaluations(0).getHash()).isEqualTo(GrowthBookHash.hashV2("leads-exp:1", "u-1"));
     }
 
     @Test
     void decide_noUnitIdNeverInExperiment() {
-        RoutingDecision d = decider.decide(request(null, Map.of()), state(List.of(experiment().build()), Optional.empty()));
+        RoutingDecision d = decider.decide(
+                request(null, Map.of()), state(List.of(experiment().build()), Optional.empty()));
         assertThat(d).isEqualTo(new RoutingDecision("1", RoutingReason.DEFAULT, Optional.empty(), Optional.empty()));
     }
 
     @Test
     void decide_conditions() {
         Experiment e = experiment()
-                .addConditions(Condition.newBuilder().setAttribute("vertical").setOperator(Condition.Operator.IN).addValues("insurance").addValues("auto"))
-                .addConditions(Condition.newBuilder().setAttribute("country").setOperator(Condition.Operator.NE).addValues("FR"))
+                .addConditions(Condition.newBuilder()
+                        .setAttribute("vertical")
+                        .setOperator(Condition.Operator.IN)
+                        .addValues("insurance")
+                        .addValues("auto"))
+                .addConditions(Condition.newBuilder()
+                        .setAttribute("country")
+                        .setOperator(Condition.Operator.NE)
+                        .addValues("FR"))
                 .build();
         ModelRoutingState s = state(List.of(e), Optional.empty());
-        assertThat(decider.decide(request("u", Map.of("vertical", "auto")), s).reason()).isEqualTo(RoutingReason.EXPERIMENT);
-        assertThat(decider.decide(request("u", Map.of("vertical", "retail")), s).reason()).isEqualTo(RoutingReason.DEFAULT);
-        assertThat(decider.decide(request("u", Map.of("vertical", "auto", "country", "FR")), s).reason()).isEqualTo(RoutingReason.DEFAULT);
+        assertThat(decider.decide(request("u", Map.of("vertical", "auto")), s).reason())
+                .isEqualTo(RoutingReason.EXPERIMENT);
+        assertThat(decider.decide(request("u", Map.of("vertical", "retail")), s).reason())
+                .isEqualTo(RoutingReason.DEFAULT);
+        assertThat(decider.decide(request("u", Map.of("vertical", "auto", "country", "FR")), s)
+                        .reason())
+                .isEqualTo(RoutingReason.DEFAULT);
         assertThat(decider.decide(request("u", Map.of()), s).reason()).isEqualTo(RoutingReason.DEFAULT);
 
         ExplainAssignmentResponse r = decider.explain(request("u", Map.of("vertical", "retail", "country", "FR")), s);
         assertThat(r.getEvaluations(0).getConditionsMet()).isFalse();
-        assertThat(r.getEvaluations(0).getFailedConditionsList()).containsExactly(
-                "vertical IN [insurance, auto]: was 'retail'", "country NE [FR]: was 'FR'");
+        assertThat(r.getEvaluations(0).getFailedConditionsList())
+                .containsExactly("vertical IN [insurance, auto]: was 'retail'", "country NE [FR]: was 'FR'");
     }
 
     @Test
     void holds_operatorsOnAbsentAttribute() {
-        Condition eq = Condition.newBuilder().setAttribute("a").setOperator(Condition.Operator.EQ).addValues("x").build();
+        Condition eq = Condition.newBuilder()
+                .setAttribute("a")
+                .setOperator(Condition.Operator.EQ)
+                .addValues("x")
+                .build();
         Condition ne = eq.toBuilder().setOperator(Condition.Operator.NE).build();
         Condition in = eq.toBuilder().setOperator(Condition.Operator.IN).build();
         Condition notIn = eq.toBuilder().setOperator(Condition.Operator.NOT_IN).build();
@@ -108,12 +135,16 @@ class RoutingDeciderTest {
         assertThat(RoutingDecider.holds(in, Map.of())).isFalse();
         assertThat(RoutingDecider.holds(notIn, Map.of())).isTrue();
         assertThat(RoutingDecider.holds(notIn, Map.of("a", "x"))).isFalse();
-        assertThat(RoutingDecider.holds(Condition.newBuilder().setAttribute("a").addValues("x").build(), Map.of("a", "x"))).isFalse();
+        assertThat(RoutingDecider.holds(
+                        Condition.newBuilder().setAttribute("a").addValues("x").build(), Map.of("a", "x")))
+                .isFalse();
     }
 
     @Test
     void decide_namespaceAndCoverageFallThroughToRollout() {
-        Experiment e = experiment().setNamespace(Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.3)).build();
+        Experiment e = experiment()
+                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.3))
+                .build();
         ModelRoutingState s = state(List.of(e), Optional.of(rollout(100)));
         for (int i = 0; i < 200; i++) {
             String unit = "unit-" + i;
@@ -144,8 +175,14 @@ class RoutingDeciderTest {
     @Test
     void decide_rolloutWithoutUnitUsesRandomDraw() {
         ModelRoutingState s = state(List.of(), Optional.of(rollout(5)));
-        assertThat(new RoutingDecider(() -> 0.04).decide(request(null, Map.of()), s).version()).isEqualTo("3");
-        assertThat(new RoutingDecider(() -> 0.06).decide(request(null, Map.of()), s).version()).isEqualTo("1");
+        assertThat(new RoutingDecider(() -> 0.04)
+                        .decide(request(null, Map.of()), s)
+                        .version())
+                .isEqualTo("3");
+        assertThat(new RoutingDecider(() -> 0.06)
+                        .decide(request(null, Map.of()), s)
+                        .version())
+                .isEqualTo("1");
     }
 
     @Test
@@ -156,9 +193,15 @@ class RoutingDeciderTest {
 
     @Test
     void explain_agreesWithDecide() {
-        Experiment first = experiment().setKey("a").setCoverage(0.4)
-                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.6)).build();
-        Experiment second = experiment().setKey("b").setNamespace(Namespace.newBuilder().setId("ns").setStart(0.6).setEnd(1)).build();
+        Experiment first = experiment()
+                .setKey("a")
+                .setCoverage(0.4)
+                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.6))
+                .build();
+        Experiment second = experiment()
+                .setKey("b")
+                .setNamespace(Namespace.newBuilder().setId("ns").setStart(0.6).setEnd(1))
+                .build();
         ModelRoutingState s = state(List.of(first, second), Optional.of(rollout(30)));
         for (int i = 0; i < 1000; i++) {
             RoutingRequest r = request("unit-" + i, Map.of());

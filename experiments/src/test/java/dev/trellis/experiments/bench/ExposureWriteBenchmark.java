@@ -49,8 +49,8 @@ public final class ExposureWriteBenchmark {
                         return;
                     }
                     for (int i = 0; i < perThread; i++) {
-                        Exposure x = new Exposure("bench-exp", (i & 1) == 0 ? "control" : "treatment", "1",
-                                "unit-" + id + "-" + i, now);
+                        Exposure x = new Exposure(
+                                "bench-exp", (i & 1) == 0 ? "control" : "treatment", "1", "unit-" + id + "-" + i, now);
                         long t0 = System.nanoTime();
                         store.recordExposure(x);
                         waits[id][i] = System.nanoTime() - t0;
@@ -67,15 +67,28 @@ public final class ExposureWriteBenchmark {
             store.flush();
             long durable = System.nanoTime();
 
-            long[] all = Arrays.stream(waits).flatMapToLong(Arrays::stream).sorted().toArray();
+            long[] all =
+                    Arrays.stream(waits).flatMapToLong(Arrays::stream).sorted().toArray();
             double seconds = (durable - begin) / 1e9;
-            System.out.printf(Locale.ROOT, "exposures: %d from %d threads, cores: %d%n", all.length, threads,
+            System.out.printf(
+                    Locale.ROOT,
+                    "exposures: %d from %d threads, cores: %d%n",
+                    all.length,
+                    threads,
                     Runtime.getRuntime().availableProcessors());
-            System.out.printf(Locale.ROOT, "caller wait per recordExposure: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.2f ms%n",
-                    all[all.length / 2] / 1e3, all[(int) (all.length * 0.99)] / 1e3, all[(int) (all.length * 0.999)] / 1e3,
+            System.out.printf(
+                    Locale.ROOT,
+                    "caller wait per recordExposure: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max %.2f ms%n",
+                    all[all.length / 2] / 1e3,
+                    all[(int) (all.length * 0.99)] / 1e3,
+                    all[(int) (all.length * 0.999)] / 1e3,
                     all[all.length - 1] / 1e6);
-            System.out.printf(Locale.ROOT, "all enqueued after %.3f s; durable after %.3f s: %.0f exposures/s written%n",
-                    (enqueued - begin) / 1e9, seconds, all.length / seconds);
+            System.out.printf(
+                    Locale.ROOT,
+                    "all enqueued after %.3f s; durable after %.3f s: %.0f exposures/s written%n",
+                    (enqueued - begin) / 1e9,
+                    seconds,
+                    all.length / seconds);
             System.out.printf(Locale.ROOT, "dropped: %d, written: %d%n", store.droppedCount(), store.writtenCount());
         } finally {
             try (Stream<Path> files = Files.list(dir)) {

@@ -28,17 +28,20 @@ class DefinitionValidatorTest {
                 .setKey("leads-v2-vs-v1")
                 .setModel("leads")
                 .setStatus(ExperimentStatus.RUNNING)
-                .addVariants(Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
-                .addVariants(Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5));
+                .addVariants(
+                        Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
+                .addVariants(
+                        Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5));
     }
 
     private ValidationException validate(Experiment e) {
         return validate(e, Optional.empty(), List.of(), Set.of());
     }
 
-    private ValidationException validate(Experiment e, Optional<Experiment> current, List<Experiment> others, Set<String> versions) {
-        return catchThrowableOfType(ValidationException.class,
-                () -> validator.validateExperiment(e, current, others, versions));
+    private ValidationException validate(
+            Experiment e, Optional<Experiment> current, List<Experiment> others, Set<String> versions) {
+        return catchThrowableOfType(
+                ValidationException.class, () -> validator.validateExperiment(e, current, others, versions));
     }
 
     private static List<String> fields(ValidationException e) {
@@ -48,7 +51,8 @@ class DefinitionValidatorTest {
 
     @Test
     void validateExperiment_validPasses() {
-        assertThatCode(() -> validator.validateExperiment(valid().build(), Optional.empty(), List.of(), Set.of("1", "2")))
+        assertThatCode(() ->
+                        validator.validateExperiment(valid().build(), Optional.empty(), List.of(), Set.of("1", "2")))
                 .doesNotThrowAnyException();
     }
 
@@ -61,19 +65,31 @@ class DefinitionValidatorTest {
 
     @Test
     void validateExperiment_missingModelAndStatus() {
-        assertThat(fields(validate(valid().setModel("").setStatus(ExperimentStatus.EXPERIMENT_STATUS_UNSPECIFIED).build())))
+        assertThat(fields(validate(valid().setModel("")
+                        .setStatus(ExperimentStatus.EXPERIMENT_STATUS_UNSPECIFIED)
+                        .build())))
                 .containsExactly("experiment.model", "experiment.status");
     }
 
     @Test
     void validateExperiment_variantRules() {
-        assertThat(fields(validate(valid().clearVariants().addVariants(Variant.newBuilder().setKey("a").setVersion("1").setWeight(1)).build())))
+        assertThat(fields(validate(valid().clearVariants()
+                        .addVariants(
+                                Variant.newBuilder().setKey("a").setVersion("1").setWeight(1))
+                        .build())))
                 .containsExactly("experiment.variants");
-        Experiment dup = valid().setVariants(1, Variant.newBuilder().setKey("control").setVersion("").setWeight(0.5)).build();
-        assertThat(fields(validate(dup))).containsExactly("experiment.variants[1].key", "experiment.variants[1].version");
-        Experiment badWeight = valid().setVariants(1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(1.5)).build();
+        Experiment dup = valid().setVariants(
+                        1, Variant.newBuilder().setKey("control").setVersion("").setWeight(0.5))
+                .build();
+        assertThat(fields(validate(dup)))
+                .containsExactly("experiment.variants[1].key", "experiment.variants[1].version");
+        Experiment badWeight = valid().setVariants(
+                        1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(1.5))
+                .build();
         assertThat(fields(validate(badWeight))).containsExactly("experiment.variants[1].weight");
-        Experiment badSum = valid().setVariants(1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(0.3)).build();
+        Experiment badSum = valid().setVariants(
+                        1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(0.3))
+                .build();
         ValidationException e = validate(badSum);
         assertThat(fields(e)).containsExactly("experiment.variants");
         assertThat(e.violations().get(0).description()).contains("sum to 0.8");
@@ -82,8 +98,11 @@ class DefinitionValidatorTest {
 
     @Test
     void validateExperiment_weightsWithinToleranceAccepted() {
-        Experiment almost = valid().setVariants(1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(0.4999)).build();
-        assertThatCode(() -> validator.validateExperiment(almost, Optional.empty(), List.of(), Set.of())).doesNotThrowAnyException();
+        Experiment almost = valid().setVariants(
+                        1, Variant.newBuilder().setKey("t").setVersion("2").setWeight(0.4999))
+                .build();
+        assertThatCode(() -> validator.validateExperiment(almost, Optional.empty(), List.of(), Set.of()))
+                .doesNotThrowAnyException();
     }
 
     @Test
@@ -95,45 +114,65 @@ class DefinitionValidatorTest {
     @Test
     void validateExperiment_coverageAndNamespace() {
         assertThat(fields(validate(valid().setCoverage(1.2).build()))).containsExactly("experiment.coverage");
-        assertThat(fields(validate(valid().setNamespace(Namespace.newBuilder().setId("ns").setStart(0.6).setEnd(0.4)).build())))
+        assertThat(fields(validate(valid().setNamespace(
+                                Namespace.newBuilder().setId("ns").setStart(0.6).setEnd(0.4))
+                        .build())))
                 .containsExactly("experiment.namespace.end");
-        assertThat(fields(validate(valid().setNamespace(Namespace.newBuilder().setId("").setStart(-0.1).setEnd(0.4)).build())))
+        assertThat(fields(validate(valid().setNamespace(
+                                Namespace.newBuilder().setId("").setStart(-0.1).setEnd(0.4))
+                        .build())))
                 .containsExactly("experiment.namespace.id", "experiment.namespace.start");
     }
 
     @Test
     void validateExperiment_conditions() {
-        Experiment e = valid()
-                .addConditions(Condition.newBuilder().setAttribute("vertical").setOperator(Condition.Operator.EQ).addValues("a").addValues("b"))
-                .addConditions(Condition.newBuilder().setAttribute("").setOperator(Condition.Operator.IN).addValues("a"))
+        Experiment e = valid().addConditions(Condition.newBuilder()
+                        .setAttribute("vertical")
+                        .setOperator(Condition.Operator.EQ)
+                        .addValues("a")
+                        .addValues("b"))
+                .addConditions(Condition.newBuilder()
+                        .setAttribute("")
+                        .setOperator(Condition.Operator.IN)
+                        .addValues("a"))
                 .addConditions(Condition.newBuilder().setAttribute("x").addValues("a"))
                 .addConditions(Condition.newBuilder().setAttribute("y").setOperator(Condition.Operator.NOT_IN))
                 .build();
-        assertThat(fields(validate(e))).containsExactly(
-                "experiment.conditions[0].values",
-                "experiment.conditions[1].attribute",
-                "experiment.conditions[2].operator",
-                "experiment.conditions[3].values");
+        assertThat(fields(validate(e)))
+                .containsExactly(
+                        "experiment.conditions[0].values",
+                        "experiment.conditions[1].attribute",
+                        "experiment.conditions[2].operator",
+                        "experiment.conditions[3].values");
     }
 
     @Test
     void validateExperiment_overlappingRunningExperimentRejected() {
         Experiment other = valid().setKey("other").build();
-        assertThat(fields(validate(valid().build(), Optional.empty(), List.of(other), Set.of()))).containsExactly("experiment.namespace");
-
-        Namespace left = Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.5).build();
-        Namespace right = Namespace.newBuilder().setId("ns").setStart(0.5).setEnd(1).build();
-        Namespace overlapping = Namespace.newBuilder().setId("ns").setStart(0.4).setEnd(1).build();
-        Namespace otherId = Namespace.newBuilder().setId("other-ns").setStart(0.5).setEnd(1).build();
-        Experiment otherLeft = valid().setKey("other").setNamespace(left).build();
-        assertThatCode(() -> validator.validateExperiment(valid().setNamespace(right).build(), Optional.empty(), List.of(otherLeft), Set.of()))
-                .doesNotThrowAnyException();
-        assertThat(fields(validate(valid().setNamespace(overlapping).build(), Optional.empty(), List.of(otherLeft), Set.of())))
+        assertThat(fields(validate(valid().build(), Optional.empty(), List.of(other), Set.of())))
                 .containsExactly("experiment.namespace");
-        assertThat(fields(validate(valid().setNamespace(otherId).build(), Optional.empty(), List.of(otherLeft), Set.of())))
+
+        Namespace left =
+                Namespace.newBuilder().setId("ns").setStart(0).setEnd(0.5).build();
+        Namespace right =
+                Namespace.newBuilder().setId("ns").setStart(0.5).setEnd(1).build();
+        Namespace overlapping =
+                Namespace.newBuilder().setId("ns").setStart(0.4).setEnd(1).build();
+        Namespace otherId =
+                Namespace.newBuilder().setId("other-ns").setStart(0.5).setEnd(1).build();
+        Experiment otherLeft = valid().setKey("other").setNamespace(left).build();
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setNamespace(right).build(), Optional.empty(), List.of(otherLeft), Set.of()))
+                .doesNotThrowAnyException();
+        assertThat(fields(validate(
+                        valid().setNamespace(overlapping).build(), Optional.empty(), List.of(otherLeft), Set.of())))
+                .containsExactly("experiment.namespace");
+        assertThat(fields(validate(
+                        valid().setNamespace(otherId).build(), Optional.empty(), List.of(otherLeft), Set.of())))
                 .containsExactly("experiment.namespace");
         // A draft or stopped experiment takes no traffic and overlaps nothing.
-        Experiment draft = valid().setKey("other").setStatus(ExperimentStatus.DRAFT).build();
+        Experiment draft =
+                valid().setKey("other").setStatus(ExperimentStatus.DRAFT).build();
         assertThatCode(() -> validator.validateExperiment(valid().build(), Optional.empty(), List.of(draft), Set.of()))
                 .doesNotThrowAnyException();
     }
@@ -143,56 +182,77 @@ class DefinitionValidatorTest {
         Experiment draft = valid().setStatus(ExperimentStatus.DRAFT).build();
         Experiment running = valid().build();
         Experiment stopped = valid().setStatus(ExperimentStatus.STOPPED).build();
-        assertThatCode(() -> validator.validateExperiment(running, Optional.of(draft), List.of(), Set.of())).doesNotThrowAnyException();
-        assertThatCode(() -> validator.validateExperiment(stopped, Optional.of(running), List.of(), Set.of())).doesNotThrowAnyException();
+        assertThatCode(() -> validator.validateExperiment(running, Optional.of(draft), List.of(), Set.of()))
+                .doesNotThrowAnyException();
+        assertThatCode(() -> validator.validateExperiment(stopped, Optional.of(running), List.of(), Set.of()))
+                .doesNotThrowAnyException();
 
         ValidationException back = validate(draft, Optional.of(running), List.of(), Set.of());
         assertThat(fields(back)).containsExactly("experiment.status");
         assertThat(back.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
-        assertThat(fields(validate(running, Optional.of(stopped), List.of(), Set.of()))).containsExactly("experiment.status");
-        assertThat(fields(validate(stopped, Optional.of(draft), List.of(), Set.of()))).containsExactly("experiment.status");
+        assertThat(fields(validate(running, Optional.of(stopped), List.of(), Set.of())))
+                .containsExactly("experiment.status");
+        assertThat(fields(validate(stopped, Optional.of(draft), List.of(), Set.of())))
+                .containsExactly("experiment.status");
         assertThat(fields(validate(stopped))).containsExactly("experiment.status");
     }
 
     @Test
     void validateExperiment_runningWeightChangeNeedsNewPhase() {
         Experiment running = valid().build();
-        Experiment reweighted = valid()
-                .setVariants(0, Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.2))
-                .setVariants(1, Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.8))
+        Experiment reweighted = valid().setVariants(
+                        0,
+                        Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.2))
+                .setVariants(
+                        1,
+                        Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.8))
                 .build();
         ValidationException e = validate(reweighted, Optional.of(running), List.of(), Set.of());
         assertThat(fields(e)).containsExactly("experiment.variants");
         assertThat(e.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
         assertThat(fields(validate(valid().setSeed("new-seed").build(), Optional.of(running), List.of(), Set.of())))
                 .containsExactly("experiment.seed");
-        Executable nextPhase = () -> validator.validateExperiment(reweighted.toBuilder().setPhase(1).build(),
-                Optional.of(running), List.of(), Set.of());
+        Executable nextPhase = () -> validator.validateExperiment(
+                reweighted.toBuilder().setPhase(1).build(), Optional.of(running), List.of(), Set.of());
         assertThatCode(nextPhase::execute).doesNotThrowAnyException();
         // Raising coverage moves nobody between arms: allowed within the phase.
-        assertThatCode(() -> validator.validateExperiment(valid().setCoverage(1).build(),
-                Optional.of(valid().setCoverage(0.5).build()), List.of(), Set.of())).doesNotThrowAnyException();
-        assertThat(fields(validate(valid().setPhase(0).build(), Optional.of(valid().setPhase(2).build()), List.of(), Set.of())))
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setCoverage(1).build(),
+                        Optional.of(valid().setCoverage(0.5).build()),
+                        List.of(),
+                        Set.of()))
+                .doesNotThrowAnyException();
+        assertThat(fields(validate(
+                        valid().setPhase(0).build(),
+                        Optional.of(valid().setPhase(2).build()),
+                        List.of(),
+                        Set.of())))
                 .containsExactly("experiment.phase");
     }
 
     @Test
     void parseExperimentJson_unknownFieldNamed() {
-        ValidationException e = catchThrowableOfType(ValidationException.class,
-                () -> Definitions.parseExperimentJson("{\"key\": \"k\", \"coverge\": 0.5}"));
+        ValidationException e = catchThrowableOfType(
+                ValidationException.class, () -> Definitions.parseExperimentJson("{\"key\": \"k\", \"coverge\": 0.5}"));
         assertThat(fields(e)).containsExactly("experiment.coverge");
-        ValidationException nested = catchThrowableOfType(ValidationException.class,
-                () -> Definitions.parseExperimentJson("{\"key\": \"k\", \"variants\": [{\"key\": \"a\", \"wieght\": 1}]}"));
+        ValidationException nested = catchThrowableOfType(
+                ValidationException.class,
+                () -> Definitions.parseExperimentJson(
+                        "{\"key\": \"k\", \"variants\": [{\"key\": \"a\", \"wieght\": 1}]}"));
         assertThat(fields(nested)).containsExactly("Variant.wieght");
     }
 
     @Test
     void parseExperimentJson_roundTrips() {
-        Experiment e = valid().setCoverage(0.5).addConditions(Condition.newBuilder().setAttribute("vertical")
-                .setOperator(Condition.Operator.IN).addValues("insurance")).build();
+        Experiment e = valid().setCoverage(0.5)
+                .addConditions(Condition.newBuilder()
+                        .setAttribute("vertical")
+                        .setOperator(Condition.Operator.IN)
+                        .addValues("insurance"))
+                .build();
         assertThat(Definitions.parseExperimentJson(Definitions.toJson(e))).isEqualTo(e);
-        ValidationException malformed = catchThrowableOfType(ValidationException.class,
-                () -> Definitions.parseExperimentJson("{\"key\": "));
+        ValidationException malformed =
+                catchThrowableOfType(ValidationException.class, () -> Definitions.parseExperimentJson("{\"key\": "));
         assertThat(fields(malformed)).containsExactly("experiment");
     }
 
@@ -201,34 +261,53 @@ class DefinitionValidatorTest {
         Rollout r = Definitions.parseRolloutJson(
                 "{\"model\": \"leads\", \"stableVersion\": \"1\", \"candidate_version\": \"2\", \"stepInterval\": \"60s\"}");
         assertThat(r.getStepInterval().getSeconds()).isEqualTo(60);
-        ValidationException e = catchThrowableOfType(ValidationException.class,
+        ValidationException e = catchThrowableOfType(
+                ValidationException.class,
                 () -> Definitions.parseRolloutJson("{\"model\": \"leads\", \"guardrails\": {\"max_psi\": 0.1}}"));
         assertThat(fields(e)).containsExactly("Guardrails.max_psi");
     }
 
     @Test
     void validateRollout_rules() {
-        Rollout ok = Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("2").build();
-        assertThatCode(() -> validator.validateRollout(ok, Optional.empty(), Set.of("1", "2"))).doesNotThrowAnyException();
+        Rollout ok = Rollout.newBuilder()
+                .setModel("leads")
+                .setStableVersion("1")
+                .setCandidateVersion("2")
+                .build();
+        assertThatCode(() -> validator.validateRollout(ok, Optional.empty(), Set.of("1", "2")))
+                .doesNotThrowAnyException();
 
-        Rollout bad = Rollout.newBuilder().setModel("").setStableVersion("1").setCandidateVersion("1")
-                .addSteps(10).addSteps(5).addSteps(50).setMinCandidateRequests(-1)
+        Rollout bad = Rollout.newBuilder()
+                .setModel("")
+                .setStableVersion("1")
+                .setCandidateVersion("1")
+                .addSteps(10)
+                .addSteps(5)
+                .addSteps(50)
+                .setMinCandidateRequests(-1)
                 .setGuardrails(Guardrails.newBuilder().setMaxScorePsi(-1))
                 .build();
-        ValidationException e = catchThrowableOfType(ValidationException.class,
-                () -> validator.validateRollout(bad, Optional.empty(), Set.of()));
-        assertThat(fields(e)).containsExactly("rollout.model", "rollout.candidate_version", "rollout.steps[1]",
-                "rollout.steps", "rollout.min_candidate_requests", "rollout.guardrails.max_score_psi");
+        ValidationException e = catchThrowableOfType(
+                ValidationException.class, () -> validator.validateRollout(bad, Optional.empty(), Set.of()));
+        assertThat(fields(e))
+                .containsExactly(
+                        "rollout.model",
+                        "rollout.candidate_version",
+                        "rollout.steps[1]",
+                        "rollout.steps",
+                        "rollout.min_candidate_requests",
+                        "rollout.guardrails.max_score_psi");
 
-        ValidationException unknown = catchThrowableOfType(ValidationException.class,
-                () -> validator.validateRollout(ok, Optional.empty(), Set.of("1")));
+        ValidationException unknown = catchThrowableOfType(
+                ValidationException.class, () -> validator.validateRollout(ok, Optional.empty(), Set.of("1")));
         assertThat(fields(unknown)).containsExactly("rollout.candidate_version");
 
         Rollout active = ok.toBuilder().setState(RolloutState.PROGRESSING).build();
-        ValidationException busy = catchThrowableOfType(ValidationException.class,
-                () -> validator.validateRollout(ok, Optional.of(active), Set.of()));
+        ValidationException busy = catchThrowableOfType(
+                ValidationException.class, () -> validator.validateRollout(ok, Optional.of(active), Set.of()));
         assertThat(busy.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
         Rollout finished = ok.toBuilder().setState(RolloutState.ABORTED).build();
-        assertThatCode(() -> validator.validateRollout(ok, Optional.of(finished), Set.of())).doesNotThrowAnyException();
+        assertThatCode(() -> validator.validateRollout(ok, Optional.of(finished), Set.of()))
+                .doesNotThrowAnyException();
     }
 }

@@ -37,9 +37,13 @@ class GrowthBookHashTest {
             int version = row.get(2).asInt();
             JsonNode expected = row.get(3);
             if (version == 1) {
-                assertThat(GrowthBookHash.hashV1(seed, value)).as("v1 %s %s", seed, value).isEqualTo(expected.asDouble());
+                assertThat(GrowthBookHash.hashV1(seed, value))
+                        .as("v1 %s %s", seed, value)
+                        .isEqualTo(expected.asDouble());
             } else if (version == 2) {
-                assertThat(GrowthBookHash.hashV2(seed, value)).as("v2 %s %s", seed, value).isEqualTo(expected.asDouble());
+                assertThat(GrowthBookHash.hashV2(seed, value))
+                        .as("v2 %s %s", seed, value)
+                        .isEqualTo(expected.asDouble());
             } else {
                 // GrowthBook returns null for unknown hash versions; we only expose v1 and v2.
                 assertThat(expected.isNull()).isTrue();
@@ -62,7 +66,8 @@ class GrowthBookHashTest {
             if (weights != null && (weights.length != variants || Math.abs(sum(weights) - 1) > 0.01)) {
                 // Deliberate difference: GrowthBook falls back to equal weights, we reject the definition.
                 assertThatThrownBy(() -> GrowthBookHash.bucketRanges(variants, coverage, weights))
-                        .as(name).isInstanceOf(IllegalArgumentException.class);
+                        .as(name)
+                        .isInstanceOf(IllegalArgumentException.class);
                 checked++;
                 continue;
             }
@@ -70,8 +75,12 @@ class GrowthBookHashTest {
             JsonNode expected = row.get(2);
             assertThat(ranges).as(name).hasSize(expected.size());
             for (int i = 0; i < ranges.size(); i++) {
-                assertThat(truncate8(ranges.get(i).start())).as(name).isEqualTo(truncate8(expected.get(i).get(0).asDouble()));
-                assertThat(truncate8(ranges.get(i).end())).as(name).isEqualTo(truncate8(expected.get(i).get(1).asDouble()));
+                assertThat(truncate8(ranges.get(i).start()))
+                        .as(name)
+                        .isEqualTo(truncate8(expected.get(i).get(0).asDouble()));
+                assertThat(truncate8(ranges.get(i).end()))
+                        .as(name)
+                        .isEqualTo(truncate8(expected.get(i).get(1).asDouble()));
             }
             checked++;
         }
@@ -85,7 +94,8 @@ class GrowthBookHashTest {
             for (JsonNode r : row.get(2)) {
                 ranges.add(new BucketRange(r.get(0).asDouble(), r.get(1).asDouble()));
             }
-            assertThat(GrowthBookHash.chooseVariation(row.get(1).asDouble(), ranges)).as(row.get(0).asText())
+            assertThat(GrowthBookHash.chooseVariation(row.get(1).asDouble(), ranges))
+                    .as(row.get(0).asText())
                     .isEqualTo(row.get(3).asInt());
         }
         assertThat(cases.get("chooseVariation")).hasSize(13);
@@ -95,8 +105,13 @@ class GrowthBookHashTest {
     void inNamespace_matchesGrowthBookCases() {
         for (JsonNode row : cases.get("inNamespace")) {
             JsonNode ns = row.get(2);
-            assertThat(GrowthBookHash.inNamespace(row.get(1).asText(), ns.get(0).asText(), ns.get(1).asDouble(), ns.get(2).asDouble()))
-                    .as(row.get(0).asText()).isEqualTo(row.get(3).asBoolean());
+            assertThat(GrowthBookHash.inNamespace(
+                            row.get(1).asText(),
+                            ns.get(0).asText(),
+                            ns.get(1).asDouble(),
+                            ns.get(2).asDouble()))
+                    .as(row.get(0).asText())
+                    .isEqualTo(row.get(3).asBoolean());
         }
         assertThat(cases.get("inNamespace")).hasSize(16);
     }
@@ -108,7 +123,8 @@ class GrowthBookHashTest {
             JsonNode expected = row.get(1);
             assertThat(actual).hasSize(expected.size());
             for (int i = 0; i < actual.length; i++) {
-                assertThat(truncate8(actual[i])).isEqualTo(truncate8(expected.get(i).asDouble()));
+                assertThat(truncate8(actual[i]))
+                        .isEqualTo(truncate8(expected.get(i).asDouble()));
             }
         }
     }
@@ -123,7 +139,9 @@ class GrowthBookHashTest {
     void fnv1a32_nonAsciiUsesUtf16CodeUnits() {
         assertThat(GrowthBookHash.fnv1a32("é")).isEqualTo(1812687940L).isEqualTo(reference("é"));
         assertThat(GrowthBookHash.fnv1a32("日本")).isEqualTo(1610399396L).isEqualTo(reference("日本"));
-        assertThat(GrowthBookHash.fnv1a32("\uD83D\uDE00")).isEqualTo(3409036472L).isEqualTo(reference("\uD83D\uDE00"));
+        assertThat(GrowthBookHash.fnv1a32("\uD83D\uDE00"))
+                .isEqualTo(3409036472L)
+                .isEqualTo(reference("\uD83D\uDE00"));
         assertThat(GrowthBookHash.fnv1a32("a")).isEqualTo(0xE40C292CL); // the published FNV-1a test vector
         assertThat(GrowthBookHash.hashV2("exp", "é")).isEqualTo(0.976);
         assertThat(GrowthBookHash.hashV2("exp", "日本")).isEqualTo(0.6896);
@@ -138,7 +156,9 @@ class GrowthBookHashTest {
         BigInteger h = BigInteger.valueOf(2166136261L);
         for (int i = 0; i < bytes.length; i += 2) {
             int unit = ((bytes[i] & 0xff) << 8) | (bytes[i + 1] & 0xff);
-            h = h.xor(BigInteger.valueOf(unit)).multiply(BigInteger.valueOf(16777619L)).mod(mod);
+            h = h.xor(BigInteger.valueOf(unit))
+                    .multiply(BigInteger.valueOf(16777619L))
+                    .mod(mod);
         }
         return h.longValueExact();
     }

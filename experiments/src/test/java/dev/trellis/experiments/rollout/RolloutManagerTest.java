@@ -45,7 +45,11 @@ class RolloutManagerTest {
     }
 
     private static Rollout spec() {
-        return Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("2").build();
+        return Rollout.newBuilder()
+                .setModel("leads")
+                .setStableVersion("1")
+                .setCandidateVersion("2")
+                .build();
     }
 
     private static VersionWindow healthy(long requests) {
@@ -56,7 +60,8 @@ class RolloutManagerTest {
     void start_appliesDefaults() {
         Rollout r = manager.start(spec(), "alice", Set.of("1", "2"));
         assertThat(r.getStepsList()).containsExactly(5.0, 25.0, 50.0, 100.0);
-        assertThat(Durations.toMillis(r.getStepInterval())).isEqualTo(Duration.ofMinutes(5).toMillis());
+        assertThat(Durations.toMillis(r.getStepInterval()))
+                .isEqualTo(Duration.ofMinutes(5).toMillis());
         assertThat(r.getMinCandidateRequests()).isEqualTo(100);
         assertThat(r.getGuardrails().getMaxErrorRateIncrease()).isEqualTo(0.01);
         assertThat(r.getGuardrails().getMaxP99LatencyRatio()).isEqualTo(1.5);
@@ -67,7 +72,8 @@ class RolloutManagerTest {
         assertThat(manager.active()).hasSize(1);
         assertThat(changes).containsExactly("leads");
 
-        ExperimentsException second = catchThrowableOfType(ExperimentsException.class,
+        ExperimentsException second = catchThrowableOfType(
+                ExperimentsException.class,
                 () -> manager.start(spec().toBuilder().setCandidateVersion("3").build(), "bob", Set.of()));
         assertThat(second.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
     }
@@ -78,9 +84,11 @@ class RolloutManagerTest {
         double[] expected = {25, 50};
         for (double weight : expected) {
             // Not before the hold elapsed, not without enough requests.
-            assertThat(manager.tick("leads", healthy(1000), healthy(10_000)).windowReset()).isFalse();
+            assertThat(manager.tick("leads", healthy(1000), healthy(10_000)).windowReset())
+                    .isFalse();
             clock.advance(Duration.ofMinutes(5));
-            assertThat(manager.tick("leads", healthy(99), healthy(10_000)).windowReset()).isFalse();
+            assertThat(manager.tick("leads", healthy(99), healthy(10_000)).windowReset())
+                    .isFalse();
             TickResult advanced = manager.tick("leads", healthy(1000), healthy(10_000));
             assertThat(advanced.windowReset()).isTrue();
             assertThat(advanced.rollout().getCurrentWeight()).isEqualTo(weight);
@@ -91,11 +99,13 @@ class RolloutManagerTest {
         assertThat(done.rollout().getState()).isEqualTo(RolloutState.PROMOTED);
         assertThat(done.rollout().getCurrentWeight()).isEqualTo(100);
         assertThat(store.getDefaultVersion("leads")).contains("2");
-        assertThat(done.rollout().getHistoryList()).extracting(RolloutEvent::getType)
+        assertThat(done.rollout().getHistoryList())
+                .extracting(RolloutEvent::getType)
                 .containsExactly("STARTED", "ADVANCED", "ADVANCED", "PROMOTED");
         assertThat(manager.active()).isEmpty();
         // Finished: ticks change nothing.
-        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset()).isFalse();
+        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset())
+                .isFalse();
     }
 
     @Test
@@ -111,8 +121,10 @@ class RolloutManagerTest {
     void tick_errorRateBreachAbortsBeforeHoldElapses() {
         manager.start(spec(), "alice", Set.of());
         clock.advance(Duration.ofMinutes(1));
-        assertThat(manager.tick("leads", new VersionWindow(50, 25, 20, SCORES), healthy(1000)).windowReset())
-                .as("below min requests: no early abort").isFalse();
+        assertThat(manager.tick("leads", new VersionWindow(50, 25, 20, SCORES), healthy(1000))
+                        .windowReset())
+                .as("below min requests: no early abort")
+                .isFalse();
         TickResult r = manager.tick("leads", new VersionWindow(200, 40, 20, SCORES), healthy(1000));
         assertAborted(r, "before the hold elapsed");
     }
@@ -121,8 +133,10 @@ class RolloutManagerTest {
     void tick_latencyBreachAborts() {
         manager.start(spec(), "alice", Set.of());
         clock.advance(Duration.ofMinutes(1));
-        assertThat(manager.tick("leads", new VersionWindow(1000, 5, 40, SCORES), healthy(1000)).windowReset())
-                .as("latency waits for the full hold").isFalse();
+        assertThat(manager.tick("leads", new VersionWindow(1000, 5, 40, SCORES), healthy(1000))
+                        .windowReset())
+                .as("latency waits for the full hold")
+                .isFalse();
         clock.advance(Duration.ofMinutes(4));
         TickResult r = manager.tick("leads", new VersionWindow(1000, 5, 40, SCORES), healthy(1000));
         assertAborted(r, "p99 latency 40.0 ms vs stable 20.0 ms: ratio 2.00 > max 1.50");
@@ -146,7 +160,9 @@ class RolloutManagerTest {
         // both sides, so they add 0; PSI = (0.25)ln(2) + (−0.25)ln(2/3) = 0.27465307216702745.
         long[] a = {50, 50, 0, 0, 0, 0, 0, 0, 0, 0};
         long[] b = {25, 75, 0, 0, 0, 0, 0, 0, 0, 0};
-        assertThat(RolloutStateMachine.psi(a, b)).isCloseTo(0.25 * Math.log(2) - 0.25 * Math.log(2.0 / 3), org.assertj.core.api.Assertions.within(1e-12));
+        assertThat(RolloutStateMachine.psi(a, b))
+                .isCloseTo(
+                        0.25 * Math.log(2) - 0.25 * Math.log(2.0 / 3), org.assertj.core.api.Assertions.within(1e-12));
         assertThat(RolloutStateMachine.psi(SCORES, SCORES)).isZero();
     }
 
@@ -170,14 +186,17 @@ class RolloutManagerTest {
         assertThat(whilePaused.windowReset()).isFalse();
         assertThat(whilePaused.rollout().getCurrentWeight()).isEqualTo(5);
 
-        ExperimentsException pausedTwice = catchThrowableOfType(ExperimentsException.class,
-                () -> manager.pause("leads", "", "bob"));
+        ExperimentsException pausedTwice =
+                catchThrowableOfType(ExperimentsException.class, () -> manager.pause("leads", "", "bob"));
         assertThat(pausedTwice.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
 
         manager.resume("leads", "fine", "bob");
-        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset()).as("hold restarted").isFalse();
+        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset())
+                .as("hold restarted")
+                .isFalse();
         clock.advance(Duration.ofMinutes(5));
-        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).rollout().getCurrentWeight()).isEqualTo(25);
+        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).rollout().getCurrentWeight())
+                .isEqualTo(25);
     }
 
     @Test
@@ -189,15 +208,23 @@ class RolloutManagerTest {
         assertThat(promoted.getCurrentWeight()).isEqualTo(100);
         assertThat(store.getDefaultVersion("leads")).contains("2");
 
-        manager.start(spec().toBuilder().setStableVersion("2").setCandidateVersion("3").build(), "alice", Set.of());
+        manager.start(
+                spec().toBuilder()
+                        .setStableVersion("2")
+                        .setCandidateVersion("3")
+                        .build(),
+                "alice",
+                Set.of());
         Rollout aborted = manager.abort("leads", "wrong build", "bob");
         assertThat(aborted.getState()).isEqualTo(RolloutState.ABORTED);
         assertThat(aborted.getCurrentWeight()).isZero();
         assertThat(aborted.getReason()).isEqualTo("wrong build");
         assertThat(store.getDefaultVersion("leads")).contains("2");
-        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.abort("leads", "", "bob")).code())
+        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.abort("leads", "", "bob"))
+                        .code())
                 .isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
-        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.abort("other", "", "bob")).code())
+        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.abort("other", "", "bob"))
+                        .code())
                 .isEqualTo(ErrorCode.NOT_FOUND);
     }
 
@@ -217,8 +244,10 @@ class RolloutManagerTest {
         assertThat(resumed.getStepStarted()).isEqualTo(at25.getStepStarted());
         assertThat(manager.active()).hasSize(1);
         // 3 of the 5 minutes were already held before the restart: 2 more suffice.
-        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset()).isFalse();
+        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).windowReset())
+                .isFalse();
         clock.advance(Duration.ofMinutes(2));
-        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).rollout().getCurrentWeight()).isEqualTo(50);
+        assertThat(manager.tick("leads", healthy(1000), healthy(1000)).rollout().getCurrentWeight())
+                .isEqualTo(50);
     }
 }

@@ -84,8 +84,8 @@ class StatisticsTest {
         assertThat(c.chiSquare()).isCloseTo(1.0, EPS);
         assertThat(c.pValue()).isCloseTo(0.3173105078629141, EPS);
 
-        SampleRatioMismatch.Result d = SampleRatioMismatch.test(new long[] {3300, 3450, 3250},
-                new double[] {1.0 / 3, 1.0 / 3, 1.0 / 3});
+        SampleRatioMismatch.Result d =
+                SampleRatioMismatch.test(new long[] {3300, 3450, 3250}, new double[] {1.0 / 3, 1.0 / 3, 1.0 / 3});
         assertThat(d.chiSquare()).isCloseTo(6.5, EPS);
         assertThat(d.pValue()).isCloseTo(0.0387742078317220, EPS);
     }

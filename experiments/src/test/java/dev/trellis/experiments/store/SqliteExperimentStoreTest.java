@@ -38,9 +38,14 @@ class SqliteExperimentStoreTest {
     }
 
     static Experiment experiment(String key) {
-        return Experiment.newBuilder().setKey(key).setModel("leads").setStatus(ExperimentStatus.DRAFT)
-                .addVariants(Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
-                .addVariants(Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5))
+        return Experiment.newBuilder()
+                .setKey(key)
+                .setModel("leads")
+                .setStatus(ExperimentStatus.DRAFT)
+                .addVariants(
+                        Variant.newBuilder().setKey("control").setVersion("1").setWeight(0.5))
+                .addVariants(
+                        Variant.newBuilder().setKey("treatment").setVersion("2").setWeight(0.5))
                 .build();
     }
 
@@ -51,7 +56,8 @@ class SqliteExperimentStoreTest {
             assertThat(created.getRevision()).isEqualTo(1);
             assertThat(created.getUpdatedBy()).isEqualTo("alice");
             clock.advance(Duration.ofMinutes(1));
-            Experiment updated = store.putExperiment(created.toBuilder().setDescription("d").build(), 1, "bob", "UPDATED");
+            Experiment updated =
+                    store.putExperiment(created.toBuilder().setDescription("d").build(), 1, "bob", "UPDATED");
             assertThat(updated.getRevision()).isEqualTo(2);
             assertThat(updated.getCreated()).isEqualTo(created.getCreated());
             assertThat(updated.getUpdated()).isNotEqualTo(created.getUpdated());
@@ -61,12 +67,21 @@ class SqliteExperimentStoreTest {
             assertThat(history).extracting(Revision::getActor).containsExactly("alice", "bob");
             assertThat(history.get(1).getDefinitionJson()).contains("\"description\":\"d\"");
 
-            assertThat(catchThrowableOfType(ExperimentsException.class,
-                    () -> store.putExperiment(experiment("e1"), 0, "carol", "CREATED")).code()).isEqualTo(ErrorCode.ALREADY_EXISTS);
-            assertThat(catchThrowableOfType(ExperimentsException.class,
-                    () -> store.putExperiment(experiment("e1"), 1, "carol", "UPDATED")).code()).isEqualTo(ErrorCode.STALE_REVISION);
-            assertThat(catchThrowableOfType(ExperimentsException.class,
-                    () -> store.putExperiment(experiment("nope"), 3, "carol", "UPDATED")).code()).isEqualTo(ErrorCode.NOT_FOUND);
+            assertThat(catchThrowableOfType(
+                                    ExperimentsException.class,
+                                    () -> store.putExperiment(experiment("e1"), 0, "carol", "CREATED"))
+                            .code())
+                    .isEqualTo(ErrorCode.ALREADY_EXISTS);
+            assertThat(catchThrowableOfType(
+                                    ExperimentsException.class,
+                                    () -> store.putExperiment(experiment("e1"), 1, "carol", "UPDATED"))
+                            .code())
+                    .isEqualTo(ErrorCode.STALE_REVISION);
+            assertThat(catchThrowableOfType(
+                                    ExperimentsException.class,
+                                    () -> store.putExperiment(experiment("nope"), 3, "carol", "UPDATED"))
+                            .code())
+                    .isEqualTo(ErrorCode.NOT_FOUND);
         }
     }
 
@@ -83,7 +98,13 @@ class SqliteExperimentStoreTest {
                     results.add(pool.submit(() -> {
                         go.await();
                         try {
-                            store.putExperiment(experiment("e1").toBuilder().setDescription(writer).build(), expected, writer, "UPDATED");
+                            store.putExperiment(
+                                    experiment("e1").toBuilder()
+                                            .setDescription(writer)
+                                            .build(),
+                                    expected,
+                                    writer,
+                                    "UPDATED");
                             return "ok:" + writer;
                         } catch (ExperimentsException e) {
                             return e.code().name();
@@ -98,7 +119,11 @@ class SqliteExperimentStoreTest {
                 pool.shutdown();
                 assertThat(outcomes).filteredOn(s -> s.startsWith("ok:")).hasSize(1);
                 assertThat(outcomes).filteredOn(s -> s.equals("STALE_REVISION")).hasSize(1);
-                String winner = outcomes.stream().filter(s -> s.startsWith("ok:")).findFirst().orElseThrow().substring(3);
+                String winner = outcomes.stream()
+                        .filter(s -> s.startsWith("ok:"))
+                        .findFirst()
+                        .orElseThrow()
+                        .substring(3);
                 Experiment stored = store.getExperiment("e1").orElseThrow();
                 assertThat(stored.getRevision()).isEqualTo(expected + 1);
                 assertThat(stored.getDescription()).isEqualTo(winner); // the winner's write, not lost
@@ -112,9 +137,17 @@ class SqliteExperimentStoreTest {
         try (SqliteExperimentStore a = SqliteExperimentStore.open(file(), clock);
                 SqliteExperimentStore b = SqliteExperimentStore.open(file(), clock)) {
             a.putExperiment(experiment("e1"), 0, "a", "CREATED");
-            a.putExperiment(experiment("e1").toBuilder().setDescription("from a").build(), 1, "a", "UPDATED");
-            ExperimentsException stale = catchThrowableOfType(ExperimentsException.class,
-                    () -> b.putExperiment(experiment("e1").toBuilder().setDescription("from b").build(), 1, "b", "UPDATED"));
+            a.putExperiment(
+                    experiment("e1").toBuilder().setDescription("from a").build(), 1, "a", "UPDATED");
+            ExperimentsException stale = catchThrowableOfType(
+                    ExperimentsException.class,
+                    () -> b.putExperiment(
+                            experiment("e1").toBuilder()
+                                    .setDescription("from b")
+                                    .build(),
+                            1,
+                            "b",
+                            "UPDATED"));
             assertThat(stale.code()).isEqualTo(ErrorCode.STALE_REVISION);
             assertThat(b.getExperiment("e1").orElseThrow().getDescription()).isEqualTo("from a");
         }
@@ -128,8 +161,18 @@ class SqliteExperimentStoreTest {
             SqliteExperimentStore store = first;
             store.putExperiment(experiment("e1"), 0, "alice", "CREATED");
             store.setDefaultVersion("leads", "1", "alice");
-            store.putRollout(Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("2")
-                    .setState(RolloutState.PROGRESSING).setCurrentWeight(5).build(), 0, "alice", "STARTED", Optional.empty());
+            store.putRollout(
+                    Rollout.newBuilder()
+                            .setModel("leads")
+                            .setStableVersion("1")
+                            .setCandidateVersion("2")
+                            .setState(RolloutState.PROGRESSING)
+                            .setCurrentWeight(5)
+                            .build(),
+                    0,
+                    "alice",
+                    "STARTED",
+                    Optional.empty());
             for (int i = 0; i < 1000; i++) {
                 store.recordExposure(new Exposure("e1", i % 2 == 0 ? "control" : "treatment", "1", "u" + i, t));
             }
@@ -140,7 +183,8 @@ class SqliteExperimentStoreTest {
         try (SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock)) {
             assertThat(store.getExperiment("e1")).isPresent();
             assertThat(store.getDefaultVersion("leads")).contains("1");
-            assertThat(store.getRollout("leads").orElseThrow().getCurrentWeight()).isEqualTo(5);
+            assertThat(store.getRollout("leads").orElseThrow().getCurrentWeight())
+                    .isEqualTo(5);
             Map<String, VariantStats> stats = store.variantStats("e1", "converted");
             assertThat(stats.get("control").units()).isEqualTo(500);
             assertThat(stats.get("control").positiveUnits()).isEqualTo(1);
@@ -201,7 +245,9 @@ class SqliteExperimentStoreTest {
                 store.recordExposure(new Exposure("e1", "control", "1", "u" + i, clock.instant()));
             }
             store.flush();
-            long written = store.variantStats("e1", "m").getOrDefault("control", VariantStats.empty("control")).units();
+            long written = store.variantStats("e1", "m")
+                    .getOrDefault("control", VariantStats.empty("control"))
+                    .units();
             assertThat(store.droppedCount()).isPositive();
             assertThat(written + store.droppedCount()).isEqualTo(20_000);
         }
@@ -210,14 +256,21 @@ class SqliteExperimentStoreTest {
     @Test
     void putRollout_setsDefaultInSameTransaction() {
         try (SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock)) {
-            Rollout r = Rollout.newBuilder().setModel("leads").setStableVersion("1").setCandidateVersion("2")
-                    .setState(RolloutState.PROMOTED).build();
+            Rollout r = Rollout.newBuilder()
+                    .setModel("leads")
+                    .setStableVersion("1")
+                    .setCandidateVersion("2")
+                    .setState(RolloutState.PROMOTED)
+                    .build();
             Rollout stored = store.putRollout(r, 0, "ctl", "PROMOTED", Optional.of("2"));
             assertThat(stored.getRevision()).isEqualTo(1);
             assertThat(store.getDefaultVersion("leads")).contains("2");
             assertThat(store.rolloutHistory("leads")).hasSize(1);
-            assertThat(catchThrowableOfType(ExperimentsException.class,
-                    () -> store.putRollout(r, 0, "ctl", "STARTED", Optional.empty())).code()).isEqualTo(ErrorCode.ALREADY_EXISTS);
+            assertThat(catchThrowableOfType(
+                                    ExperimentsException.class,
+                                    () -> store.putRollout(r, 0, "ctl", "STARTED", Optional.empty()))
+                            .code())
+                    .isEqualTo(ErrorCode.ALREADY_EXISTS);
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.batching;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -9,9 +11,6 @@ import dev.trellis.modelserver.errors.ErrorCode;
 import dev.trellis.modelserver.errors.ModelServerException;
 import dev.trellis.modelserver.telemetry.ServerMetrics;
 import io.opentelemetry.api.common.Attributes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -20,8 +19,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Dynamic batching for one model version. Callers {@link #submit} rows; worker threads take
@@ -34,9 +33,7 @@ import static java.util.Objects.requireNonNull;
  * scores and ignore the contributions. The queue is bounded: a full queue refuses new requests with
  * RESOURCE_EXHAUSTED instead of growing without limit. Thread-safe.
  */
-public final class Batcher
-        implements AutoCloseable
-{
+public final class Batcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Batcher.class);
 
     private final String name;
@@ -53,8 +50,8 @@ public final class Batcher
     private final List<Thread> workers = new ArrayList<>();
     private boolean closed;
 
-    public Batcher(String name, Ensemble ensemble, BatchingOptions options, ServerMetrics metrics, Attributes attributes)
-    {
+    public Batcher(
+            String name, Ensemble ensemble, BatchingOptions options, ServerMetrics metrics, Attributes attributes) {
         this.name = requireNonNull(name, "name is null");
         this.ensemble = requireNonNull(ensemble, "ensemble is null");
         this.schema = ensemble.schema();
@@ -75,8 +72,7 @@ public final class Batcher
      *
      * @throws ModelServerException QUEUE_FULL when the queue holds the max number of requests
      */
-    public CompletableFuture<ScoredRows> submit(FeatureBatch rows, boolean explain)
-    {
+    public CompletableFuture<ScoredRows> submit(FeatureBatch rows, boolean explain) {
         requireNonNull(rows, "rows is null");
         if (!rows.schema().equals(schema)) {
             throw new IllegalArgumentException("rows do not follow the ensemble's schema");
@@ -85,42 +81,39 @@ public final class Batcher
         lock.lock();
         try {
             if (closed) {
-                throw new ModelServerException(ErrorCode.SHUTTING_DOWN, "model version " + name + " is unloading; retry");
+                throw new ModelServerException(
+                        ErrorCode.SHUTTING_DOWN, "model version " + name + " is unloading; retry");
             }
             if (queue.size() >= options.maxQueueSize()) {
                 metrics.recordQueueRejected(attributes);
-                throw new ModelServerException(ErrorCode.QUEUE_FULL,
+                throw new ModelServerException(
+                        ErrorCode.QUEUE_FULL,
                         "model version " + name + " has " + queue.size() + " requests queued (the limit); retry later");
             }
             queue.addLast(pending);
             notEmpty.signal();
-        }
-        finally {
+        } finally {
             lock.unlock();
         }
         return pending.result();
     }
 
     /** Requests queued and not yet taken by a worker. */
-    public int queued()
-    {
+    public int queued() {
         lock.lock();
         try {
             return queue.size();
-        }
-        finally {
+        } finally {
             lock.unlock();
         }
     }
 
-    private void work()
-    {
+    private void work() {
         while (true) {
             List<Pending> batch;
             try {
                 batch = take();
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 failQueued();
                 return;
@@ -133,9 +126,7 @@ public final class Batcher
     }
 
     /** The next batch, or null once closed and empty. */
-    private List<Pending> take()
-            throws InterruptedException
-    {
+    private List<Pending> take() throws InterruptedException {
         lock.lock();
         try {
             while (queue.isEmpty()) {
@@ -171,14 +162,12 @@ public final class Batcher
                 notEmpty.signal();
             }
             return batch;
-        }
-        finally {
+        } finally {
             lock.unlock();
         }
     }
 
-    private void score(List<Pending> batch)
-    {
+    private void score(List<Pending> batch) {
         long start = System.nanoTime();
         int totalRows = 0;
         boolean explain = false;
@@ -195,9 +184,9 @@ public final class Batcher
             if (predictions.rows() != totalRows) {
                 throw new IllegalStateException("ensemble returned " + predictions.rows() + " rows for " + totalRows);
             }
-        }
-        catch (RuntimeException | Error e) {
-            ModelServerException failure = new ModelServerException(ErrorCode.SCORING_FAILED, "scoring failed in model version " + name);
+        } catch (RuntimeException | Error e) {
+            ModelServerException failure =
+                    new ModelServerException(ErrorCode.SCORING_FAILED, "scoring failed in model version " + name);
             log.error("scoring failed in model version {}", name, e);
             batch.forEach(pending -> pending.result().completeExceptionally(failure));
             return;
@@ -210,8 +199,7 @@ public final class Batcher
         }
     }
 
-    private FeatureBatch concatenate(List<Pending> batch, int totalRows)
-    {
+    private FeatureBatch concatenate(List<Pending> batch, int totalRows) {
         FeatureBatch merged = new FeatureBatch(schema, totalRows);
         for (int feature = 0; feature < schema.size(); feature++) {
             boolean numeric = schema.features().get(feature).type() == FeatureType.NUMERIC;
@@ -227,17 +215,16 @@ public final class Batcher
         return merged;
     }
 
-    private void failQueued()
-    {
+    private void failQueued() {
         lock.lock();
         try {
             Pending pending;
             while ((pending = queue.pollFirst()) != null) {
-                pending.result().completeExceptionally(
-                        new ModelServerException(ErrorCode.SHUTTING_DOWN, "model version " + name + " is unloading; retry"));
+                pending.result()
+                        .completeExceptionally(new ModelServerException(
+                                ErrorCode.SHUTTING_DOWN, "model version " + name + " is unloading; retry"));
             }
-        }
-        finally {
+        } finally {
             lock.unlock();
         }
     }
@@ -246,22 +233,19 @@ public final class Batcher
      * Stops taking requests, scores what is queued, and waits up to {@code timeout} for the workers.
      * Safe to call twice.
      */
-    public void close(Duration timeout)
-    {
+    public void close(Duration timeout) {
         lock.lock();
         try {
             closed = true;
             notEmpty.signalAll();
-        }
-        finally {
+        } finally {
             lock.unlock();
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         for (Thread worker : workers) {
             try {
                 worker.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            }
-            catch (InterruptedException e) {
+            } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
@@ -271,10 +255,10 @@ public final class Batcher
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         close(Duration.ofSeconds(5));
     }
 
-    private record Pending(FeatureBatch rows, boolean explain, long enqueuedNanos, CompletableFuture<ScoredRows> result) {}
+    private record Pending(
+            FeatureBatch rows, boolean explain, long enqueuedNanos, CompletableFuture<ScoredRows> result) {}
 }

@@ -1,10 +1,9 @@
 package dev.trellis.modelserver.batching;
 
-import dev.trellis.modelserver.config.ModelServerConfig;
-
-import java.time.Duration;
-
 import static java.util.Objects.requireNonNull;
+
+import dev.trellis.modelserver.config.ModelServerConfig;
+import java.time.Duration;
 
 /**
  * How one model version's requests are batched.
@@ -14,18 +13,16 @@ import static java.util.Objects.requireNonNull;
  * @param maxQueueSize most queued requests before new ones are refused
  * @param workers scoring threads
  */
-public record BatchingOptions(int maxBatchSize, Duration maxQueueDelay, int maxQueueSize, int workers)
-{
-    public BatchingOptions
-    {
+public record BatchingOptions(int maxBatchSize, Duration maxQueueDelay, int maxQueueSize, int workers) {
+    public BatchingOptions {
         if (maxBatchSize < 1 || maxQueueSize < 1 || workers < 1) {
             throw new IllegalArgumentException("maxBatchSize, maxQueueSize and workers must be positive");
         }
         requireNonNull(maxQueueDelay, "maxQueueDelay is null");
     }
 
-    public static BatchingOptions from(ModelServerConfig config)
-    {
-        return new BatchingOptions(config.maxBatchSize(), config.maxQueueDelay(), config.maxQueueSize(), config.batchWorkers());
+    public static BatchingOptions from(ModelServerConfig config) {
+        return new BatchingOptions(
+                config.maxBatchSize(), config.maxQueueDelay(), config.maxQueueSize(), config.batchWorkers());
     }
 }

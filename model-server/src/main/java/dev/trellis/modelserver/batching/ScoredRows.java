@@ -1,8 +1,8 @@
 package dev.trellis.modelserver.batching;
 
-import dev.trellis.ensemble.api.Predictions;
-
 import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ensemble.api.Predictions;
 
 /**
  * One caller's share of a batch's predictions: rows {@code [offset, offset + rows)}.
@@ -12,13 +12,12 @@ import static java.util.Objects.requireNonNull;
  * @param rows number of rows of this caller
  * @param batchRows rows in the whole batch (for tracing and tests)
  */
-public record ScoredRows(Predictions predictions, int offset, int rows, int batchRows)
-{
-    public ScoredRows
-    {
+public record ScoredRows(Predictions predictions, int offset, int rows, int batchRows) {
+    public ScoredRows {
         requireNonNull(predictions, "predictions is null");
         if (offset < 0 || rows < 0 || offset + rows > predictions.rows()) {
-            throw new IllegalArgumentException("rows [" + offset + ", " + (offset + rows) + ") outside a batch of " + predictions.rows());
+            throw new IllegalArgumentException(
+                    "rows [" + offset + ", " + (offset + rows) + ") outside a batch of " + predictions.rows());
         }
     }
 }

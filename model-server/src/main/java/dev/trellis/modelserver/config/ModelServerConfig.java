@@ -1,12 +1,12 @@
 package dev.trellis.modelserver.config;
 
+import static java.util.Objects.requireNonNull;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Everything the model-server can be told, with every default in {@link Builder}. Immutable.
@@ -48,8 +48,7 @@ public record ModelServerConfig(
         Duration drainTimeout,
         Optional<Path> tlsCert,
         Optional<Path> tlsKey,
-        boolean traceLog)
-{
+        boolean traceLog) {
     public static final int DEFAULT_PORT = 8081;
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_METRICS_PORT = 9091;
@@ -62,8 +61,7 @@ public record ModelServerConfig(
     public static final int DEFAULT_MAX_BATCH_ROWS = 10_000;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
-    public ModelServerConfig
-    {
+    public ModelServerConfig {
         requireNonNull(repository, "repository is null");
         requireNonNull(host, "host is null");
         checkRange(port, 0, 65535, "port");
@@ -89,13 +87,11 @@ public record ModelServerConfig(
         }
     }
 
-    public static Builder builder(Path repository)
-    {
+    public static Builder builder(Path repository) {
         return new Builder(repository);
     }
 
-    public Builder toBuilder()
-    {
+    public Builder toBuilder() {
         return new Builder(repository)
                 .host(host)
                 .port(port)
@@ -115,33 +111,28 @@ public record ModelServerConfig(
                 .traceLog(traceLog);
     }
 
-    public VersionPolicy versionPolicy(String model)
-    {
+    public VersionPolicy versionPolicy(String model) {
         return versionPolicies.getOrDefault(model, defaultVersionPolicy);
     }
 
-    public static int defaultBatchWorkers()
-    {
+    public static int defaultBatchWorkers() {
         return Runtime.getRuntime().availableProcessors();
     }
 
-    private static void checkRange(int value, int min, int max, String name)
-    {
+    private static void checkRange(int value, int min, int max, String name) {
         if (value < min || value > max) {
             throw new IllegalArgumentException(name + " must be in [" + min + ", " + max + "]: " + value);
         }
     }
 
-    private static void checkPositive(Duration value, String name)
-    {
+    private static void checkPositive(Duration value, String name) {
         if (value.isNegative() || value.isZero()) {
             throw new IllegalArgumentException(name + " must be positive: " + value);
         }
     }
 
     /** Holds the defaults; not thread-safe. */
-    public static final class Builder
-    {
+    public static final class Builder {
         private final Path repository;
         private String host = DEFAULT_HOST;
         private int port = DEFAULT_PORT;
@@ -161,113 +152,111 @@ public record ModelServerConfig(
         private Path tlsKey;
         private boolean traceLog;
 
-        private Builder(Path repository)
-        {
+        private Builder(Path repository) {
             this.repository = requireNonNull(repository, "repository is null");
         }
 
-        public Builder host(String host)
-        {
+        public Builder host(String host) {
             this.host = host;
             return this;
         }
 
-        public Builder port(int port)
-        {
+        public Builder port(int port) {
             this.port = port;
             return this;
         }
 
-        public Builder metricsPort(int metricsPort)
-        {
+        public Builder metricsPort(int metricsPort) {
             this.metricsPort = metricsPort;
             return this;
         }
 
-        public Builder models(List<String> models)
-        {
+        public Builder models(List<String> models) {
             this.models = models;
             return this;
         }
 
-        public Builder defaultVersionPolicy(VersionPolicy defaultVersionPolicy)
-        {
+        public Builder defaultVersionPolicy(VersionPolicy defaultVersionPolicy) {
             this.defaultVersionPolicy = defaultVersionPolicy;
             return this;
         }
 
-        public Builder versionPolicies(Map<String, VersionPolicy> versionPolicies)
-        {
+        public Builder versionPolicies(Map<String, VersionPolicy> versionPolicies) {
             this.versionPolicies = versionPolicies;
             return this;
         }
 
-        public Builder pollInterval(Duration pollInterval)
-        {
+        public Builder pollInterval(Duration pollInterval) {
             this.pollInterval = pollInterval;
             return this;
         }
 
-        public Builder maxBatchSize(int maxBatchSize)
-        {
+        public Builder maxBatchSize(int maxBatchSize) {
             this.maxBatchSize = maxBatchSize;
             return this;
         }
 
-        public Builder maxQueueDelay(Duration maxQueueDelay)
-        {
+        public Builder maxQueueDelay(Duration maxQueueDelay) {
             this.maxQueueDelay = maxQueueDelay;
             return this;
         }
 
-        public Builder maxQueueSize(int maxQueueSize)
-        {
+        public Builder maxQueueSize(int maxQueueSize) {
             this.maxQueueSize = maxQueueSize;
             return this;
         }
 
-        public Builder batchWorkers(int batchWorkers)
-        {
+        public Builder batchWorkers(int batchWorkers) {
             this.batchWorkers = batchWorkers;
             return this;
         }
 
-        public Builder maxMessageSize(int maxMessageSize)
-        {
+        public Builder maxMessageSize(int maxMessageSize) {
             this.maxMessageSize = maxMessageSize;
             return this;
         }
 
-        public Builder maxBatchRows(int maxBatchRows)
-        {
+        public Builder maxBatchRows(int maxBatchRows) {
             this.maxBatchRows = maxBatchRows;
             return this;
         }
 
-        public Builder drainTimeout(Duration drainTimeout)
-        {
+        public Builder drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
             return this;
         }
 
-        public Builder tls(Path tlsCert, Path tlsKey)
-        {
+        public Builder tls(Path tlsCert, Path tlsKey) {
             this.tlsCert = tlsCert;
             this.tlsKey = tlsKey;
             return this;
         }
 
-        public Builder traceLog(boolean traceLog)
-        {
+        public Builder traceLog(boolean traceLog) {
             this.traceLog = traceLog;
             return this;
         }
 
-        public ModelServerConfig build()
-        {
-            return new ModelServerConfig(repository, host, port, metricsPort, models, defaultVersionPolicy, versionPolicies,
-                    pollInterval, maxBatchSize, maxQueueDelay, maxQueueSize, batchWorkers, maxMessageSize, maxBatchRows,
-                    drainTimeout, Optional.ofNullable(tlsCert), Optional.ofNullable(tlsKey), traceLog);
+        public ModelServerConfig build() {
+            return new ModelServerConfig(
+                    repository,
+                    host,
+                    port,
+                    metricsPort,
+                    models,
+                    defaultVersionPolicy,
+                    versionPolicies,
+                    pollInterval,
+                    maxBatchSize,
+                    maxQueueDelay,
+                    maxQueueSize,
+                    batchWorkers,
+                    maxMessageSize,
+                    maxBatchRows,
+                    drainTimeout,
+                    Optional.ofNullable(tlsCert),
+                    Optional.ofNullable(tlsKey),
+                    traceLog);
         }
     }
 }

@@ -4,12 +4,10 @@ import java.time.Duration;
 import java.util.Locale;
 
 /** Parses the human forms of durations ({@code 5s}, {@code 1ms}, {@code 250us}, {@code PT5S}) and sizes ({@code 16MiB}). */
-public final class Values
-{
+public final class Values {
     private Values() {}
 
-    public static Duration parseDuration(String text)
-    {
+    public static Duration parseDuration(String text) {
         String value = text.trim().toLowerCase(Locale.ROOT);
         try {
             if (value.startsWith("pt") || value.startsWith("p")) {
@@ -34,14 +32,12 @@ public final class Values
                 default -> throw new IllegalArgumentException("unit");
             };
             return Duration.ofNanos(nanos);
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new IllegalArgumentException("invalid duration '" + text + "': use e.g. 250us, 1ms, 5s, 2m or PT5S");
         }
     }
 
-    public static int parseSize(String text)
-    {
+    public static int parseSize(String text) {
         String value = text.trim();
         long multiplier = 1;
         String number = value;
@@ -58,9 +54,9 @@ public final class Values
                 throw new IllegalArgumentException("range");
             }
             return (int) bytes;
-        }
-        catch (RuntimeException e) {
-            throw new IllegalArgumentException("invalid size '" + text + "': use bytes or e.g. 512KiB, 16MiB (at most 2GiB - 1)");
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(
+                    "invalid size '" + text + "': use bytes or e.g. 512KiB, 16MiB (at most 2GiB - 1)");
         }
     }
 }

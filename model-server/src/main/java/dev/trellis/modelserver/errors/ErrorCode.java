@@ -1,16 +1,15 @@
 package dev.trellis.modelserver.errors;
 
-import io.grpc.Status;
-
 import static java.util.Objects.requireNonNull;
+
+import io.grpc.Status;
 
 /**
  * Every way a model-server call can fail, with the gRPC status it becomes on the wire. Only
  * {@link #INTERNAL_ERROR} and {@link #SCORING_FAILED} are the server's fault; everything else is a
  * caller's mistake or a transient condition, and never maps to INTERNAL.
  */
-public enum ErrorCode
-{
+public enum ErrorCode {
     INVALID_TENSOR_DATATYPE(Status.Code.INVALID_ARGUMENT),
     INVALID_TENSOR_SHAPE(Status.Code.INVALID_ARGUMENT),
     INVALID_TENSOR_CONTENTS(Status.Code.INVALID_ARGUMENT),
@@ -32,13 +31,11 @@ public enum ErrorCode
 
     private final Status.Code statusCode;
 
-    ErrorCode(Status.Code statusCode)
-    {
+    ErrorCode(Status.Code statusCode) {
         this.statusCode = requireNonNull(statusCode, "statusCode is null");
     }
 
-    public Status.Code statusCode()
-    {
+    public Status.Code statusCode() {
         return statusCode;
     }
 }

@@ -5,11 +5,10 @@ import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one place where internal failures become gRPC statuses: a {@code google.rpc.Status} with an
@@ -17,16 +16,14 @@ import java.util.concurrent.ExecutionException;
  * {@code BadRequest} with field violations. Unexpected exceptions become a generic INTERNAL whose
  * message never carries the cause; the cause is logged here instead. Thread-safe (stateless).
  */
-public final class GrpcErrors
-{
+public final class GrpcErrors {
     public static final String DOMAIN = "modelserver.trellis.dev";
 
     private static final Logger log = LoggerFactory.getLogger(GrpcErrors.class);
 
     private GrpcErrors() {}
 
-    public static StatusRuntimeException toStatusException(Throwable failure)
-    {
+    public static StatusRuntimeException toStatusException(Throwable failure) {
         Throwable unwrapped = unwrap(failure);
         if (unwrapped instanceof StatusRuntimeException statusException) {
             return statusException;
@@ -34,8 +31,7 @@ public final class GrpcErrors
         ModelServerException error;
         if (unwrapped instanceof ModelServerException modelServerException) {
             error = modelServerException;
-        }
-        else {
+        } else {
             log.error("internal error", unwrapped);
             error = new ModelServerException(ErrorCode.INTERNAL_ERROR, "internal error");
         }
@@ -59,10 +55,10 @@ public final class GrpcErrors
         return StatusProto.toStatusRuntimeException(status.build());
     }
 
-    private static Throwable unwrap(Throwable failure)
-    {
+    private static Throwable unwrap(Throwable failure) {
         Throwable current = failure;
-        while ((current instanceof CompletionException || current instanceof ExecutionException) && current.getCause() != null) {
+        while ((current instanceof CompletionException || current instanceof ExecutionException)
+                && current.getCause() != null) {
             current = current.getCause();
         }
         return current;

@@ -5,12 +5,9 @@ import com.google.inject.Scopes;
 import io.grpc.protobuf.services.HealthStatusManager;
 
 /** Binds the gRPC health service and what drives it. */
-public final class HealthModule
-        extends AbstractModule
-{
+public final class HealthModule extends AbstractModule {
     @Override
-    protected void configure()
-    {
+    protected void configure() {
         bind(HealthStatusManager.class).in(Scopes.SINGLETON);
         bind(ServingHealth.class).in(Scopes.SINGLETON);
     }

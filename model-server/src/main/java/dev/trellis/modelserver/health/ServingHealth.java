@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.health;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.modelserver.repository.ModelRepository;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import io.grpc.BindableService;
@@ -7,14 +9,11 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import jakarta.inject.Inject;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * {@code grpc.health.v1} status of the server ("") and of the inference service: NOT_SERVING until
  * every expected model has a READY version, and for good once shutdown begins. Thread-safe.
  */
-public final class ServingHealth
-{
+public final class ServingHealth {
     public static final String INFERENCE_SERVICE = GRPCInferenceServiceGrpc.SERVICE_NAME;
 
     private final HealthStatusManager manager;
@@ -24,35 +23,30 @@ public final class ServingHealth
     private boolean terminal;
 
     @Inject
-    public ServingHealth(HealthStatusManager manager, ModelRepository repository)
-    {
+    public ServingHealth(HealthStatusManager manager, ModelRepository repository) {
         this.manager = requireNonNull(manager, "manager is null");
         this.repository = requireNonNull(repository, "repository is null");
         set(ServingStatus.NOT_SERVING);
     }
 
     /** Follows the repository from now on. */
-    public void start()
-    {
+    public void start() {
         repository.addListener(this::update);
         update();
     }
 
-    public BindableService service()
-    {
+    public BindableService service() {
         return manager.getHealthService();
     }
 
-    public boolean isServing()
-    {
+    public boolean isServing() {
         synchronized (lock) {
             return serving && !terminal;
         }
     }
 
     /** NOT_SERVING from now on, whatever the models do. Safe to call twice. */
-    public void shuttingDown()
-    {
+    public void shuttingDown() {
         synchronized (lock) {
             terminal = true;
             serving = false;
@@ -60,8 +54,7 @@ public final class ServingHealth
         }
     }
 
-    private void update()
-    {
+    private void update() {
         synchronized (lock) {
             if (terminal) {
                 return;
@@ -74,8 +67,7 @@ public final class ServingHealth
         }
     }
 
-    private void set(ServingStatus status)
-    {
+    private void set(ServingStatus status) {
         manager.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, status);
         manager.setStatus(INFERENCE_SERVICE, status);
     }

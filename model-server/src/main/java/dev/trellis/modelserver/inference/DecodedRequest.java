@@ -1,10 +1,9 @@
 package dev.trellis.modelserver.inference;
 
-import dev.trellis.ensemble.api.FeatureBatch;
-
-import java.util.Set;
-
 import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ensemble.api.FeatureBatch;
+import java.util.Set;
 
 /**
  * A validated ModelInfer request.
@@ -13,10 +12,8 @@ import static java.util.Objects.requireNonNull;
  * @param explain whether contributions are computed
  * @param outputs output tensors to return
  */
-record DecodedRequest(FeatureBatch rows, boolean explain, Set<String> outputs)
-{
-    DecodedRequest
-    {
+record DecodedRequest(FeatureBatch rows, boolean explain, Set<String> outputs) {
+    DecodedRequest {
         requireNonNull(rows, "rows is null");
         outputs = Set.copyOf(requireNonNull(outputs, "outputs is null"));
     }

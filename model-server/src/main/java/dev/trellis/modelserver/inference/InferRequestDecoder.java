@@ -12,7 +12,6 @@ import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferRequest.InferInputTensor;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -34,32 +33,34 @@ import java.util.stream.Collectors;
  * A feature without a tensor is missing in every row: the router validates feature names before
  * sending, so here an absent feature is a deliberate "unknown". Stateless and thread-safe.
  */
-final class InferRequestDecoder
-{
+final class InferRequestDecoder {
     private static final Set<String> NUMERIC_TYPES = Set.of("FP32", "FP64", "INT32", "INT64");
 
     private InferRequestDecoder() {}
 
-    static DecodedRequest decode(ModelInferRequest request, FeatureSchema schema, int maxBatchRows)
-    {
+    static DecodedRequest decode(ModelInferRequest request, FeatureSchema schema, int maxBatchRows) {
         boolean explain = explain(request);
         Set<String> outputs = outputs(request);
         if (outputs.contains(Outputs.CONTRIBUTIONS)) {
             explain = true;
-        }
-        else if (request.getOutputsCount() == 0 && explain) {
+        } else if (request.getOutputsCount() == 0 && explain) {
             outputs = new LinkedHashSet<>(outputs);
             outputs.add(Outputs.CONTRIBUTIONS);
         }
 
         List<InferInputTensor> inputs = request.getInputsList();
         if (inputs.isEmpty()) {
-            throw new ModelServerException(ErrorCode.EMPTY_REQUEST, "request has no input tensors; expected one per feature: "
-                    + featureNames(schema), List.of(new FieldViolation("inputs", "expected one tensor per feature")), Map.of());
+            throw new ModelServerException(
+                    ErrorCode.EMPTY_REQUEST,
+                    "request has no input tensors; expected one per feature: " + featureNames(schema),
+                    List.of(new FieldViolation("inputs", "expected one tensor per feature")),
+                    Map.of());
         }
         boolean raw = request.getRawInputContentsCount() > 0;
         if (raw && request.getRawInputContentsCount() != inputs.size()) {
-            throw ModelServerException.badField(ErrorCode.INVALID_TENSOR_CONTENTS, "raw_input_contents",
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_CONTENTS,
+                    "raw_input_contents",
                     "raw_input_contents has " + request.getRawInputContentsCount() + " entries for " + inputs.size()
                             + " inputs; send raw contents for every input or for none");
         }
@@ -73,17 +74,22 @@ final class InferRequestDecoder
             featureIndex[i] = schema.indexOf(name);
             if (featureIndex[i] < 0) {
                 unknown.add(name);
-                unknownViolations.add(new FieldViolation("inputs[" + i + "].name", "unknown input tensor '" + name + "'"));
-            }
-            else if (seen.put(name, i) != null) {
-                throw ModelServerException.badField(ErrorCode.DUPLICATE_TENSOR, "inputs[" + i + "].name",
+                unknownViolations.add(
+                        new FieldViolation("inputs[" + i + "].name", "unknown input tensor '" + name + "'"));
+            } else if (seen.put(name, i) != null) {
+                throw ModelServerException.badField(
+                        ErrorCode.DUPLICATE_TENSOR,
+                        "inputs[" + i + "].name",
                         "input tensor '" + name + "' appears more than once");
             }
         }
         if (!unknown.isEmpty()) {
-            throw new ModelServerException(ErrorCode.UNKNOWN_TENSOR,
-                    "unknown input tensors: " + String.join(", ", unknown) + "; this model's inputs are: " + featureNames(schema),
-                    unknownViolations, Map.of("unknown_inputs", String.join(",", unknown)));
+            throw new ModelServerException(
+                    ErrorCode.UNKNOWN_TENSOR,
+                    "unknown input tensors: " + String.join(", ", unknown) + "; this model's inputs are: "
+                            + featureNames(schema),
+                    unknownViolations,
+                    Map.of("unknown_inputs", String.join(",", unknown)));
         }
 
         // datatype and shape of every tensor, reported together
@@ -93,48 +99,66 @@ final class InferRequestDecoder
             InferInputTensor tensor = inputs.get(i);
             Feature feature = schema.features().get(featureIndex[i]);
             String expected = expectedDatatypes(feature);
-            boolean typeOk = feature.type() == FeatureType.NUMERIC ? NUMERIC_TYPES.contains(tensor.getDatatype()) : tensor.getDatatype().equals("BYTES");
+            boolean typeOk = feature.type() == FeatureType.NUMERIC
+                    ? NUMERIC_TYPES.contains(tensor.getDatatype())
+                    : tensor.getDatatype().equals("BYTES");
             if (!typeOk) {
-                violations.add(new FieldViolation("inputs[" + tensor.getName() + "].datatype",
-                        "input '" + tensor.getName() + "' has datatype '" + tensor.getDatatype() + "'; expected " + expected
-                                + " for " + feature.type().name().toLowerCase() + " feature '" + feature.name() + "'"));
+                violations.add(new FieldViolation(
+                        "inputs[" + tensor.getName() + "].datatype",
+                        "input '" + tensor.getName() + "' has datatype '" + tensor.getDatatype() + "'; expected "
+                                + expected + " for " + feature.type().name().toLowerCase() + " feature '"
+                                + feature.name() + "'"));
                 firstCode = firstCode == null ? ErrorCode.INVALID_TENSOR_DATATYPE : firstCode;
             }
             List<Long> shape = tensor.getShapeList();
             boolean shapeOk = (shape.size() == 1 || (shape.size() == 2 && shape.get(1) == 1)) && shape.get(0) >= 0;
             if (!shapeOk) {
-                violations.add(new FieldViolation("inputs[" + tensor.getName() + "].shape",
+                violations.add(new FieldViolation(
+                        "inputs[" + tensor.getName() + "].shape",
                         "input '" + tensor.getName() + "' has shape " + shape + "; expected [batch] or [batch, 1]"));
                 firstCode = firstCode == null ? ErrorCode.INVALID_TENSOR_SHAPE : firstCode;
             }
         }
         if (!violations.isEmpty()) {
-            throw new ModelServerException(firstCode,
-                    violations.stream().map(FieldViolation::description).collect(Collectors.joining("; ")), violations, Map.of());
+            throw new ModelServerException(
+                    firstCode,
+                    violations.stream().map(FieldViolation::description).collect(Collectors.joining("; ")),
+                    violations,
+                    Map.of());
         }
 
         long batch = inputs.get(0).getShape(0);
         List<FieldViolation> mismatched = new ArrayList<>();
         for (InferInputTensor tensor : inputs) {
             if (tensor.getShape(0) != batch) {
-                mismatched.add(new FieldViolation("inputs[" + tensor.getName() + "].shape",
-                        "input '" + tensor.getName() + "' has " + tensor.getShape(0) + " rows but '" + inputs.get(0).getName()
-                                + "' has " + batch));
+                mismatched.add(new FieldViolation(
+                        "inputs[" + tensor.getName() + "].shape",
+                        "input '" + tensor.getName() + "' has " + tensor.getShape(0) + " rows but '"
+                                + inputs.get(0).getName() + "' has " + batch));
             }
         }
         if (!mismatched.isEmpty()) {
-            throw new ModelServerException(ErrorCode.BATCH_SIZE_MISMATCH,
-                    "inputs disagree on the batch size: " + mismatched.stream().map(FieldViolation::description).collect(Collectors.joining("; ")),
-                    mismatched, Map.of());
+            throw new ModelServerException(
+                    ErrorCode.BATCH_SIZE_MISMATCH,
+                    "inputs disagree on the batch size: "
+                            + mismatched.stream()
+                                    .map(FieldViolation::description)
+                                    .collect(Collectors.joining("; ")),
+                    mismatched,
+                    Map.of());
         }
         if (batch == 0) {
-            throw ModelServerException.badField(ErrorCode.EMPTY_REQUEST, "inputs[" + inputs.get(0).getName() + "].shape",
+            throw ModelServerException.badField(
+                    ErrorCode.EMPTY_REQUEST,
+                    "inputs[" + inputs.get(0).getName() + "].shape",
                     "batch size is 0; send at least one row");
         }
         if (batch > maxBatchRows) {
-            throw new ModelServerException(ErrorCode.REQUEST_TOO_LARGE,
+            throw new ModelServerException(
+                    ErrorCode.REQUEST_TOO_LARGE,
                     "request has " + batch + " rows; the limit is " + maxBatchRows + " rows per request, split it",
-                    List.of(new FieldViolation("inputs[" + inputs.get(0).getName() + "].shape",
+                    List.of(new FieldViolation(
+                            "inputs[" + inputs.get(0).getName() + "].shape",
                             batch + " rows exceed the limit of " + maxBatchRows)),
                     Map.of("max_batch_rows", String.valueOf(maxBatchRows)));
         }
@@ -146,16 +170,14 @@ final class InferRequestDecoder
             int feature = featureIndex[i];
             if (raw) {
                 fillRaw(features, feature, tensor, request.getRawInputContents(i), rows);
-            }
-            else {
+            } else {
                 fillContents(features, feature, tensor, rows);
             }
         }
         return new DecodedRequest(features, explain, outputs);
     }
 
-    private static boolean explain(ModelInferRequest request)
-    {
+    private static boolean explain(ModelInferRequest request) {
         InferParameter parameter = request.getParametersMap().get(Outputs.EXPLAIN_PARAMETER);
         if (parameter == null) {
             return false;
@@ -163,15 +185,16 @@ final class InferRequestDecoder
         if (parameter.hasBoolParam()) {
             return parameter.getBoolParam();
         }
-        if (parameter.hasStringParam() && (parameter.getStringParam().equals("true") || parameter.getStringParam().equals("false"))) {
+        if (parameter.hasStringParam()
+                && (parameter.getStringParam().equals("true")
+                        || parameter.getStringParam().equals("false"))) {
             return Boolean.parseBoolean(parameter.getStringParam());
         }
-        throw ModelServerException.badField(ErrorCode.INVALID_PARAMETER, "parameters[explain]",
-                "parameter 'explain' must be a bool_param");
+        throw ModelServerException.badField(
+                ErrorCode.INVALID_PARAMETER, "parameters[explain]", "parameter 'explain' must be a bool_param");
     }
 
-    private static Set<String> outputs(ModelInferRequest request)
-    {
+    private static Set<String> outputs(ModelInferRequest request) {
         if (request.getOutputsCount() == 0) {
             return Outputs.DEFAULT;
         }
@@ -185,16 +208,17 @@ final class InferRequestDecoder
             requested.add(name);
         }
         if (!violations.isEmpty()) {
-            throw new ModelServerException(ErrorCode.UNKNOWN_OUTPUT,
+            throw new ModelServerException(
+                    ErrorCode.UNKNOWN_OUTPUT,
                     violations.stream().map(FieldViolation::description).collect(Collectors.joining("; "))
                             + "; outputs are: " + String.join(", ", Outputs.ALL),
-                    violations, Map.of());
+                    violations,
+                    Map.of());
         }
         return requested;
     }
 
-    private static void fillContents(FeatureBatch batch, int feature, InferInputTensor tensor, int rows)
-    {
+    private static void fillContents(FeatureBatch batch, int feature, InferInputTensor tensor, int rows) {
         InferTensorContents contents = tensor.getContents();
         switch (tensor.getDatatype()) {
             case "FP32" -> {
@@ -236,8 +260,7 @@ final class InferRequestDecoder
         }
     }
 
-    private static void fillRaw(FeatureBatch batch, int feature, InferInputTensor tensor, ByteString raw, int rows)
-    {
+    private static void fillRaw(FeatureBatch batch, int feature, InferInputTensor tensor, ByteString raw, int rows) {
         ByteBuffer buffer = raw.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
         switch (tensor.getDatatype()) {
             case "FP32" -> {
@@ -276,56 +299,60 @@ final class InferRequestDecoder
                     }
                     int length = buffer.getInt();
                     if (length < 0 || length > buffer.remaining()) {
-                        throw rawBytesError(tensor, "value " + row + " declares " + Integer.toUnsignedString(length)
-                                + " bytes but only " + buffer.remaining() + " remain");
+                        throw rawBytesError(
+                                tensor,
+                                "value " + row + " declares " + Integer.toUnsignedString(length) + " bytes but only "
+                                        + buffer.remaining() + " remain");
                     }
                     column[row] = category(ByteString.copyFrom(buffer, length));
                 }
                 if (buffer.hasRemaining()) {
-                    throw rawBytesError(tensor, "has " + buffer.remaining() + " bytes after the " + rows + " values of the shape");
+                    throw rawBytesError(
+                            tensor, "has " + buffer.remaining() + " bytes after the " + rows + " values of the shape");
                 }
             }
             default -> throw new IllegalStateException("datatype checked before: " + tensor.getDatatype());
         }
     }
 
-    private static String category(ByteString value)
-    {
+    private static String category(ByteString value) {
         return value.isEmpty() ? null : value.toString(StandardCharsets.UTF_8);
     }
 
-    private static void checkCount(InferInputTensor tensor, String field, int count, int rows)
-    {
+    private static void checkCount(InferInputTensor tensor, String field, int count, int rows) {
         if (count != rows) {
-            throw ModelServerException.badField(ErrorCode.INVALID_TENSOR_CONTENTS, "inputs[" + tensor.getName() + "].contents." + field,
-                    "input '" + tensor.getName() + "' (" + tensor.getDatatype() + ") has " + count + " values in contents." + field
-                            + "; its shape " + tensor.getShapeList() + " needs " + rows);
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_CONTENTS,
+                    "inputs[" + tensor.getName() + "].contents." + field,
+                    "input '" + tensor.getName() + "' (" + tensor.getDatatype() + ") has " + count
+                            + " values in contents." + field + "; its shape " + tensor.getShapeList() + " needs "
+                            + rows);
         }
     }
 
-    private static void checkRawSize(InferInputTensor tensor, ByteString raw, int rows, int width)
-    {
+    private static void checkRawSize(InferInputTensor tensor, ByteString raw, int rows, int width) {
         if (raw.size() != (long) rows * width) {
-            throw ModelServerException.badField(ErrorCode.INVALID_TENSOR_CONTENTS, "raw_input_contents[" + tensor.getName() + "]",
-                    "raw contents of input '" + tensor.getName() + "' have " + raw.size() + " bytes; shape " + tensor.getShapeList()
-                            + " of " + tensor.getDatatype() + " needs " + (long) rows * width);
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_CONTENTS,
+                    "raw_input_contents[" + tensor.getName() + "]",
+                    "raw contents of input '" + tensor.getName() + "' have " + raw.size() + " bytes; shape "
+                            + tensor.getShapeList() + " of " + tensor.getDatatype() + " needs " + (long) rows * width);
         }
     }
 
-    private static ModelServerException rawBytesError(InferInputTensor tensor, String problem)
-    {
-        return ModelServerException.badField(ErrorCode.INVALID_TENSOR_CONTENTS, "raw_input_contents[" + tensor.getName() + "]",
+    private static ModelServerException rawBytesError(InferInputTensor tensor, String problem) {
+        return ModelServerException.badField(
+                ErrorCode.INVALID_TENSOR_CONTENTS,
+                "raw_input_contents[" + tensor.getName() + "]",
                 "raw BYTES contents of input '" + tensor.getName() + "' " + problem
                         + " (expected a 4-byte little-endian length before each value)");
     }
 
-    private static String expectedDatatypes(Feature feature)
-    {
+    private static String expectedDatatypes(Feature feature) {
         return feature.type() == FeatureType.NUMERIC ? "FP32 (or FP64, INT32, INT64)" : "BYTES";
     }
 
-    private static String featureNames(FeatureSchema schema)
-    {
+    private static String featureNames(FeatureSchema schema) {
         return schema.features().stream().map(Feature::name).collect(Collectors.joining(", "));
     }
 }

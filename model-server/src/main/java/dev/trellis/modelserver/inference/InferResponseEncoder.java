@@ -9,7 +9,6 @@ import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.proto.inference.ModelInferResponse.InferOutputTensor;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -19,12 +18,11 @@ import java.util.Set;
  * and BYTES). Scores are computed in double and rounded to FP32 on the wire. Stateless and
  * thread-safe.
  */
-final class InferResponseEncoder
-{
+final class InferResponseEncoder {
     private InferResponseEncoder() {}
 
-    static ModelInferResponse encode(String model, int version, String id, FeatureSchema schema, ScoredRows scored, Set<String> outputs)
-    {
+    static ModelInferResponse encode(
+            String model, int version, String id, FeatureSchema schema, ScoredRows scored, Set<String> outputs) {
         Predictions predictions = scored.predictions();
         int from = scored.offset();
         int rows = scored.rows();
@@ -33,14 +31,19 @@ final class InferResponseEncoder
                 .setModelVersion(String.valueOf(version))
                 .setId(id);
         if (outputs.contains(Outputs.SCORE)) {
-            response.addOutputs(fp32(Outputs.SCORE, predictions.score(), from, rows).addShape(rows));
+            response.addOutputs(
+                    fp32(Outputs.SCORE, predictions.score(), from, rows).addShape(rows));
         }
         if (outputs.contains(Outputs.LABEL)) {
             InferTensorContents.Builder labels = InferTensorContents.newBuilder();
             for (int row = from; row < from + rows; row++) {
                 labels.addBytesContents(ByteString.copyFromUtf8(predictions.label()[row]));
             }
-            response.addOutputs(InferOutputTensor.newBuilder().setName(Outputs.LABEL).setDatatype("BYTES").addShape(rows).setContents(labels));
+            response.addOutputs(InferOutputTensor.newBuilder()
+                    .setName(Outputs.LABEL)
+                    .setDatatype("BYTES")
+                    .addShape(rows)
+                    .setContents(labels));
         }
         if (outputs.contains(Outputs.INTERVAL)) {
             InferTensorContents.Builder interval = InferTensorContents.newBuilder();
@@ -48,12 +51,17 @@ final class InferResponseEncoder
                 interval.addFp32Contents((float) predictions.lower()[row]);
                 interval.addFp32Contents((float) predictions.upper()[row]);
             }
-            response.addOutputs(InferOutputTensor.newBuilder().setName(Outputs.INTERVAL).setDatatype("FP32")
-                    .addShape(rows).addShape(2).setContents(interval)
+            response.addOutputs(InferOutputTensor.newBuilder()
+                    .setName(Outputs.INTERVAL)
+                    .setDatatype("FP32")
+                    .addShape(rows)
+                    .addShape(2)
+                    .setContents(interval)
                     .putParameters(Outputs.COLUMNS_PARAMETER, string("lower,upper")));
         }
         if (outputs.contains(Outputs.AGREEMENT)) {
-            response.addOutputs(fp32(Outputs.AGREEMENT, predictions.agreement(), from, rows).addShape(rows));
+            response.addOutputs(
+                    fp32(Outputs.AGREEMENT, predictions.agreement(), from, rows).addShape(rows));
         }
         if (outputs.contains(Outputs.BASE_SCORES)) {
             int k = predictions.baseModels().size();
@@ -63,11 +71,16 @@ final class InferResponseEncoder
                     base.addFp32Contents((float) predictions.baseScores()[row][column]);
                 }
             }
-            response.addOutputs(InferOutputTensor.newBuilder().setName(Outputs.BASE_SCORES).setDatatype("FP32")
-                    .addShape(rows).addShape(k).setContents(base)
+            response.addOutputs(InferOutputTensor.newBuilder()
+                    .setName(Outputs.BASE_SCORES)
+                    .setDatatype("FP32")
+                    .addShape(rows)
+                    .addShape(k)
+                    .setContents(base)
                     .putParameters(Outputs.COLUMNS_PARAMETER, string(String.join(",", predictions.baseModels()))));
         }
-        if (outputs.contains(Outputs.CONTRIBUTIONS) && predictions.explanations().isPresent()) {
+        if (outputs.contains(Outputs.CONTRIBUTIONS)
+                && predictions.explanations().isPresent()) {
             Predictions.Explanations explanations = predictions.explanations().get();
             int features = schema.size();
             InferTensorContents.Builder contributions = InferTensorContents.newBuilder();
@@ -78,15 +91,18 @@ final class InferResponseEncoder
                 contributions.addFp32Contents((float) explanations.mlpTerm()[row]);
                 contributions.addFp32Contents((float) explanations.baseValue()[row]);
             }
-            response.addOutputs(InferOutputTensor.newBuilder().setName(Outputs.CONTRIBUTIONS).setDatatype("FP32")
-                    .addShape(rows).addShape(features + 2).setContents(contributions)
+            response.addOutputs(InferOutputTensor.newBuilder()
+                    .setName(Outputs.CONTRIBUTIONS)
+                    .setDatatype("FP32")
+                    .addShape(rows)
+                    .addShape(features + 2)
+                    .setContents(contributions)
                     .putParameters(Outputs.COLUMNS_PARAMETER, string(String.join(",", contributionColumns(schema)))));
         }
         return response.build();
     }
 
-    static List<String> contributionColumns(FeatureSchema schema)
-    {
+    static List<String> contributionColumns(FeatureSchema schema) {
         List<String> columns = new ArrayList<>();
         schema.features().stream().map(Feature::name).forEach(columns::add);
         columns.add(Outputs.MLP_COLUMN);
@@ -94,8 +110,7 @@ final class InferResponseEncoder
         return columns;
     }
 
-    private static InferOutputTensor.Builder fp32(String name, double[] values, int from, int rows)
-    {
+    private static InferOutputTensor.Builder fp32(String name, double[] values, int from, int rows) {
         InferTensorContents.Builder contents = InferTensorContents.newBuilder();
         for (int row = from; row < from + rows; row++) {
             contents.addFp32Contents((float) values[row]);
@@ -103,8 +118,7 @@ final class InferResponseEncoder
         return InferOutputTensor.newBuilder().setName(name).setDatatype("FP32").setContents(contents);
     }
 
-    private static InferParameter string(String value)
-    {
+    private static InferParameter string(String value) {
         return InferParameter.newBuilder().setStringParam(value).build();
     }
 }

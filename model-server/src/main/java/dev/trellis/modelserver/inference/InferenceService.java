@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.inference;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -36,20 +38,15 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.trace.Span;
 import jakarta.inject.Inject;
-
 import java.util.List;
 import java.util.function.Supplier;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * The Open Inference Protocol (KServe v2) over gRPC, with the model repository extension. ModelInfer
  * holds a reference on the serving version from the moment it is resolved until the response is
  * sent, so a version being unloaded drains instead of failing requests. Thread-safe.
  */
-public final class InferenceService
-        extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase
-{
+public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
     public static final String SERVER_NAME = "trellis-model-server";
     public static final String PLATFORM = "trellis_stacked_ensemble";
     static final List<String> EXTENSIONS = List.of("model_repository", "parameters", "health", "reflection");
@@ -59,34 +56,33 @@ public final class InferenceService
     private final int maxBatchRows;
 
     @Inject
-    public InferenceService(ModelRepository repository, ServingHealth health, ModelServerConfig config)
-    {
+    public InferenceService(ModelRepository repository, ServingHealth health, ModelServerConfig config) {
         this.repository = requireNonNull(repository, "repository is null");
         this.health = requireNonNull(health, "health is null");
         this.maxBatchRows = requireNonNull(config, "config is null").maxBatchRows();
     }
 
     @Override
-    public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer)
-    {
+    public void serverLive(ServerLiveRequest request, StreamObserver<ServerLiveResponse> observer) {
         respond(observer, () -> ServerLiveResponse.newBuilder().setLive(true).build());
     }
 
     @Override
-    public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer)
-    {
-        respond(observer, () -> ServerReadyResponse.newBuilder().setReady(health.isServing()).build());
+    public void serverReady(ServerReadyRequest request, StreamObserver<ServerReadyResponse> observer) {
+        respond(
+                observer,
+                () -> ServerReadyResponse.newBuilder()
+                        .setReady(health.isServing())
+                        .build());
     }
 
     @Override
-    public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer)
-    {
+    public void modelReady(ModelReadyRequest request, StreamObserver<ModelReadyResponse> observer) {
         respond(observer, () -> {
             try {
                 repository.resolve(requireModelName(request.getName()), request.getVersion());
                 return ModelReadyResponse.newBuilder().setReady(true).build();
-            }
-            catch (ModelServerException e) {
+            } catch (ModelServerException e) {
                 if (e.errorCode() == ErrorCode.VERSION_NOT_READY) {
                     return ModelReadyResponse.newBuilder().setReady(false).build();
                 }
@@ -96,27 +92,26 @@ public final class InferenceService
     }
 
     @Override
-    public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer)
-    {
-        respond(observer, () -> ServerMetadataResponse.newBuilder()
-                .setName(SERVER_NAME)
-                .setVersion(serverVersion())
-                .addAllExtensions(EXTENSIONS)
-                .build());
+    public void serverMetadata(ServerMetadataRequest request, StreamObserver<ServerMetadataResponse> observer) {
+        respond(
+                observer,
+                () -> ServerMetadataResponse.newBuilder()
+                        .setName(SERVER_NAME)
+                        .setVersion(serverVersion())
+                        .addAllExtensions(EXTENSIONS)
+                        .build());
     }
 
     @Override
-    public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer)
-    {
+    public void modelMetadata(ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> observer) {
         respond(observer, () -> {
             String model = requireModelName(request.getName());
             ModelVersion version = repository.acquire(model, request.getVersion());
             try {
                 Ensemble ensemble = version.ensemble();
                 FeatureSchema schema = ensemble.schema();
-                ModelMetadataResponse.Builder metadata = ModelMetadataResponse.newBuilder()
-                        .setName(model)
-                        .setPlatform(PLATFORM);
+                ModelMetadataResponse.Builder metadata =
+                        ModelMetadataResponse.newBuilder().setName(model).setPlatform(PLATFORM);
                 repository.readyVersions(model).forEach(ready -> metadata.addVersions(String.valueOf(ready)));
                 for (Feature feature : schema.features()) {
                     metadata.addInputs(tensor(feature.name(), feature.type().wireDatatype(), -1));
@@ -125,19 +120,18 @@ public final class InferenceService
                 metadata.addOutputs(tensor(Outputs.LABEL, "BYTES", -1));
                 metadata.addOutputs(tensor(Outputs.INTERVAL, "FP32", -1, 2));
                 metadata.addOutputs(tensor(Outputs.AGREEMENT, "FP32", -1));
-                metadata.addOutputs(tensor(Outputs.BASE_SCORES, "FP32", -1, ensemble.baseModels().size()));
+                metadata.addOutputs(tensor(
+                        Outputs.BASE_SCORES, "FP32", -1, ensemble.baseModels().size()));
                 metadata.addOutputs(tensor(Outputs.CONTRIBUTIONS, "FP32", -1, schema.size() + 2));
                 return metadata.build();
-            }
-            finally {
+            } finally {
                 version.release();
             }
         });
     }
 
     @Override
-    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer)
-    {
+    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
         ServerCallStreamObserver<ModelInferResponse> call = (ServerCallStreamObserver<ModelInferResponse>) observer;
         // a cancelled caller simply gets nothing; the batch it is part of still runs
         call.setOnCancelHandler(() -> {});
@@ -146,8 +140,7 @@ public final class InferenceService
         try {
             String model = requireModelName(request.getModelName());
             version = repository.acquire(model, request.getModelVersion());
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             observer.onError(GrpcErrors.toStatusException(e));
             return;
         }
@@ -165,27 +158,29 @@ public final class InferenceService
                         return;
                     }
                     if (!call.isCancelled()) {
-                        call.onNext(InferResponseEncoder.encode(version.model(), version.version(), request.getId(), schema, scored, decoded.outputs()));
+                        call.onNext(InferResponseEncoder.encode(
+                                version.model(),
+                                version.version(),
+                                request.getId(),
+                                schema,
+                                scored,
+                                decoded.outputs()));
                         call.onCompleted();
                     }
-                }
-                catch (RuntimeException e) {
+                } catch (RuntimeException e) {
                     call.onError(GrpcErrors.toStatusException(e));
-                }
-                finally {
+                } finally {
                     version.release();
                 }
             });
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             version.release();
             observer.onError(GrpcErrors.toStatusException(e));
         }
     }
 
     @Override
-    public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer)
-    {
+    public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer) {
         respond(observer, () -> {
             RepositoryIndexResponse.Builder index = RepositoryIndexResponse.newBuilder();
             for (VersionStatus status : repository.index()) {
@@ -203,8 +198,8 @@ public final class InferenceService
     }
 
     @Override
-    public void repositoryModelLoad(RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer)
-    {
+    public void repositoryModelLoad(
+            RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
         respond(observer, () -> {
             repository.load(requireModelName(request.getModelName()));
             return RepositoryModelLoadResponse.getDefaultInstance();
@@ -212,44 +207,40 @@ public final class InferenceService
     }
 
     @Override
-    public void repositoryModelUnload(RepositoryModelUnloadRequest request, StreamObserver<RepositoryModelUnloadResponse> observer)
-    {
+    public void repositoryModelUnload(
+            RepositoryModelUnloadRequest request, StreamObserver<RepositoryModelUnloadResponse> observer) {
         respond(observer, () -> {
             repository.unload(requireModelName(request.getModelName()));
             return RepositoryModelUnloadResponse.getDefaultInstance();
         });
     }
 
-    private static String requireModelName(String name)
-    {
+    private static String requireModelName(String name) {
         if (name.isEmpty()) {
             throw ModelServerException.badField(ErrorCode.INVALID_PARAMETER, "model_name", "model name is required");
         }
         return name;
     }
 
-    private static TensorMetadata tensor(String name, String datatype, long... shape)
-    {
-        TensorMetadata.Builder tensor = TensorMetadata.newBuilder().setName(name).setDatatype(datatype);
+    private static TensorMetadata tensor(String name, String datatype, long... shape) {
+        TensorMetadata.Builder tensor =
+                TensorMetadata.newBuilder().setName(name).setDatatype(datatype);
         for (long dimension : shape) {
             tensor.addShape(dimension);
         }
         return tensor.build();
     }
 
-    private static String serverVersion()
-    {
+    private static String serverVersion() {
         String version = InferenceService.class.getPackage().getImplementationVersion();
         return version == null ? "0.1.0-SNAPSHOT" : version;
     }
 
-    private static <T> void respond(StreamObserver<T> observer, Supplier<T> body)
-    {
+    private static <T> void respond(StreamObserver<T> observer, Supplier<T> body) {
         T response;
         try {
             response = body.get();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             observer.onError(GrpcErrors.toStatusException(e));
             return;
         }

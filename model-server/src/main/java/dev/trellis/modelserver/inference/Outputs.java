@@ -4,8 +4,7 @@ import java.util.List;
 import java.util.Set;
 
 /** Names of the output tensors (DESIGN §3). */
-final class Outputs
-{
+final class Outputs {
     static final String SCORE = "score";
     static final String LABEL = "label";
     static final String INTERVAL = "interval";
@@ -15,6 +14,7 @@ final class Outputs
 
     /** In response order; contributions only when explaining. */
     static final List<String> ALL = List.of(SCORE, LABEL, INTERVAL, AGREEMENT, BASE_SCORES, CONTRIBUTIONS);
+
     static final Set<String> DEFAULT = Set.of(SCORE, LABEL, INTERVAL, AGREEMENT, BASE_SCORES);
 
     static final String EXPLAIN_PARAMETER = "explain";

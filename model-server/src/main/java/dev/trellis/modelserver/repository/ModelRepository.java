@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.repository;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.batching.Batcher;
@@ -10,9 +12,6 @@ import dev.trellis.modelserver.errors.ErrorCode;
 import dev.trellis.modelserver.errors.ModelServerException;
 import dev.trellis.modelserver.telemetry.ServerMetrics;
 import jakarta.inject.Inject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -43,8 +42,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The model repository on local disk: {@code <repository>/<model>/<version>/}. One thread scans it
@@ -57,9 +56,7 @@ import static java.util.Objects.requireNonNull;
  * draining. A version that fails to load is FAILED with its reason and is not retried by polling
  * (only by an explicit load); the versions already served stay. Thread-safe.
  */
-public final class ModelRepository
-        implements AutoCloseable
-{
+public final class ModelRepository implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
     private static final Duration MANAGEMENT_TIMEOUT = Duration.ofMinutes(10);
 
@@ -72,15 +69,16 @@ public final class ModelRepository
     // all versions the repository knows, in any state; mutated only on the executor thread
     private final Map<String, ConcurrentSkipListMap<Integer, ModelVersion>> versions = new ConcurrentHashMap<>();
     private final Set<String> unloadedModels = ConcurrentHashMap.newKeySet();
-    private final AtomicReference<Map<String, NavigableMap<Integer, ModelVersion>>> serving = new AtomicReference<>(Map.of());
+    private final AtomicReference<Map<String, NavigableMap<Integer, ModelVersion>>> serving =
+            new AtomicReference<>(Map.of());
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Set<String> expectedModels = Set.of();
 
     @Inject
-    public ModelRepository(ModelServerConfig config, BundleReader reader, BatcherFactory batchers, ServerMetrics metrics)
-    {
+    public ModelRepository(
+            ModelServerConfig config, BundleReader reader, BatcherFactory batchers, ServerMetrics metrics) {
         this.config = requireNonNull(config, "config is null");
         this.reader = requireNonNull(reader, "reader is null");
         this.batchers = requireNonNull(batchers, "batchers is null");
@@ -93,8 +91,7 @@ public final class ModelRepository
     }
 
     /** Scans the repository now and then every poll interval; loading happens in the background. */
-    public void start()
-    {
+    public void start() {
         if (!started.compareAndSet(false, true)) {
             return;
         }
@@ -111,19 +108,16 @@ public final class ModelRepository
     }
 
     /** Called after every change of the served versions. */
-    public void addListener(Runnable listener)
-    {
+    public void addListener(Runnable listener) {
         listeners.add(requireNonNull(listener, "listener is null"));
     }
 
     /** Models whose readiness makes the server ready: the configured ones, or those found at startup. */
-    public Set<String> expectedModels()
-    {
+    public Set<String> expectedModels() {
         return expectedModels;
     }
 
-    public boolean expectedModelsReady()
-    {
+    public boolean expectedModelsReady() {
         Map<String, NavigableMap<Integer, ModelVersion>> snapshot = serving.get();
         for (String model : expectedModels) {
             NavigableMap<Integer, ModelVersion> ready = snapshot.get(model);
@@ -135,17 +129,16 @@ public final class ModelRepository
     }
 
     /** READY versions of a model, ascending. */
-    public List<Integer> readyVersions(String model)
-    {
+    public List<Integer> readyVersions(String model) {
         NavigableMap<Integer, ModelVersion> ready = serving.get().get(model);
         return ready == null ? List.of() : List.copyOf(ready.keySet());
     }
 
     /** Every version the repository knows, sorted by model and version. */
-    public List<VersionStatus> index()
-    {
+    public List<VersionStatus> index() {
         List<VersionStatus> index = new ArrayList<>();
-        new TreeMap<>(versions).forEach((model, known) -> known.values().forEach(version -> index.add(version.status())));
+        new TreeMap<>(versions)
+                .forEach((model, known) -> known.values().forEach(version -> index.add(version.status())));
         return index;
     }
 
@@ -155,8 +148,7 @@ public final class ModelRepository
      *
      * @throws ModelServerException MODEL_NOT_FOUND, VERSION_NOT_FOUND or VERSION_NOT_READY
      */
-    public ModelVersion resolve(String model, String version)
-    {
+    public ModelVersion resolve(String model, String version) {
         requireNonNull(model, "model is null");
         requireNonNull(version, "version is null");
         NavigableMap<Integer, ModelVersion> ready = serving.get().getOrDefault(model, Collections.emptyNavigableMap());
@@ -177,22 +169,26 @@ public final class ModelRepository
         }
         ModelVersion candidate = number.map(known::get).orElse(null);
         if (candidate == null) {
-            throw new ModelServerException(ErrorCode.VERSION_NOT_FOUND,
-                    "model '" + model + "' has no version '" + version + "'; available versions: " + describe(readyVersions(model)),
-                    List.of(), Map.of("model", model, "version", version, "available_versions", joined(readyVersions(model))));
+            throw new ModelServerException(
+                    ErrorCode.VERSION_NOT_FOUND,
+                    "model '" + model + "' has no version '" + version + "'; available versions: "
+                            + describe(readyVersions(model)),
+                    List.of(),
+                    Map.of("model", model, "version", version, "available_versions", joined(readyVersions(model))));
         }
         VersionStatus status = candidate.status();
-        throw notReady(model, "model '" + model + "' version " + version + " is " + status.state()
-                + (status.reason().isEmpty() ? "" : " (" + status.reason() + ")")
-                + "; ready versions: " + describe(readyVersions(model)));
+        throw notReady(
+                model,
+                "model '" + model + "' version " + version + " is " + status.state()
+                        + (status.reason().isEmpty() ? "" : " (" + status.reason() + ")")
+                        + "; ready versions: " + describe(readyVersions(model)));
     }
 
     /**
      * Like {@link #resolve} but takes a reference the caller must release. A request without a version
      * that races with a version swap simply takes the newest READY version.
      */
-    public ModelVersion acquire(String model, String version)
-    {
+    public ModelVersion acquire(String model, String version) {
         for (int attempt = 0; attempt < 100; attempt++) {
             ModelVersion resolved = resolve(model, version);
             if (resolved.tryAcquire()) {
@@ -210,8 +206,7 @@ public final class ModelRepository
      *
      * @throws ModelServerException MODEL_NOT_FOUND for a model without a folder, LOAD_FAILED if no version is READY after
      */
-    public void load(String model)
-    {
+    public void load(String model) {
         requireNonNull(model, "model is null");
         if (!isServable(model) || !Files.isDirectory(modelDirectory(model))) {
             throw modelNotFound(model);
@@ -225,14 +220,16 @@ public final class ModelRepository
             sync(model);
         });
         if (readyVersions(model).isEmpty()) {
-            throw new ModelServerException(ErrorCode.LOAD_FAILED,
-                    "model '" + model + "' has no loadable version" + describeStates(model), List.of(), Map.of("model", model));
+            throw new ModelServerException(
+                    ErrorCode.LOAD_FAILED,
+                    "model '" + model + "' has no loadable version" + describeStates(model),
+                    List.of(),
+                    Map.of("model", model));
         }
     }
 
     /** Drains and unloads every version of a model; polling leaves it unloaded until {@link #load}. */
-    public void unload(String model)
-    {
+    public void unload(String model) {
         requireNonNull(model, "model is null");
         if (!versions.containsKey(model)) {
             throw modelNotFound(model);
@@ -244,37 +241,32 @@ public final class ModelRepository
     }
 
     /** Scans the repository now (tests and explicit refreshes); returns once done. */
-    public void poll()
-    {
+    public void poll() {
         runOnRepositoryThread(this::pollAll);
     }
 
-    private void runOnRepositoryThread(Runnable task)
-    {
+    private void runOnRepositoryThread(Runnable task) {
         if (closed.get()) {
             throw new ModelServerException(ErrorCode.SHUTTING_DOWN, "server is shutting down");
         }
         Future<?> done = executor.submit(task);
         try {
             done.get(MANAGEMENT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ModelServerException(ErrorCode.SHUTTING_DOWN, "interrupted");
-        }
-        catch (ExecutionException e) {
+        } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException runtime) {
                 throw runtime;
             }
             throw new IllegalStateException(e.getCause());
-        }
-        catch (TimeoutException e) {
-            throw new ModelServerException(ErrorCode.VERSION_NOT_READY, "repository operation still running after " + MANAGEMENT_TIMEOUT);
+        } catch (TimeoutException e) {
+            throw new ModelServerException(
+                    ErrorCode.VERSION_NOT_READY, "repository operation still running after " + MANAGEMENT_TIMEOUT);
         }
     }
 
-    private void pollAll()
-    {
+    private void pollAll() {
         if (closed.get()) {
             return;
         }
@@ -283,20 +275,20 @@ public final class ModelRepository
         for (String model : models) {
             try {
                 sync(model);
-            }
-            catch (RuntimeException e) {
+            } catch (RuntimeException e) {
                 log.error("model {}: repository scan failed", model, e);
             }
         }
     }
 
     /** Brings one model's versions in line with the disk and its policy. Repository thread only. */
-    private void sync(String model)
-    {
+    private void sync(String model) {
         SortedSet<Integer> onDisk = scanVersions(model);
-        ConcurrentSkipListMap<Integer, ModelVersion> known = versions.computeIfAbsent(model, ignored -> new ConcurrentSkipListMap<>());
-        known.values().removeIf(version -> !onDisk.contains(version.version())
-                && (version.state() == VersionState.FAILED || version.state() == VersionState.UNAVAILABLE));
+        ConcurrentSkipListMap<Integer, ModelVersion> known =
+                versions.computeIfAbsent(model, ignored -> new ConcurrentSkipListMap<>());
+        known.values()
+                .removeIf(version -> !onDisk.contains(version.version())
+                        && (version.state() == VersionState.FAILED || version.state() == VersionState.UNAVAILABLE));
         VersionPolicy policy = config.versionPolicy(model);
         boolean enabled = !unloadedModels.contains(model) && !closed.get();
         if (enabled) {
@@ -310,9 +302,11 @@ public final class ModelRepository
         SortedSet<Integer> wanted = enabled ? policy.select(loadable(onDisk, known)) : new TreeSet<>();
         for (ModelVersion version : List.copyOf(known.values())) {
             if (version.state() == VersionState.READY && !wanted.contains(version.version())) {
-                String why = !enabled ? "model unloaded on request"
-                        : !onDisk.contains(version.version()) ? "removed from the repository"
-                        : "outside version policy " + policy;
+                String why = !enabled
+                        ? "model unloaded on request"
+                        : !onDisk.contains(version.version())
+                                ? "removed from the repository"
+                                : "outside version policy " + policy;
                 unloadVersion(version, why);
             }
         }
@@ -321,8 +315,7 @@ public final class ModelRepository
         }
     }
 
-    private static SortedSet<Integer> loadable(SortedSet<Integer> onDisk, Map<Integer, ModelVersion> known)
-    {
+    private static SortedSet<Integer> loadable(SortedSet<Integer> onDisk, Map<Integer, ModelVersion> known) {
         SortedSet<Integer> candidates = new TreeSet<>(onDisk);
         known.values().stream()
                 .filter(version -> version.state() == VersionState.FAILED)
@@ -330,8 +323,7 @@ public final class ModelRepository
         return candidates;
     }
 
-    private void loadVersion(String model, int version, Map<Integer, ModelVersion> known)
-    {
+    private void loadVersion(String model, int version, Map<Integer, ModelVersion> known) {
         Path directory = modelDirectory(model).resolve(String.valueOf(version));
         ModelVersion loading = new ModelVersion(model, version, directory);
         known.put(version, loading);
@@ -341,33 +333,35 @@ public final class ModelRepository
         try {
             bundle = reader.load(directory);
             if (bundle.version() != version || !bundle.model().equals(model)) {
-                throw new InvalidBundleException(directory, "bundle.json names " + bundle.model() + " version " + bundle.version()
-                        + " but the folder is " + model + "/" + version);
+                throw new InvalidBundleException(
+                        directory,
+                        "bundle.json names " + bundle.model() + " version " + bundle.version() + " but the folder is "
+                                + model + "/" + version);
             }
             Warmup.run(bundle.ensemble());
             Batcher batcher = batchers.create(model, version, bundle.ensemble());
             loading.ready(bundle, batcher);
-        }
-        catch (InvalidBundleException e) {
+        } catch (InvalidBundleException e) {
             fail(loading, bundle, e.getMessage());
             return;
-        }
-        catch (RuntimeException | LinkageError e) {
+        } catch (RuntimeException | LinkageError e) {
             fail(loading, bundle, "cannot load or warm up: " + e);
             return;
         }
         publish();
-        log.info("model {} version {} ready in {} ms", model, version, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        log.info(
+                "model {} version {} ready in {} ms",
+                model,
+                version,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
-    private void fail(ModelVersion version, LoadedBundle bundle, String reason)
-    {
+    private void fail(ModelVersion version, LoadedBundle bundle, String reason) {
         version.failed(reason);
         if (bundle != null) {
             try {
                 bundle.close();
-            }
-            catch (RuntimeException e) {
+            } catch (RuntimeException e) {
                 log.warn("{}: closing a failed bundle: {}", version, e.toString());
             }
         }
@@ -375,17 +369,20 @@ public final class ModelRepository
         publish();
     }
 
-    private void unloadVersion(ModelVersion version, String why)
-    {
+    private void unloadVersion(ModelVersion version, String why) {
         // no new request takes it from here on; then wait for the ones in flight
         version.markDraining(why);
         publish();
-        log.info("model {} version {} draining ({}, {} in flight)", version.model(), version.version(), why, version.inFlight());
+        log.info(
+                "model {} version {} draining ({}, {} in flight)",
+                version.model(),
+                version.version(),
+                why,
+                version.inFlight());
         boolean drained;
         try {
             drained = version.awaitIdle(config.drainTimeout());
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             drained = false;
         }
@@ -394,16 +391,19 @@ public final class ModelRepository
         publish();
         if (drained) {
             log.info("model {} version {} unloaded ({})", version.model(), version.version(), why);
-        }
-        else {
-            log.warn("model {} version {} unloaded after the drain timeout of {} with {} requests in flight ({})",
-                    version.model(), version.version(), config.drainTimeout(), left, why);
+        } else {
+            log.warn(
+                    "model {} version {} unloaded after the drain timeout of {} with {} requests in flight ({})",
+                    version.model(),
+                    version.version(),
+                    config.drainTimeout(),
+                    left,
+                    why);
         }
     }
 
     /** Rebuilds the snapshot of READY versions and tells listeners. */
-    private void publish()
-    {
+    private void publish() {
         Map<String, NavigableMap<Integer, ModelVersion>> snapshot = new HashMap<>();
         versions.forEach((model, known) -> {
             NavigableMap<Integer, ModelVersion> ready = new TreeMap<>();
@@ -420,25 +420,21 @@ public final class ModelRepository
         for (Runnable listener : listeners) {
             try {
                 listener.run();
-            }
-            catch (RuntimeException e) {
+            } catch (RuntimeException e) {
                 log.error("repository listener failed", e);
             }
         }
     }
 
-    private boolean isServable(String model)
-    {
+    private boolean isServable(String model) {
         return config.models().isEmpty() || config.models().contains(model);
     }
 
-    private Path modelDirectory(String model)
-    {
+    private Path modelDirectory(String model) {
         return config.repository().resolve(model);
     }
 
-    private List<String> scanModels()
-    {
+    private List<String> scanModels() {
         List<String> models = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(config.repository(), Files::isDirectory)) {
             for (Path entry : entries) {
@@ -447,29 +443,24 @@ public final class ModelRepository
                     models.add(name);
                 }
             }
-        }
-        catch (NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             log.warn("model repository {} does not exist", config.repository());
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             log.error("cannot list model repository {}: {}", config.repository(), e.toString());
         }
         Collections.sort(models);
         return models;
     }
 
-    private SortedSet<Integer> scanVersions(String model)
-    {
+    private SortedSet<Integer> scanVersions(String model) {
         SortedSet<Integer> found = new TreeSet<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(modelDirectory(model), Files::isDirectory)) {
             for (Path entry : entries) {
                 parseVersion(entry.getFileName().toString()).ifPresent(found::add);
             }
-        }
-        catch (NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             // the model folder was removed: every version goes
-        }
-        catch (IOException e) {
+        } catch (IOException e) {
             log.error("cannot list model folder {}: {}", modelDirectory(model), e.toString());
             // keep serving what is loaded rather than unloading on a transient error
             ConcurrentSkipListMap<Integer, ModelVersion> known = versions.get(model);
@@ -480,57 +471,59 @@ public final class ModelRepository
         return found;
     }
 
-    private static Optional<Integer> parseVersion(String text)
-    {
+    private static Optional<Integer> parseVersion(String text) {
         if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(Character::isDigit)) {
             return Optional.empty();
         }
         return Optional.of(Integer.parseInt(text));
     }
 
-    private ModelServerException modelNotFound(String model)
-    {
+    private ModelServerException modelNotFound(String model) {
         List<String> available = new ArrayList<>(new TreeSet<>(versions.keySet()));
-        return new ModelServerException(ErrorCode.MODEL_NOT_FOUND,
-                "model '" + model + "' not found; available models: " + (available.isEmpty() ? "(none)" : String.join(", ", available)),
-                List.of(), Map.of("model", model, "available_models", String.join(",", available)));
+        return new ModelServerException(
+                ErrorCode.MODEL_NOT_FOUND,
+                "model '" + model + "' not found; available models: "
+                        + (available.isEmpty() ? "(none)" : String.join(", ", available)),
+                List.of(),
+                Map.of("model", model, "available_models", String.join(",", available)));
     }
 
-    private ModelServerException notReady(String model, String message)
-    {
+    private ModelServerException notReady(String model, String message) {
         if (!versions.containsKey(model)) {
             return modelNotFound(model);
         }
-        return new ModelServerException(ErrorCode.VERSION_NOT_READY, message, List.of(),
+        return new ModelServerException(
+                ErrorCode.VERSION_NOT_READY,
+                message,
+                List.of(),
                 Map.of("model", model, "available_versions", joined(readyVersions(model))));
     }
 
-    private String describeStates(String model)
-    {
+    private String describeStates(String model) {
         Map<Integer, ModelVersion> known = versions.get(model);
         if (known == null || known.isEmpty()) {
             return "";
         }
-        return " (" + known.values().stream()
-                .map(ModelVersion::status)
-                .map(status -> "version " + status.version() + " " + status.state() + (status.reason().isEmpty() ? "" : ": " + status.reason()))
-                .collect(Collectors.joining("; ")) + ")";
+        return " ("
+                + known.values().stream()
+                        .map(ModelVersion::status)
+                        .map(status -> "version " + status.version() + " " + status.state()
+                                + (status.reason().isEmpty() ? "" : ": " + status.reason()))
+                        .collect(Collectors.joining("; "))
+                + ")";
     }
 
-    private static String describe(List<Integer> versions)
-    {
+    private static String describe(List<Integer> versions) {
         return versions.isEmpty() ? "(none)" : joined(versions).replace(",", ", ");
     }
 
-    private static String joined(List<Integer> versions)
-    {
+    private static String joined(List<Integer> versions) {
         return versions.stream().map(String::valueOf).collect(Collectors.joining(","));
     }
 
     /** Stops polling, then drains and unloads every version. Safe to call twice. */
     @Override
-    public void close()
-    {
+    public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
@@ -539,8 +532,7 @@ public final class ModelRepository
             if (!executor.awaitTermination(config.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
                 executor.shutdownNow();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             executor.shutdownNow();
             Thread.currentThread().interrupt();
         }

@@ -1,14 +1,13 @@
 package dev.trellis.modelserver.repository;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.batching.Batcher;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * One version of one model: its lifecycle state and, while READY or DRAINING, its bundle and
@@ -16,8 +15,7 @@ import static java.util.Objects.requireNonNull;
  * duration, so a draining version is closed only after the last of them finished. Only the
  * repository changes the state. Thread-safe.
  */
-public final class ModelVersion
-{
+public final class ModelVersion {
     private final String model;
     private final int version;
     private final Path directory;
@@ -29,45 +27,38 @@ public final class ModelVersion
     private LoadedBundle bundle;
     private Batcher batcher;
 
-    ModelVersion(String model, int version, Path directory)
-    {
+    ModelVersion(String model, int version, Path directory) {
         this.model = requireNonNull(model, "model is null");
         this.version = version;
         this.directory = requireNonNull(directory, "directory is null");
     }
 
-    public String model()
-    {
+    public String model() {
         return model;
     }
 
-    public int version()
-    {
+    public int version() {
         return version;
     }
 
-    public Path directory()
-    {
+    public Path directory() {
         return directory;
     }
 
-    public VersionState state()
-    {
+    public VersionState state() {
         synchronized (lock) {
             return state;
         }
     }
 
-    public VersionStatus status()
-    {
+    public VersionStatus status() {
         synchronized (lock) {
             return new VersionStatus(model, version, state, reason);
         }
     }
 
     /** The ensemble; only while READY or DRAINING, e.g. while holding a reference. */
-    public Ensemble ensemble()
-    {
+    public Ensemble ensemble() {
         synchronized (lock) {
             if (bundle == null) {
                 throw new IllegalStateException(this + " is not loaded");
@@ -77,8 +68,7 @@ public final class ModelVersion
     }
 
     /** The batcher; only while READY or DRAINING, e.g. while holding a reference. */
-    public Batcher batcher()
-    {
+    public Batcher batcher() {
         synchronized (lock) {
             if (batcher == null) {
                 throw new IllegalStateException(this + " is not loaded");
@@ -88,8 +78,7 @@ public final class ModelVersion
     }
 
     /** Takes a reference if the version is READY; the caller must {@link #release} it exactly once. */
-    public boolean tryAcquire()
-    {
+    public boolean tryAcquire() {
         synchronized (lock) {
             if (state != VersionState.READY) {
                 return false;
@@ -99,8 +88,7 @@ public final class ModelVersion
         }
     }
 
-    public void release()
-    {
+    public void release() {
         synchronized (lock) {
             if (inFlight <= 0) {
                 throw new IllegalStateException("release without acquire on " + this);
@@ -112,15 +100,13 @@ public final class ModelVersion
         }
     }
 
-    public int inFlight()
-    {
+    public int inFlight() {
         synchronized (lock) {
             return inFlight;
         }
     }
 
-    void ready(LoadedBundle bundle, Batcher batcher)
-    {
+    void ready(LoadedBundle bundle, Batcher batcher) {
         synchronized (lock) {
             checkState(VersionState.LOADING);
             this.bundle = requireNonNull(bundle, "bundle is null");
@@ -130,8 +116,7 @@ public final class ModelVersion
         }
     }
 
-    void failed(String reason)
-    {
+    void failed(String reason) {
         synchronized (lock) {
             this.state = VersionState.FAILED;
             this.reason = requireNonNull(reason, "reason is null");
@@ -139,8 +124,7 @@ public final class ModelVersion
     }
 
     /** Stops new requests: from now on {@link #tryAcquire} fails. */
-    void markDraining(String why)
-    {
+    void markDraining(String why) {
         synchronized (lock) {
             checkState(VersionState.READY);
             state = VersionState.DRAINING;
@@ -149,9 +133,7 @@ public final class ModelVersion
     }
 
     /** Waits for in-flight requests; false if some were still running at the timeout. */
-    boolean awaitIdle(Duration timeout)
-            throws InterruptedException
-    {
+    boolean awaitIdle(Duration timeout) throws InterruptedException {
         synchronized (lock) {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (inFlight > 0) {
@@ -166,8 +148,7 @@ public final class ModelVersion
     }
 
     /** Frees the bundle's native resources. Safe to call twice. */
-    void unload(String why, Duration batcherTimeout)
-    {
+    void unload(String why, Duration batcherTimeout) {
         Batcher closingBatcher;
         LoadedBundle closingBundle;
         synchronized (lock) {
@@ -188,16 +169,14 @@ public final class ModelVersion
         }
     }
 
-    private void checkState(VersionState expected)
-    {
+    private void checkState(VersionState expected) {
         if (state != expected) {
             throw new IllegalStateException(this + " is " + state + ", expected " + expected);
         }
     }
 
     @Override
-    public String toString()
-    {
+    public String toString() {
         return model + " version " + version;
     }
 }

@@ -1,8 +1,7 @@
 package dev.trellis.modelserver.repository;
 
 /** Lifecycle of one model version, as RepositoryIndex reports it. */
-public enum VersionState
-{
+public enum VersionState {
     /** Bundle being read and warmed up; not yet served. */
     LOADING,
     /** Served. */

@@ -11,14 +11,12 @@ import dev.trellis.ensemble.api.Predictions;
  * Scores synthetic rows before a version is served, so the first real request does not pay for
  * lazy native initialisation, and a bundle that loads but cannot score is refused.
  */
-final class Warmup
-{
+final class Warmup {
     private static final int ROWS = 4;
 
     private Warmup() {}
 
-    static void run(Ensemble ensemble)
-    {
+    static void run(Ensemble ensemble) {
         FeatureBatch batch = syntheticRows(ensemble.schema());
         for (boolean explain : new boolean[] {false, true, false}) {
             Predictions predictions = ensemble.predict(batch, explain);
@@ -35,14 +33,12 @@ final class Warmup
         ensemble.predict(syntheticRows(ensemble.schema(), 1), false);
     }
 
-    static FeatureBatch syntheticRows(FeatureSchema schema)
-    {
+    static FeatureBatch syntheticRows(FeatureSchema schema) {
         return syntheticRows(schema, ROWS);
     }
 
     /** Row 0: numeric 0 and the first category; row 1: all missing; others alternate. */
-    static FeatureBatch syntheticRows(FeatureSchema schema, int rows)
-    {
+    static FeatureBatch syntheticRows(FeatureSchema schema, int rows) {
         FeatureBatch batch = new FeatureBatch(schema, rows);
         for (int row = 0; row < rows; row++) {
             boolean missing = row % 2 == 1;
@@ -53,9 +49,11 @@ final class Warmup
                 }
                 if (feature.type() == FeatureType.NUMERIC) {
                     batch.setNumeric(row, i, row);
-                }
-                else if (!feature.vocabulary().isEmpty()) {
-                    batch.setCategorical(row, i, feature.vocabulary().get(row % feature.vocabulary().size()));
+                } else if (!feature.vocabulary().isEmpty()) {
+                    batch.setCategorical(
+                            row,
+                            i,
+                            feature.vocabulary().get(row % feature.vocabulary().size()));
                 }
             }
         }

@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.telemetry;
 
+import static java.util.Objects.requireNonNull;
+
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -9,21 +11,16 @@ import io.opentelemetry.api.metrics.LongHistogram;
 import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.api.metrics.ObservableLongGauge;
 import jakarta.inject.Inject;
-
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * The server's instruments. Names follow OpenTelemetry conventions; Prometheus sees them as e.g.
  * {@code trellis_modelserver_requests_total} and {@code trellis_modelserver_request_duration_seconds}.
  * Thread-safe.
  */
-public final class ServerMetrics
-        implements AutoCloseable
-{
+public final class ServerMetrics implements AutoCloseable {
     public static final AttributeKey<String> METHOD = AttributeKey.stringKey("rpc.method");
     public static final AttributeKey<String> STATUS = AttributeKey.stringKey("rpc.grpc.status_code");
     public static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
@@ -31,7 +28,8 @@ public final class ServerMetrics
 
     private static final List<Double> SECONDS_BUCKETS = List.of(
             0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0);
-    private static final List<Long> ROWS_BUCKETS = List.of(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L, 1024L, 4096L, 16384L);
+    private static final List<Long> ROWS_BUCKETS =
+            List.of(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L, 1024L, 4096L, 16384L);
 
     private final Meter meter;
     private final LongCounter requests;
@@ -43,8 +41,7 @@ public final class ServerMetrics
     private volatile ObservableLongGauge loadedVersions;
 
     @Inject
-    public ServerMetrics(OpenTelemetry openTelemetry)
-    {
+    public ServerMetrics(OpenTelemetry openTelemetry) {
         this.meter = requireNonNull(openTelemetry, "openTelemetry is null").getMeter("dev.trellis.modelserver");
         this.requests = meter.counterBuilder("trellis.modelserver.requests")
                 .setDescription("gRPC calls finished, by method and status code")
@@ -73,8 +70,7 @@ public final class ServerMetrics
                 .build();
     }
 
-    public void recordCall(String method, String statusCode, double seconds)
-    {
+    public void recordCall(String method, String statusCode, double seconds) {
         Attributes attributes = Attributes.of(METHOD, method, STATUS, statusCode);
         requests.add(1, attributes);
         if (!statusCode.equals("OK")) {
@@ -83,40 +79,35 @@ public final class ServerMetrics
         latency.record(seconds, Attributes.of(METHOD, method));
     }
 
-    public void recordBatch(Attributes version, int rows)
-    {
+    public void recordBatch(Attributes version, int rows) {
         batchRows.record(rows, version);
     }
 
-    public void recordQueueDelay(Attributes version, double seconds)
-    {
+    public void recordQueueDelay(Attributes version, double seconds) {
         queueDelay.record(seconds, version);
     }
 
-    public void recordQueueRejected(Attributes version)
-    {
+    public void recordQueueRejected(Attributes version) {
         queueRejected.add(1, version);
     }
 
     /** Reports, at each collection, the number of READY versions per model. */
-    public void observeLoadedVersions(Supplier<Map<String, Integer>> readyVersionsByModel)
-    {
+    public void observeLoadedVersions(Supplier<Map<String, Integer>> readyVersionsByModel) {
         requireNonNull(readyVersionsByModel, "readyVersionsByModel is null");
         loadedVersions = meter.gaugeBuilder("trellis.modelserver.versions.loaded")
                 .ofLongs()
                 .setDescription("model versions READY to serve, by model")
-                .buildWithCallback(measurement -> readyVersionsByModel.get()
+                .buildWithCallback(measurement -> readyVersionsByModel
+                        .get()
                         .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
     }
 
-    public static Attributes versionAttributes(String model, int version)
-    {
+    public static Attributes versionAttributes(String model, int version) {
         return Attributes.of(MODEL, model, VERSION, String.valueOf(version));
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         ObservableLongGauge gauge = loadedVersions;
         if (gauge != null) {
             gauge.close();

@@ -1,5 +1,7 @@
 package dev.trellis.modelserver.telemetry;
 
+import static java.util.Objects.requireNonNull;
+
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -17,30 +19,22 @@ import io.opentelemetry.context.Scope;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import jakarta.inject.Inject;
-
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Continues the caller's W3C trace (the {@code traceparent} metadata the router sends) with one
  * server span per call, and records call counts, errors and latency by method and status code.
  * The span is current while the handler runs, so handlers may add attributes. Thread-safe.
  */
-public final class TelemetryInterceptor
-        implements ServerInterceptor
-{
-    static final TextMapGetter<Metadata> METADATA_GETTER = new TextMapGetter<>()
-    {
+public final class TelemetryInterceptor implements ServerInterceptor {
+    static final TextMapGetter<Metadata> METADATA_GETTER = new TextMapGetter<>() {
         @Override
-        public Iterable<String> keys(Metadata carrier)
-        {
+        public Iterable<String> keys(Metadata carrier) {
             return carrier.keys();
         }
 
         @Override
-        public String get(Metadata carrier, String key)
-        {
+        public String get(Metadata carrier, String key) {
             if (carrier == null || key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
                 return null;
             }
@@ -53,8 +47,7 @@ public final class TelemetryInterceptor
     private final ServerMetrics metrics;
 
     @Inject
-    public TelemetryInterceptor(OpenTelemetry openTelemetry, ServerMetrics metrics)
-    {
+    public TelemetryInterceptor(OpenTelemetry openTelemetry, ServerMetrics metrics) {
         requireNonNull(openTelemetry, "openTelemetry is null");
         this.tracer = openTelemetry.getTracer("dev.trellis.modelserver");
         this.propagator = openTelemetry.getPropagators().getTextMapPropagator();
@@ -62,8 +55,8 @@ public final class TelemetryInterceptor
     }
 
     @Override
-    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next)
-    {
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+            ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
         String fullMethod = call.getMethodDescriptor().getFullMethodName();
         String method = call.getMethodDescriptor().getBareMethodName();
         long start = System.nanoTime();
@@ -83,11 +76,9 @@ public final class TelemetryInterceptor
                 finish(span, methodName, Status.CANCELLED, start);
             }
         };
-        ServerCall<ReqT, RespT> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call)
-        {
+        ServerCall<ReqT, RespT> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
             @Override
-            public void close(Status status, Metadata trailers)
-            {
+            public void close(Status status, Metadata trailers) {
                 if (finished.compareAndSet(false, true)) {
                     finish(span, methodName, status, start);
                 }
@@ -98,27 +89,23 @@ public final class TelemetryInterceptor
         try (Scope ignored = context.makeCurrent()) {
             delegate = next.startCall(observed, headers);
         }
-        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate)
-        {
+        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
             @Override
-            public void onMessage(ReqT message)
-            {
+            public void onMessage(ReqT message) {
                 try (Scope ignored = context.makeCurrent()) {
                     super.onMessage(message);
                 }
             }
 
             @Override
-            public void onHalfClose()
-            {
+            public void onHalfClose() {
                 try (Scope ignored = context.makeCurrent()) {
                     super.onHalfClose();
                 }
             }
 
             @Override
-            public void onCancel()
-            {
+            public void onCancel() {
                 try (Scope ignored = context.makeCurrent()) {
                     super.onCancel();
                 }
@@ -127,8 +114,7 @@ public final class TelemetryInterceptor
         };
     }
 
-    private void finish(Span span, String method, Status status, long startNanos)
-    {
+    private void finish(Span span, String method, Status status, long startNanos) {
         metrics.recordCall(method, status.getCode().name(), (System.nanoTime() - startNanos) / 1e9);
         span.setAttribute("rpc.grpc.status_code", status.getCode().value());
         if (!status.isOk()) {

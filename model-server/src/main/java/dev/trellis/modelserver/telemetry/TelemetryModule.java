@@ -7,12 +7,9 @@ import io.opentelemetry.api.OpenTelemetry;
 import jakarta.inject.Singleton;
 
 /** Binds the OpenTelemetry SDK, the server's instruments and the tracing/metrics interceptor. */
-public final class TelemetryModule
-        extends AbstractModule
-{
+public final class TelemetryModule extends AbstractModule {
     @Override
-    protected void configure()
-    {
+    protected void configure() {
         bind(Telemetry.class).in(Scopes.SINGLETON);
         bind(ServerMetrics.class).in(Scopes.SINGLETON);
         bind(TelemetryInterceptor.class).in(Scopes.SINGLETON);
@@ -20,8 +17,7 @@ public final class TelemetryModule
 
     @Provides
     @Singleton
-    OpenTelemetry openTelemetry(Telemetry telemetry)
-    {
+    OpenTelemetry openTelemetry(Telemetry telemetry) {
         return telemetry.openTelemetry();
     }
 }

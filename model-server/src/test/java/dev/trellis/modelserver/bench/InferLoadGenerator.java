@@ -17,9 +17,6 @@ import dev.trellis.proto.inference.ModelMetadataResponse;
 import dev.trellis.proto.inference.ModelMetadataResponse.TensorMetadata;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,6 +29,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 
 /**
  * End-to-end load for single-row ModelInfer over loopback (a benchmark, not a test).
@@ -49,24 +48,20 @@ import java.util.concurrent.locks.LockSupport;
  * (seconds per phase), {@code --warmup 3}, {@code --concurrency 16}, {@code --mode both|open|closed}, and for the
  * in-JVM server {@code --max-queue-delay 500us} and {@code --batch-workers 2}.
  */
-public final class InferLoadGenerator
-{
+public final class InferLoadGenerator {
     private static final long MAX_IN_FLIGHT = 20_000;
 
     private final GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub futures;
     private final GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub blocking;
     private final List<ModelInferRequest> requests;
 
-    private InferLoadGenerator(ManagedChannel channel, List<ModelInferRequest> requests)
-    {
+    private InferLoadGenerator(ManagedChannel channel, List<ModelInferRequest> requests) {
         this.futures = GRPCInferenceServiceGrpc.newFutureStub(channel);
         this.blocking = GRPCInferenceServiceGrpc.newBlockingStub(channel);
         this.requests = List.copyOf(requests);
     }
 
-    public static void main(String[] args)
-            throws Exception
-    {
+    public static void main(String[] args) throws Exception {
         String address = option(args, "--address", null);
         String repo = option(args, "--repo", null);
         String model = option(args, "--model", "churn");
@@ -85,13 +80,15 @@ public final class InferLoadGenerator
             Path repository;
             if (repo != null) {
                 repository = Path.of(repo);
-            }
-            else {
+            } else {
                 repository = Files.createTempDirectory("trellis-bench-");
                 System.out.println("training a churn bundle with TestBundles into " + repository);
                 TestBundles.install(repository, model, 1, 42);
             }
-            ModelServerConfig.Builder config = ModelServerConfig.builder(repository).host("127.0.0.1").port(0).metricsPort(0);
+            ModelServerConfig.Builder config = ModelServerConfig.builder(repository)
+                    .host("127.0.0.1")
+                    .port(0)
+                    .metricsPort(0);
             String delay = option(args, "--max-queue-delay", null);
             if (delay != null) {
                 config.maxQueueDelay(Values.parseDuration(delay));
@@ -111,13 +108,30 @@ public final class InferLoadGenerator
                 .directExecutor()
                 .build();
         try {
-            ModelMetadataResponse metadata = GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
-                    .modelMetadata(ModelMetadataRequest.newBuilder().setName(model).build());
+            ModelMetadataResponse metadata = GRPCInferenceServiceGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .modelMetadata(
+                            ModelMetadataRequest.newBuilder().setName(model).build());
             InferLoadGenerator generator = new InferLoadGenerator(channel, singleRowRequests(metadata, 1024));
-            System.out.printf(Locale.ROOT, "machine: %d cores, %s %s; client and server %s%n", Runtime.getRuntime().availableProcessors(),
-                    System.getProperty("os.name"), System.getProperty("java.vm.version"), server != null ? "share this JVM" : "in separate processes");
-            System.out.printf(Locale.ROOT, "model %s, %d features, single-row ModelInfer%n%n", model, metadata.getInputsCount());
-            System.out.printf(Locale.ROOT, "%-22s %12s %9s %9s %9s %9s %8s%n", "phase", "throughput/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors");
+            System.out.printf(
+                    Locale.ROOT,
+                    "machine: %d cores, %s %s; client and server %s%n",
+                    Runtime.getRuntime().availableProcessors(),
+                    System.getProperty("os.name"),
+                    System.getProperty("java.vm.version"),
+                    server != null ? "share this JVM" : "in separate processes");
+            System.out.printf(
+                    Locale.ROOT, "model %s, %d features, single-row ModelInfer%n%n", model, metadata.getInputsCount());
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-22s %12s %9s %9s %9s %9s %8s%n",
+                    "phase",
+                    "throughput/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "p99.9 ms",
+                    "max ms",
+                    "errors");
             if (!mode.equals("open")) {
                 generator.closedLoop(concurrency, warmup);
                 generator.closedLoop(concurrency, duration).print("closed, " + concurrency + " callers");
@@ -128,8 +142,7 @@ public final class InferLoadGenerator
                     generator.openLoop(rate, duration).print("open, " + rate + " req/s");
                 }
             }
-        }
-        finally {
+        } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             if (server != null) {
                 server.close();
@@ -137,9 +150,7 @@ public final class InferLoadGenerator
         }
     }
 
-    private Result closedLoop(int callers, int seconds)
-            throws InterruptedException
-    {
+    private Result closedLoop(int callers, int seconds) throws InterruptedException {
         Recorder recorder = new Recorder(3);
         AtomicLong errors = new AtomicLong();
         AtomicLong done = new AtomicLong();
@@ -148,22 +159,23 @@ public final class InferLoadGenerator
         long start = System.nanoTime();
         for (int i = 0; i < callers; i++) {
             int offset = i * 97;
-            Thread caller = new Thread(() -> {
-                int next = offset;
-                while (System.nanoTime() < end) {
-                    ModelInferRequest request = requests.get(next++ % requests.size());
-                    long sent = System.nanoTime();
-                    try {
-                        blocking.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(request);
-                        recorder.recordValue(System.nanoTime() - sent);
-                        done.incrementAndGet();
-                    }
-                    catch (RuntimeException e) {
-                        errors.incrementAndGet();
-                    }
-                }
-                finished.countDown();
-            }, "closed-loop-" + i);
+            Thread caller = new Thread(
+                    () -> {
+                        int next = offset;
+                        while (System.nanoTime() < end) {
+                            ModelInferRequest request = requests.get(next++ % requests.size());
+                            long sent = System.nanoTime();
+                            try {
+                                blocking.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(request);
+                                recorder.recordValue(System.nanoTime() - sent);
+                                done.incrementAndGet();
+                            } catch (RuntimeException e) {
+                                errors.incrementAndGet();
+                            }
+                        }
+                        finished.countDown();
+                    },
+                    "closed-loop-" + i);
             caller.setDaemon(true);
             caller.start();
         }
@@ -172,9 +184,7 @@ public final class InferLoadGenerator
         return new Result(recorder.getIntervalHistogram(), done.get() / elapsed, errors.get());
     }
 
-    private Result openLoop(int rate, int seconds)
-            throws InterruptedException
-    {
+    private Result openLoop(int rate, int seconds) throws InterruptedException {
         Recorder recorder = new Recorder(3);
         AtomicLong errors = new AtomicLong();
         AtomicLong done = new AtomicLong();
@@ -188,8 +198,7 @@ public final class InferLoadGenerator
             while ((wait = intended - System.nanoTime()) > 0) {
                 if (wait > 50_000) {
                     LockSupport.parkNanos(wait - 20_000);
-                }
-                else {
+                } else {
                     Thread.onSpinWait();
                 }
             }
@@ -199,32 +208,31 @@ public final class InferLoadGenerator
                 continue;
             }
             ModelInferRequest request = requests.get((int) (i % requests.size()));
-            Futures.addCallback(futures.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(request), new FutureCallback<ModelInferResponse>()
-            {
-                @Override
-                public void onSuccess(ModelInferResponse response)
-                {
-                    // measured from the intended send time: delays of the sender count too
-                    recorder.recordValue(System.nanoTime() - intended);
-                    done.incrementAndGet();
-                    inFlight.release();
-                }
+            Futures.addCallback(
+                    futures.withDeadlineAfter(10, TimeUnit.SECONDS).modelInfer(request),
+                    new FutureCallback<ModelInferResponse>() {
+                        @Override
+                        public void onSuccess(ModelInferResponse response) {
+                            // measured from the intended send time: delays of the sender count too
+                            recorder.recordValue(System.nanoTime() - intended);
+                            done.incrementAndGet();
+                            inFlight.release();
+                        }
 
-                @Override
-                public void onFailure(Throwable failure)
-                {
-                    errors.incrementAndGet();
-                    inFlight.release();
-                }
-            }, MoreExecutors.directExecutor());
+                        @Override
+                        public void onFailure(Throwable failure) {
+                            errors.incrementAndGet();
+                            inFlight.release();
+                        }
+                    },
+                    MoreExecutors.directExecutor());
         }
         inFlight.acquire((int) MAX_IN_FLIGHT);
         double elapsed = (System.nanoTime() - start) / 1e9;
         return new Result(recorder.getIntervalHistogram(), done.get() / elapsed, errors.get());
     }
 
-    private static List<ModelInferRequest> singleRowRequests(ModelMetadataResponse metadata, int count)
-    {
+    private static List<ModelInferRequest> singleRowRequests(ModelMetadataResponse metadata, int count) {
         Random random = new Random(42);
         List<ModelInferRequest> requests = new ArrayList<>();
         for (int i = 0; i < count; i++) {
@@ -233,21 +241,22 @@ public final class InferLoadGenerator
                 InferTensorContents.Builder contents = InferTensorContents.newBuilder();
                 if (input.getDatatype().equals("FP32")) {
                     contents.addFp32Contents(random.nextInt(10) == 0 ? Float.NaN : random.nextInt(1000) / 10f);
-                }
-                else {
+                } else {
                     // categories are unknown to a generic client: empty = missing
                     contents.addBytesContents(ByteString.EMPTY);
                 }
                 request.addInputs(ModelInferRequest.InferInputTensor.newBuilder()
-                        .setName(input.getName()).setDatatype(input.getDatatype()).addShape(1).setContents(contents));
+                        .setName(input.getName())
+                        .setDatatype(input.getDatatype())
+                        .addShape(1)
+                        .setContents(contents));
             }
             requests.add(request.build());
         }
         return requests;
     }
 
-    private static String option(String[] args, String name, String fallback)
-    {
+    private static String option(String[] args, String name, String fallback) {
         for (int i = 0; i < args.length - 1; i++) {
             if (args[i].equals(name)) {
                 return args[i + 1];
@@ -256,13 +265,18 @@ public final class InferLoadGenerator
         return fallback;
     }
 
-    private record Result(Histogram latency, double throughput, long errors)
-    {
-        void print(String phase)
-        {
-            System.out.printf(Locale.ROOT, "%-22s %12.0f %9.3f %9.3f %9.3f %9.3f %8d%n", phase, throughput,
-                    latency.getValueAtPercentile(50) / 1e6, latency.getValueAtPercentile(99) / 1e6,
-                    latency.getValueAtPercentile(99.9) / 1e6, latency.getMaxValue() / 1e6, errors);
+    private record Result(Histogram latency, double throughput, long errors) {
+        void print(String phase) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-22s %12.0f %9.3f %9.3f %9.3f %9.3f %8d%n",
+                    phase,
+                    throughput,
+                    latency.getValueAtPercentile(50) / 1e6,
+                    latency.getValueAtPercentile(99) / 1e6,
+                    latency.getValueAtPercentile(99.9) / 1e6,
+                    latency.getMaxValue() / 1e6,
+                    errors);
         }
     }
 }

@@ -6,7 +6,6 @@ import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.TestRows;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -16,13 +15,10 @@ import java.util.Locale;
  * {@link Ensemble#predict} call by batch size, single-threaded, to tell transport and batching
  * overhead apart from model time.
  */
-public final class PredictCost
-{
+public final class PredictCost {
     private PredictCost() {}
 
-    public static void main(String[] args)
-            throws Exception
-    {
+    public static void main(String[] args) throws Exception {
         Path repository = Files.createTempDirectory("trellis-cost-");
         Path directory = TestBundles.install(repository, "churn", 1, 42);
         try (LoadedBundle bundle = BundleLoader.load(directory)) {
@@ -38,7 +34,8 @@ public final class PredictCost
                     ensemble.predict(batch, false);
                 }
                 double micros = (System.nanoTime() - start) / 1e3 / iterations;
-                System.out.printf(Locale.ROOT, "predict %3d rows: %8.1f us/call %8.1f us/row%n", rows, micros, micros / rows);
+                System.out.printf(
+                        Locale.ROOT, "predict %3d rows: %8.1f us/call %8.1f us/row%n", rows, micros, micros / rows);
             }
         }
     }

@@ -1,5 +1,8 @@
 package dev.trellis.modelserver.inference;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.google.protobuf.ByteString;
 import dev.trellis.modelserver.FakeEnsemble;
 import dev.trellis.modelserver.errors.ErrorCode;
@@ -7,39 +10,40 @@ import dev.trellis.modelserver.errors.ModelServerException;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferRequest.InferInputTensor;
-import org.junit.jupiter.api.Test;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-class InferRequestDecoderTest
-{
-    private static InferInputTensor.Builder tensor(String name, String datatype, long... shape)
-    {
-        InferInputTensor.Builder tensor = InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
+class InferRequestDecoderTest {
+    private static InferInputTensor.Builder tensor(String name, String datatype, long... shape) {
+        InferInputTensor.Builder tensor =
+                InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
         for (long dimension : shape) {
             tensor.addShape(dimension);
         }
         return tensor;
     }
 
-    private static DecodedRequest decode(ModelInferRequest.Builder request)
-    {
+    private static DecodedRequest decode(ModelInferRequest.Builder request) {
         return InferRequestDecoder.decode(request.setModelName("churn").build(), FakeEnsemble.SCHEMA, 100);
     }
 
     @Test
-    void decode_acceptsEveryNumericDatatypeAndShapeWithTrailingOne()
-    {
+    void decode_acceptsEveryNumericDatatypeAndShapeWithTrailingOne() {
         DecodedRequest decoded = decode(ModelInferRequest.newBuilder()
-                .addInputs(tensor("tenure", "INT64", 2, 1).setContents(InferTensorContents.newBuilder().addInt64Contents(3).addInt64Contents(-4)))
-                .addInputs(tensor("monthly_charges", "FP64", 2).setContents(InferTensorContents.newBuilder().addFp64Contents(1.25).addFp64Contents(Double.NaN)))
-                .addInputs(tensor("plan", "BYTES", 2).setContents(InferTensorContents.newBuilder()
-                        .addBytesContents(ByteString.copyFromUtf8("premium")).addBytesContents(ByteString.EMPTY))));
+                .addInputs(tensor("tenure", "INT64", 2, 1)
+                        .setContents(InferTensorContents.newBuilder()
+                                .addInt64Contents(3)
+                                .addInt64Contents(-4)))
+                .addInputs(tensor("monthly_charges", "FP64", 2)
+                        .setContents(InferTensorContents.newBuilder()
+                                .addFp64Contents(1.25)
+                                .addFp64Contents(Double.NaN)))
+                .addInputs(tensor("plan", "BYTES", 2)
+                        .setContents(InferTensorContents.newBuilder()
+                                .addBytesContents(ByteString.copyFromUtf8("premium"))
+                                .addBytesContents(ByteString.EMPTY))));
 
         assertThat(decoded.rows().rows()).isEqualTo(2);
         assertThat(decoded.rows().numeric(0)).containsExactly(3, -4);
@@ -47,15 +51,20 @@ class InferRequestDecoderTest
         assertThat(decoded.rows().numeric(1)[1]).isNaN();
         assertThat(decoded.rows().categorical(2)).containsExactly("premium", null);
         assertThat(decoded.explain()).isFalse();
-        assertThat(decoded.outputs()).containsExactlyInAnyOrder("score", "label", "interval", "agreement", "base_scores");
+        assertThat(decoded.outputs())
+                .containsExactlyInAnyOrder("score", "label", "interval", "agreement", "base_scores");
     }
 
     @Test
-    void decode_rawContentsLittleEndian()
-    {
-        ByteBuffer ints = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(7).putInt(9);
+    void decode_rawContentsLittleEndian() {
+        ByteBuffer ints =
+                ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(7).putInt(9);
         byte[] basic = "basic".getBytes(StandardCharsets.UTF_8);
-        ByteBuffer strings = ByteBuffer.allocate(4 + basic.length + 4).order(ByteOrder.LITTLE_ENDIAN).putInt(basic.length).put(basic).putInt(0);
+        ByteBuffer strings = ByteBuffer.allocate(4 + basic.length + 4)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putInt(basic.length)
+                .put(basic)
+                .putInt(0);
         DecodedRequest decoded = decode(ModelInferRequest.newBuilder()
                 .addInputs(tensor("tenure", "INT32", 2))
                 .addInputs(tensor("plan", "BYTES", 2))
@@ -68,55 +77,79 @@ class InferRequestDecoderTest
     }
 
     @Test
-    void decode_rawBytesWithBadLengthIsRefused()
-    {
-        ByteBuffer strings = ByteBuffer.allocate(6).order(ByteOrder.LITTLE_ENDIAN).putInt(100).putShort((short) 1);
+    void decode_rawBytesWithBadLengthIsRefused() {
+        ByteBuffer strings = ByteBuffer.allocate(6)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putInt(100)
+                .putShort((short) 1);
         assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
-                .addInputs(tensor("plan", "BYTES", 1))
-                .addRawInputContents(ByteString.copyFrom(strings.array()))))
-                .isInstanceOfSatisfying(ModelServerException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_TENSOR_CONTENTS))
+                        .addInputs(tensor("plan", "BYTES", 1))
+                        .addRawInputContents(ByteString.copyFrom(strings.array()))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_TENSOR_CONTENTS))
                 .hasMessageContaining("'plan'")
                 .hasMessageContaining("declares 100 bytes");
     }
 
     @Test
-    void decode_countNotMatchingShapeIsRefused()
-    {
+    void decode_countNotMatchingShapeIsRefused() {
         assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
-                .addInputs(tensor("tenure", "FP32", 3).setContents(InferTensorContents.newBuilder().addFp32Contents(1)))))
+                        .addInputs(tensor("tenure", "FP32", 3)
+                                .setContents(InferTensorContents.newBuilder().addFp32Contents(1)))))
                 .isInstanceOfSatisfying(ModelServerException.class, e -> {
                     assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_TENSOR_CONTENTS);
-                    assertThat(e.violations()).singleElement().satisfies(v -> assertThat(v.field()).isEqualTo("inputs[tenure].contents.fp32_contents"));
+                    assertThat(e.violations())
+                            .singleElement()
+                            .satisfies(v -> assertThat(v.field()).isEqualTo("inputs[tenure].contents.fp32_contents"));
                 })
                 .hasMessageContaining("has 1 values")
                 .hasMessageContaining("needs 3");
     }
 
     @Test
-    void decode_duplicateTensorAndBadParameters()
-    {
-        InferInputTensor.Builder tenure = tensor("tenure", "FP32", 1).setContents(InferTensorContents.newBuilder().addFp32Contents(1));
-        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder().addInputs(tenure).addInputs(tenure)))
-                .isInstanceOfSatisfying(ModelServerException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.DUPLICATE_TENSOR));
-        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder().addInputs(tenure)
-                .putParameters("explain", dev.trellis.proto.inference.InferParameter.newBuilder().setInt64Param(1).build())))
-                .isInstanceOfSatisfying(ModelServerException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_PARAMETER));
-        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder().addInputs(tenure)
-                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("probability"))))
-                .isInstanceOfSatisfying(ModelServerException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.UNKNOWN_OUTPUT))
+    void decode_duplicateTensorAndBadParameters() {
+        InferInputTensor.Builder tenure = tensor("tenure", "FP32", 1)
+                .setContents(InferTensorContents.newBuilder().addFp32Contents(1));
+        assertThatThrownBy(() ->
+                        decode(ModelInferRequest.newBuilder().addInputs(tenure).addInputs(tenure)))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.DUPLICATE_TENSOR));
+        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
+                        .addInputs(tenure)
+                        .putParameters(
+                                "explain",
+                                dev.trellis.proto.inference.InferParameter.newBuilder()
+                                        .setInt64Param(1)
+                                        .build())))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_PARAMETER));
+        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
+                        .addInputs(tenure)
+                        .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                                .setName("probability"))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.UNKNOWN_OUTPUT))
                 .hasMessageContaining("unknown output 'probability'");
         assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()))
-                .isInstanceOfSatisfying(ModelServerException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.EMPTY_REQUEST))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.EMPTY_REQUEST))
                 .hasMessageContaining("tenure, monthly_charges, plan");
     }
 
     @Test
-    void decode_requestingContributionsTurnsExplainOn()
-    {
+    void decode_requestingContributionsTurnsExplainOn() {
         DecodedRequest decoded = decode(ModelInferRequest.newBuilder()
-                .addInputs(tensor("tenure", "FP32", 1).setContents(InferTensorContents.newBuilder().addFp32Contents(1)))
-                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("contributions"))
-                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder().setName("score")));
+                .addInputs(tensor("tenure", "FP32", 1)
+                        .setContents(InferTensorContents.newBuilder().addFp32Contents(1)))
+                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                        .setName("contributions"))
+                .addOutputs(ModelInferRequest.InferRequestedOutputTensor.newBuilder()
+                        .setName("score")));
 
         assertThat(decoded.explain()).isTrue();
         assertThat(decoded.outputs()).containsExactlyInAnyOrder("contributions", "score");

@@ -1,5 +1,7 @@
 package dev.trellis.router.admin;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.protobuf.Timestamp;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
@@ -48,7 +50,6 @@ import dev.trellis.router.upstream.FeatureSchema;
 import dev.trellis.router.upstream.ModelCatalog;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
-
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -59,15 +60,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * {@code trellis.v1.Experiments}: thin translation onto the experiments module. Authorization is
  * the {@code AuthInterceptor}'s job; the actor comes from the call's context. Thread-safe.
  */
-public final class ExperimentsService
-        extends ExperimentsGrpc.ExperimentsImplBase
-{
+public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBase {
     private final ExperimentManager experiments;
     private final RolloutManager rollouts;
     private final ExperimentStore store;
@@ -77,9 +74,13 @@ public final class ExperimentsService
     private final Clock clock;
 
     @Inject
-    public ExperimentsService(ExperimentManager experiments, ExperimentStore store, ExposureLog exposures, RoutingService routing, ModelCatalog catalog,
-            Clock clock)
-    {
+    public ExperimentsService(
+            ExperimentManager experiments,
+            ExperimentStore store,
+            ExposureLog exposures,
+            RoutingService routing,
+            ModelCatalog catalog,
+            Clock clock) {
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.rollouts = experiments.rollouts();
         this.store = requireNonNull(store, "store is null");
@@ -90,19 +91,21 @@ public final class ExperimentsService
     }
 
     @Override
-    public void listExperiments(ListExperimentsRequest request, StreamObserver<ListExperimentsResponse> observer)
-    {
-        unary(observer, () -> ListExperimentsResponse.newBuilder()
-                .addAllExperiments(experiments.list(request.getModel(), request.getStatus()))
-                .build());
+    public void listExperiments(ListExperimentsRequest request, StreamObserver<ListExperimentsResponse> observer) {
+        unary(
+                observer,
+                () -> ListExperimentsResponse.newBuilder()
+                        .addAllExperiments(experiments.list(request.getModel(), request.getStatus()))
+                        .build());
     }
 
     @Override
-    public void getExperiment(GetExperimentRequest request, StreamObserver<GetExperimentResponse> observer)
-    {
+    public void getExperiment(GetExperimentRequest request, StreamObserver<GetExperimentResponse> observer) {
         unary(observer, () -> {
             GetExperimentResponse.Builder response = GetExperimentResponse.newBuilder()
-                    .setExperiment(experiments.get(request.getKey()).orElseThrow(() -> notFound("experiment", request.getKey())));
+                    .setExperiment(experiments
+                            .get(request.getKey())
+                            .orElseThrow(() -> notFound("experiment", request.getKey())));
             if (request.getIncludeHistory()) {
                 response.addAllHistory(experiments.history(request.getKey()));
             }
@@ -111,33 +114,43 @@ public final class ExperimentsService
     }
 
     @Override
-    public void putExperiment(PutExperimentRequest request, StreamObserver<PutExperimentResponse> observer)
-    {
-        unary(observer, () -> PutExperimentResponse.newBuilder()
-                .setExperiment(experiments.put(request.getExperiment(), request.getExpectedRevision(), Actor.current(),
-                        knownVersions(request.getExperiment().getModel(), "experiment.model",
-                                request.getExperiment().getStatus() == ExperimentStatus.RUNNING),
-                        request.getValidateOnly()))
-                .build());
+    public void putExperiment(PutExperimentRequest request, StreamObserver<PutExperimentResponse> observer) {
+        unary(
+                observer,
+                () -> PutExperimentResponse.newBuilder()
+                        .setExperiment(experiments.put(
+                                request.getExperiment(),
+                                request.getExpectedRevision(),
+                                Actor.current(),
+                                knownVersions(
+                                        request.getExperiment().getModel(),
+                                        "experiment.model",
+                                        request.getExperiment().getStatus() == ExperimentStatus.RUNNING),
+                                request.getValidateOnly()))
+                        .build());
     }
 
     @Override
-    public void stopExperiment(StopExperimentRequest request, StreamObserver<StopExperimentResponse> observer)
-    {
-        unary(observer, () -> StopExperimentResponse.newBuilder()
-                .setExperiment(experiments.stop(request.getKey(), request.getWinner(), request.getExpectedRevision(), Actor.current()))
-                .build());
+    public void stopExperiment(StopExperimentRequest request, StreamObserver<StopExperimentResponse> observer) {
+        unary(
+                observer,
+                () -> StopExperimentResponse.newBuilder()
+                        .setExperiment(experiments.stop(
+                                request.getKey(), request.getWinner(), request.getExpectedRevision(), Actor.current()))
+                        .build());
     }
 
     @Override
-    public void explainAssignment(ExplainAssignmentRequest request, StreamObserver<ExplainAssignmentResponse> observer)
-    {
-        unary(observer, () -> routing.explain(request.getModel(), request.getUnitId(), request.getAttributesMap(), request.getVersion()));
+    public void explainAssignment(
+            ExplainAssignmentRequest request, StreamObserver<ExplainAssignmentResponse> observer) {
+        unary(
+                observer,
+                () -> routing.explain(
+                        request.getModel(), request.getUnitId(), request.getAttributesMap(), request.getVersion()));
     }
 
     @Override
-    public void recordOutcome(RecordOutcomeRequest request, StreamObserver<RecordOutcomeResponse> observer)
-    {
+    public void recordOutcome(RecordOutcomeRequest request, StreamObserver<RecordOutcomeResponse> observer) {
         unary(observer, () -> {
             experiments.recordOutcome(outcome(request));
             return RecordOutcomeResponse.newBuilder().setAccepted(true).build();
@@ -145,40 +158,36 @@ public final class ExperimentsService
     }
 
     @Override
-    public StreamObserver<RecordOutcomeRequest> recordOutcomes(StreamObserver<RecordOutcomesResponse> observer)
-    {
+    public StreamObserver<RecordOutcomeRequest> recordOutcomes(StreamObserver<RecordOutcomesResponse> observer) {
         AtomicLong accepted = new AtomicLong();
-        return new StreamObserver<>()
-        {
+        return new StreamObserver<>() {
             private boolean failed;
 
             @Override
-            public void onNext(RecordOutcomeRequest request)
-            {
+            public void onNext(RecordOutcomeRequest request) {
                 if (failed) {
                     return;
                 }
                 try {
                     experiments.recordOutcome(outcome(request));
                     accepted.incrementAndGet();
-                }
-                catch (RuntimeException e) {
+                } catch (RuntimeException e) {
                     failed = true;
                     observer.onError(StatusMapper.toStatusException(e));
                 }
             }
 
             @Override
-            public void onError(Throwable t)
-            {
+            public void onError(Throwable t) {
                 failed = true;
             }
 
             @Override
-            public void onCompleted()
-            {
+            public void onCompleted() {
                 if (!failed) {
-                    observer.onNext(RecordOutcomesResponse.newBuilder().setAccepted(accepted.get()).build());
+                    observer.onNext(RecordOutcomesResponse.newBuilder()
+                            .setAccepted(accepted.get())
+                            .build());
                     observer.onCompleted();
                 }
             }
@@ -186,8 +195,7 @@ public final class ExperimentsService
     }
 
     @Override
-    public void getResults(GetResultsRequest request, StreamObserver<GetResultsResponse> observer)
-    {
+    public void getResults(GetResultsRequest request, StreamObserver<GetResultsResponse> observer) {
         unary(observer, () -> {
             // exposures and outcomes are written in batches; read everything accepted so far
             exposures.flush();
@@ -197,45 +205,45 @@ public final class ExperimentsService
     }
 
     @Override
-    public void startRollout(StartRolloutRequest request, StreamObserver<RolloutResponse> observer)
-    {
-        unary(observer, () -> rollout(rollouts.start(request.getRollout(), Actor.current(),
-                knownVersions(request.getRollout().getModel(), "rollout.model", true))));
+    public void startRollout(StartRolloutRequest request, StreamObserver<RolloutResponse> observer) {
+        unary(
+                observer,
+                () -> rollout(rollouts.start(
+                        request.getRollout(),
+                        Actor.current(),
+                        knownVersions(request.getRollout().getModel(), "rollout.model", true))));
     }
 
     @Override
-    public void getRollout(GetRolloutRequest request, StreamObserver<RolloutResponse> observer)
-    {
-        unary(observer, () -> rollout(rollouts.get(request.getModel()).orElseThrow(() -> notFound("rollout of model", request.getModel()))));
+    public void getRollout(GetRolloutRequest request, StreamObserver<RolloutResponse> observer) {
+        unary(
+                observer,
+                () -> rollout(rollouts.get(request.getModel())
+                        .orElseThrow(() -> notFound("rollout of model", request.getModel()))));
     }
 
     @Override
-    public void pauseRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer)
-    {
+    public void pauseRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer) {
         unary(observer, () -> rollout(rollouts.pause(request.getModel(), request.getReason(), Actor.current())));
     }
 
     @Override
-    public void resumeRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer)
-    {
+    public void resumeRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer) {
         unary(observer, () -> rollout(rollouts.resume(request.getModel(), request.getReason(), Actor.current())));
     }
 
     @Override
-    public void promoteRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer)
-    {
+    public void promoteRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer) {
         unary(observer, () -> rollout(rollouts.promote(request.getModel(), request.getReason(), Actor.current())));
     }
 
     @Override
-    public void abortRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer)
-    {
+    public void abortRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer) {
         unary(observer, () -> rollout(rollouts.abort(request.getModel(), request.getReason(), Actor.current())));
     }
 
     @Override
-    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer)
-    {
+    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer) {
         unary(observer, () -> {
             CatalogSnapshot snapshot = catalog.refreshOnDemand();
             ListModelsResponse.Builder response = ListModelsResponse.newBuilder();
@@ -243,14 +251,20 @@ public final class ExperimentsService
                 CatalogSnapshot.Model model = snapshot.models().get(name);
                 ModelInfo.Builder info = ModelInfo.newBuilder()
                         .setName(name)
-                        .setDefaultVersion(experiments.defaultVersion(name)
-                                .orElse(model.highestReady().map(CatalogSnapshot.Version::version).orElse("")));
+                        .setDefaultVersion(experiments
+                                .defaultVersion(name)
+                                .orElse(model.highestReady()
+                                        .map(CatalogSnapshot.Version::version)
+                                        .orElse("")));
                 for (CatalogSnapshot.Version version : model.versionsDescending()) {
                     ModelVersionInfo.Builder v = ModelVersionInfo.newBuilder().setVersion(version.version());
                     for (String replica : new TreeSet<>(version.replicas().keySet())) {
-                        v.addReplicas(ReplicaStatus.newBuilder().setReplica(replica).setReady(version.replicas().get(replica).ready()));
+                        v.addReplicas(ReplicaStatus.newBuilder()
+                                .setReplica(replica)
+                                .setReady(version.replicas().get(replica).ready()));
                     }
-                    for (FeatureSchema.Feature f : version.schema().map(FeatureSchema::features).orElse(List.of())) {
+                    for (FeatureSchema.Feature f :
+                            version.schema().map(FeatureSchema::features).orElse(List.of())) {
                         v.addFeatures(FeatureInfo.newBuilder().setName(f.name()).setDatatype(f.datatype()));
                     }
                     info.addVersions(v);
@@ -262,19 +276,26 @@ public final class ExperimentsService
     }
 
     @Override
-    public void setDefaultVersion(SetDefaultVersionRequest request, StreamObserver<SetDefaultVersionResponse> observer)
-    {
+    public void setDefaultVersion(
+            SetDefaultVersionRequest request, StreamObserver<SetDefaultVersionResponse> observer) {
         unary(observer, () -> {
             if (!request.getModel().isEmpty() && !request.getVersion().isEmpty()) {
                 CatalogSnapshot.Model model = routing.model(request.getModel());
-                boolean ready = model.version(request.getVersion()).map(CatalogSnapshot.Version::readyAnywhere).orElse(false);
+                boolean ready = model.version(request.getVersion())
+                        .map(CatalogSnapshot.Version::readyAnywhere)
+                        .orElse(false);
                 if (!ready) {
-                    throw new RouterException(RouterErrorCode.UNKNOWN_VERSION, "version " + request.getVersion() + " of model "
-                            + request.getModel() + " is not ready on any replica");
+                    throw new RouterException(
+                            RouterErrorCode.UNKNOWN_VERSION,
+                            "version " + request.getVersion() + " of model " + request.getModel()
+                                    + " is not ready on any replica");
                 }
             }
             experiments.setDefaultVersion(request.getModel(), request.getVersion(), Actor.current());
-            return SetDefaultVersionResponse.newBuilder().setModel(request.getModel()).setVersion(request.getVersion()).build();
+            return SetDefaultVersionResponse.newBuilder()
+                    .setModel(request.getModel())
+                    .setVersion(request.getVersion())
+                    .build();
         });
     }
 
@@ -282,8 +303,7 @@ public final class ExperimentsService
      * Versions the replicas know for a model, for definition validation. An unknown model is a
      * definition error when the definition takes traffic; a DRAFT may be prepared ahead of a deploy.
      */
-    private Set<String> knownVersions(String model, String field, boolean mustExist)
-    {
+    private Set<String> knownVersions(String model, String field, boolean mustExist) {
         if (model.isEmpty()) {
             return Set.of(); // the validator reports the empty model
         }
@@ -298,14 +318,16 @@ public final class ExperimentsService
                         .collect(Collectors.toUnmodifiableSet()))
                 .orElse(Set.of());
         if (versions.isEmpty() && mustExist) {
-            throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "no replica serves a ready version of model " + model,
-                    List.of(new FieldViolation(field, "no replica serves a ready version of model '" + model + "'")), null);
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "no replica serves a ready version of model " + model,
+                    List.of(new FieldViolation(field, "no replica serves a ready version of model '" + model + "'")),
+                    null);
         }
         return versions;
     }
 
-    private Outcome outcome(RecordOutcomeRequest request)
-    {
+    private Outcome outcome(RecordOutcomeRequest request) {
         List<FieldViolation> violations = new ArrayList<>();
         if (request.getUnitId().isEmpty()) {
             violations.add(new FieldViolation("unit_id", "must not be empty"));
@@ -317,34 +339,30 @@ public final class ExperimentsService
             violations.add(new FieldViolation("value", "must be a finite number"));
         }
         if (!violations.isEmpty()) {
-            throw new ExperimentsException(ErrorCode.INVALID_DEFINITION, "invalid outcome: " + violations.get(0), violations, null);
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION, "invalid outcome: " + violations.get(0), violations, null);
         }
         Instant time = request.hasTime() ? toInstant(request.getTime()) : clock.instant();
         return new Outcome(request.getUnitId(), request.getMetric(), request.getValue(), request.getExperiment(), time);
     }
 
-    private static Instant toInstant(Timestamp t)
-    {
+    private static Instant toInstant(Timestamp t) {
         return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
     }
 
-    private static RolloutResponse rollout(dev.trellis.api.v1.Rollout rollout)
-    {
+    private static RolloutResponse rollout(dev.trellis.api.v1.Rollout rollout) {
         return RolloutResponse.newBuilder().setRollout(rollout).build();
     }
 
-    private static ExperimentsException notFound(String what, String key)
-    {
+    private static ExperimentsException notFound(String what, String key) {
         return new ExperimentsException(ErrorCode.NOT_FOUND, what + " '" + key + "' not found");
     }
 
-    private static <T> void unary(StreamObserver<T> observer, Supplier<T> call)
-    {
+    private static <T> void unary(StreamObserver<T> observer, Supplier<T> call) {
         T response;
         try {
             response = call.get();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             observer.onError(StatusMapper.toStatusException(e));
             return;
         }

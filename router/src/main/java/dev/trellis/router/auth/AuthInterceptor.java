@@ -1,7 +1,12 @@
 package dev.trellis.router.auth;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.router.errors.RouterErrorCode;
+import dev.trellis.router.errors.RouterException;
+import dev.trellis.router.errors.StatusMapper;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -10,14 +15,8 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.StatusRuntimeException;
-import dev.trellis.router.errors.RouterErrorCode;
-import dev.trellis.router.errors.RouterException;
-import dev.trellis.router.errors.StatusMapper;
-
 import java.util.Set;
 import java.util.regex.Pattern;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Bearer-token check for the public port.
@@ -35,11 +34,11 @@ import static java.util.Objects.requireNonNull;
  * The actor recorded in histories is the {@code x-trellis-actor} header of an authenticated call
  * (sanitized), else "admin". Thread-safe.
  */
-public final class AuthInterceptor
-        implements ServerInterceptor
-{
-    public static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-    public static final Metadata.Key<String> ACTOR = Metadata.Key.of("x-trellis-actor", Metadata.ASCII_STRING_MARSHALLER);
+public final class AuthInterceptor implements ServerInterceptor {
+    public static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> ACTOR =
+            Metadata.Key.of("x-trellis-actor", Metadata.ASCII_STRING_MARSHALLER);
 
     private static final Pattern ACTOR_NAME = Pattern.compile("[A-Za-z0-9._@:+-]{1,64}");
     private static final Set<String> MUTATING = Set.of(
@@ -57,30 +56,32 @@ public final class AuthInterceptor
     private final Tokens adminToken;
     private final Tokens scoringToken;
 
-    public AuthInterceptor(Tokens adminToken, Tokens scoringToken)
-    {
+    public AuthInterceptor(Tokens adminToken, Tokens scoringToken) {
         this.adminToken = requireNonNull(adminToken, "adminToken is null");
         this.scoringToken = requireNonNull(scoringToken, "scoringToken is null");
     }
 
     /** Whether a method changes state and therefore needs the admin token. */
-    public static boolean isMutating(MethodDescriptor<?, ?> method)
-    {
+    public static boolean isMutating(MethodDescriptor<?, ?> method) {
         return MUTATING.contains(method.getFullMethodName());
     }
 
     @Override
-    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next)
-    {
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+            ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
         MethodDescriptor<ReqT, RespT> method = call.getMethodDescriptor();
         String bearer = bearer(headers.get(AUTHORIZATION));
         if (isMutating(method)) {
             if (!adminToken.configured()) {
-                return reject(call, RouterErrorCode.PERMISSION_DENIED,
+                return reject(
+                        call,
+                        RouterErrorCode.PERMISSION_DENIED,
                         "the admin API is disabled: start the router with --admin-token-file or TRELLIS_ADMIN_TOKEN");
             }
             if (bearer == null) {
-                return reject(call, RouterErrorCode.UNAUTHENTICATED,
+                return reject(
+                        call,
+                        RouterErrorCode.UNAUTHENTICATED,
                         method.getBareMethodName() + " needs the admin credential: authorization: Bearer <token>");
             }
             if (!adminToken.matches(bearer)) {
@@ -90,7 +91,8 @@ public final class AuthInterceptor
         }
         if (ScoringGrpc.SERVICE_NAME.equals(method.getServiceName()) && scoringToken.configured()) {
             if (bearer == null) {
-                return reject(call, RouterErrorCode.UNAUTHENTICATED, "scoring needs authorization: Bearer <scoring token>");
+                return reject(
+                        call, RouterErrorCode.UNAUTHENTICATED, "scoring needs authorization: Bearer <scoring token>");
             }
             if (!scoringToken.matches(bearer) && !adminToken.matches(bearer)) {
                 return reject(call, RouterErrorCode.PERMISSION_DENIED, "the scoring token does not match");
@@ -99,14 +101,13 @@ public final class AuthInterceptor
         return next.startCall(call, headers);
     }
 
-    private static <ReqT, RespT> ServerCall.Listener<ReqT> withActor(ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next, String actor)
-    {
+    private static <ReqT, RespT> ServerCall.Listener<ReqT> withActor(
+            ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next, String actor) {
         Context context = Context.current().withValue(Actor.KEY, actor);
         return Contexts.interceptCall(context, call, headers, next);
     }
 
-    private static String actorName(Metadata headers)
-    {
+    private static String actorName(Metadata headers) {
         String name = headers.get(ACTOR);
         if (name == null || !ACTOR_NAME.matcher(name).matches()) {
             return "admin";
@@ -114,8 +115,7 @@ public final class AuthInterceptor
         return name;
     }
 
-    private static String bearer(String authorization)
-    {
+    private static String bearer(String authorization) {
         if (authorization == null) {
             return null;
         }
@@ -127,8 +127,8 @@ public final class AuthInterceptor
         return null;
     }
 
-    private static <ReqT, RespT> ServerCall.Listener<ReqT> reject(ServerCall<ReqT, RespT> call, RouterErrorCode code, String message)
-    {
+    private static <ReqT, RespT> ServerCall.Listener<ReqT> reject(
+            ServerCall<ReqT, RespT> call, RouterErrorCode code, String message) {
         StatusRuntimeException e = StatusMapper.toStatusException(new RouterException(code, message));
         call.close(e.getStatus(), e.getTrailers() == null ? new Metadata() : e.getTrailers());
         return new ServerCall.Listener<>() {};

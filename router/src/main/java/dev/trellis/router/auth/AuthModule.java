@@ -6,13 +6,10 @@ import com.google.inject.Singleton;
 import dev.trellis.router.config.RouterConfig;
 
 /** Binds the bearer-token interceptor. */
-public final class AuthModule
-        extends AbstractModule
-{
+public final class AuthModule extends AbstractModule {
     @Provides
     @Singleton
-    AuthInterceptor authInterceptor(RouterConfig config)
-    {
+    AuthInterceptor authInterceptor(RouterConfig config) {
         return new AuthInterceptor(new Tokens(config.adminToken()), new Tokens(config.scoringToken()));
     }
 }

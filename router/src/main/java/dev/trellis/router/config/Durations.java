@@ -7,14 +7,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Parses and prints durations the way flags write them: "250ms", "2s", "5m", "1h" or ISO-8601 "PT2S". */
-public final class Durations
-{
+public final class Durations {
     private static final Pattern SIMPLE = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
 
     private Durations() {}
 
-    public static Duration parse(String text)
-    {
+    public static Duration parse(String text) {
         String value = text.trim().toLowerCase(Locale.ROOT);
         Matcher m = SIMPLE.matcher(value);
         if (m.matches()) {
@@ -28,14 +26,12 @@ public final class Durations
         }
         try {
             return Duration.parse(text.trim().toUpperCase(Locale.ROOT));
-        }
-        catch (DateTimeParseException e) {
+        } catch (DateTimeParseException e) {
             throw new IllegalArgumentException("invalid duration '" + text + "': use e.g. 250ms, 2s, 5m or PT2S");
         }
     }
 
-    public static String format(Duration d)
-    {
+    public static String format(Duration d) {
         if (d.toMillis() % 1000 != 0) {
             return d.toMillis() + "ms";
         }

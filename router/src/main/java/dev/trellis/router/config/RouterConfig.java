@@ -1,19 +1,18 @@
 package dev.trellis.router.config;
 
+import static java.util.Objects.requireNonNull;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Typed configuration of a router. Every default lives in {@link Builder}'s field initializers and
  * nowhere else; {@code RouterMain} maps flags and environment variables onto a builder.
  * Immutable and thread-safe.
  */
-public final class RouterConfig
-{
+public final class RouterConfig {
     private final String host;
     private final int port;
     private final int metricsPort;
@@ -34,15 +33,15 @@ public final class RouterConfig
     private final String upstreamHealthService;
     private final Duration shutdownGrace;
 
-    private RouterConfig(Builder b)
-    {
+    private RouterConfig(Builder b) {
         this.host = requireNonNull(b.host, "host is null");
         this.port = checkPort(b.port, "port");
         this.metricsPort = checkPort(b.metricsPort, "metrics port");
         this.upstreams = List.copyOf(requireNonNull(b.upstreams, "upstreams is null"));
         this.store = requireNonNull(b.store, "store is null");
         this.adminToken = requireNonNull(b.adminToken, "adminToken is null").filter(t -> !t.isBlank());
-        this.scoringToken = requireNonNull(b.scoringToken, "scoringToken is null").filter(t -> !t.isBlank());
+        this.scoringToken =
+                requireNonNull(b.scoringToken, "scoringToken is null").filter(t -> !t.isBlank());
         this.tlsCert = requireNonNull(b.tlsCert, "tlsCert is null");
         this.tlsKey = requireNonNull(b.tlsKey, "tlsKey is null");
         this.upstreamTls = b.upstreamTls;
@@ -56,7 +55,8 @@ public final class RouterConfig
         this.upstreamHealthService = requireNonNull(b.upstreamHealthService, "upstreamHealthService is null");
         this.shutdownGrace = requireNonNull(b.shutdownGrace, "shutdownGrace is null");
         if (upstreams.isEmpty()) {
-            throw new IllegalArgumentException("at least one upstream is required (--upstream host:port or dns:///name:port)");
+            throw new IllegalArgumentException(
+                    "at least one upstream is required (--upstream host:port or dns:///name:port)");
         }
         if (tlsCert.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
@@ -68,20 +68,19 @@ public final class RouterConfig
             throw new IllegalArgumentException("max message size must be at least 1024 bytes, was " + maxMessageSize);
         }
         if (upstreamMaxAttempts < 1 || upstreamMaxAttempts > 5) {
-            throw new IllegalArgumentException("upstream max attempts must be 1..5 (gRPC caps retries at 5), was " + upstreamMaxAttempts);
+            throw new IllegalArgumentException(
+                    "upstream max attempts must be 1..5 (gRPC caps retries at 5), was " + upstreamMaxAttempts);
         }
     }
 
-    private static int checkPort(int port, String name)
-    {
+    private static int checkPort(int port, String name) {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException(name + " must be 0..65535, was " + port);
         }
         return port;
     }
 
-    private static Duration positive(Duration d, String name)
-    {
+    private static Duration positive(Duration d, String name) {
         requireNonNull(d, name + " is null");
         if (d.isNegative() || d.isZero()) {
             throw new IllegalArgumentException(name + " must be positive, was " + d);
@@ -89,13 +88,11 @@ public final class RouterConfig
         return d;
     }
 
-    public static Builder builder()
-    {
+    public static Builder builder() {
         return new Builder();
     }
 
-    public Builder toBuilder()
-    {
+    public Builder toBuilder() {
         Builder b = new Builder();
         b.host = host;
         b.port = port;
@@ -120,57 +117,94 @@ public final class RouterConfig
     }
 
     /** Address to bind; "0.0.0.0" listens on every interface. */
-    public String host() { return host; }
+    public String host() {
+        return host;
+    }
 
     /** gRPC port; 0 picks an ephemeral port. */
-    public int port() { return port; }
+    public int port() {
+        return port;
+    }
 
     /** Prometheus scrape port; 0 disables the exporter. */
-    public int metricsPort() { return metricsPort; }
+    public int metricsPort() {
+        return metricsPort;
+    }
 
     /** Model-server targets: host:port entries, or one dns:///name:port. */
-    public List<String> upstreams() { return upstreams; }
+    public List<String> upstreams() {
+        return upstreams;
+    }
 
     /** SQLite file of the experiment store. */
-    public Path store() { return store; }
+    public Path store() {
+        return store;
+    }
 
-    public Optional<String> adminToken() { return adminToken; }
+    public Optional<String> adminToken() {
+        return adminToken;
+    }
 
-    public Optional<String> scoringToken() { return scoringToken; }
+    public Optional<String> scoringToken() {
+        return scoringToken;
+    }
 
-    public Optional<Path> tlsCert() { return tlsCert; }
+    public Optional<Path> tlsCert() {
+        return tlsCert;
+    }
 
-    public Optional<Path> tlsKey() { return tlsKey; }
+    public Optional<Path> tlsKey() {
+        return tlsKey;
+    }
 
-    public boolean upstreamTls() { return upstreamTls; }
+    public boolean upstreamTls() {
+        return upstreamTls;
+    }
 
-    public Optional<Path> upstreamCa() { return upstreamCa; }
+    public Optional<Path> upstreamCa() {
+        return upstreamCa;
+    }
 
     /** Deadline given to upstream calls whose caller sent none. */
-    public Duration defaultDeadline() { return defaultDeadline; }
+    public Duration defaultDeadline() {
+        return defaultDeadline;
+    }
 
     /** Largest inbound message, both on the public port and from model-servers. */
-    public int maxMessageSize() { return maxMessageSize; }
+    public int maxMessageSize() {
+        return maxMessageSize;
+    }
 
-    public Duration rolloutTick() { return rolloutTick; }
+    public Duration rolloutTick() {
+        return rolloutTick;
+    }
 
-    public Duration catalogRefresh() { return catalogRefresh; }
+    public Duration catalogRefresh() {
+        return catalogRefresh;
+    }
 
     /** Also log every finished span (debugging). */
-    public boolean traceLog() { return traceLog; }
+    public boolean traceLog() {
+        return traceLog;
+    }
 
     /** Attempts per upstream call (1 = no retry), through the service config's retryPolicy. */
-    public int upstreamMaxAttempts() { return upstreamMaxAttempts; }
+    public int upstreamMaxAttempts() {
+        return upstreamMaxAttempts;
+    }
 
     /** Health service name checked on each replica by client-side health checking. */
-    public String upstreamHealthService() { return upstreamHealthService; }
+    public String upstreamHealthService() {
+        return upstreamHealthService;
+    }
 
     /** How long close() lets in-flight calls finish. */
-    public Duration shutdownGrace() { return shutdownGrace; }
+    public Duration shutdownGrace() {
+        return shutdownGrace;
+    }
 
     /** Builder holding the defaults. Not thread-safe. */
-    public static final class Builder
-    {
+    public static final class Builder {
         private String host = "0.0.0.0";
         private int port = 8080;
         private int metricsPort = 9090;
@@ -193,28 +227,102 @@ public final class RouterConfig
 
         private Builder() {}
 
-        public Builder host(String v) { this.host = v; return this; }
-        public Builder port(int v) { this.port = v; return this; }
-        public Builder metricsPort(int v) { this.metricsPort = v; return this; }
-        public Builder upstreams(List<String> v) { this.upstreams = v; return this; }
-        public Builder store(Path v) { this.store = v; return this; }
-        public Builder adminToken(String v) { this.adminToken = Optional.ofNullable(v); return this; }
-        public Builder scoringToken(String v) { this.scoringToken = Optional.ofNullable(v); return this; }
-        public Builder tlsCert(Path v) { this.tlsCert = Optional.ofNullable(v); return this; }
-        public Builder tlsKey(Path v) { this.tlsKey = Optional.ofNullable(v); return this; }
-        public Builder upstreamTls(boolean v) { this.upstreamTls = v; return this; }
-        public Builder upstreamCa(Path v) { this.upstreamCa = Optional.ofNullable(v); return this; }
-        public Builder defaultDeadline(Duration v) { this.defaultDeadline = v; return this; }
-        public Builder maxMessageSize(int v) { this.maxMessageSize = v; return this; }
-        public Builder rolloutTick(Duration v) { this.rolloutTick = v; return this; }
-        public Builder catalogRefresh(Duration v) { this.catalogRefresh = v; return this; }
-        public Builder traceLog(boolean v) { this.traceLog = v; return this; }
-        public Builder upstreamMaxAttempts(int v) { this.upstreamMaxAttempts = v; return this; }
-        public Builder upstreamHealthService(String v) { this.upstreamHealthService = v; return this; }
-        public Builder shutdownGrace(Duration v) { this.shutdownGrace = v; return this; }
+        public Builder host(String v) {
+            this.host = v;
+            return this;
+        }
 
-        public RouterConfig build()
-        {
+        public Builder port(int v) {
+            this.port = v;
+            return this;
+        }
+
+        public Builder metricsPort(int v) {
+            this.metricsPort = v;
+            return this;
+        }
+
+        public Builder upstreams(List<String> v) {
+            this.upstreams = v;
+            return this;
+        }
+
+        public Builder store(Path v) {
+            this.store = v;
+            return this;
+        }
+
+        public Builder adminToken(String v) {
+            this.adminToken = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder scoringToken(String v) {
+            this.scoringToken = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder tlsCert(Path v) {
+            this.tlsCert = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder tlsKey(Path v) {
+            this.tlsKey = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder upstreamTls(boolean v) {
+            this.upstreamTls = v;
+            return this;
+        }
+
+        public Builder upstreamCa(Path v) {
+            this.upstreamCa = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder defaultDeadline(Duration v) {
+            this.defaultDeadline = v;
+            return this;
+        }
+
+        public Builder maxMessageSize(int v) {
+            this.maxMessageSize = v;
+            return this;
+        }
+
+        public Builder rolloutTick(Duration v) {
+            this.rolloutTick = v;
+            return this;
+        }
+
+        public Builder catalogRefresh(Duration v) {
+            this.catalogRefresh = v;
+            return this;
+        }
+
+        public Builder traceLog(boolean v) {
+            this.traceLog = v;
+            return this;
+        }
+
+        public Builder upstreamMaxAttempts(int v) {
+            this.upstreamMaxAttempts = v;
+            return this;
+        }
+
+        public Builder upstreamHealthService(String v) {
+            this.upstreamHealthService = v;
+            return this;
+        }
+
+        public Builder shutdownGrace(Duration v) {
+            this.shutdownGrace = v;
+            return this;
+        }
+
+        public RouterConfig build() {
             return new RouterConfig(this);
         }
     }

@@ -1,8 +1,7 @@
 package dev.trellis.router.errors;
 
 /** What went wrong inside the router; {@link StatusMapper} turns each into a gRPC status. */
-public enum RouterErrorCode
-{
+public enum RouterErrorCode {
     /** The request is malformed: bad features, empty model, wrong types. */
     INVALID_REQUEST,
     /** No replica knows the model. */

@@ -9,31 +9,32 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one place where errors become gRPC statuses. Router and experiments error codes map to
  * fixed status codes; field violations travel as {@code google.rpc.BadRequest} details; causes
  * are logged, never sent. Thread-safe (stateless).
  */
-public final class StatusMapper
-{
+public final class StatusMapper {
     private static final Logger log = LoggerFactory.getLogger(StatusMapper.class);
 
     private StatusMapper() {}
 
     /** The status exception to hand to {@code StreamObserver.onError}. */
-    public static StatusRuntimeException toStatusException(Throwable t)
-    {
+    public static StatusRuntimeException toStatusException(Throwable t) {
         Throwable error = unwrap(t);
         if (error instanceof RouterException e) {
-            return build(routerCode(e.code()), e.getMessage(), e.violations().stream()
-                    .map(v -> new FieldViolation(v.field(), v.description())).toList());
+            return build(
+                    routerCode(e.code()),
+                    e.getMessage(),
+                    e.violations().stream()
+                            .map(v -> new FieldViolation(v.field(), v.description()))
+                            .toList());
         }
         if (error instanceof ExperimentsException e) {
             if (e.getCause() != null) {
@@ -60,26 +61,27 @@ public final class StatusMapper
      * INVALID_ARGUMENT pass through with their messages, UNAVAILABLE means no replica could serve
      * (retries already happened in the channel), anything else is an upstream failure.
      */
-    public static RouterException fromUpstream(Status status, String model, String version)
-    {
+    public static RouterException fromUpstream(Status status, String model, String version) {
         String what = "model " + model + (version.isEmpty() ? "" : " version " + version);
         String detail = status.getDescription() == null ? status.getCode().toString() : status.getDescription();
         return switch (status.getCode()) {
             case NOT_FOUND -> new RouterException(RouterErrorCode.UNKNOWN_VERSION, detail);
             case INVALID_ARGUMENT -> new RouterException(RouterErrorCode.INVALID_REQUEST, detail);
             case RESOURCE_EXHAUSTED -> new RouterException(RouterErrorCode.TOO_LARGE, detail);
-            case DEADLINE_EXCEEDED -> new RouterException(RouterErrorCode.DEADLINE_EXCEEDED,
-                    "deadline exceeded while scoring " + what);
+            case DEADLINE_EXCEEDED ->
+                new RouterException(RouterErrorCode.DEADLINE_EXCEEDED, "deadline exceeded while scoring " + what);
             case CANCELLED -> new RouterException(RouterErrorCode.CANCELLED, "cancelled");
-            case UNAVAILABLE -> new RouterException(RouterErrorCode.NO_REPLICA,
-                    "no model-server replica could serve " + what + ": " + detail);
-            default -> new RouterException(RouterErrorCode.UPSTREAM_FAILURE,
-                    "model-server failed to score " + what + " (" + status.getCode() + ")");
+            case UNAVAILABLE ->
+                new RouterException(
+                        RouterErrorCode.NO_REPLICA, "no model-server replica could serve " + what + ": " + detail);
+            default ->
+                new RouterException(
+                        RouterErrorCode.UPSTREAM_FAILURE,
+                        "model-server failed to score " + what + " (" + status.getCode() + ")");
         };
     }
 
-    private static Code routerCode(RouterErrorCode code)
-    {
+    private static Code routerCode(RouterErrorCode code) {
         return switch (code) {
             case INVALID_REQUEST -> Code.INVALID_ARGUMENT;
             case UNKNOWN_MODEL, UNKNOWN_VERSION -> Code.NOT_FOUND;
@@ -93,8 +95,7 @@ public final class StatusMapper
         };
     }
 
-    private static Code experimentsCode(ExperimentsException e)
-    {
+    private static Code experimentsCode(ExperimentsException e) {
         return switch (e.code()) {
             case INVALID_DEFINITION -> Code.INVALID_ARGUMENT;
             case NOT_FOUND -> Code.NOT_FOUND;
@@ -105,8 +106,7 @@ public final class StatusMapper
         };
     }
 
-    private static StatusRuntimeException build(Code code, String message, List<FieldViolation> violations)
-    {
+    private static StatusRuntimeException build(Code code, String message, List<FieldViolation> violations) {
         com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
                 .setCode(code.getNumber())
                 .setMessage(message == null ? code.name() : message);
@@ -122,10 +122,10 @@ public final class StatusMapper
         return StatusProto.toStatusRuntimeException(status.build());
     }
 
-    private static Throwable unwrap(Throwable t)
-    {
+    private static Throwable unwrap(Throwable t) {
         Throwable error = t;
-        while ((error instanceof CompletionException || error instanceof ExecutionException) && error.getCause() != null) {
+        while ((error instanceof CompletionException || error instanceof ExecutionException)
+                && error.getCause() != null) {
             error = error.getCause();
         }
         return error;

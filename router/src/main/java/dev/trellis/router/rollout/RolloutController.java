@@ -1,13 +1,12 @@
 package dev.trellis.router.rollout;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.experiments.rollout.RolloutManager;
 import dev.trellis.experiments.rollout.TickResult;
 import dev.trellis.experiments.rollout.VersionWindow;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.time.Duration;
 import java.util.HashMap;
@@ -16,8 +15,8 @@ import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs the rollout state machine: every tick, for each active rollout, hands the candidate's and
@@ -29,9 +28,7 @@ import static java.util.Objects.requireNonNull;
  * tests and is serialized with them. The controller owns the scheduler it is given and shuts it
  * down on {@link #close()}.
  */
-public final class RolloutController
-        implements Closeable
-{
+public final class RolloutController implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(RolloutController.class);
 
     private final ExperimentManager experiments;
@@ -43,8 +40,8 @@ public final class RolloutController
     private final Map<String, String> stepSeen = new HashMap<>();
     private ScheduledFuture<?> task;
 
-    public RolloutController(ExperimentManager experiments, VersionWindows windows, ScheduledExecutorService scheduler, Duration tick)
-    {
+    public RolloutController(
+            ExperimentManager experiments, VersionWindows windows, ScheduledExecutorService scheduler, Duration tick) {
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.rollouts = experiments.rollouts();
         this.windows = requireNonNull(windows, "windows is null");
@@ -52,28 +49,25 @@ public final class RolloutController
         this.tick = requireNonNull(tick, "tick is null");
     }
 
-    public void start()
-    {
+    public void start() {
         synchronized (lock) {
             if (task == null) {
-                task = scheduler.scheduleWithFixedDelay(this::tickQuietly, tick.toMillis(), tick.toMillis(), TimeUnit.MILLISECONDS);
+                task = scheduler.scheduleWithFixedDelay(
+                        this::tickQuietly, tick.toMillis(), tick.toMillis(), TimeUnit.MILLISECONDS);
             }
         }
     }
 
-    private void tickQuietly()
-    {
+    private void tickQuietly() {
         try {
             tickNow();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             log.warn("rollout tick failed: {}", e.toString());
         }
     }
 
     /** One pass over the active rollouts. */
-    public void tickNow()
-    {
+    public void tickNow() {
         synchronized (lock) {
             experiments.refresh();
             List<Rollout> active = rollouts.active();
@@ -92,23 +86,27 @@ public final class RolloutController
                     windows.reset(model);
                 }
                 stepSeen.put(model, step(result.rollout()));
-                if (result.rollout().getState() != rollout.getState() || result.rollout().getCurrentStep() != rollout.getCurrentStep()) {
-                    log.info("rollout of {}: {} at {}% ({})", model, result.rollout().getState(), result.rollout().getCurrentWeight(),
+                if (result.rollout().getState() != rollout.getState()
+                        || result.rollout().getCurrentStep() != rollout.getCurrentStep()) {
+                    log.info(
+                            "rollout of {}: {} at {}% ({})",
+                            model,
+                            result.rollout().getState(),
+                            result.rollout().getCurrentWeight(),
                             result.rollout().getReason());
                 }
             }
         }
     }
 
-    private static String step(Rollout rollout)
-    {
-        return rollout.getStableVersion() + "->" + rollout.getCandidateVersion() + "@" + rollout.getCurrentStep()
-                + "/" + rollout.getStepStarted().getSeconds() + "." + rollout.getStepStarted().getNanos() + "/" + rollout.getState();
+    private static String step(Rollout rollout) {
+        return rollout.getStableVersion() + "->" + rollout.getCandidateVersion() + "@" + rollout.getCurrentStep() + "/"
+                + rollout.getStepStarted().getSeconds() + "."
+                + rollout.getStepStarted().getNanos() + "/" + rollout.getState();
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         synchronized (lock) {
             if (task != null) {
                 task.cancel(false);
@@ -120,8 +118,7 @@ public final class RolloutController
             if (!scheduler.awaitTermination(5, TimeUnit.SECONDS)) {
                 scheduler.shutdownNow();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             scheduler.shutdownNow();
             Thread.currentThread().interrupt();
         }

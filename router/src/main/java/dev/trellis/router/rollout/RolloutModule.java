@@ -5,27 +5,26 @@ import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.router.config.RouterConfig;
-
 import java.util.concurrent.Executors;
 
 /** Binds the per-version windows and the rollout controller with its own tick thread. */
-public final class RolloutModule
-        extends AbstractModule
-{
+public final class RolloutModule extends AbstractModule {
     @Override
-    protected void configure()
-    {
+    protected void configure() {
         bind(VersionWindows.class).in(Singleton.class);
     }
 
     @Provides
     @Singleton
-    RolloutController controller(ExperimentManager experiments, VersionWindows windows, RouterConfig config)
-    {
-        return new RolloutController(experiments, windows, Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "trellis-rollout");
-            t.setDaemon(true);
-            return t;
-        }), config.rolloutTick());
+    RolloutController controller(ExperimentManager experiments, VersionWindows windows, RouterConfig config) {
+        return new RolloutController(
+                experiments,
+                windows,
+                Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "trellis-rollout");
+                    t.setDaemon(true);
+                    return t;
+                }),
+                config.rolloutTick());
     }
 }

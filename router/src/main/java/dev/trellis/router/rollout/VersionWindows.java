@@ -1,13 +1,12 @@
 package dev.trellis.router.rollout;
 
 import dev.trellis.experiments.rollout.VersionWindow;
-import org.HdrHistogram.ConcurrentHistogram;
-
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
+import org.HdrHistogram.ConcurrentHistogram;
 
 /**
  * What the router observes per (model, version) since the current rollout step started: requests,
@@ -15,15 +14,13 @@ import java.util.concurrent.atomic.LongAdder;
  * Fed by the scoring path for every row; read and reset by the {@link RolloutController}.
  * Thread-safe: recording is lock-free; a reset swaps in fresh windows.
  */
-public final class VersionWindows
-{
+public final class VersionWindows {
     private static final long MAX_LATENCY_MICROS = TimeUnit.MINUTES.toMicros(10);
 
     private final Map<String, Map<String, Window>> windows = new ConcurrentHashMap<>();
 
     /** One row (or one call of {@code rows} rows) served by a version; latency per call. */
-    public void recordSuccess(String model, String version, long latencyNanos, double[] scores)
-    {
+    public void recordSuccess(String model, String version, long latencyNanos, double[] scores) {
         Window w = window(model, version);
         w.requests.add(scores.length);
         w.latency.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latencyNanos / 1_000)));
@@ -34,8 +31,7 @@ public final class VersionWindows
     }
 
     /** A call of {@code rows} rows to a version failed for a reason that is not the caller's mistake. */
-    public void recordFailure(String model, String version, int rows, long latencyNanos)
-    {
+    public void recordFailure(String model, String version, int rows, long latencyNanos) {
         Window w = window(model, version);
         w.requests.add(rows);
         w.errors.add(rows);
@@ -43,8 +39,7 @@ public final class VersionWindows
     }
 
     /** The window of a version so far. */
-    public VersionWindow snapshot(String model, String version)
-    {
+    public VersionWindow snapshot(String model, String version) {
         Window w = windows.getOrDefault(model, Map.of()).get(version);
         if (w == null) {
             return VersionWindow.empty();
@@ -60,18 +55,16 @@ public final class VersionWindows
     }
 
     /** Starts new windows for every version of a model. */
-    public void reset(String model)
-    {
+    public void reset(String model) {
         windows.remove(model);
     }
 
-    private Window window(String model, String version)
-    {
-        return windows.computeIfAbsent(model, m -> new ConcurrentHashMap<>()).computeIfAbsent(version, v -> new Window());
+    private Window window(String model, String version) {
+        return windows.computeIfAbsent(model, m -> new ConcurrentHashMap<>())
+                .computeIfAbsent(version, v -> new Window());
     }
 
-    private static final class Window
-    {
+    private static final class Window {
         final LongAdder requests = new LongAdder();
         final LongAdder errors = new LongAdder();
         final ConcurrentHistogram latency = new ConcurrentHistogram(3);

@@ -9,37 +9,30 @@ import dev.trellis.experiments.definition.DefinitionValidator;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.experiments.store.SqliteExperimentStore;
 import dev.trellis.router.config.RouterConfig;
-
 import java.time.Clock;
 
 /** Binds the experiments module's store, manager and decider, and the routing service. */
-public final class RoutingModule
-        extends AbstractModule
-{
+public final class RoutingModule extends AbstractModule {
     @Override
-    protected void configure()
-    {
+    protected void configure() {
         bind(RoutingService.class).in(Singleton.class);
     }
 
     @Provides
     @Singleton
-    ExperimentStore store(RouterConfig config, Clock clock)
-    {
+    ExperimentStore store(RouterConfig config, Clock clock) {
         return SqliteExperimentStore.open(config.store(), clock);
     }
 
     @Provides
     @Singleton
-    ExperimentManager experimentManager(ExperimentStore store, Clock clock)
-    {
+    ExperimentManager experimentManager(ExperimentStore store, Clock clock) {
         return new ExperimentManager(store, clock, new DefinitionValidator());
     }
 
     @Provides
     @Singleton
-    RoutingDecider routingDecider()
-    {
+    RoutingDecider routingDecider() {
         return new RoutingDecider();
     }
 }

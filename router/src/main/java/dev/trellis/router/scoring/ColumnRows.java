@@ -9,7 +9,6 @@ import dev.trellis.api.v1.StringValues;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.errors.RouterException.Violation;
 import dev.trellis.router.upstream.FeatureSchema;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -26,9 +25,7 @@ import java.util.function.IntToDoubleFunction;
  * {@code columns.features[i]}, {@code columns.attributes[i]}. Not thread-safe: the scoring path
  * validates on the calling thread before any upstream call, and only reads afterwards.
  */
-final class ColumnRows
-        implements ScoreRows
-{
+final class ColumnRows implements ScoreRows {
     private final FeatureColumns columns;
     private final int size;
     // feature column by name
@@ -36,16 +33,14 @@ final class ColumnRows
     // schemas already checked: versions with the same schema would only repeat the same violations
     private final Set<FeatureSchema> validated = new HashSet<>();
 
-    private ColumnRows(FeatureColumns columns, Map<String, FeatureColumn> byName)
-    {
+    private ColumnRows(FeatureColumns columns, Map<String, FeatureColumn> byName) {
         this.columns = columns;
         this.size = columns.getUnitIdsCount();
         this.byName = byName;
     }
 
     /** Checks the shape of the columns: names given once, a type set, as many values as unit ids, finite numbers. */
-    static ColumnRows of(FeatureColumns columns)
-    {
+    static ColumnRows of(FeatureColumns columns) {
         int rows = columns.getUnitIdsCount();
         List<Violation> violations = new ArrayList<>();
         Map<String, FeatureColumn> byName = new HashMap<>();
@@ -55,7 +50,9 @@ final class ColumnRows
             String field = "columns.features[" + i + "]";
             Integer earlier = firstIndex.putIfAbsent(column.getName(), i);
             if (earlier != null) {
-                violations.add(new Violation(field, "feature " + column.getName() + " is already given by columns.features[" + earlier + "]"));
+                violations.add(new Violation(
+                        field,
+                        "feature " + column.getName() + " is already given by columns.features[" + earlier + "]"));
                 continue;
             }
             byName.put(column.getName(), column);
@@ -75,7 +72,8 @@ final class ColumnRows
             AttributeColumn column = columns.getAttributes(i);
             String problem = lengthProblem(column.getValuesCount(), rows);
             if (problem != null) {
-                violations.add(new Violation("columns.attributes[" + i + "]", "attribute " + column.getName() + ": " + problem));
+                violations.add(new Violation(
+                        "columns.attributes[" + i + "]", "attribute " + column.getName() + ": " + problem));
             }
         }
         if (!violations.isEmpty()) {
@@ -84,13 +82,13 @@ final class ColumnRows
         return new ColumnRows(columns, byName);
     }
 
-    private static String lengthProblem(int values, int rows)
-    {
-        return values == rows ? null : values + " values for " + rows + " rows (columns.unit_ids); every column needs one value per row";
+    private static String lengthProblem(int values, int rows) {
+        return values == rows
+                ? null
+                : values + " values for " + rows + " rows (columns.unit_ids); every column needs one value per row";
     }
 
-    private static String infinityProblem(FeatureColumn column)
-    {
+    private static String infinityProblem(FeatureColumn column) {
         NumberValues values = column.getNumbers();
         for (int row = 0; row < values.getValuesCount(); row++) {
             double v = values.getValues(row);
@@ -102,20 +100,17 @@ final class ColumnRows
     }
 
     @Override
-    public int size()
-    {
+    public int size() {
         return size;
     }
 
     @Override
-    public String unitId(int row)
-    {
+    public String unitId(int row) {
         return columns.getUnitIds(row);
     }
 
     @Override
-    public Map<String, String> attributes(int row)
-    {
+    public Map<String, String> attributes(int row) {
         if (columns.getAttributesCount() == 0) {
             return Map.of();
         }
@@ -130,27 +125,24 @@ final class ColumnRows
     }
 
     @Override
-    public String version(int row)
-    {
+    public String version(int row) {
         return "";
     }
 
     @Override
-    public boolean explain(int row)
-    {
+    public boolean explain(int row) {
         return false;
     }
 
     @Override
-    public String requestId(int row)
-    {
+    public String requestId(int row) {
         return "";
     }
 
     /** Checks every column once per schema, whichever rows the version serves: a column's type holds for all its rows. */
     @Override
-    public void validate(FeatureSchema schema, List<Integer> rows, String model, String version, List<Violation> violations)
-    {
+    public void validate(
+            FeatureSchema schema, List<Integer> rows, String model, String version, List<Violation> violations) {
         if (!validated.add(schema)) {
             return;
         }
@@ -160,14 +152,11 @@ final class ColumnRows
             String problem;
             if (feature == null) {
                 problem = column.getName() + ": " + InferenceCodec.unknownFeature(schema, model, version);
-            }
-            else if (feature.categorical() && column.hasNumbers()) {
+            } else if (feature.categorical() && column.hasNumbers()) {
                 problem = column.getName() + " is a categorical feature: send strings (\"\" for missing), not numbers";
-            }
-            else if (!feature.categorical() && column.hasStrings()) {
+            } else if (!feature.categorical() && column.hasStrings()) {
                 problem = column.getName() + " is a numeric feature: send numbers (NaN for missing), not strings";
-            }
-            else {
+            } else {
                 continue;
             }
             violations.add(new Violation("columns.features[" + i + "]", problem));
@@ -175,8 +164,7 @@ final class ColumnRows
     }
 
     @Override
-    public IntToDoubleFunction numbers(FeatureSchema.Feature feature)
-    {
+    public IntToDoubleFunction numbers(FeatureSchema.Feature feature) {
         FeatureColumn column = byName.get(feature.name());
         if (column == null || !column.hasNumbers()) {
             return row -> Double.NaN;
@@ -186,8 +174,7 @@ final class ColumnRows
     }
 
     @Override
-    public IntFunction<ByteString> categories(FeatureSchema.Feature feature)
-    {
+    public IntFunction<ByteString> categories(FeatureSchema.Feature feature) {
         FeatureColumn column = byName.get(feature.name());
         if (column == null || !column.hasStrings()) {
             return row -> InferenceCodec.MISSING_CATEGORY;

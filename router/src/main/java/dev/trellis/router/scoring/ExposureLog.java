@@ -1,19 +1,18 @@
 package dev.trellis.router.scoring;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.experiments.store.Exposure;
 import jakarta.inject.Inject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hands exposures to the experiments module off the transport threads: scoring callbacks run on
@@ -21,9 +20,7 @@ import static java.util.Objects.requireNonNull;
  * queue drops the exposure, counts it and logs loudly (never silently). Thread-safe; closing
  * drains what is queued into the store.
  */
-public final class ExposureLog
-        implements Closeable
-{
+public final class ExposureLog implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(ExposureLog.class);
     static final int CAPACITY = 50_000;
 
@@ -32,8 +29,7 @@ public final class ExposureLog
     private final AtomicLong dropped = new AtomicLong();
 
     @Inject
-    public ExposureLog(ExperimentManager experiments)
-    {
+    public ExposureLog(ExperimentManager experiments) {
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(CAPACITY), r -> {
             Thread t = new Thread(r, "trellis-exposures");
@@ -42,25 +38,21 @@ public final class ExposureLog
         });
     }
 
-    public void record(Exposure exposure)
-    {
+    public void record(Exposure exposure) {
         try {
             executor.execute(() -> {
                 try {
                     experiments.recordExposure(exposure);
-                }
-                catch (RuntimeException e) {
+                } catch (RuntimeException e) {
                     drop(e.toString());
                 }
             });
-        }
-        catch (RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             drop("hand-off queue full (" + CAPACITY + ")");
         }
     }
 
-    private void drop(String why)
-    {
+    private void drop(String why) {
         long count = dropped.incrementAndGet();
         if (Long.bitCount(count) == 1) { // 1, 2, 4, 8, ...: loud without flooding the log
             log.error("exposure dropped ({} so far): {}", count, why);
@@ -68,36 +60,34 @@ public final class ExposureLog
     }
 
     /** Waits until every exposure queued before this call has been handed to the store. */
-    public void flush()
-    {
+    public void flush() {
         try {
             executor.submit(() -> {}).get(10, TimeUnit.SECONDS); // one worker, FIFO: earlier tasks are done
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | RejectedExecutionException e) {
+        } catch (java.util.concurrent.ExecutionException
+                | java.util.concurrent.TimeoutException
+                | RejectedExecutionException e) {
             log.warn("exposure hand-off not drained: {}", e.toString());
         }
     }
 
     /** Exposures lost so far. */
-    public long droppedCount()
-    {
+    public long droppedCount() {
         return dropped.get();
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         executor.shutdown();
         try {
             if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
-                log.error("{} exposures not handed to the store at shutdown", executor.getQueue().size());
+                log.error(
+                        "{} exposures not handed to the store at shutdown",
+                        executor.getQueue().size());
                 executor.shutdownNow();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             executor.shutdownNow();
             Thread.currentThread().interrupt();
         }

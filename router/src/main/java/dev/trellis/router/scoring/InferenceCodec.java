@@ -14,7 +14,6 @@ import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.upstream.FeatureSchema;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -31,16 +30,15 @@ import java.util.function.IntToDoubleFunction;
  * 4-byte length then the bytes). Every feature of the schema is sent, so absent features are missing.
  * Stateless and thread-safe.
  */
-public final class InferenceCodec
-{
+public final class InferenceCodec {
     static final ByteString MISSING_CATEGORY = ByteString.EMPTY;
 
     private InferenceCodec() {}
 
     /** Why a feature name is not in a version's schema, listing what is. */
-    static String unknownFeature(FeatureSchema schema, String model, String version)
-    {
-        List<String> names = schema.features().stream().map(FeatureSchema.Feature::name).toList();
+    static String unknownFeature(FeatureSchema schema, String model, String version) {
+        List<String> names =
+                schema.features().stream().map(FeatureSchema.Feature::name).toList();
         return "unknown feature of model " + model + " version " + version + "; known features: "
                 + (names.size() <= 30 ? String.join(", ", names) : String.join(", ", names.subList(0, 30)) + ", ...");
     }
@@ -51,14 +49,19 @@ public final class InferenceCodec
      * single copy to serialize, where typed contents grow a list per tensor and encode and parse
      * value by value (the largest part of the router's ScoreBatch work when measured).
      */
-    static ModelInferRequest encode(String model, String version, FeatureSchema schema, ScoreRows rows, List<Integer> indexes, boolean explain)
-    {
+    static ModelInferRequest encode(
+            String model,
+            String version,
+            FeatureSchema schema,
+            ScoreRows rows,
+            List<Integer> indexes,
+            boolean explain) {
         int n = indexes.size();
-        ModelInferRequest.Builder request = ModelInferRequest.newBuilder()
-                .setModelName(model)
-                .setModelVersion(version);
+        ModelInferRequest.Builder request =
+                ModelInferRequest.newBuilder().setModelName(model).setModelVersion(version);
         if (explain) {
-            request.putParameters("explain", InferParameter.newBuilder().setBoolParam(true).build());
+            request.putParameters(
+                    "explain", InferParameter.newBuilder().setBoolParam(true).build());
         }
         for (FeatureSchema.Feature feature : schema.features()) {
             byte[] raw;
@@ -77,8 +80,7 @@ public final class InferenceCodec
                     category.copyTo(raw, out.position());
                     out.position(out.position() + category.size());
                 }
-            }
-            else {
+            } else {
                 IntToDoubleFunction values = rows.numbers(feature);
                 raw = new byte[4 * n];
                 ByteBuffer out = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
@@ -96,8 +98,7 @@ public final class InferenceCodec
     }
 
     /** Row {@code i}'s scores from a ModelInfer response (without {@code served}). */
-    public static List<ScoreResponse.Builder> decode(ModelInferResponse response, int rows)
-    {
+    public static List<ScoreResponse.Builder> decode(ModelInferResponse response, int rows) {
         Outputs outputs = new Outputs(response);
         float[] score = outputs.floats("score", rows, 1, true);
         List<String> labels = outputs.strings("label", rows);
@@ -108,7 +109,9 @@ public final class InferenceCodec
         float[] base = baseNames.isEmpty() ? null : outputs.floats("base_scores", rows, baseNames.size(), true);
         ModelInferResponse.InferOutputTensor contributionTensor = outputs.tensor("contributions");
         List<String> contributionNames = contributionTensor == null ? List.of() : columns(contributionTensor);
-        float[] contributions = contributionNames.isEmpty() ? null : outputs.floats("contributions", rows, contributionNames.size(), true);
+        float[] contributions = contributionNames.isEmpty()
+                ? null
+                : outputs.floats("contributions", rows, contributionNames.size(), true);
 
         List<ScoreResponse.Builder> results = new ArrayList<>(rows);
         for (int i = 0; i < rows; i++) {
@@ -117,7 +120,10 @@ public final class InferenceCodec
                 r.setLabel(labels.get(i));
             }
             if (interval != null) {
-                r.setInterval(Interval.newBuilder().setLower(interval[2 * i]).setUpper(interval[2 * i + 1]).setLevel(0.95));
+                r.setInterval(Interval.newBuilder()
+                        .setLower(interval[2 * i])
+                        .setUpper(interval[2 * i + 1])
+                        .setLevel(0.95));
             }
             if (agreement != null) {
                 r.setAgreement(agreement[i]);
@@ -125,7 +131,8 @@ public final class InferenceCodec
             if (base != null) {
                 int k = baseNames.size();
                 for (int j = 0; j < k; j++) {
-                    r.addBaseScores(BaseScore.newBuilder().setModel(baseNames.get(j)).setScore(base[i * k + j]));
+                    r.addBaseScores(
+                            BaseScore.newBuilder().setModel(baseNames.get(j)).setScore(base[i * k + j]));
                 }
             }
             if (contributions != null) {
@@ -136,8 +143,7 @@ public final class InferenceCodec
         return results;
     }
 
-    private static Explanation explanation(List<String> names, float[] values, int row)
-    {
+    private static Explanation explanation(List<String> names, float[] values, int row) {
         int k = names.size();
         Explanation.Builder e = Explanation.newBuilder();
         double logit = 0;
@@ -147,14 +153,16 @@ public final class InferenceCodec
             switch (names.get(j)) {
                 case "mlp" -> e.setMlpTerm(v);
                 case "bias" -> e.setBaseValue(v);
-                default -> e.addContributions(FeatureContribution.newBuilder().setFeature(names.get(j)).setValue(v));
+                default ->
+                    e.addContributions(FeatureContribution.newBuilder()
+                            .setFeature(names.get(j))
+                            .setValue(v));
             }
         }
         return e.setLogit(logit).build();
     }
 
-    private static List<String> columns(ModelInferResponse.InferOutputTensor tensor)
-    {
+    private static List<String> columns(ModelInferResponse.InferOutputTensor tensor) {
         InferParameter p = tensor.getParametersMap().get("columns");
         if (p == null || p.getStringParam().isEmpty()) {
             return List.of();
@@ -163,17 +171,14 @@ public final class InferenceCodec
     }
 
     /** Output tensors by name, from contents or raw bytes. */
-    private static final class Outputs
-    {
+    private static final class Outputs {
         private final ModelInferResponse response;
 
-        Outputs(ModelInferResponse response)
-        {
+        Outputs(ModelInferResponse response) {
             this.response = response;
         }
 
-        ModelInferResponse.InferOutputTensor tensor(String name)
-        {
+        ModelInferResponse.InferOutputTensor tensor(String name) {
             for (ModelInferResponse.InferOutputTensor t : response.getOutputsList()) {
                 if (t.getName().equals(name)) {
                     return t;
@@ -182,8 +187,7 @@ public final class InferenceCodec
             return null;
         }
 
-        private int index(String name)
-        {
+        private int index(String name) {
             for (int i = 0; i < response.getOutputsCount(); i++) {
                 if (response.getOutputs(i).getName().equals(name)) {
                     return i;
@@ -192,8 +196,7 @@ public final class InferenceCodec
             return -1;
         }
 
-        float[] floats(String name, int rows, int width, boolean required)
-        {
+        float[] floats(String name, int rows, int width, boolean required) {
             int i = index(name);
             if (i < 0) {
                 if (required) {
@@ -205,10 +208,12 @@ public final class InferenceCodec
             int expected = rows * width;
             float[] out = new float[expected];
             if (response.getRawOutputContentsCount() > i) {
-                ByteBuffer raw = response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer raw =
+                        response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
                 boolean fp64 = "FP64".equals(t.getDatatype());
                 if (raw.remaining() != expected * (fp64 ? 8 : 4)) {
-                    throw malformed("output " + name + " has " + raw.remaining() + " raw bytes for " + expected + " values");
+                    throw malformed(
+                            "output " + name + " has " + raw.remaining() + " raw bytes for " + expected + " values");
                 }
                 for (int j = 0; j < expected; j++) {
                     out[j] = fp64 ? (float) raw.getDouble() : raw.getFloat();
@@ -231,23 +236,22 @@ public final class InferenceCodec
             throw malformed("output " + name + " does not hold " + expected + " values");
         }
 
-        List<String> strings(String name, int rows)
-        {
+        List<String> strings(String name, int rows) {
             int i = index(name);
             if (i < 0) {
                 return null;
             }
             List<String> out = new ArrayList<>(rows);
             if (response.getRawOutputContentsCount() > i) {
-                ByteBuffer raw = response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer raw =
+                        response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
                 while (raw.remaining() >= 4 && out.size() < rows) {
                     int len = raw.getInt();
                     byte[] bytes = new byte[len];
                     raw.get(bytes);
                     out.add(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
                 }
-            }
-            else {
+            } else {
                 for (ByteString b : response.getOutputs(i).getContents().getBytesContentsList()) {
                     out.add(b.toStringUtf8());
                 }
@@ -258,8 +262,7 @@ public final class InferenceCodec
             return out;
         }
 
-        private static RouterException malformed(String what)
-        {
+        private static RouterException malformed(String what) {
             return new RouterException(RouterErrorCode.UPSTREAM_FAILURE, "malformed model-server response: " + what);
         }
     }

@@ -1,5 +1,7 @@
 package dev.trellis.router.scoring;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
@@ -25,7 +27,6 @@ import dev.trellis.router.upstream.ReplicaCapture;
 import dev.trellis.router.upstream.UpstreamPool;
 import io.grpc.Status;
 import jakarta.inject.Inject;
-
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -37,8 +38,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * The scoring path shared by Score, ScoreBatch (rows or columns, see {@link ScoreRows}) and
  * ScoreStream: check the model, route every row, validate its features against the routed
@@ -47,8 +46,7 @@ import static java.util.Objects.requireNonNull;
  * for rows served by an experiment; every call feeds the rollout windows and the metrics.
  * Thread-safe.
  */
-public final class ScoreExecutor
-{
+public final class ScoreExecutor {
     static final int MAX_ROWS_PER_CALL = 1000;
     private static final String SCORE = "Score";
     private static final String SCORE_BATCH = "ScoreBatch";
@@ -61,8 +59,13 @@ public final class ScoreExecutor
     private final Clock clock;
 
     @Inject
-    public ScoreExecutor(RoutingService routing, UpstreamPool pool, ExposureLog exposures, VersionWindows windows, ScoringMetrics metrics, Clock clock)
-    {
+    public ScoreExecutor(
+            RoutingService routing,
+            UpstreamPool pool,
+            ExposureLog exposures,
+            VersionWindows windows,
+            ScoringMetrics metrics,
+            Clock clock) {
         this.routing = requireNonNull(routing, "routing is null");
         this.pool = requireNonNull(pool, "pool is null");
         this.exposures = requireNonNull(exposures, "exposures is null");
@@ -79,52 +82,55 @@ public final class ScoreExecutor
      * @param batchExplain explain every row
      * @param batch whether the rows came in a ScoreBatch (field names then start with rows[i].)
      */
-    public CompletableFuture<List<ScoreResponse>> score(String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch)
-    {
-        return run(model, () -> RequestRows.of(model, rows, batch), batchPin, batchExplain, batch ? SCORE_BATCH : SCORE);
+    public CompletableFuture<List<ScoreResponse>> score(
+            String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch) {
+        return run(
+                model, () -> RequestRows.of(model, rows, batch), batchPin, batchExplain, batch ? SCORE_BATCH : SCORE);
     }
 
     /**
      * Scores a ScoreBatch in either form, rows or columns (not both). Must be called in the gRPC
      * context of the server call.
      */
-    public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request)
-    {
+    public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request) {
         return run(request.getModel(), () -> rowsOf(request), request.getVersion(), request.getExplain(), SCORE_BATCH);
     }
 
     /** The number of rows of a batch in either form, for telemetry. */
-    public static int rowCount(ScoreBatchRequest request)
-    {
+    public static int rowCount(ScoreBatchRequest request) {
         return request.hasColumns() ? request.getColumns().getUnitIdsCount() : request.getRowsCount();
     }
 
-    private static ScoreRows rowsOf(ScoreBatchRequest request)
-    {
+    private static ScoreRows rowsOf(ScoreBatchRequest request) {
         if (!request.hasColumns()) {
             return RequestRows.of(request.getModel(), request.getRowsList(), true);
         }
         if (request.getRowsCount() > 0) {
-            throw RouterException.invalidRequest("invalid batch", List.of(
-                    new RouterException.Violation("columns", "set either rows or columns, not both")));
+            throw RouterException.invalidRequest(
+                    "invalid batch",
+                    List.of(new RouterException.Violation("columns", "set either rows or columns, not both")));
         }
         return ColumnRows.of(request.getColumns());
     }
 
-    private CompletableFuture<List<ScoreResponse>> run(String model, Supplier<ScoreRows> rows, String batchPin, boolean batchExplain, String method)
-    {
+    private CompletableFuture<List<ScoreResponse>> run(
+            String model, Supplier<ScoreRows> rows, String batchPin, boolean batchExplain, String method) {
         CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
         try {
             start(model, rows.get(), batchPin, batchExplain, method, result);
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             result.completeExceptionally(e);
         }
         return result;
     }
 
-    private void start(String model, ScoreRows rows, String batchPin, boolean batchExplain, String method, CompletableFuture<List<ScoreResponse>> result)
-    {
+    private void start(
+            String model,
+            ScoreRows rows,
+            String batchPin,
+            boolean batchExplain,
+            String method,
+            CompletableFuture<List<ScoreResponse>> result) {
         CatalogSnapshot.Model known = routing.model(model);
         if (rows.size() == 0) {
             result.complete(List.of());
@@ -138,8 +144,7 @@ public final class ScoreExecutor
             String pin = rows.version(i).isEmpty() ? batchPin : rows.version(i);
             try {
                 routed[i] = routing.route(known, rows.unitId(i), rows.attributes(i), pin);
-            }
-            catch (RoutingService.RoutingUnavailableException e) {
+            } catch (RoutingService.RoutingUnavailableException e) {
                 windows.recordFailure(model, e.decision().version(), 1, 0);
                 metrics.failed(method, model, e.decision().version(), Status.Code.UNAVAILABLE.name());
                 throw e.toRouterException();
@@ -150,7 +155,8 @@ public final class ScoreExecutor
         // validate all rows before any upstream work
         List<RouterException.Violation> violations = new ArrayList<>();
         for (Map.Entry<String, List<Integer>> group : groups.entrySet()) {
-            rows.validate(routed[group.getValue().get(0)].schema(), group.getValue(), model, group.getKey(), violations);
+            rows.validate(
+                    routed[group.getValue().get(0)].schema(), group.getValue(), model, group.getKey(), violations);
         }
         if (!violations.isEmpty()) {
             throw RouterException.invalidRequest("invalid features", violations);
@@ -172,9 +178,16 @@ public final class ScoreExecutor
         }
     }
 
-    private void send(String model, ScoreRows rows, RoutedRow[] routed, List<Integer> chunk, boolean batchExplain, String method,
-            ScoreResponse[] responses, AtomicInteger pending, CompletableFuture<List<ScoreResponse>> result)
-    {
+    private void send(
+            String model,
+            ScoreRows rows,
+            RoutedRow[] routed,
+            List<Integer> chunk,
+            boolean batchExplain,
+            String method,
+            ScoreResponse[] responses,
+            AtomicInteger pending,
+            CompletableFuture<List<ScoreResponse>> result) {
         RoutedRow first = routed[chunk.get(0)];
         String version = first.version();
         boolean explain = batchExplain;
@@ -184,81 +197,95 @@ public final class ScoreExecutor
         ModelInferRequest request = InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain);
         AtomicReference<String> replica = new AtomicReference<>("");
         long started = System.nanoTime();
-        ListenableFuture<ModelInferResponse> call = pool.stub().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
+        ListenableFuture<ModelInferResponse> call =
+                pool.stub().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
         boolean anyExplain = explain;
-        Futures.addCallback(call, new FutureCallback<>()
-        {
-            @Override
-            public void onSuccess(ModelInferResponse response)
-            {
-                long nanos = System.nanoTime() - started;
-                try {
-                    List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
-                    double[] scores = new double[chunk.size()];
-                    // rows of a chunk share a handful of decisions: build each one's Served once
-                    Map<RoutingDecision, Served> served = new HashMap<>();
-                    for (int j = 0; j < chunk.size(); j++) {
-                        int index = chunk.get(j);
-                        RoutedRow r = routed[index];
-                        ScoreResponse.Builder b = decoded.get(j);
-                        if (anyExplain && !batchExplain && !rows.explain(index)) {
-                            b.clearExplanation();
+        Futures.addCallback(
+                call,
+                new FutureCallback<>() {
+                    @Override
+                    public void onSuccess(ModelInferResponse response) {
+                        long nanos = System.nanoTime() - started;
+                        try {
+                            List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
+                            double[] scores = new double[chunk.size()];
+                            // rows of a chunk share a handful of decisions: build each one's Served once
+                            Map<RoutingDecision, Served> served = new HashMap<>();
+                            for (int j = 0; j < chunk.size(); j++) {
+                                int index = chunk.get(j);
+                                RoutedRow r = routed[index];
+                                ScoreResponse.Builder b = decoded.get(j);
+                                if (anyExplain && !batchExplain && !rows.explain(index)) {
+                                    b.clearExplanation();
+                                }
+                                b.setRequestId(rows.requestId(index));
+                                b.setServed(served.computeIfAbsent(
+                                        r.decision(),
+                                        d -> Served.newBuilder()
+                                                .setModel(model)
+                                                .setVersion(version)
+                                                .setExperiment(d.experiment().orElse(""))
+                                                .setVariant(d.variant().orElse(""))
+                                                .setReason(d.reason())
+                                                .setReplica(replica.get())
+                                                .build()));
+                                responses[index] = b.build();
+                                scores[j] = b.getScore();
+                                metrics.served(
+                                        model,
+                                        version,
+                                        r.decision().variant().orElse(""),
+                                        r.decision().reason().name(),
+                                        1,
+                                        nanos / 1e6);
+                                if (r.decision().isExperiment()) {
+                                    recordExposure(r, version, rows.unitId(index));
+                                }
+                            }
+                            windows.recordSuccess(model, version, nanos, scores);
+                        } catch (RuntimeException e) {
+                            windows.recordFailure(model, version, chunk.size(), nanos);
+                            result.completeExceptionally(e);
+                            return;
                         }
-                        b.setRequestId(rows.requestId(index));
-                        b.setServed(served.computeIfAbsent(r.decision(), d -> Served.newBuilder()
-                                .setModel(model)
-                                .setVersion(version)
-                                .setExperiment(d.experiment().orElse(""))
-                                .setVariant(d.variant().orElse(""))
-                                .setReason(d.reason())
-                                .setReplica(replica.get())
-                                .build()));
-                        responses[index] = b.build();
-                        scores[j] = b.getScore();
-                        metrics.served(model, version, r.decision().variant().orElse(""), r.decision().reason().name(), 1, nanos / 1e6);
-                        if (r.decision().isExperiment()) {
-                            recordExposure(r, version, rows.unitId(index));
+                        if (pending.decrementAndGet() == 0) {
+                            result.complete(List.of(responses));
                         }
                     }
-                    windows.recordSuccess(model, version, nanos, scores);
-                }
-                catch (RuntimeException e) {
-                    windows.recordFailure(model, version, chunk.size(), nanos);
-                    result.completeExceptionally(e);
-                    return;
-                }
-                if (pending.decrementAndGet() == 0) {
-                    result.complete(List.of(responses));
-                }
-            }
 
-            @Override
-            public void onFailure(Throwable t)
-            {
-                long nanos = System.nanoTime() - started;
-                Status status = Status.fromThrowable(t);
-                boolean pinned = first.decision().reason() == RoutingReason.PINNED;
-                RouterException error;
-                if (status.getCode() == Status.Code.NOT_FOUND && !pinned) {
-                    // the catalog said the version was ready; a routed version that vanished is an outage, not the caller's mistake
-                    error = new RouterException(RouterErrorCode.NO_REPLICA, "version " + version + " of model " + model
-                            + " is routed but no replica serves it: " + status.getDescription());
-                }
-                else {
-                    error = StatusMapper.fromUpstream(status, model, version);
-                }
-                if (error.code() != RouterErrorCode.INVALID_REQUEST && error.code() != RouterErrorCode.CANCELLED) {
-                    windows.recordFailure(model, version, chunk.size(), nanos);
-                }
-                metrics.failed(method, model, version, status.getCode().name());
-                result.completeExceptionally(error);
-            }
-        }, MoreExecutors.directExecutor());
+                    @Override
+                    public void onFailure(Throwable t) {
+                        long nanos = System.nanoTime() - started;
+                        Status status = Status.fromThrowable(t);
+                        boolean pinned = first.decision().reason() == RoutingReason.PINNED;
+                        RouterException error;
+                        if (status.getCode() == Status.Code.NOT_FOUND && !pinned) {
+                            // the catalog said the version was ready; a routed version that vanished is an outage, not
+                            // the caller's mistake
+                            error = new RouterException(
+                                    RouterErrorCode.NO_REPLICA,
+                                    "version " + version + " of model " + model
+                                            + " is routed but no replica serves it: " + status.getDescription());
+                        } else {
+                            error = StatusMapper.fromUpstream(status, model, version);
+                        }
+                        if (error.code() != RouterErrorCode.INVALID_REQUEST
+                                && error.code() != RouterErrorCode.CANCELLED) {
+                            windows.recordFailure(model, version, chunk.size(), nanos);
+                        }
+                        metrics.failed(method, model, version, status.getCode().name());
+                        result.completeExceptionally(error);
+                    }
+                },
+                MoreExecutors.directExecutor());
     }
 
-    private void recordExposure(RoutedRow row, String version, String unitId)
-    {
-        exposures.record(new Exposure(row.decision().experiment().orElseThrow(), row.decision().variant().orElseThrow(),
-                version, unitId, clock.instant()));
+    private void recordExposure(RoutedRow row, String version, String unitId) {
+        exposures.record(new Exposure(
+                row.decision().experiment().orElseThrow(),
+                row.decision().variant().orElseThrow(),
+                version,
+                unitId,
+                clock.instant()));
     }
 }

@@ -3,7 +3,6 @@ package dev.trellis.router.scoring;
 import com.google.protobuf.ByteString;
 import dev.trellis.router.errors.RouterException.Violation;
 import dev.trellis.router.upstream.FeatureSchema;
-
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
@@ -17,8 +16,7 @@ import java.util.function.IntToDoubleFunction;
  * Views over the request: the scoring path validates on the calling thread before any upstream
  * call and afterwards only reads, from whichever thread answers.
  */
-interface ScoreRows
-{
+interface ScoreRows {
     int size();
 
     /** The row's unit id, or "". */

@@ -1,19 +1,18 @@
 package dev.trellis.router.scoring;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
-import dev.trellis.router.errors.StatusMapper;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
+import dev.trellis.router.errors.StatusMapper;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * One ScoreStream call with flow control: at most {@link #WINDOW} requests are in flight; a new
@@ -22,9 +21,7 @@ import static java.util.Objects.requireNonNull;
  * leave in request order. The first failing row ends the stream with its status, after the
  * responses of the rows before it. Thread-safe: all state is guarded by {@code lock}.
  */
-final class ScoreStreamHandler
-        implements StreamObserver<ScoreRequest>
-{
+final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     static final int WINDOW = 32;
 
     private final ServerCallStreamObserver<ScoreResponse> out;
@@ -34,8 +31,9 @@ final class ScoreStreamHandler
     private boolean inputDone;
     private boolean finished;
 
-    ScoreStreamHandler(ServerCallStreamObserver<ScoreResponse> out, Function<ScoreRequest, CompletableFuture<List<ScoreResponse>>> scorer)
-    {
+    ScoreStreamHandler(
+            ServerCallStreamObserver<ScoreResponse> out,
+            Function<ScoreRequest, CompletableFuture<List<ScoreResponse>>> scorer) {
         this.out = requireNonNull(out, "out is null");
         this.scorer = requireNonNull(scorer, "scorer is null");
         out.disableAutoRequest();
@@ -51,8 +49,7 @@ final class ScoreStreamHandler
     }
 
     @Override
-    public void onNext(ScoreRequest request)
-    {
+    public void onNext(ScoreRequest request) {
         // scored in the call's gRPC context (this thread), so deadline and cancellation propagate
         CompletableFuture<List<ScoreResponse>> future = scorer.apply(request);
         synchronized (lock) {
@@ -65,8 +62,7 @@ final class ScoreStreamHandler
     }
 
     @Override
-    public void onError(Throwable t)
-    {
+    public void onError(Throwable t) {
         synchronized (lock) {
             finished = true;
             inFlight.clear();
@@ -74,16 +70,14 @@ final class ScoreStreamHandler
     }
 
     @Override
-    public void onCompleted()
-    {
+    public void onCompleted() {
         synchronized (lock) {
             inputDone = true;
         }
         drain();
     }
 
-    private void drain()
-    {
+    private void drain() {
         synchronized (lock) {
             while (!finished) {
                 CompletableFuture<List<ScoreResponse>> head = inFlight.peekFirst();
@@ -101,15 +95,15 @@ final class ScoreStreamHandler
                 List<ScoreResponse> responses;
                 try {
                     responses = head.join();
-                }
-                catch (RuntimeException e) {
+                } catch (RuntimeException e) {
                     finished = true;
                     inFlight.forEach(f -> f.cancel(false));
                     inFlight.clear();
                     Throwable cause = e.getCause() == null ? e : e.getCause();
-                    out.onError(StatusMapper.toStatusException(cause instanceof java.util.concurrent.CancellationException
-                            ? new RouterException(RouterErrorCode.CANCELLED, "cancelled")
-                            : cause));
+                    out.onError(StatusMapper.toStatusException(
+                            cause instanceof java.util.concurrent.CancellationException
+                                    ? new RouterException(RouterErrorCode.CANCELLED, "cancelled")
+                                    : cause));
                     return;
                 }
                 out.onNext(responses.get(0));

@@ -1,5 +1,7 @@
 package dev.trellis.router.scoring;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreBatchResponse;
 import dev.trellis.api.v1.ScoreRequest;
@@ -16,32 +18,28 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Scope;
 import jakarta.inject.Inject;
-
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
-import static java.util.Objects.requireNonNull;
-
 /** {@code trellis.v1.Scoring}: a SERVER span per call around {@link ScoreExecutor}. Thread-safe. */
-public final class ScoringService
-        extends ScoringGrpc.ScoringImplBase
-{
+public final class ScoringService extends ScoringGrpc.ScoringImplBase {
     private final ScoreExecutor executor;
     private final Tracer tracer;
 
     @Inject
-    public ScoringService(ScoreExecutor executor, OpenTelemetry openTelemetry)
-    {
+    public ScoringService(ScoreExecutor executor, OpenTelemetry openTelemetry) {
         this.executor = requireNonNull(executor, "executor is null");
         this.tracer = requireNonNull(openTelemetry, "openTelemetry is null").getTracer("dev.trellis.router");
     }
 
     @Override
-    public void score(ScoreRequest request, StreamObserver<ScoreResponse> responseObserver)
-    {
-        traced("trellis.v1.Scoring/Score", request.getModel(), 1,
-                () -> executor.score(request.getModel(), List.of(request), "", false, false))
+    public void score(ScoreRequest request, StreamObserver<ScoreResponse> responseObserver) {
+        traced(
+                        "trellis.v1.Scoring/Score",
+                        request.getModel(),
+                        1,
+                        () -> executor.score(request.getModel(), List.of(request), "", false, false))
                 .whenComplete((responses, error) -> {
                     if (error != null) {
                         responseObserver.onError(StatusMapper.toStatusException(error));
@@ -53,30 +51,38 @@ public final class ScoringService
     }
 
     @Override
-    public void scoreBatch(ScoreBatchRequest request, StreamObserver<ScoreBatchResponse> responseObserver)
-    {
-        traced("trellis.v1.Scoring/ScoreBatch", request.getModel(), ScoreExecutor.rowCount(request), () -> executor.scoreBatch(request))
+    public void scoreBatch(ScoreBatchRequest request, StreamObserver<ScoreBatchResponse> responseObserver) {
+        traced(
+                        "trellis.v1.Scoring/ScoreBatch",
+                        request.getModel(),
+                        ScoreExecutor.rowCount(request),
+                        () -> executor.scoreBatch(request))
                 .whenComplete((responses, error) -> {
                     if (error != null) {
                         responseObserver.onError(StatusMapper.toStatusException(error));
                         return;
                     }
-                    responseObserver.onNext(ScoreBatchResponse.newBuilder().addAllResults(responses).build());
+                    responseObserver.onNext(ScoreBatchResponse.newBuilder()
+                            .addAllResults(responses)
+                            .build());
                     responseObserver.onCompleted();
                 });
     }
 
     @Override
-    public StreamObserver<ScoreRequest> scoreStream(StreamObserver<ScoreResponse> responseObserver)
-    {
-        return new ScoreStreamHandler((ServerCallStreamObserver<ScoreResponse>) responseObserver,
-                request -> traced("trellis.v1.Scoring/ScoreStream", request.getModel(), 1,
+    public StreamObserver<ScoreRequest> scoreStream(StreamObserver<ScoreResponse> responseObserver) {
+        return new ScoreStreamHandler(
+                (ServerCallStreamObserver<ScoreResponse>) responseObserver,
+                request -> traced(
+                        "trellis.v1.Scoring/ScoreStream",
+                        request.getModel(),
+                        1,
                         () -> executor.score(request.getModel(), List.of(request), "", false, false)));
     }
 
     @SuppressWarnings("try") // the scope only makes the span current while the upstream calls start
-    private CompletableFuture<List<ScoreResponse>> traced(String name, String model, int rows, Supplier<CompletableFuture<List<ScoreResponse>>> work)
-    {
+    private CompletableFuture<List<ScoreResponse>> traced(
+            String name, String model, int rows, Supplier<CompletableFuture<List<ScoreResponse>>> work) {
         Span span = tracer.spanBuilder(name)
                 .setParent(TraceContextServerInterceptor.PARENT.get())
                 .setSpanKind(SpanKind.SERVER)
@@ -89,11 +95,18 @@ public final class ScoringService
         }
         return future.whenComplete((responses, error) -> {
             if (error != null) {
-                span.setStatus(StatusCode.ERROR, StatusMapper.toStatusException(error).getStatus().getCode().name());
-            }
-            else if (!responses.isEmpty()) {
-                span.setAttribute("trellis.version", responses.get(0).getServed().getVersion());
-                span.setAttribute("trellis.reason", responses.get(0).getServed().getReason().name());
+                span.setStatus(
+                        StatusCode.ERROR,
+                        StatusMapper.toStatusException(error)
+                                .getStatus()
+                                .getCode()
+                                .name());
+            } else if (!responses.isEmpty()) {
+                span.setAttribute(
+                        "trellis.version", responses.get(0).getServed().getVersion());
+                span.setAttribute(
+                        "trellis.reason",
+                        responses.get(0).getServed().getReason().name());
             }
             span.end();
         });

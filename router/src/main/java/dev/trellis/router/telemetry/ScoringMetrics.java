@@ -1,5 +1,7 @@
 package dev.trellis.router.telemetry;
 
+import static java.util.Objects.requireNonNull;
+
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -7,20 +9,16 @@ import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;
 import io.opentelemetry.api.metrics.Meter;
 import jakarta.inject.Inject;
-
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Scoring metrics per model, version and variant: rows served, errors by status code, latency.
  * Exported as {@code trellis_router_rows_total}, {@code trellis_router_errors_total} and
  * {@code trellis_router_latency_milliseconds}. Thread-safe.
  */
-public final class ScoringMetrics
-{
+public final class ScoringMetrics {
     private static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
     private static final AttributeKey<String> VERSION = AttributeKey.stringKey("version");
     private static final AttributeKey<String> VARIANT = AttributeKey.stringKey("variant");
@@ -34,22 +32,28 @@ public final class ScoringMetrics
     private final Map<Key, Attributes> servedAttributes = new ConcurrentHashMap<>();
 
     @Inject
-    public ScoringMetrics(OpenTelemetry openTelemetry)
-    {
+    public ScoringMetrics(OpenTelemetry openTelemetry) {
         Meter meter = requireNonNull(openTelemetry, "openTelemetry is null").getMeter("dev.trellis.router");
-        this.rows = meter.counterBuilder("trellis.router.rows").setDescription("Rows scored").setUnit("{row}").build();
-        this.errors = meter.counterBuilder("trellis.router.errors").setDescription("Failed scoring calls by status code").setUnit("{call}").build();
+        this.rows = meter.counterBuilder("trellis.router.rows")
+                .setDescription("Rows scored")
+                .setUnit("{row}")
+                .build();
+        this.errors = meter.counterBuilder("trellis.router.errors")
+                .setDescription("Failed scoring calls by status code")
+                .setUnit("{call}")
+                .build();
         this.latency = meter.histogramBuilder("trellis.router.latency")
                 .setDescription("Upstream scoring latency seen by the router")
                 .setUnit("ms")
-                .setExplicitBucketBoundariesAdvice(List.of(0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 25.0, 50.0, 100.0, 250.0, 1000.0))
+                .setExplicitBucketBoundariesAdvice(
+                        List.of(0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 25.0, 50.0, 100.0, 250.0, 1000.0))
                 .build();
     }
 
-    public void served(String model, String version, String variant, String reason, int rowCount, double millis)
-    {
+    public void served(String model, String version, String variant, String reason, int rowCount, double millis) {
         // attribute sets are few (models x versions x variants x reasons): build each once
-        Attributes attributes = servedAttributes.computeIfAbsent(new Key(model, version, variant, reason),
+        Attributes attributes = servedAttributes.computeIfAbsent(
+                new Key(model, version, variant, reason),
                 k -> Attributes.of(MODEL, k.model(), VERSION, k.version(), VARIANT, k.variant(), REASON, k.reason()));
         rows.add(rowCount, attributes);
         latency.record(millis, attributes);
@@ -57,8 +61,7 @@ public final class ScoringMetrics
 
     private record Key(String model, String version, String variant, String reason) {}
 
-    public void failed(String method, String model, String version, String code)
-    {
+    public void failed(String method, String model, String version, String code) {
         errors.add(1, Attributes.of(METHOD, method, MODEL, model, VERSION, version, CODE, code));
     }
 }

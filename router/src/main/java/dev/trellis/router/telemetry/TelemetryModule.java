@@ -7,12 +7,9 @@ import dev.trellis.router.config.RouterConfig;
 import io.opentelemetry.api.OpenTelemetry;
 
 /** Binds the OpenTelemetry SDK (owned by {@link Telemetry}) and the instruments built on it. */
-public final class TelemetryModule
-        extends AbstractModule
-{
+public final class TelemetryModule extends AbstractModule {
     @Override
-    protected void configure()
-    {
+    protected void configure() {
         bind(ScoringMetrics.class).in(Singleton.class);
         bind(TracingClientInterceptor.class).in(Singleton.class);
         bind(TraceContextServerInterceptor.class).in(Singleton.class);
@@ -20,15 +17,13 @@ public final class TelemetryModule
 
     @Provides
     @Singleton
-    Telemetry telemetry(RouterConfig config)
-    {
+    Telemetry telemetry(RouterConfig config) {
         return new Telemetry(config.host(), config.metricsPort(), config.traceLog());
     }
 
     @Provides
     @Singleton
-    OpenTelemetry openTelemetry(Telemetry telemetry)
-    {
+    OpenTelemetry openTelemetry(Telemetry telemetry) {
         return telemetry.openTelemetry();
     }
 }

@@ -1,5 +1,7 @@
 package dev.trellis.router.telemetry;
 
+import static java.util.Objects.requireNonNull;
+
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -19,15 +21,11 @@ import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.opentelemetry.context.propagation.TextMapSetter;
 import jakarta.inject.Inject;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * A CLIENT span per upstream call, child of the current span, with the W3C {@code traceparent}
  * injected into the outgoing metadata so the model-server continues the trace. Thread-safe.
  */
-public final class TracingClientInterceptor
-        implements ClientInterceptor
-{
+public final class TracingClientInterceptor implements ClientInterceptor {
     private static final TextMapSetter<Metadata> SETTER =
             (carrier, key, value) -> carrier.put(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER), value);
 
@@ -35,16 +33,15 @@ public final class TracingClientInterceptor
     private final TextMapPropagator propagator;
 
     @Inject
-    public TracingClientInterceptor(OpenTelemetry openTelemetry)
-    {
+    public TracingClientInterceptor(OpenTelemetry openTelemetry) {
         requireNonNull(openTelemetry, "openTelemetry is null");
         this.tracer = openTelemetry.getTracer("dev.trellis.router");
         this.propagator = openTelemetry.getPropagators().getTextMapPropagator();
     }
 
     @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next)
-    {
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+            MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
         Context parent = Context.current();
         Span span = tracer.spanBuilder(method.getFullMethodName())
                 .setParent(parent)
@@ -54,30 +51,29 @@ public final class TracingClientInterceptor
                 .setAttribute("rpc.method", method.getBareMethodName() == null ? "" : method.getBareMethodName())
                 .startSpan();
         Context context = parent.with(span);
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, callOptions))
-        {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, callOptions)) {
             @Override
-            public void start(Listener<RespT> listener, Metadata headers)
-            {
+            public void start(Listener<RespT> listener, Metadata headers) {
                 propagator.inject(context, headers, SETTER);
-                super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener)
-                {
-                    @Override
-                    public void onClose(Status status, Metadata trailers)
-                    {
-                        span.setAttribute("rpc.grpc.status_code", status.getCode().value());
-                        if (!status.isOk()) {
-                            span.setStatus(StatusCode.ERROR, status.getCode().name());
-                        }
-                        span.end();
-                        super.onClose(status, trailers);
-                    }
-                }, headers);
+                super.start(
+                        new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                            @Override
+                            public void onClose(Status status, Metadata trailers) {
+                                span.setAttribute(
+                                        "rpc.grpc.status_code", status.getCode().value());
+                                if (!status.isOk()) {
+                                    span.setStatus(
+                                            StatusCode.ERROR, status.getCode().name());
+                                }
+                                span.end();
+                                super.onClose(status, trailers);
+                            }
+                        },
+                        headers);
             }
 
             @Override
-            public void cancel(String message, Throwable cause)
-            {
+            public void cancel(String message, Throwable cause) {
                 span.setStatus(StatusCode.ERROR, "cancelled");
                 super.cancel(message, cause);
             }

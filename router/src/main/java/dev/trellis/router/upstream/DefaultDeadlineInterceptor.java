@@ -1,16 +1,15 @@
 package dev.trellis.router.upstream;
 
+import static java.util.Objects.requireNonNull;
+
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
 import io.grpc.Context;
 import io.grpc.MethodDescriptor;
-
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-
-import static java.util.Objects.requireNonNull;
 
 /**
  * Gives every upstream call a deadline. A caller's deadline arrives in the gRPC {@link Context}
@@ -18,19 +17,16 @@ import static java.util.Objects.requireNonNull;
  * this interceptor only covers calls that have neither (a caller without a deadline, background
  * work). Thread-safe.
  */
-public final class DefaultDeadlineInterceptor
-        implements ClientInterceptor
-{
+public final class DefaultDeadlineInterceptor implements ClientInterceptor {
     private final long nanos;
 
-    public DefaultDeadlineInterceptor(Duration deadline)
-    {
+    public DefaultDeadlineInterceptor(Duration deadline) {
         this.nanos = requireNonNull(deadline, "deadline is null").toNanos();
     }
 
     @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next)
-    {
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+            MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
         if (callOptions.getDeadline() == null && Context.current().getDeadline() == null) {
             return next.newCall(method, callOptions.withDeadlineAfter(nanos, TimeUnit.NANOSECONDS));
         }

@@ -1,5 +1,7 @@
 package dev.trellis.router.upstream;
 
+import static java.util.Objects.requireNonNull;
+
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
@@ -11,9 +13,6 @@ import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Inject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,8 +29,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Knows which models and versions the replicas serve, each version's feature schema, and each
@@ -46,9 +45,7 @@ import static java.util.Objects.requireNonNull;
  *
  * <p>Thread-safe: readers see immutable snapshots; refreshes are serialized by a lock.
  */
-public final class ModelCatalog
-        implements Closeable
-{
+public final class ModelCatalog implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
     private static final long POLL_DEADLINE_MILLIS = 2_000;
     private static final long ON_DEMAND_MIN_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
@@ -64,8 +61,7 @@ public final class ModelCatalog
     private volatile boolean closed;
 
     @Inject
-    public ModelCatalog(UpstreamConfig config)
-    {
+    public ModelCatalog(UpstreamConfig config) {
         this.config = requireNonNull(config, "config is null");
         this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "trellis-catalog");
@@ -75,19 +71,16 @@ public final class ModelCatalog
     }
 
     /** Polls now and then every refresh interval. */
-    public void start()
-    {
+    public void start() {
         long period = config.catalogRefresh().toMillis();
         scheduler.scheduleWithFixedDelay(this::refreshQuietly, 0, period, TimeUnit.MILLISECONDS);
     }
 
-    public CatalogSnapshot snapshot()
-    {
+    public CatalogSnapshot snapshot() {
         return snapshot.get();
     }
 
-    public void addListener(Consumer<CatalogSnapshot> listener)
-    {
+    public void addListener(Consumer<CatalogSnapshot> listener) {
         listeners.add(requireNonNull(listener, "listener is null"));
     }
 
@@ -96,8 +89,7 @@ public final class ModelCatalog
      * version the last snapshot does not know (a version loaded since). Blocks up to the poll
      * deadline.
      */
-    public CatalogSnapshot refreshOnDemand()
-    {
+    public CatalogSnapshot refreshOnDemand() {
         if (System.nanoTime() - lastRefreshNanos >= ON_DEMAND_MIN_INTERVAL_NANOS) {
             refreshQuietly();
         }
@@ -105,9 +97,7 @@ public final class ModelCatalog
     }
 
     /** Blocks until at least one version is servable or the timeout passes. */
-    public boolean awaitAnyReady(long timeout, TimeUnit unit)
-            throws InterruptedException
-    {
+    public boolean awaitAnyReady(long timeout, TimeUnit unit) throws InterruptedException {
         long end = System.nanoTime() + unit.toNanos(timeout);
         while (!snapshot.get().anyReady()) {
             if (System.nanoTime() > end) {
@@ -121,19 +111,16 @@ public final class ModelCatalog
         return true;
     }
 
-    private void refreshQuietly()
-    {
+    private void refreshQuietly() {
         try {
             refresh();
-        }
-        catch (RuntimeException e) {
+        } catch (RuntimeException e) {
             log.warn("catalog refresh failed: {}", e.toString());
         }
     }
 
     /** Polls every replica and publishes a new snapshot. */
-    public void refresh()
-    {
+    public void refresh() {
         if (closed) {
             return;
         }
@@ -142,21 +129,20 @@ public final class ModelCatalog
             Context previous = Context.ROOT.attach();
             try {
                 doRefresh();
-            }
-            finally {
+            } finally {
                 Context.ROOT.detach(previous);
                 lastRefreshNanos = System.nanoTime();
             }
         }
     }
 
-    private void doRefresh()
-    {
+    private void doRefresh() {
         List<String> replicas;
         try {
-            replicas = config.targets().resolveReplicas().stream().map(UpstreamTargets.HostPort::toString).toList();
-        }
-        catch (java.net.UnknownHostException e) {
+            replicas = config.targets().resolveReplicas().stream()
+                    .map(UpstreamTargets.HostPort::toString)
+                    .toList();
+        } catch (java.net.UnknownHostException e) {
             log.warn("cannot resolve upstream replicas: {}", e.getMessage());
             replicas = List.copyOf(channels.keySet());
         }
@@ -171,7 +157,12 @@ public final class ModelCatalog
         }
         Map<String, ListenableFuture<RepositoryIndexResponse>> indexes = new LinkedHashMap<>();
         for (String replica : replicas) {
-            indexes.put(replica, stub(replica).repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(false).build()));
+            indexes.put(
+                    replica,
+                    stub(replica)
+                            .repositoryIndex(RepositoryIndexRequest.newBuilder()
+                                    .setReady(false)
+                                    .build()));
         }
         // model -> version -> replica -> state
         Map<String, Map<String, Map<String, CatalogSnapshot.ReplicaState>>> states = new HashMap<>();
@@ -199,13 +190,17 @@ public final class ModelCatalog
         Map<String, CatalogSnapshot.Model> models = new HashMap<>();
         for (Map.Entry<String, Map<String, Map<String, CatalogSnapshot.ReplicaState>>> model : states.entrySet()) {
             Map<String, CatalogSnapshot.Version> versions = new HashMap<>();
-            for (Map.Entry<String, Map<String, CatalogSnapshot.ReplicaState>> version : model.getValue().entrySet()) {
+            for (Map.Entry<String, Map<String, CatalogSnapshot.ReplicaState>> version :
+                    model.getValue().entrySet()) {
                 Map<String, CatalogSnapshot.ReplicaState> perReplica = new HashMap<>(version.getValue());
                 for (String replica : replicas) {
-                    perReplica.putIfAbsent(replica, new CatalogSnapshot.ReplicaState(
-                            indexes.containsKey(replica) ? "UNKNOWN" : "UNREACHABLE", ""));
+                    perReplica.putIfAbsent(
+                            replica,
+                            new CatalogSnapshot.ReplicaState(
+                                    indexes.containsKey(replica) ? "UNKNOWN" : "UNREACHABLE", ""));
                 }
-                Optional<FeatureSchema> schema = Optional.ofNullable(schemas.get(model.getKey() + "/" + version.getKey()));
+                Optional<FeatureSchema> schema =
+                        Optional.ofNullable(schemas.get(model.getKey() + "/" + version.getKey()));
                 versions.put(version.getKey(), new CatalogSnapshot.Version(version.getKey(), perReplica, schema));
             }
             models.put(model.getKey(), CatalogSnapshot.Model.of(model.getKey(), versions));
@@ -217,18 +212,20 @@ public final class ModelCatalog
         }
     }
 
-    private void fetchMissingSchemas(Map<String, String> readyReplicaOfVersion)
-    {
+    private void fetchMissingSchemas(Map<String, String> readyReplicaOfVersion) {
         Map<String, ListenableFuture<ModelMetadataResponse>> pending = new HashMap<>();
         for (Map.Entry<String, String> e : readyReplicaOfVersion.entrySet()) {
             if (schemas.containsKey(e.getKey())) {
                 continue; // a version's bundle is immutable, so its schema never changes
             }
             int slash = e.getKey().lastIndexOf('/');
-            pending.put(e.getKey(), stub(e.getValue()).modelMetadata(ModelMetadataRequest.newBuilder()
-                    .setName(e.getKey().substring(0, slash))
-                    .setVersion(e.getKey().substring(slash + 1))
-                    .build()));
+            pending.put(
+                    e.getKey(),
+                    stub(e.getValue())
+                            .modelMetadata(ModelMetadataRequest.newBuilder()
+                                    .setName(e.getKey().substring(0, slash))
+                                    .setVersion(e.getKey().substring(slash + 1))
+                                    .build()));
         }
         for (Map.Entry<String, ListenableFuture<ModelMetadataResponse>> e : pending.entrySet()) {
             ModelMetadataResponse metadata = await(e.getValue(), e.getKey());
@@ -237,38 +234,33 @@ public final class ModelCatalog
             }
             List<FeatureSchema.Feature> features = new ArrayList<>();
             for (ModelMetadataResponse.TensorMetadata input : metadata.getInputsList()) {
-                features.add(new FeatureSchema.Feature(input.getName(), "BYTES".equals(input.getDatatype()), features.size()));
+                features.add(new FeatureSchema.Feature(
+                        input.getName(), "BYTES".equals(input.getDatatype()), features.size()));
             }
             try {
                 schemas.put(e.getKey(), FeatureSchema.of(features));
-            }
-            catch (IllegalArgumentException ex) {
+            } catch (IllegalArgumentException ex) {
                 log.warn("bad metadata for {}: {}", e.getKey(), ex.getMessage());
             }
         }
     }
 
-    private <T> T await(ListenableFuture<T> future, String what)
-    {
+    private <T> T await(ListenableFuture<T> future, String what) {
         try {
             return future.get(POLL_DEADLINE_MILLIS + 500, TimeUnit.MILLISECONDS);
-        }
-        catch (ExecutionException e) {
+        } catch (ExecutionException e) {
             log.debug("poll of {} failed: {}", what, e.getCause().toString());
             return null;
-        }
-        catch (TimeoutException e) {
+        } catch (TimeoutException e) {
             future.cancel(true);
             return null;
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
         }
     }
 
-    private GRPCInferenceServiceFutureStub stub(String replica)
-    {
+    private GRPCInferenceServiceFutureStub stub(String replica) {
         ManagedChannel channel = channels.computeIfAbsent(replica, r -> {
             UpstreamTargets.HostPort hp = UpstreamTargets.HostPort.parse(r, 8081);
             NettyChannelBuilder builder = NettyChannelBuilder.forAddress(hp.host(), hp.port());
@@ -276,12 +268,12 @@ public final class ModelCatalog
                     .maxInboundMessageSize(config.maxMessageSize())
                     .build();
         });
-        return GRPCInferenceServiceGrpc.newFutureStub(channel).withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+        return GRPCInferenceServiceGrpc.newFutureStub(channel)
+                .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         closed = true;
         scheduler.shutdownNow();
         for (ManagedChannel channel : channels.values()) {

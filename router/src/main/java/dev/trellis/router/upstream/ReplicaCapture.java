@@ -9,7 +9,6 @@ import io.grpc.ForwardingClientCallListener;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.concurrent.atomic.AtomicReference;
@@ -18,40 +17,35 @@ import java.util.concurrent.atomic.AtomicReference;
  * Records which replica answered a pool call (the remote address of the committed attempt),
  * for {@code served.replica}. The caller passes a holder through {@link #KEY}. Thread-safe.
  */
-public final class ReplicaCapture
-        implements ClientInterceptor
-{
+public final class ReplicaCapture implements ClientInterceptor {
     public static final CallOptions.Key<AtomicReference<String>> KEY = CallOptions.Key.create("trellis-replica");
 
     @Override
-    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next)
-    {
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+            MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
         AtomicReference<String> holder = callOptions.getOption(KEY);
         ClientCall<ReqT, RespT> call = next.newCall(method, callOptions);
         if (holder == null) {
             return call;
         }
-        return new ForwardingClientCall.SimpleForwardingClientCall<>(call)
-        {
+        return new ForwardingClientCall.SimpleForwardingClientCall<>(call) {
             @Override
-            public void start(Listener<RespT> listener, Metadata headers)
-            {
+            public void start(Listener<RespT> listener, Metadata headers) {
                 ClientCall<ReqT, RespT> self = this;
-                super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener)
-                {
-                    @Override
-                    public void onHeaders(Metadata responseHeaders)
-                    {
-                        holder.set(format(self.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)));
-                        super.onHeaders(responseHeaders);
-                    }
-                }, headers);
+                super.start(
+                        new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
+                            @Override
+                            public void onHeaders(Metadata responseHeaders) {
+                                holder.set(format(self.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)));
+                                super.onHeaders(responseHeaders);
+                            }
+                        },
+                        headers);
             }
         };
     }
 
-    static String format(SocketAddress address)
-    {
+    static String format(SocketAddress address) {
         if (address instanceof InetSocketAddress inet) {
             String host = inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
             return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();

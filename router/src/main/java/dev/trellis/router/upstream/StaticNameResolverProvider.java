@@ -5,7 +5,6 @@ import io.grpc.NameResolver;
 import io.grpc.NameResolverProvider;
 import io.grpc.Status;
 import io.grpc.StatusOr;
-
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.URI;
@@ -19,38 +18,31 @@ import java.util.List;
  * are looked up again on every refresh (the channel refreshes after connection failures).
  * Thread-safe.
  */
-public final class StaticNameResolverProvider
-        extends NameResolverProvider
-{
+public final class StaticNameResolverProvider extends NameResolverProvider {
     public static final String SCHEME = "static";
 
     @Override
-    protected boolean isAvailable()
-    {
+    protected boolean isAvailable() {
         return true;
     }
 
     @Override
-    protected int priority()
-    {
+    protected int priority() {
         return 5;
     }
 
     @Override
-    public String getDefaultScheme()
-    {
+    public String getDefaultScheme() {
         return SCHEME;
     }
 
     @Override
-    public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes()
-    {
+    public Collection<Class<? extends SocketAddress>> getProducedSocketAddressTypes() {
         return List.of(InetSocketAddress.class);
     }
 
     @Override
-    public NameResolver newNameResolver(URI targetUri, NameResolver.Args args)
-    {
+    public NameResolver newNameResolver(URI targetUri, NameResolver.Args args) {
         if (!SCHEME.equals(targetUri.getScheme())) {
             return null;
         }
@@ -68,40 +60,35 @@ public final class StaticNameResolverProvider
         return new StaticResolver(list, List.copyOf(addresses));
     }
 
-    private static final class StaticResolver
-            extends NameResolver
-    {
+    private static final class StaticResolver extends NameResolver {
         private final String authority;
         private final List<UpstreamTargets.HostPort> addresses;
         private volatile Listener2 listener;
 
-        StaticResolver(String authority, List<UpstreamTargets.HostPort> addresses)
-        {
-            this.authority = authority.length() > 200 ? "trellis-upstream" : addresses.get(0).toString();
+        StaticResolver(String authority, List<UpstreamTargets.HostPort> addresses) {
+            this.authority = authority.length() > 200
+                    ? "trellis-upstream"
+                    : addresses.get(0).toString();
             this.addresses = addresses;
         }
 
         @Override
-        public String getServiceAuthority()
-        {
+        public String getServiceAuthority() {
             return authority;
         }
 
         @Override
-        public void start(Listener2 listener)
-        {
+        public void start(Listener2 listener) {
             this.listener = listener;
             resolve();
         }
 
         @Override
-        public void refresh()
-        {
+        public void refresh() {
             resolve();
         }
 
-        private void resolve()
-        {
+        private void resolve() {
             Listener2 current = listener;
             if (current == null) {
                 return;
@@ -114,14 +101,15 @@ public final class StaticNameResolverProvider
                 }
             }
             StatusOr<List<EquivalentAddressGroup>> result = groups.isEmpty()
-                    ? StatusOr.fromStatus(Status.UNAVAILABLE.withDescription("no upstream address resolves: " + addresses))
+                    ? StatusOr.fromStatus(
+                            Status.UNAVAILABLE.withDescription("no upstream address resolves: " + addresses))
                     : StatusOr.fromValue(groups);
-            current.onResult2(ResolutionResult.newBuilder().setAddressesOrError(result).build());
+            current.onResult2(
+                    ResolutionResult.newBuilder().setAddressesOrError(result).build());
         }
 
         @Override
-        public void shutdown()
-        {
+        public void shutdown() {
             listener = null;
         }
     }

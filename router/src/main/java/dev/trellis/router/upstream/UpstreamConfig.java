@@ -1,12 +1,11 @@
 package dev.trellis.router.upstream;
 
-import dev.trellis.router.config.RouterConfig;
+import static java.util.Objects.requireNonNull;
 
+import dev.trellis.router.config.RouterConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
-
-import static java.util.Objects.requireNonNull;
 
 /** The part of {@link RouterConfig} the upstream pool and catalog use. */
 public record UpstreamConfig(
@@ -17,10 +16,8 @@ public record UpstreamConfig(
         int maxMessageSize,
         int maxAttempts,
         String healthService,
-        Duration catalogRefresh)
-{
-    public UpstreamConfig
-    {
+        Duration catalogRefresh) {
+    public UpstreamConfig {
         requireNonNull(targets, "targets is null");
         requireNonNull(ca, "ca is null");
         requireNonNull(defaultDeadline, "defaultDeadline is null");
@@ -28,8 +25,7 @@ public record UpstreamConfig(
         requireNonNull(catalogRefresh, "catalogRefresh is null");
     }
 
-    public static UpstreamConfig from(RouterConfig config)
-    {
+    public static UpstreamConfig from(RouterConfig config) {
         return new UpstreamConfig(
                 UpstreamTargets.parse(config.upstreams()),
                 config.upstreamTls(),

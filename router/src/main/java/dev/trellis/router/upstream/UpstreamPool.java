@@ -1,5 +1,7 @@
 package dev.trellis.router.upstream;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.router.telemetry.TracingClientInterceptor;
@@ -7,13 +9,10 @@ import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Inject;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.Closeable;
 import java.util.concurrent.TimeUnit;
-
-import static java.util.Objects.requireNonNull;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one long-lived channel to the model-server replicas. Load balancing (round_robin), health
@@ -21,20 +20,18 @@ import static java.util.Objects.requireNonNull;
  * the channel's interceptors add the default deadline, the W3C trace context and the replica
  * capture. Thread-safe; {@link #close()} is idempotent.
  */
-public final class UpstreamPool
-        implements Closeable
-{
+public final class UpstreamPool implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
 
     private final ManagedChannel channel;
     private final GRPCInferenceServiceFutureStub stub;
 
     @Inject
-    public UpstreamPool(UpstreamConfig config, TracingClientInterceptor tracing)
-    {
+    public UpstreamPool(UpstreamConfig config, TracingClientInterceptor tracing) {
         requireNonNull(config, "config is null");
         requireNonNull(tracing, "tracing is null");
-        NettyChannelBuilder builder = NettyChannelBuilder.forTarget(config.targets().channelTarget());
+        NettyChannelBuilder builder =
+                NettyChannelBuilder.forTarget(config.targets().channelTarget());
         if (!config.targets().isDns()) {
             builder = withStaticResolver(builder);
         }
@@ -54,38 +51,37 @@ public final class UpstreamPool
         // Connect now so the first request does not pay for connection setup and health checks.
         channel.getState(true);
         this.stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
-        log.info("upstream pool {} (round_robin, health service {}, {} attempts)",
-                config.targets().channelTarget(), config.healthService(), config.maxAttempts());
+        log.info(
+                "upstream pool {} (round_robin, health service {}, {} attempts)",
+                config.targets().channelTarget(),
+                config.healthService(),
+                config.maxAttempts());
     }
 
-    @SuppressWarnings("deprecation") // the per-channel resolver factory keeps the static scheme out of the global registry
-    private static NettyChannelBuilder withStaticResolver(NettyChannelBuilder builder)
-    {
+    @SuppressWarnings(
+            "deprecation") // the per-channel resolver factory keeps the static scheme out of the global registry
+    private static NettyChannelBuilder withStaticResolver(NettyChannelBuilder builder) {
         NameResolverRegistry registry = new NameResolverRegistry();
         registry.register(new StaticNameResolverProvider());
         return builder.nameResolverFactory(registry.asFactory());
     }
 
-    public GRPCInferenceServiceFutureStub stub()
-    {
+    public GRPCInferenceServiceFutureStub stub() {
         return stub;
     }
 
-    public ManagedChannel channel()
-    {
+    public ManagedChannel channel() {
         return channel;
     }
 
     @Override
-    public void close()
-    {
+    public void close() {
         channel.shutdown();
         try {
             if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
                 channel.shutdownNow();
             }
-        }
-        catch (InterruptedException e) {
+        } catch (InterruptedException e) {
             channel.shutdownNow();
             Thread.currentThread().interrupt();
         }

@@ -1,7 +1,6 @@
 package dev.trellis.router.upstream;
 
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
-
 import java.util.List;
 import java.util.Map;
 
@@ -21,27 +20,31 @@ import java.util.Map;
  *       deadline (grpc-java's retry never outlives it).</li>
  * </ul>
  */
-public final class UpstreamServiceConfig
-{
+public final class UpstreamServiceConfig {
     private UpstreamServiceConfig() {}
 
-    public static Map<String, Object> build(int maxAttempts, String healthServiceName)
-    {
+    public static Map<String, Object> build(int maxAttempts, String healthServiceName) {
         Map<String, Object> retryPolicy = Map.of(
-                "maxAttempts", (double) Math.max(2, maxAttempts),
-                "initialBackoff", "0.005s",
-                "maxBackoff", "0.1s",
-                "backoffMultiplier", 2.0,
-                "retryableStatusCodes", List.of("UNAVAILABLE", "CANCELLED"));
+                "maxAttempts",
+                (double) Math.max(2, maxAttempts),
+                "initialBackoff",
+                "0.005s",
+                "maxBackoff",
+                "0.1s",
+                "backoffMultiplier",
+                2.0,
+                "retryableStatusCodes",
+                List.of("UNAVAILABLE", "CANCELLED"));
         String service = GRPCInferenceServiceGrpc.SERVICE_NAME;
         Map<String, Object> methodConfig = Map.of(
-                "name", List.of(
+                "name",
+                List.of(
                         Map.of("service", service, "method", "ModelInfer"),
                         Map.of("service", service, "method", "ModelMetadata"),
                         Map.of("service", service, "method", "ModelReady")),
-                "retryPolicy", retryPolicy);
-        Map<String, Object> noRetry = Map.of(
-                "name", List.of(Map.of("service", service, "method", "ModelInfer")));
+                "retryPolicy",
+                retryPolicy);
+        Map<String, Object> noRetry = Map.of("name", List.of(Map.of("service", service, "method", "ModelInfer")));
         return Map.of(
                 "loadBalancingConfig", List.of(Map.of("round_robin", Map.of())),
                 "healthCheckConfig", Map.of("serviceName", healthServiceName),

@@ -1,5 +1,7 @@
 package dev.trellis.router.upstream;
 
+import static java.util.Objects.requireNonNull;
+
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -7,17 +9,13 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 
-import static java.util.Objects.requireNonNull;
-
 /**
  * Where the model-server replicas are: either a static list of {@code host:port} addresses or one
  * {@code dns:///name:port} name (a Kubernetes headless Service). The pool channel gets one target
  * string; the catalog resolves the individual replica addresses itself to poll each one.
  */
-public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, int dnsPort)
-{
-    public UpstreamTargets
-    {
+public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, int dnsPort) {
+    public UpstreamTargets {
         staticAddresses = List.copyOf(requireNonNull(staticAddresses, "staticAddresses is null"));
         if (staticAddresses.isEmpty() == (dnsHost == null)) {
             throw new IllegalArgumentException("give either host:port addresses or one dns:/// name");
@@ -25,8 +23,7 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
     }
 
     /** Parses --upstream values: each may be a comma list; "dns:///name:port" must stand alone. */
-    public static UpstreamTargets parse(List<String> values)
-    {
+    public static UpstreamTargets parse(List<String> values) {
         List<String> entries = new ArrayList<>();
         for (String value : values) {
             for (String part : value.split(",")) {
@@ -38,10 +35,13 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
         if (entries.isEmpty()) {
             throw new IllegalArgumentException("no upstream given");
         }
-        List<String> dns = entries.stream().filter(e -> e.toLowerCase(Locale.ROOT).startsWith("dns:")).toList();
+        List<String> dns = entries.stream()
+                .filter(e -> e.toLowerCase(Locale.ROOT).startsWith("dns:"))
+                .toList();
         if (!dns.isEmpty()) {
             if (entries.size() != 1) {
-                throw new IllegalArgumentException("a dns:/// upstream cannot be mixed with other upstreams: " + entries);
+                throw new IllegalArgumentException(
+                        "a dns:/// upstream cannot be mixed with other upstreams: " + entries);
             }
             String rest = dns.get(0).substring("dns:".length());
             rest = rest.startsWith("///") ? rest.substring(3) : rest.replaceFirst("^//[^/]*/", "");
@@ -55,24 +55,22 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
         return new UpstreamTargets(List.copyOf(addresses), null, 0);
     }
 
-    public boolean isDns()
-    {
+    public boolean isDns() {
         return dnsHost != null;
     }
 
     /** The target of the pool channel. */
-    public String channelTarget()
-    {
+    public String channelTarget() {
         if (isDns()) {
             return "dns:///" + dnsHost + ":" + dnsPort;
         }
-        return StaticNameResolverProvider.SCHEME + ":///" + String.join(",", staticAddresses.stream().map(HostPort::toString).toList());
+        return StaticNameResolverProvider.SCHEME + ":///"
+                + String.join(
+                        ",", staticAddresses.stream().map(HostPort::toString).toList());
     }
 
     /** The replica addresses right now (a DNS lookup for dns targets). */
-    public List<HostPort> resolveReplicas()
-            throws UnknownHostException
-    {
+    public List<HostPort> resolveReplicas() throws UnknownHostException {
         if (!isDns()) {
             return staticAddresses;
         }
@@ -84,10 +82,8 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
     }
 
     /** One host:port. */
-    public record HostPort(String host, int port)
-    {
-        public HostPort
-        {
+    public record HostPort(String host, int port) {
+        public HostPort {
             requireNonNull(host, "host is null");
             if (host.isBlank()) {
                 throw new IllegalArgumentException("host is blank");
@@ -97,8 +93,7 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
             }
         }
 
-        static HostPort parse(String value, int defaultPort)
-        {
+        static HostPort parse(String value, int defaultPort) {
             String v = value.trim();
             if (v.startsWith("[")) {
                 int close = v.indexOf(']');
@@ -116,19 +111,16 @@ public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, in
             return new HostPort(v.substring(0, colon), parsePort(v.substring(colon + 1), value));
         }
 
-        private static int parsePort(String port, String value)
-        {
+        private static int parsePort(String port, String value) {
             try {
                 return Integer.parseInt(port);
-            }
-            catch (NumberFormatException e) {
+            } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("bad port in upstream " + value);
             }
         }
 
         @Override
-        public String toString()
-        {
+        public String toString() {
             return host.contains(":") ? "[" + host + "]:" + port : host + ":" + port;
         }
     }

@@ -1,5 +1,8 @@
 package dev.trellis.router.auth;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ListExperimentsRequest;
 import dev.trellis.api.v1.ListExperimentsResponse;
@@ -18,22 +21,16 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.util.Optional;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-class AuthInterceptorTest
-{
+class AuthInterceptorTest {
     private Server server;
     private ManagedChannel channel;
 
     @AfterEach
-    void tearDown()
-    {
+    void tearDown() {
         if (channel != null) {
             channel.shutdownNow();
             server.shutdownNow();
@@ -41,43 +38,50 @@ class AuthInterceptorTest
     }
 
     @Test
-    void mutatingCall_withoutToken_isUnauthenticated()
-            throws Exception
-    {
+    void mutatingCall_withoutToken_isUnauthenticated() throws Exception {
         start(Optional.of("admin-token"));
 
         assertThatThrownBy(() -> stub(null, null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
     }
 
     @Test
-    void mutatingCall_withWrongToken_isPermissionDenied()
-            throws Exception
-    {
+    void mutatingCall_withWrongToken_isPermissionDenied() throws Exception {
         start(Optional.of("admin-token"));
 
-        assertThatThrownBy(() -> stub("Bearer nope", null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+        assertThatThrownBy(() ->
+                        stub("Bearer nope", null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
     }
 
     @Test
-    void mutatingCall_withToken_runsAsNamedActor()
-            throws Exception
-    {
+    void mutatingCall_withToken_runsAsNamedActor() throws Exception {
         start(Optional.of("admin-token"));
 
-        assertThat(stub("Bearer admin-token", "alice").setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()).getModel()).isEqualTo("alice");
-        assertThat(stub("bearer admin-token", null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()).getModel()).isEqualTo("admin");
-        assertThat(stub("Bearer admin-token", "bad actor name!").setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()).getModel()).isEqualTo("admin");
+        assertThat(stub("Bearer admin-token", "alice")
+                        .setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance())
+                        .getModel())
+                .isEqualTo("alice");
+        assertThat(stub("bearer admin-token", null)
+                        .setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance())
+                        .getModel())
+                .isEqualTo("admin");
+        assertThat(stub("Bearer admin-token", "bad actor name!")
+                        .setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance())
+                        .getModel())
+                .isEqualTo("admin");
     }
 
     @Test
-    void mutatingCall_noAdminTokenConfigured_isDenied()
-            throws Exception
-    {
+    void mutatingCall_noAdminTokenConfigured_isDenied() throws Exception {
         start(Optional.empty());
 
-        assertThatThrownBy(() -> stub("Bearer anything", null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()))
+        assertThatThrownBy(() ->
+                        stub("Bearer anything", null).setDefaultVersion(SetDefaultVersionRequest.getDefaultInstance()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
                     assertThat(e.getStatus().getDescription()).contains("--admin-token-file");
@@ -85,31 +89,31 @@ class AuthInterceptorTest
     }
 
     @Test
-    void readCall_withoutToken_isOpen()
-            throws Exception
-    {
+    void readCall_withoutToken_isOpen() throws Exception {
         start(Optional.of("admin-token"));
 
-        assertThat(stub(null, null).listExperiments(ListExperimentsRequest.getDefaultInstance())).isNotNull();
+        assertThat(stub(null, null).listExperiments(ListExperimentsRequest.getDefaultInstance()))
+                .isNotNull();
     }
 
     @Test
-    void scoringCall_withScoringTokenConfigured_needsScoringOrAdminToken()
-            throws Exception
-    {
+    void scoringCall_withScoringTokenConfigured_needsScoringOrAdminToken() throws Exception {
         String name = InProcessServerBuilder.generateName();
-        ScoringGrpc.ScoringImplBase scoring = new ScoringGrpc.ScoringImplBase()
-        {
+        ScoringGrpc.ScoringImplBase scoring = new ScoringGrpc.ScoringImplBase() {
             @Override
-            public void score(ScoreRequest request, StreamObserver<ScoreResponse> observer)
-            {
+            public void score(ScoreRequest request, StreamObserver<ScoreResponse> observer) {
                 observer.onNext(ScoreResponse.getDefaultInstance());
                 observer.onCompleted();
             }
         };
-        server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(ServerInterceptors.intercept(scoring, new AuthInterceptor(new Tokens(Optional.of("admin-token")), new Tokens(Optional.of("score-token")))))
-                .build().start();
+        server = InProcessServerBuilder.forName(name)
+                .directExecutor()
+                .addService(ServerInterceptors.intercept(
+                        scoring,
+                        new AuthInterceptor(
+                                new Tokens(Optional.of("admin-token")), new Tokens(Optional.of("score-token")))))
+                .build()
+                .start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
 
         assertThat(scoringCode(null)).isEqualTo(Status.Code.UNAUTHENTICATED);
@@ -118,24 +122,23 @@ class AuthInterceptorTest
         assertThat(scoringCode("Bearer admin-token")).isEqualTo(Status.Code.OK);
     }
 
-    private Status.Code scoringCode(String authorization)
-    {
+    private Status.Code scoringCode(String authorization) {
         Metadata headers = new Metadata();
         if (authorization != null) {
             headers.put(AuthInterceptor.AUTHORIZATION, authorization);
         }
         try {
-            ScoringGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers)).score(ScoreRequest.getDefaultInstance());
+            ScoringGrpc.newBlockingStub(channel)
+                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                    .score(ScoreRequest.getDefaultInstance());
             return Status.Code.OK;
-        }
-        catch (StatusRuntimeException e) {
+        } catch (StatusRuntimeException e) {
             return e.getStatus().getCode();
         }
     }
 
     @Test
-    void tokens_compareWholeValue()
-    {
+    void tokens_compareWholeValue() {
         Tokens tokens = new Tokens(Optional.of("abc"));
 
         assertThat(tokens.matches("abc")).isTrue();
@@ -145,34 +148,35 @@ class AuthInterceptorTest
         assertThat(new Tokens(Optional.of("  ")).configured()).isFalse();
     }
 
-    private void start(Optional<String> adminToken)
-            throws Exception
-    {
+    private void start(Optional<String> adminToken) throws Exception {
         String name = InProcessServerBuilder.generateName();
-        ExperimentsGrpc.ExperimentsImplBase service = new ExperimentsGrpc.ExperimentsImplBase()
-        {
+        ExperimentsGrpc.ExperimentsImplBase service = new ExperimentsGrpc.ExperimentsImplBase() {
             @Override
-            public void setDefaultVersion(SetDefaultVersionRequest request, StreamObserver<SetDefaultVersionResponse> observer)
-            {
-                observer.onNext(SetDefaultVersionResponse.newBuilder().setModel(Actor.current()).build());
+            public void setDefaultVersion(
+                    SetDefaultVersionRequest request, StreamObserver<SetDefaultVersionResponse> observer) {
+                observer.onNext(SetDefaultVersionResponse.newBuilder()
+                        .setModel(Actor.current())
+                        .build());
                 observer.onCompleted();
             }
 
             @Override
-            public void listExperiments(ListExperimentsRequest request, StreamObserver<ListExperimentsResponse> observer)
-            {
+            public void listExperiments(
+                    ListExperimentsRequest request, StreamObserver<ListExperimentsResponse> observer) {
                 observer.onNext(ListExperimentsResponse.getDefaultInstance());
                 observer.onCompleted();
             }
         };
-        server = InProcessServerBuilder.forName(name).directExecutor()
-                .addService(ServerInterceptors.intercept(service, new AuthInterceptor(new Tokens(adminToken), new Tokens(Optional.empty()))))
-                .build().start();
+        server = InProcessServerBuilder.forName(name)
+                .directExecutor()
+                .addService(ServerInterceptors.intercept(
+                        service, new AuthInterceptor(new Tokens(adminToken), new Tokens(Optional.empty()))))
+                .build()
+                .start();
         channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     }
 
-    private ExperimentsGrpc.ExperimentsBlockingStub stub(String authorization, String actor)
-    {
+    private ExperimentsGrpc.ExperimentsBlockingStub stub(String authorization, String actor) {
         Metadata headers = new Metadata();
         if (authorization != null) {
             headers.put(AuthInterceptor.AUTHORIZATION, authorization);
@@ -180,6 +184,7 @@ class AuthInterceptorTest
         if (actor != null) {
             headers.put(AuthInterceptor.ACTOR, actor);
         }
-        return ExperimentsGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+        return ExperimentsGrpc.newBlockingStub(channel)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
     }
 }

@@ -20,9 +20,6 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import org.HdrHistogram.ConcurrentHistogram;
-import org.HdrHistogram.Histogram;
-
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -36,6 +33,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.ConcurrentHistogram;
+import org.HdrHistogram.Histogram;
 
 /**
  * End-to-end benchmark of single-row Score through router + model-server, next to a bare gRPC
@@ -51,8 +50,7 @@ import java.util.concurrent.locks.LockSupport;
  * -Dexec.mainClass=dev.trellis.router.bench.RouterBenchmark} (system properties bench.seconds,
  * bench.rate, bench.callers override the defaults).
  */
-public final class RouterBenchmark
-{
+public final class RouterBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 10);
     private static final int RATE = Integer.getInteger("bench.rate", 2000);
     private static final int CALLERS = Integer.getInteger("bench.callers", 16);
@@ -60,44 +58,66 @@ public final class RouterBenchmark
 
     private RouterBenchmark() {}
 
-    public static void main(String[] args)
-            throws Exception
-    {
+    public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("trellis-bench");
         Path repository = dir.resolve("repository");
         TestBundles.install(repository, "churn", 1, 11);
         List<Map<String, Value>> rows = ChurnRows.load(200);
 
-        try (ModelServer modelServer = ModelServer.start(ModelServerConfig.builder(repository).host("127.0.0.1").port(0).metricsPort(0).build())) {
+        try (ModelServer modelServer = ModelServer.start(ModelServerConfig.builder(repository)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(0)
+                .build())) {
             modelServer.awaitReady(Duration.ofSeconds(120));
             RouterServer router = RouterServer.start(RouterConfig.builder()
-                    .host("127.0.0.1").port(0).metricsPort(0)
+                    .host("127.0.0.1")
+                    .port(0)
+                    .metricsPort(0)
                     .upstreams(List.of("127.0.0.1:" + modelServer.port()))
                     .store(dir.resolve("trellis.db"))
                     .build());
             router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
             Relay relay = Relay.start(rows);
             try {
-                ManagedChannel toRouter = NettyChannelBuilder.forAddress("127.0.0.1", router.port()).usePlaintext().build();
-                ManagedChannel toRelay = NettyChannelBuilder.forAddress("127.0.0.1", relay.port()).usePlaintext().build();
+                ManagedChannel toRouter = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
+                        .usePlaintext()
+                        .build();
+                ManagedChannel toRelay = NettyChannelBuilder.forAddress("127.0.0.1", relay.port())
+                        .usePlaintext()
+                        .build();
                 ScoreRequest[] requests = new ScoreRequest[rows.size()];
                 for (int i = 0; i < requests.length; i++) {
-                    requests[i] = ScoreRequest.newBuilder().setModel("churn").setUnitId("u" + i).putAllFeatures(rows.get(i)).build();
+                    requests[i] = ScoreRequest.newBuilder()
+                            .setModel("churn")
+                            .setUnitId("u" + i)
+                            .putAllFeatures(rows.get(i))
+                            .build();
                 }
 
-                System.out.printf(Locale.ROOT, "machine: %d cores (%s %s), Java %s; %ds per phase, %d callers, open loop at %d req/s%n",
-                        Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"), System.getProperty("os.arch"),
-                        System.getProperty("java.version"), SECONDS, CALLERS, RATE);
+                System.out.printf(
+                        Locale.ROOT,
+                        "machine: %d cores (%s %s), Java %s; %ds per phase, %d callers, open loop at %d req/s%n",
+                        Runtime.getRuntime().availableProcessors(),
+                        System.getProperty("os.name"),
+                        System.getProperty("os.arch"),
+                        System.getProperty("java.version"),
+                        SECONDS,
+                        CALLERS,
+                        RATE);
                 if (Boolean.getBoolean("bench.routerOnly")) { // for profiling the router path alone
                     closedLoop(toRouter, requests, 3);
-                    System.out.printf(Locale.ROOT, "router only: %.0f req/s%n", closedLoop(toRouter, requests, SECONDS));
+                    System.out.printf(
+                            Locale.ROOT, "router only: %.0f req/s%n", closedLoop(toRouter, requests, SECONDS));
                     return;
                 }
                 // warm up both paths (JIT, connections, model-server batches)
                 closedLoop(toRouter, requests, 3);
                 closedLoop(toRelay, requests, 3);
 
-                ManagedChannel toModelServer = NettyChannelBuilder.forAddress("127.0.0.1", modelServer.port()).usePlaintext().build();
+                ManagedChannel toModelServer = NettyChannelBuilder.forAddress("127.0.0.1", modelServer.port())
+                        .usePlaintext()
+                        .build();
                 ModelInferRequest[] inferRequests = new ModelInferRequest[rows.size()];
                 for (int i = 0; i < inferRequests.length; i++) {
                     inferRequests[i] = Relay.inferRequest(rows.get(i));
@@ -112,8 +132,13 @@ public final class RouterBenchmark
                     routed[round] = closedLoop(toRouter, requests, roundSeconds);
                     relayed[round] = closedLoop(toRelay, requests, roundSeconds);
                     direct[round] = closedLoopDirect(toModelServer, inferRequests, roundSeconds);
-                    System.out.printf(Locale.ROOT, "round %d: router %.0f, relay %.0f, model-server alone %.0f req/s%n",
-                            round + 1, routed[round], relayed[round], direct[round]);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "round %d: router %.0f, relay %.0f, model-server alone %.0f req/s%n",
+                            round + 1,
+                            routed[round],
+                            relayed[round],
+                            direct[round]);
                 }
                 double directThroughput = median(direct);
                 double routerThroughput = median(routed);
@@ -122,18 +147,25 @@ public final class RouterBenchmark
                 Histogram relayLatency = openLoop(toRelay, requests, SECONDS, RATE);
 
                 System.out.println();
-                System.out.println("| path | closed-loop req/s (median of " + ROUNDS + ") | open-loop p50 ms | p99 ms | p99.9 ms | max ms |");
+                System.out.println("| path | closed-loop req/s (median of " + ROUNDS
+                        + ") | open-loop p50 ms | p99 ms | p99.9 ms | max ms |");
                 System.out.println("|---|---|---|---|---|---|");
                 row("router + model-server", routerThroughput, routerLatency);
                 row("bare gRPC relay (baseline)", relayThroughput, relayLatency);
-                System.out.printf(Locale.ROOT, "model-server alone (ModelInfer, one hop, closed loop, median): %.0f req/s%n", directThroughput);
+                System.out.printf(
+                        Locale.ROOT,
+                        "model-server alone (ModelInfer, one hop, closed loop, median): %.0f req/s%n",
+                        directThroughput);
                 toModelServer.shutdownNow();
-                System.out.printf(Locale.ROOT, "%nrouter throughput = %.0f%% of the relay's; router p99 at %d req/s = %.2f ms%n",
-                        100 * routerThroughput / relayThroughput, RATE, routerLatency.getValueAtPercentile(99) / 1000.0);
+                System.out.printf(
+                        Locale.ROOT,
+                        "%nrouter throughput = %.0f%% of the relay's; router p99 at %d req/s = %.2f ms%n",
+                        100 * routerThroughput / relayThroughput,
+                        RATE,
+                        routerLatency.getValueAtPercentile(99) / 1000.0);
                 toRouter.shutdownNow();
                 toRelay.shutdownNow();
-            }
-            finally {
+            } finally {
                 relay.close();
                 router.close();
             }
@@ -141,40 +173,43 @@ public final class RouterBenchmark
         System.exit(0);
     }
 
-    private static double median(double[] values)
-    {
+    private static double median(double[] values) {
         double[] sorted = values.clone();
         java.util.Arrays.sort(sorted);
         return sorted[sorted.length / 2];
     }
 
-    private static void row(String name, double throughput, Histogram latency)
-    {
-        System.out.printf(Locale.ROOT, "| %s | %.0f | %.2f | %.2f | %.2f | %.2f |%n", name, throughput,
-                latency.getValueAtPercentile(50) / 1000.0, latency.getValueAtPercentile(99) / 1000.0,
-                latency.getValueAtPercentile(99.9) / 1000.0, latency.getMaxValue() / 1000.0);
+    private static void row(String name, double throughput, Histogram latency) {
+        System.out.printf(
+                Locale.ROOT,
+                "| %s | %.0f | %.2f | %.2f | %.2f | %.2f |%n",
+                name,
+                throughput,
+                latency.getValueAtPercentile(50) / 1000.0,
+                latency.getValueAtPercentile(99) / 1000.0,
+                latency.getValueAtPercentile(99.9) / 1000.0,
+                latency.getMaxValue() / 1000.0);
     }
 
     /** Score calls back to back from CALLERS threads; returns completed calls per second. */
     private static double closedLoop(ManagedChannel channel, ScoreRequest[] requests, int seconds)
-            throws InterruptedException
-    {
+            throws InterruptedException {
         ScoringGrpc.ScoringBlockingStub stub = ScoringGrpc.newBlockingStub(channel);
-        return closedLoop(seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).score(requests[i % requests.length]));
+        return closedLoop(
+                seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).score(requests[i % requests.length]));
     }
 
     /** ModelInfer calls straight to the model-server, back to back from CALLERS threads. */
     private static double closedLoopDirect(ManagedChannel channel, ModelInferRequest[] requests, int seconds)
-            throws InterruptedException
-    {
-        GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
-        return closedLoop(seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).modelInfer(requests[i % requests.length]));
+            throws InterruptedException {
+        GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub =
+                GRPCInferenceServiceGrpc.newBlockingStub(channel);
+        return closedLoop(
+                seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).modelInfer(requests[i % requests.length]));
     }
 
     /** Runs {@code call(i)} back to back from CALLERS threads for {@code seconds}; returns calls per second. */
-    private static double closedLoop(int seconds, java.util.function.IntConsumer call)
-            throws InterruptedException
-    {
+    private static double closedLoop(int seconds, java.util.function.IntConsumer call) throws InterruptedException {
         AtomicLong done = new AtomicLong();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         List<Thread> threads = new ArrayList<>();
@@ -199,8 +234,7 @@ public final class RouterBenchmark
 
     /** Sends at a fixed rate; latency from each request's due time, in microseconds. */
     private static Histogram openLoop(ManagedChannel channel, ScoreRequest[] requests, int seconds, int rate)
-            throws InterruptedException
-    {
+            throws InterruptedException {
         ConcurrentHistogram histogram = new ConcurrentHistogram(TimeUnit.SECONDS.toMicros(60), 3);
         ScoringGrpc.ScoringStub stub = ScoringGrpc.newStub(channel);
         long total = (long) seconds * rate;
@@ -214,30 +248,27 @@ public final class RouterBenchmark
             while ((wait = due - System.nanoTime()) > 0) {
                 LockSupport.parkNanos(wait);
             }
-            stub.withDeadlineAfter(10, TimeUnit.SECONDS).score(requests[(int) (i % requests.length)], new StreamObserver<>()
-            {
-                @Override
-                public void onNext(ScoreResponse value) {}
+            stub.withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .score(requests[(int) (i % requests.length)], new StreamObserver<>() {
+                        @Override
+                        public void onNext(ScoreResponse value) {}
 
-                @Override
-                public void onError(Throwable t)
-                {
-                    errors.incrementAndGet();
-                    record();
-                }
+                        @Override
+                        public void onError(Throwable t) {
+                            errors.incrementAndGet();
+                            record();
+                        }
 
-                @Override
-                public void onCompleted()
-                {
-                    record();
-                }
+                        @Override
+                        public void onCompleted() {
+                            record();
+                        }
 
-                private void record()
-                {
-                    histogram.recordValue(Math.max(1, (System.nanoTime() - due) / 1000));
-                    finished.countDown();
-                }
-            });
+                        private void record() {
+                            histogram.recordValue(Math.max(1, (System.nanoTime() - due) / 1000));
+                            finished.countDown();
+                        }
+                    });
         }
         finished.await(60, TimeUnit.SECONDS);
         if (errors.get() > 0) {
@@ -247,111 +278,119 @@ public final class RouterBenchmark
     }
 
     /** The baseline: Score → relay → ModelInfer → no-op server, with prebuilt messages of realistic shape. */
-    private static final class Relay
-            implements AutoCloseable
-    {
+    private static final class Relay implements AutoCloseable {
         private final Server noop;
         private final Server relay;
         private final ManagedChannel upstream;
 
-        private Relay(Server noop, Server relay, ManagedChannel upstream)
-        {
+        private Relay(Server noop, Server relay, ManagedChannel upstream) {
             this.noop = noop;
             this.relay = relay;
             this.upstream = upstream;
         }
 
-        static ModelInferRequest inferRequest(Map<String, Value> row)
-        {
-            ModelInferRequest.Builder request = ModelInferRequest.newBuilder().setModelName("churn").setModelVersion("1");
+        static ModelInferRequest inferRequest(Map<String, Value> row) {
+            ModelInferRequest.Builder request =
+                    ModelInferRequest.newBuilder().setModelName("churn").setModelVersion("1");
             for (Map.Entry<String, Value> feature : row.entrySet()) {
-                ModelInferRequest.InferInputTensor.Builder tensor = request.addInputsBuilder().setName(feature.getKey()).addShape(1);
+                ModelInferRequest.InferInputTensor.Builder tensor =
+                        request.addInputsBuilder().setName(feature.getKey()).addShape(1);
                 if (feature.getValue().hasStringValue()) {
-                    tensor.setDatatype("BYTES").setContents(InferTensorContents.newBuilder()
-                            .addBytesContents(com.google.protobuf.ByteString.copyFromUtf8(feature.getValue().getStringValue())));
-                }
-                else {
-                    tensor.setDatatype("FP32").setContents(InferTensorContents.newBuilder().addFp32Contents((float) feature.getValue().getNumberValue()));
+                    tensor.setDatatype("BYTES")
+                            .setContents(InferTensorContents.newBuilder()
+                                    .addBytesContents(com.google.protobuf.ByteString.copyFromUtf8(
+                                            feature.getValue().getStringValue())));
+                } else {
+                    tensor.setDatatype("FP32")
+                            .setContents(InferTensorContents.newBuilder()
+                                    .addFp32Contents((float) feature.getValue().getNumberValue()));
                 }
             }
             return request.build();
         }
 
-        static Relay start(List<Map<String, Value>> rows)
-                throws IOException
-        {
+        static Relay start(List<Map<String, Value>> rows) throws IOException {
             ModelInferRequest prebuiltRequest = inferRequest(rows.get(0));
-            ModelInferResponse prebuiltResponse = ModelInferResponse.newBuilder().setModelName("churn").setModelVersion("1")
+            ModelInferResponse prebuiltResponse = ModelInferResponse.newBuilder()
+                    .setModelName("churn")
+                    .setModelVersion("1")
                     .addOutputs(fp32("score", 1, 0.5f))
-                    .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder().setName("label").setDatatype("BYTES").addShape(1)
-                            .setContents(InferTensorContents.newBuilder().addBytesContents(com.google.protobuf.ByteString.copyFromUtf8("warm"))))
+                    .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder()
+                            .setName("label")
+                            .setDatatype("BYTES")
+                            .addShape(1)
+                            .setContents(InferTensorContents.newBuilder()
+                                    .addBytesContents(com.google.protobuf.ByteString.copyFromUtf8("warm"))))
                     .addOutputs(fp32("interval", 2, 0.4f, 0.6f))
                     .addOutputs(fp32("agreement", 1, 0.9f))
                     .addOutputs(fp32("base_scores", 3, 0.5f, 0.5f, 0.5f).toBuilder()
-                            .putParameters("columns", InferParameter.newBuilder().setStringParam("xgboost,lightgbm,mlp").build()))
+                            .putParameters(
+                                    "columns",
+                                    InferParameter.newBuilder()
+                                            .setStringParam("xgboost,lightgbm,mlp")
+                                            .build()))
                     .build();
 
             Server noop = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                    .addService(new GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase()
-                    {
+                    .addService(new GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase() {
                         @Override
-                        public void modelInfer(ModelInferRequest req, StreamObserver<ModelInferResponse> observer)
-                        {
+                        public void modelInfer(ModelInferRequest req, StreamObserver<ModelInferResponse> observer) {
                             observer.onNext(prebuiltResponse);
                             observer.onCompleted();
                         }
                     })
-                    .build().start();
-            ManagedChannel upstream = NettyChannelBuilder.forAddress("127.0.0.1", noop.getPort()).usePlaintext().build();
+                    .build()
+                    .start();
+            ManagedChannel upstream = NettyChannelBuilder.forAddress("127.0.0.1", noop.getPort())
+                    .usePlaintext()
+                    .build();
             GRPCInferenceServiceGrpc.GRPCInferenceServiceStub stub = GRPCInferenceServiceGrpc.newStub(upstream);
             Server relay = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                    .addService(new ScoringGrpc.ScoringImplBase()
-                    {
+                    .addService(new ScoringGrpc.ScoringImplBase() {
                         @Override
-                        public void score(ScoreRequest req, StreamObserver<ScoreResponse> observer)
-                        {
-                            stub.modelInfer(prebuiltRequest, new StreamObserver<>()
-                            {
+                        public void score(ScoreRequest req, StreamObserver<ScoreResponse> observer) {
+                            stub.modelInfer(prebuiltRequest, new StreamObserver<>() {
                                 @Override
                                 public void onNext(ModelInferResponse value) {}
 
                                 @Override
-                                public void onError(Throwable t)
-                                {
+                                public void onError(Throwable t) {
                                     observer.onError(t);
                                 }
 
                                 @Override
-                                public void onCompleted()
-                                {
+                                public void onCompleted() {
                                     observer.onNext(ScoreResponse.getDefaultInstance());
                                     observer.onCompleted();
                                 }
                             });
                         }
                     })
-                    .build().start();
+                    .build()
+                    .start();
             return new Relay(noop, relay, upstream);
         }
 
-        private static ModelInferResponse.InferOutputTensor fp32(String name, int width, float... values)
-        {
+        private static ModelInferResponse.InferOutputTensor fp32(String name, int width, float... values) {
             InferTensorContents.Builder contents = InferTensorContents.newBuilder();
             for (float v : values) {
                 contents.addFp32Contents(v);
             }
-            return ModelInferResponse.InferOutputTensor.newBuilder().setName(name).setDatatype("FP32").addShape(1).addShape(width)
-                    .setContents(contents).build();
+            return ModelInferResponse.InferOutputTensor.newBuilder()
+                    .setName(name)
+                    .setDatatype("FP32")
+                    .addShape(1)
+                    .addShape(width)
+                    .setContents(contents)
+                    .build();
         }
 
-        int port()
-        {
+        int port() {
             return relay.getPort();
         }
 
         @Override
-        public void close()
-        {
+        public void close() {
             relay.shutdownNow();
             upstream.shutdownNow();
             noop.shutdownNow();

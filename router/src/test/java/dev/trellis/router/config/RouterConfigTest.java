@@ -1,24 +1,21 @@
 package dev.trellis.router.config;
 
-import dev.trellis.router.RouterMain;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.trellis.router.RouterMain;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-class RouterConfigTest
-{
+class RouterConfigTest {
     @Test
-    void builder_defaults()
-    {
+    void builder_defaults() {
         RouterConfig config = RouterConfig.builder().build();
 
         assertThat(config.host()).isEqualTo("0.0.0.0");
@@ -40,8 +37,7 @@ class RouterConfigTest
     }
 
     @Test
-    void parse_noFlags_matchesBuilderDefaults()
-    {
+    void parse_noFlags_matchesBuilderDefaults() {
         RouterConfig parsed = RouterMain.parse(new String[0], Map.of());
         RouterConfig defaults = RouterConfig.builder().build();
 
@@ -56,25 +52,53 @@ class RouterConfigTest
     }
 
     @Test
-    void parse_everyFlag_mapsOntoConfig(@TempDir Path dir)
-            throws Exception
-    {
+    void parse_everyFlag_mapsOntoConfig(@TempDir Path dir) throws Exception {
         Path admin = Files.writeString(dir.resolve("admin"), "s3cret\n");
         Path scoring = Files.writeString(dir.resolve("scoring"), "score-token");
         Path cert = Files.writeString(dir.resolve("cert.pem"), "x");
         Path key = Files.writeString(dir.resolve("key.pem"), "x");
         Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
 
-        RouterConfig config = RouterMain.parse(new String[] {
-                "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0",
-                "--upstream", "a:1,b:2", "--upstream", "c:3",
-                "--store", "/var/lib/trellis.db",
-                "--admin-token-file", admin.toString(), "--scoring-token-file", scoring.toString(),
-                "--tls-cert", cert.toString(), "--tls-key", key.toString(),
-                "--upstream-tls", "--upstream-ca", ca.toString(),
-                "--default-deadline", "750ms", "--max-message-size", "1048576",
-                "--rollout-tick", "5s", "--catalog-refresh", "PT1M", "--upstream-max-attempts", "4",
-                "--shutdown-grace", "3s", "--trace-log"}, Map.of("TRELLIS_ADMIN_TOKEN", "ignored-when-file-given"));
+        RouterConfig config = RouterMain.parse(
+                new String[] {
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--metrics-port",
+                    "0",
+                    "--upstream",
+                    "a:1,b:2",
+                    "--upstream",
+                    "c:3",
+                    "--store",
+                    "/var/lib/trellis.db",
+                    "--admin-token-file",
+                    admin.toString(),
+                    "--scoring-token-file",
+                    scoring.toString(),
+                    "--tls-cert",
+                    cert.toString(),
+                    "--tls-key",
+                    key.toString(),
+                    "--upstream-tls",
+                    "--upstream-ca",
+                    ca.toString(),
+                    "--default-deadline",
+                    "750ms",
+                    "--max-message-size",
+                    "1048576",
+                    "--rollout-tick",
+                    "5s",
+                    "--catalog-refresh",
+                    "PT1M",
+                    "--upstream-max-attempts",
+                    "4",
+                    "--shutdown-grace",
+                    "3s",
+                    "--trace-log"
+                },
+                Map.of("TRELLIS_ADMIN_TOKEN", "ignored-when-file-given"));
 
         assertThat(config.host()).isEqualTo("127.0.0.1");
         assertThat(config.port()).isZero();
@@ -97,9 +121,9 @@ class RouterConfigTest
     }
 
     @Test
-    void parse_tokensFromEnvironment()
-    {
-        RouterConfig config = RouterMain.parse(new String[] {"--upstream", "dns:///model-server:8081"},
+    void parse_tokensFromEnvironment() {
+        RouterConfig config = RouterMain.parse(
+                new String[] {"--upstream", "dns:///model-server:8081"},
                 Map.of("TRELLIS_ADMIN_TOKEN", " env-admin ", "TRELLIS_SCORING_TOKEN", ""));
 
         assertThat(config.adminToken()).contains("env-admin");
@@ -108,13 +132,18 @@ class RouterConfigTest
     }
 
     @Test
-    void build_inconsistentSettings_areRejected()
-    {
-        assertThatThrownBy(() -> RouterConfig.builder().tlsCert(Path.of("c")).build()).hasMessageContaining("--tls-key");
-        assertThatThrownBy(() -> RouterConfig.builder().upstreamCa(Path.of("c")).build()).hasMessageContaining("--upstream-tls");
-        assertThatThrownBy(() -> RouterConfig.builder().upstreams(List.of()).build()).hasMessageContaining("upstream");
-        assertThatThrownBy(() -> RouterConfig.builder().defaultDeadline(Duration.ZERO).build()).hasMessageContaining("positive");
-        assertThatThrownBy(() -> RouterConfig.builder().upstreamMaxAttempts(6).build()).hasMessageContaining("1..5");
+    void build_inconsistentSettings_areRejected() {
+        assertThatThrownBy(() -> RouterConfig.builder().tlsCert(Path.of("c")).build())
+                .hasMessageContaining("--tls-key");
+        assertThatThrownBy(() -> RouterConfig.builder().upstreamCa(Path.of("c")).build())
+                .hasMessageContaining("--upstream-tls");
+        assertThatThrownBy(() -> RouterConfig.builder().upstreams(List.of()).build())
+                .hasMessageContaining("upstream");
+        assertThatThrownBy(() ->
+                        RouterConfig.builder().defaultDeadline(Duration.ZERO).build())
+                .hasMessageContaining("positive");
+        assertThatThrownBy(() -> RouterConfig.builder().upstreamMaxAttempts(6).build())
+                .hasMessageContaining("1..5");
         assertThatThrownBy(() -> Durations.parse("soon")).hasMessageContaining("invalid duration");
     }
 }

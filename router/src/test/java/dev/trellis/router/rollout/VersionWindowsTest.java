@@ -1,17 +1,14 @@
 package dev.trellis.router.rollout;
 
-import dev.trellis.experiments.rollout.VersionWindow;
-import org.junit.jupiter.api.Test;
-
-import java.util.concurrent.TimeUnit;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
-class VersionWindowsTest
-{
+import dev.trellis.experiments.rollout.VersionWindow;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class VersionWindowsTest {
     @Test
-    void snapshot_countsRequestsErrorsScoresAndP99()
-    {
+    void snapshot_countsRequestsErrorsScoresAndP99() {
         VersionWindows windows = new VersionWindows();
         for (int i = 0; i < 99; i++) {
             windows.recordSuccess("m", "2", TimeUnit.MILLISECONDS.toNanos(1), new double[] {0.05, 0.95});
@@ -28,8 +25,7 @@ class VersionWindowsTest
     }
 
     @Test
-    void reset_startsNewWindowsForTheModelOnly()
-    {
+    void reset_startsNewWindowsForTheModelOnly() {
         VersionWindows windows = new VersionWindows();
         windows.recordSuccess("a", "1", 1000, new double[] {1.0});
         windows.recordSuccess("b", "1", 1000, new double[] {0.0});

@@ -1,29 +1,27 @@
 package dev.trellis.router.scoring;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
-import org.junit.jupiter.api.Test;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-class ScoreStreamHandlerTest
-{
+class ScoreStreamHandlerTest {
     @Test
-    void onNext_outOfOrderCompletions_areSentInRequestOrder()
-    {
+    void onNext_outOfOrderCompletions_areSentInRequestOrder() {
         FakeOut out = new FakeOut();
         Map<String, CompletableFuture<List<ScoreResponse>>> pending = new HashMap<>();
-        ScoreStreamHandler handler = new ScoreStreamHandler(out, request -> pending.computeIfAbsent(request.getRequestId(), k -> new CompletableFuture<>()));
+        ScoreStreamHandler handler = new ScoreStreamHandler(
+                out, request -> pending.computeIfAbsent(request.getRequestId(), k -> new CompletableFuture<>()));
 
         for (String id : List.of("a", "b", "c")) {
             handler.onNext(ScoreRequest.newBuilder().setRequestId(id).build());
@@ -39,11 +37,13 @@ class ScoreStreamHandlerTest
     }
 
     @Test
-    void onNext_transportNotReady_holdsResponsesAndStopsAskingForRequests()
-    {
+    void onNext_transportNotReady_holdsResponsesAndStopsAskingForRequests() {
         FakeOut out = new FakeOut();
-        ScoreStreamHandler handler = new ScoreStreamHandler(out, request -> CompletableFuture.completedFuture(
-                List.of(ScoreResponse.newBuilder().setRequestId(request.getRequestId()).build())));
+        ScoreStreamHandler handler = new ScoreStreamHandler(
+                out,
+                request -> CompletableFuture.completedFuture(List.of(ScoreResponse.newBuilder()
+                        .setRequestId(request.getRequestId())
+                        .build())));
         assertThat(out.requested).isEqualTo(ScoreStreamHandler.WINDOW);
 
         out.ready = false;
@@ -59,12 +59,16 @@ class ScoreStreamHandlerTest
     }
 
     @Test
-    void onNext_failedRow_endsStreamAfterEarlierResponses()
-    {
+    void onNext_failedRow_endsStreamAfterEarlierResponses() {
         FakeOut out = new FakeOut();
-        ScoreStreamHandler handler = new ScoreStreamHandler(out, request -> request.getRequestId().equals("bad")
-                ? CompletableFuture.failedFuture(new RouterException(RouterErrorCode.UNKNOWN_MODEL, "model x is not served"))
-                : CompletableFuture.completedFuture(List.of(ScoreResponse.newBuilder().setRequestId(request.getRequestId()).build())));
+        ScoreStreamHandler handler = new ScoreStreamHandler(
+                out,
+                request -> request.getRequestId().equals("bad")
+                        ? CompletableFuture.failedFuture(
+                                new RouterException(RouterErrorCode.UNKNOWN_MODEL, "model x is not served"))
+                        : CompletableFuture.completedFuture(List.of(ScoreResponse.newBuilder()
+                                .setRequestId(request.getRequestId())
+                                .build())));
 
         handler.onNext(ScoreRequest.newBuilder().setRequestId("ok").build());
         handler.onNext(ScoreRequest.newBuilder().setRequestId("bad").build());
@@ -75,14 +79,12 @@ class ScoreStreamHandlerTest
         assertThat(Status.fromThrowable(out.error).getCode()).isEqualTo(Status.Code.NOT_FOUND);
     }
 
-    private static void complete(Map<String, CompletableFuture<List<ScoreResponse>>> pending, String id)
-    {
-        pending.get(id).complete(List.of(ScoreResponse.newBuilder().setRequestId(id).build()));
+    private static void complete(Map<String, CompletableFuture<List<ScoreResponse>>> pending, String id) {
+        pending.get(id)
+                .complete(List.of(ScoreResponse.newBuilder().setRequestId(id).build()));
     }
 
-    private static final class FakeOut
-            extends ServerCallStreamObserver<ScoreResponse>
-    {
+    private static final class FakeOut extends ServerCallStreamObserver<ScoreResponse> {
         final List<String> sent = new ArrayList<>();
         boolean ready = true;
         int requested;
@@ -91,8 +93,7 @@ class ScoreStreamHandlerTest
         Runnable onReady = () -> {};
 
         @Override
-        public boolean isCancelled()
-        {
+        public boolean isCancelled() {
             return false;
         }
 
@@ -103,14 +104,12 @@ class ScoreStreamHandlerTest
         public void setCompression(String compression) {}
 
         @Override
-        public boolean isReady()
-        {
+        public boolean isReady() {
             return ready;
         }
 
         @Override
-        public void setOnReadyHandler(Runnable onReadyHandler)
-        {
+        public void setOnReadyHandler(Runnable onReadyHandler) {
             this.onReady = onReadyHandler;
         }
 
@@ -121,8 +120,7 @@ class ScoreStreamHandlerTest
         public void disableAutoRequest() {}
 
         @Override
-        public void request(int count)
-        {
+        public void request(int count) {
             requested += count;
         }
 
@@ -130,20 +128,17 @@ class ScoreStreamHandlerTest
         public void setMessageCompression(boolean enable) {}
 
         @Override
-        public void onNext(ScoreResponse value)
-        {
+        public void onNext(ScoreResponse value) {
             sent.add(value.getRequestId());
         }
 
         @Override
-        public void onError(Throwable t)
-        {
+        public void onError(Throwable t) {
             error = t;
         }
 
         @Override
-        public void onCompleted()
-        {
+        public void onCompleted() {
             completed = true;
         }
     }
