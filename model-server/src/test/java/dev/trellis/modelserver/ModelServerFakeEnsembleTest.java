@@ -3,6 +3,7 @@ package dev.trellis.modelserver;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 import com.google.inject.AbstractModule;
 import com.google.inject.Module;
@@ -54,6 +55,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The repository lifecycle, batching and telemetry over an in-process channel, with fake ensembles. */
 class ModelServerFakeEnsembleTest {
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
     @TempDir
     Path repository;
 
@@ -209,6 +212,13 @@ class ModelServerFakeEnsembleTest {
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
     }
 
+    private void awaitInFlight() {
+        await("a request in flight on churn/1")
+                .atMost(WAIT)
+                .pollInterval(Duration.ofMillis(1))
+                .until(() -> server.repository().resolve("churn", "1").inFlight() > 0);
+    }
+
     @Test
     void repositoryModelUnload_drainsInFlightRequestsThenUnloads() throws Exception {
         start();
@@ -216,14 +226,10 @@ class ModelServerFakeEnsembleTest {
         ensemble.hold();
         CompletableFuture<ModelInferResponse> inFlight =
                 CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 2, 2), false));
-        while (server.repository().resolve("churn", "1").inFlight() == 0) {
-            Thread.sleep(1);
-        }
+        awaitInFlight();
         CompletableFuture<Void> unload = CompletableFuture.runAsync(() -> stub.repositoryModelUnload(
                 RepositoryModelUnloadRequest.newBuilder().setModelName("churn").build()));
-        while (!index().contains("churn/1 DRAINING")) {
-            Thread.sleep(5);
-        }
+        await("churn/1 DRAINING").atMost(WAIT).until(() -> index().contains("churn/1 DRAINING"));
         assertThat(unload).isNotDone();
         assertThatThrownBy(() -> infer("1", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
                 .isInstanceOfSatisfying(
@@ -255,14 +261,13 @@ class ModelServerFakeEnsembleTest {
         ensemble.hold();
         CompletableFuture<ModelInferResponse> inFlight =
                 CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 2), false));
-        while (server.repository().resolve("churn", "1").inFlight() == 0) {
-            Thread.sleep(1);
-        }
+        awaitInFlight();
         CompletableFuture<Void> closing = CompletableFuture.runAsync(server::close);
         // health turns NOT_SERVING first; then the server stops taking calls, health checks included
-        while (servingOrRefusing()) {
-            Thread.sleep(1);
-        }
+        await("health NOT_SERVING, then calls refused")
+                .atMost(WAIT)
+                .pollInterval(Duration.ofMillis(1))
+                .until(() -> !servingOrRefusing());
         assertThat(closing).isNotDone();
 
         ensemble.open();

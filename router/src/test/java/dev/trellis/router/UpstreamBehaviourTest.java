@@ -2,6 +2,7 @@ package dev.trellis.router;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
@@ -194,14 +195,10 @@ class UpstreamBehaviourTest {
             t.start();
             clients.add(t);
         }
-        while (ok.get() < 500) {
-            Thread.sleep(5);
-        }
+        await("500 requests before the kill").atMost(Duration.ofSeconds(60)).until(() -> ok.get() >= 500);
         a.close(); // shutdownNow: connections and in-flight calls are cut, no drain
         int afterKill = ok.get();
-        while (ok.get() < afterKill + 2000) {
-            Thread.sleep(5);
-        }
+        await("2000 requests after the kill").atMost(Duration.ofSeconds(60)).until(() -> ok.get() >= afterKill + 2000);
         stop.set(true);
         for (Thread t : clients) {
             t.join();

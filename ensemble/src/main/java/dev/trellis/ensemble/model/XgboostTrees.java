@@ -107,7 +107,7 @@ final class XgboostTrees {
             int node = root;
             while (left[node] >= 0) {
                 float value = values[base + feature[node]];
-                if (value != value) {
+                if (Float.isNaN(value)) {
                     node = defaultLeft[node] ? left[node] : right[node];
                 } else {
                     node = value < threshold[node] ? left[node] : right[node];

@@ -2,6 +2,7 @@ package dev.trellis.ensemble.stacking;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -45,6 +46,8 @@ public final class StackedEnsemble implements Ensemble {
     private final MetaLearner meta;
     private final LabelThresholds thresholds;
     private final Object closeLock = new Object();
+
+    @GuardedBy("closeLock")
     private boolean closed;
 
     public StackedEnsemble(

@@ -2,6 +2,7 @@ package dev.trellis.experiments.store;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
 import dev.trellis.api.v1.Experiment;
@@ -82,9 +83,15 @@ public final class SqliteExperimentStore implements ExperimentStore {
     private final Duration maxBlock;
 
     private final Object definitionsLock = new Object();
-    private final Connection definitions; // guarded by definitionsLock
+
+    @GuardedBy("definitionsLock")
+    private final Connection definitions;
+
     private final Object readsLock = new Object();
-    private final Connection reads; // guarded by readsLock
+
+    @GuardedBy("readsLock")
+    private final Connection reads;
+
     private final Connection events; // writer thread only
 
     private final BlockingQueue<Object> queue;

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.batching;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -46,8 +47,13 @@ public final class Batcher implements AutoCloseable {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notEmpty = lock.newCondition();
+
+    @GuardedBy("lock")
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+
     private final List<Thread> workers = new ArrayList<>();
+
+    @GuardedBy("lock")
     private boolean closed;
 
     public Batcher(

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.health;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.modelserver.repository.ModelRepository;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import io.grpc.BindableService;
@@ -19,7 +20,11 @@ public final class ServingHealth {
     private final HealthStatusManager manager;
     private final ModelRepository repository;
     private final Object lock = new Object();
+
+    @GuardedBy("lock")
     private boolean serving;
+
+    @GuardedBy("lock")
     private boolean terminal;
 
     @Inject

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.repository;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.batching.Batcher;
@@ -21,10 +22,20 @@ public final class ModelVersion {
     private final Path directory;
 
     private final Object lock = new Object();
+
+    @GuardedBy("lock")
     private VersionState state = VersionState.LOADING;
+
+    @GuardedBy("lock")
     private String reason = "";
+
+    @GuardedBy("lock")
     private int inFlight;
+
+    @GuardedBy("lock")
     private LoadedBundle bundle;
+
+    @GuardedBy("lock")
     private Batcher batcher;
 
     ModelVersion(String model, int version, Path directory) {
@@ -169,6 +180,7 @@ public final class ModelVersion {
         }
     }
 
+    @GuardedBy("lock")
     private void checkState(VersionState expected) {
         if (state != expected) {
             throw new IllegalStateException(this + " is " + state + ", expected " + expected);

@@ -3,6 +3,7 @@ package dev.trellis.modelserver.batching;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.modelserver.FakeEnsemble;
@@ -44,10 +45,11 @@ class BatcherTest {
     }
 
     /** Waits until a worker took everything queued (and sits at the ensemble's gate). */
-    private static void awaitTaken(Batcher batcher) throws InterruptedException {
-        while (batcher.queued() > 0) {
-            Thread.sleep(1);
-        }
+    private static void awaitTaken(Batcher batcher) {
+        await("a worker takes the queue")
+                .atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(1))
+                .until(() -> batcher.queued() == 0);
     }
 
     @Test

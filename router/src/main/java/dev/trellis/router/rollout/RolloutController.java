@@ -2,6 +2,7 @@ package dev.trellis.router.rollout;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.experiments.rollout.RolloutManager;
@@ -37,7 +38,11 @@ public final class RolloutController implements Closeable {
     private final ScheduledExecutorService scheduler;
     private final Duration tick;
     private final Object lock = new Object();
+
+    @GuardedBy("lock")
     private final Map<String, String> stepSeen = new HashMap<>();
+
+    @GuardedBy("lock")
     private ScheduledFuture<?> task;
 
     public RolloutController(

@@ -2,6 +2,7 @@ package dev.trellis.router.scoring;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.router.errors.RouterErrorCode;
@@ -27,8 +28,14 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     private final ServerCallStreamObserver<ScoreResponse> out;
     private final Function<ScoreRequest, CompletableFuture<List<ScoreResponse>>> scorer;
     private final Object lock = new Object();
+
+    @GuardedBy("lock")
     private final ArrayDeque<CompletableFuture<List<ScoreResponse>>> inFlight = new ArrayDeque<>();
+
+    @GuardedBy("lock")
     private boolean inputDone;
+
+    @GuardedBy("lock")
     private boolean finished;
 
     ScoreStreamHandler(
