@@ -13,6 +13,7 @@ import dev.trellis.client.bench.BenchReport;
 import dev.trellis.client.bench.GrpcSenders;
 import dev.trellis.client.bench.LoadGenerator;
 import dev.trellis.client.bench.RequestSender;
+import dev.trellis.common.text.DurationText;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
@@ -142,7 +143,12 @@ final class BenchCommand implements Callable<Integer> {
         if (duration.compareTo(Duration.ofHours(24)) > 0) {
             throw new TrellisCli.UsageException("--duration is bounded to 24h");
         }
-        Duration warm = warmup.trim().equals("0") ? Duration.ZERO : TrellisCli.DurationConverter.parseDuration(warmup);
+        Duration warm;
+        try {
+            warm = DurationText.parse(warmup);
+        } catch (IllegalArgumentException e) {
+            throw new TrellisCli.UsageException("--warmup: " + e.getMessage());
+        }
         BenchOptions options = rate != null
                 ? BenchOptions.openLoop(rate, concurrency * 100, duration, warm)
                 : BenchOptions.closedLoop(concurrency, duration, warm);

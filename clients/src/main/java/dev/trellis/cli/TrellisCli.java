@@ -9,6 +9,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.trellis.client.FieldViolation;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
+import dev.trellis.common.text.DurationText;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -260,38 +261,20 @@ public final class TrellisCli implements Callable<Integer> {
         }
     }
 
-    /** Parses {@code 500ms}, {@code 2s}, {@code 5m}, {@code 1h}, plain seconds, or ISO-8601 ({@code PT2S}). */
+    /** A positive duration in the one grammar of every flag ({@link DurationText}): 500ms, 2s, 5m, 1h, PT2S. */
     static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
-            return parseDuration(value);
-        }
-
-        static Duration parseDuration(String value) {
-            String v = value.trim().toLowerCase(Locale.ROOT);
+            Duration d;
             try {
-                Duration d;
-                if (v.startsWith("pt") || v.startsWith("p")) {
-                    d = Duration.parse(value.trim().toUpperCase(Locale.ROOT));
-                } else if (v.endsWith("ms")) {
-                    d = Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-                } else if (v.endsWith("s")) {
-                    d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
-                } else if (v.endsWith("m")) {
-                    d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 60_000));
-                } else if (v.endsWith("h")) {
-                    d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 3_600_000));
-                } else {
-                    d = Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
-                }
-                if (d.isNegative() || d.isZero()) {
-                    throw new CommandLine.TypeConversionException("'" + value + "' is not a positive duration");
-                }
-                return d;
-            } catch (NumberFormatException | java.time.format.DateTimeParseException e) {
-                throw new CommandLine.TypeConversionException(
-                        "'" + value + "' is not a duration (use e.g. 500ms, 2s, 5m, 1h)");
+                d = DurationText.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
             }
+            if (d.isZero()) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a positive duration");
+            }
+            return d;
         }
     }
 

@@ -111,7 +111,7 @@ class TrellisCliTest {
         assertThat(malformed.exitCode()).isEqualTo(2);
         assertThat(malformed.err()).contains("--feature expects NAME=VALUE");
         assertThat(badDeadline.exitCode()).isEqualTo(2);
-        assertThat(badDeadline.err()).contains("not a duration");
+        assertThat(badDeadline.err()).contains("invalid duration 'soon'");
         assertThat(unknown.exitCode()).isEqualTo(2);
         assertThat(unknown.err()).contains("Did you mean");
     }

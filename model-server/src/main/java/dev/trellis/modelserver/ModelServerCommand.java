@@ -1,7 +1,8 @@
 package dev.trellis.modelserver;
 
+import dev.trellis.common.text.DataSizeText;
+import dev.trellis.common.text.DurationText;
 import dev.trellis.modelserver.config.ModelServerConfig;
-import dev.trellis.modelserver.config.Values;
 import dev.trellis.modelserver.config.VersionPolicy;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -180,14 +181,14 @@ final class ModelServerCommand {
     static final class DurationConverter implements ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
-            return Values.parseDuration(value);
+            return DurationText.parse(value);
         }
     }
 
     static final class SizeConverter implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
-            return Values.parseSize(value);
+            return DataSizeText.parse(value);
         }
     }
 }

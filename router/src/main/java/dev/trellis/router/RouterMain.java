@@ -1,6 +1,7 @@
 package dev.trellis.router;
 
-import dev.trellis.router.config.Durations;
+import dev.trellis.common.text.DataSizeText;
+import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -87,8 +88,8 @@ public final class RouterMain implements Callable<Integer> {
 
     @Option(
             names = "--max-message-size",
-            description = "Largest inbound message in bytes, on both hops (default: ${DEFAULT-VALUE}).")
-    int maxMessageSize;
+            description = "Largest inbound message, in bytes or e.g. 16MiB, on both hops (default: ${DEFAULT-VALUE}).")
+    String maxMessageSize;
 
     @Option(
             names = "--rollout-tick",
@@ -142,12 +143,12 @@ public final class RouterMain implements Callable<Integer> {
                 .tlsKey(tlsKey)
                 .upstreamTls(upstreamTls)
                 .upstreamCa(upstreamCa)
-                .defaultDeadline(Durations.parse(defaultDeadline))
-                .maxMessageSize(maxMessageSize)
-                .rolloutTick(Durations.parse(rolloutTick))
-                .catalogRefresh(Durations.parse(catalogRefresh))
+                .defaultDeadline(DurationText.parse(defaultDeadline))
+                .maxMessageSize(DataSizeText.parse(maxMessageSize))
+                .rolloutTick(DurationText.parse(rolloutTick))
+                .catalogRefresh(DurationText.parse(catalogRefresh))
                 .upstreamMaxAttempts(upstreamMaxAttempts)
-                .shutdownGrace(Durations.parse(shutdownGrace))
+                .shutdownGrace(DurationText.parse(shutdownGrace))
                 .traceLog(traceLog);
         return b.build();
     }
@@ -199,12 +200,12 @@ public final class RouterMain implements Callable<Integer> {
                 case "--metrics-port" -> String.valueOf(d.metricsPort());
                 case "--upstream" -> String.join(",", d.upstreams());
                 case "--store" -> d.store().toString();
-                case "--default-deadline" -> Durations.format(d.defaultDeadline());
-                case "--max-message-size" -> String.valueOf(d.maxMessageSize());
-                case "--rollout-tick" -> Durations.format(d.rolloutTick());
-                case "--catalog-refresh" -> Durations.format(d.catalogRefresh());
+                case "--default-deadline" -> DurationText.format(d.defaultDeadline());
+                case "--max-message-size" -> DataSizeText.format(d.maxMessageSize());
+                case "--rollout-tick" -> DurationText.format(d.rolloutTick());
+                case "--catalog-refresh" -> DurationText.format(d.catalogRefresh());
                 case "--upstream-max-attempts" -> String.valueOf(d.upstreamMaxAttempts());
-                case "--shutdown-grace" -> Durations.format(d.shutdownGrace());
+                case "--shutdown-grace" -> DurationText.format(d.shutdownGrace());
                 default -> null;
             };
         }

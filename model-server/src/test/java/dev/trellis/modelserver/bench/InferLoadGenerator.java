@@ -4,10 +4,10 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.MoreExecutors;
 import com.google.protobuf.ByteString;
+import dev.trellis.common.text.DurationText;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.ModelServer;
 import dev.trellis.modelserver.config.ModelServerConfig;
-import dev.trellis.modelserver.config.Values;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
@@ -91,7 +91,7 @@ public final class InferLoadGenerator {
                     .metricsPort(0);
             String delay = option(args, "--max-queue-delay", null);
             if (delay != null) {
-                config.maxQueueDelay(Values.parseDuration(delay));
+                config.maxQueueDelay(DurationText.parse(delay));
             }
             String workers = option(args, "--batch-workers", null);
             if (workers != null) {

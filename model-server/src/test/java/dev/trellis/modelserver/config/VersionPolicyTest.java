@@ -28,14 +28,4 @@ class VersionPolicyTest {
         assertThatThrownBy(() -> VersionPolicy.parse("some"))
                 .hasMessageContaining("expected latest:N, all, or specific");
     }
-
-    @Test
-    void parseDuration_forms() {
-        assertThat(Values.parseDuration("250us").toNanos()).isEqualTo(250_000);
-        assertThat(Values.parseDuration("1.5s").toMillis()).isEqualTo(1500);
-        assertThat(Values.parseDuration("PT2M").toSeconds()).isEqualTo(120);
-        assertThat(Values.parseSize("512KiB")).isEqualTo(512 * 1024);
-        assertThat(Values.parseSize("1000")).isEqualTo(1000);
-        assertThatThrownBy(() -> Values.parseSize("4GiB")).hasMessageContaining("invalid size");
-    }
 }

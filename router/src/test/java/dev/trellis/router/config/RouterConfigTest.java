@@ -3,6 +3,7 @@ package dev.trellis.router.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.trellis.common.text.DurationText;
 import dev.trellis.router.RouterMain;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -144,6 +145,6 @@ class RouterConfigTest {
                 .hasMessageContaining("positive");
         assertThatThrownBy(() -> RouterConfig.builder().upstreamMaxAttempts(6).build())
                 .hasMessageContaining("1..5");
-        assertThatThrownBy(() -> Durations.parse("soon")).hasMessageContaining("invalid duration");
+        assertThatThrownBy(() -> DurationText.parse("soon")).hasMessageContaining("invalid duration");
     }
 }
