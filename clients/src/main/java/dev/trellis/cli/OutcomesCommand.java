@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
         name = "outcomes",
         mixinStandardHelpOptions = true,
         description = "Records experiment outcomes.",
-        subcommands = OutcomesCommand.ImportCommand.class)
+        subcommands = {OutcomesCommand.ImportCommand.class, SimulateCallsCommand.class})
 final class OutcomesCommand implements Callable<Integer> {
     @ParentCommand
     TrellisCli root;
@@ -39,7 +39,7 @@ final class OutcomesCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (import)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (import, simulate-calls)");
     }
 
     @Command(

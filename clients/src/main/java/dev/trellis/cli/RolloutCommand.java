@@ -231,7 +231,7 @@ final class RolloutCommand implements Callable<Integer> {
     @Command(
             name = "promote",
             mixinStandardHelpOptions = true,
-            description = "Jumps to 100% and makes the candidate the default (admin).")
+            description = "Jumps to 100%% and makes the candidate the default (admin).")
     static final class PromoteCommand extends ReasonedAction {
         @Override
         Rollout act(TrellisClient client) {

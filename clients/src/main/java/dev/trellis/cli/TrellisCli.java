@@ -9,6 +9,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.trellis.client.FieldViolation;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
+import dev.trellis.common.TrellisVersion;
 import dev.trellis.common.text.DurationText;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -218,11 +219,7 @@ public final class TrellisCli implements Callable<Integer> {
     private static int executionError(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
         PrintWriter err = cmd.getErr();
         if (ex instanceof TrellisException trellis) {
-            err.println(
-                    "error: " + trellis.code() + (trellis.description().isEmpty() ? "" : ": " + trellis.description())
-                            + (trellis.code() == io.grpc.Status.Code.UNAVAILABLE
-                                    ? " (is the server at " + targetOf(cmd) + " running?)"
-                                    : ""));
+            err.println("error: " + describe(trellis, root(cmd)));
             for (FieldViolation v : trellis.fieldViolations()) {
                 err.println("  " + v.field() + ": " + v.description());
             }
@@ -244,12 +241,50 @@ public final class TrellisCli implements Callable<Integer> {
         return 1;
     }
 
-    private static String targetOf(CommandLine cmd) {
+    private static TrellisCli root(CommandLine cmd) {
         CommandLine c = cmd;
         while (c.getParent() != null) {
             c = c.getParent();
         }
-        return c.getCommand() instanceof TrellisCli cli ? cli.target : "?";
+        return c.getCommand() instanceof TrellisCli cli ? cli : null;
+    }
+
+    /**
+     * One line for a failed call. The server's own message is shown as is; only failures that happened on this
+     * side get words of ours: a connection that could not be made (the server is not running or not reachable)
+     * and a deadline that expired before any answer (grpc-java's raw text names buffers and timers).
+     */
+    static String describe(TrellisException e, TrellisCli cli) {
+        String target = cli == null ? "?" : cli.target;
+        String server = e.description().isEmpty() ? "" : ": " + e.description();
+        if (e.code() == io.grpc.Status.Code.UNAVAILABLE && notConnected(e)) {
+            return e.code() + ": could not connect to " + target + " (is the server running and reachable?)" + server;
+        }
+        if (e.code() == io.grpc.Status.Code.DEADLINE_EXCEEDED && clientSideDeadline(e.description())) {
+            String deadline = cli == null || cli.deadline == null ? "its" : "the " + DurationText.format(cli.deadline);
+            return e.code() + ": " + target + " did not answer within " + deadline
+                    + " deadline (raise it with --deadline)";
+        }
+        return e.code() + server;
+    }
+
+    private static boolean notConnected(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof java.net.ConnectException
+                    || c instanceof java.net.UnknownHostException
+                    || c instanceof java.nio.channels.UnresolvedAddressException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean clientSideDeadline(String description) {
+        // the forms grpc-java's client writes; a server's DEADLINE_EXCEEDED keeps its own words
+        return description.startsWith("deadline exceeded after")
+                || description.startsWith("CallOptions deadline exceeded after")
+                || description.startsWith("ClientCall started after")
+                || description.isEmpty();
     }
 
     /** A mistake in the command's input discovered while running it (exit code 2). */
@@ -282,8 +317,7 @@ public final class TrellisCli implements Callable<Integer> {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = TrellisCli.class.getPackage().getImplementationVersion();
-            return new String[] {"trellis " + (v == null ? "0.1.0-SNAPSHOT" : v)};
+            return new String[] {"trellis " + TrellisVersion.of(TrellisCli.class)};
         }
     }
 }

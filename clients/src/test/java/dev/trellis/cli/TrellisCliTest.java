@@ -1,6 +1,7 @@
 package dev.trellis.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -121,29 +122,61 @@ class TrellisCliTest {
         CliRunner.Result r = CliRunner.run("localhost:1", "--deadline", "1s", "models");
 
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err()).startsWith("error: UNAVAILABLE").contains("localhost:1");
+        assertThat(r.err()).startsWith("error: UNAVAILABLE: could not connect to localhost:1 (is the server running");
     }
 
     @Test
-    void help_everyCommandHasHelp() {
-        for (String[] command : List.of(
-                new String[] {"score"},
-                new String[] {"batch-score"},
-                new String[] {"experiments"},
-                new String[] {"experiments", "put"},
-                new String[] {"experiments", "results"},
-                new String[] {"outcomes", "import"},
-                new String[] {"rollout", "start"},
-                new String[] {"rollout", "abort"},
-                new String[] {"models"},
-                new String[] {"bench"})) {
+    void anyCommand_serverAnsweringUnavailable_showsTheServersWordsOnly() {
+        CliRunner.Result r = CliRunner.run(target, "score", "--model", "down", "--unit", "u1");
+
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err()).startsWith("error: UNAVAILABLE: no replica can serve model 'down'");
+        assertThat(r.err()).doesNotContain("could not connect").doesNotContain("running");
+    }
+
+    @Test
+    void anyCommand_deadlineExpired_saysWhichDeadlineAndHowToRaiseIt() {
+        CliRunner.Result r = CliRunner.run(target, "--deadline", "200ms", "score", "--model", "slow", "--unit", "u1");
+
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err())
+                .startsWith("error: DEADLINE_EXCEEDED: " + target + " did not answer within the 200ms deadline")
+                .contains("--deadline")
+                .doesNotContain("buffered_nanos")
+                .doesNotContain("deadline exceeded after");
+    }
+
+    @Test
+    void help_everyCommandHasHelpAndItsTextsFormat() {
+        List<picocli.CommandLine> commands = new java.util.ArrayList<>();
+        collect(TrellisCli.newCommandLine(), commands);
+        assertThat(commands).hasSizeGreaterThan(20);
+        for (picocli.CommandLine command : commands) {
+            String name = command.getCommandSpec().qualifiedName();
+            String[] path = name.substring("trellis".length()).trim().split(" ");
             String[] args = java.util.stream.Stream.concat(
-                            java.util.Arrays.stream(command), java.util.stream.Stream.of("--help"))
+                            java.util.Arrays.stream(path).filter(p -> !p.isEmpty()),
+                            java.util.stream.Stream.of("--help"))
                     .toArray(String[]::new);
             CliRunner.Result r = CliRunner.run(null, args);
-            assertThat(r.exitCode()).as(String.join(" ", command)).isZero();
-            assertThat(r.out()).as(String.join(" ", command)).contains("Usage: trellis " + String.join(" ", command));
+            assertThat(r.exitCode()).as(name).isZero();
+            assertThat(r.out()).as(name).contains("Usage: " + name);
+            // picocli treats every description as a format string: a lone '%' prints a WARN instead of the text
+            List<String> texts = new java.util.ArrayList<>();
+            texts.addAll(List.of(command.getCommandSpec().usageMessage().description()));
+            texts.addAll(List.of(command.getCommandSpec().usageMessage().footer()));
+            command.getCommandSpec().options().forEach(o -> texts.addAll(List.of(o.description())));
+            for (String text : texts) {
+                assertThatCode(() -> String.format(java.util.Locale.ROOT, text))
+                        .as(name + ": " + text)
+                        .doesNotThrowAnyException();
+            }
         }
+    }
+
+    private static void collect(picocli.CommandLine command, List<picocli.CommandLine> into) {
+        into.add(command);
+        command.getSubcommands().values().stream().distinct().forEach(c -> collect(c, into));
     }
 
     @Test

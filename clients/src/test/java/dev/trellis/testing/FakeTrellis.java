@@ -190,6 +190,18 @@ public final class FakeTrellis implements AutoCloseable {
     }
 
     private static void check(ScoreRequest request, String model, String prefix) {
+        if (model.equals("down")) { // a running server answering UNAVAILABLE
+            throw Status.UNAVAILABLE
+                    .withDescription("no replica can serve model 'down'")
+                    .asRuntimeException();
+        }
+        if (model.equals("slow")) { // a server that answers after the caller's deadline
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (!model.equals("leads")) {
             throw Status.NOT_FOUND
                     .withDescription("unknown model '" + model + "'")

@@ -1,5 +1,6 @@
 package dev.trellis.modelserver;
 
+import dev.trellis.common.TrellisVersion;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.modelserver.config.ModelServerConfig;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(
         name = "model-server",
         mixinStandardHelpOptions = true,
-        version = "trellis model-server 0.1.0-SNAPSHOT",
+        versionProvider = ModelServerCommand.Version.class,
         sortOptions = false,
         usageHelpWidth = 110,
         description =
@@ -176,6 +178,14 @@ final class ModelServerCommand {
             }
         }
         return builder.versionPolicies(perModel).build();
+    }
+
+    /** The version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"trellis model-server " + TrellisVersion.of(ModelServerCommand.class)};
+        }
     }
 
     static final class DurationConverter implements ITypeConverter<Duration> {

@@ -30,19 +30,23 @@ import org.HdrHistogram.Recorder;
  */
 public final class LoadGenerator {
     private final LongSupplier nanoClock;
+    private final NanoSleeper sleeper;
+
+    /** Waits a number of nanoseconds on the generator's clock; a fake one moves a fake clock instead. */
+    @FunctionalInterface
+    interface NanoSleeper {
+        void sleep(long nanos);
+    }
 
     /** A generator on {@link System#nanoTime()}. */
     public LoadGenerator() {
-        this(System::nanoTime);
+        this(System::nanoTime, LockSupport::parkNanos);
     }
 
-    /**
-     * A generator on a given monotonic clock (for tests).
-     *
-     * @param nanoClock nanoseconds, monotonic
-     */
-    public LoadGenerator(LongSupplier nanoClock) {
+    /** A generator on a given monotonic clock and the sleeper that goes with it (tests: a fake pair). */
+    LoadGenerator(LongSupplier nanoClock, NanoSleeper sleeper) {
         this.nanoClock = requireNonNull(nanoClock, "nanoClock is null");
+        this.sleeper = requireNonNull(sleeper, "sleeper is null");
     }
 
     /**
@@ -153,7 +157,7 @@ public final class LoadGenerator {
             if (remaining <= 0) {
                 return;
             }
-            LockSupport.parkNanos(remaining);
+            sleeper.sleep(remaining);
         }
     }
 

@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 class LoadGeneratorTest {
     @Test
     void run_openLoopMeasuresFromIntendedTimeAndCountsErrors() throws Exception {
-        // a fake clock that moves 100 µs per reading, so the schedule runs without real sleeping
+        // a fake clock that moves 100 µs per reading, and a sleeper that moves it instead of sleeping
         AtomicLong now = new AtomicLong();
-        LoadGenerator generator = new LoadGenerator(() -> now.addAndGet(100_000));
+        LoadGenerator generator = new LoadGenerator(() -> now.addAndGet(100_000), now::addAndGet);
         RequestSender sender = seq -> seq % 10 == 0
                 ? CompletableFuture.failedFuture(Status.UNAVAILABLE.asRuntimeException())
                 : CompletableFuture.completedFuture("ok");
@@ -34,7 +34,7 @@ class LoadGeneratorTest {
     @Test
     void run_closedLoopRecordsEveryMeasuredCall() throws Exception {
         AtomicLong now = new AtomicLong();
-        LoadGenerator generator = new LoadGenerator(() -> now.addAndGet(50_000));
+        LoadGenerator generator = new LoadGenerator(() -> now.addAndGet(50_000), now::addAndGet);
 
         BenchReport report = generator.run(
                 BenchOptions.closedLoop(2, Duration.ofMillis(200), Duration.ZERO),

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.inference;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.TrellisVersion;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -232,8 +233,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     }
 
     private static String serverVersion() {
-        String version = InferenceService.class.getPackage().getImplementationVersion();
-        return version == null ? "0.1.0-SNAPSHOT" : version;
+        return TrellisVersion.of(InferenceService.class);
     }
 
     private static <T> void respond(StreamObserver<T> observer, Supplier<T> body) {
