@@ -29,12 +29,13 @@ final class RouterProcess implements AutoCloseable {
     final String name;
     private final Process process;
     private final ConcurrentLinkedQueue<String> log = new ConcurrentLinkedQueue<>();
+    private final Thread reader;
     private volatile int port;
 
     private RouterProcess(String name, Process process) {
         this.name = name;
         this.process = process;
-        Thread reader = new Thread(this::read, "router-" + name + "-stderr");
+        this.reader = new Thread(this::read, "router-" + name + "-stderr");
         reader.setDaemon(true);
         reader.start();
     }
@@ -48,7 +49,7 @@ final class RouterProcess implements AutoCloseable {
                 "-XX:TieredStopAtLevel=1",
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-cp",
-                System.getProperty("java.class.path"),
+                routerClasspath(),
                 RouterMain.class.getName()));
         command.addAll(flags);
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
@@ -69,6 +70,20 @@ final class RouterProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * The router's own runtime classpath, as {@code ./trellis router} runs it: its classes and
+     * {@code router/target/lib}, which Maven's reactor builds (package phase) before these tests.
+     */
+    private static String routerClasspath() {
+        Path target =
+                Path.of(System.getProperty("user.dir")).resolveSibling("router").resolve("target");
+        Path lib = target.resolve("lib");
+        if (!java.nio.file.Files.isDirectory(lib)) {
+            throw new IllegalStateException(lib + " is missing: build the router first (mvn -pl router -am package)");
+        }
+        return target.resolve("classes") + java.io.File.pathSeparator + lib + "/*";
+    }
+
     private void read() {
         try (BufferedReader in =
                 new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -82,6 +97,10 @@ final class RouterProcess implements AutoCloseable {
         } catch (IOException e) {
             // the process is gone
         }
+    }
+
+    long pid() {
+        return process.pid();
     }
 
     int port() {
@@ -110,16 +129,22 @@ final class RouterProcess implements AutoCloseable {
         waitFor();
     }
 
-    /** SIGTERM: the router's shutdown hook runs (NOT_SERVING, delay, drain). Does not wait. */
+    /**
+     * SIGTERM: the router's shutdown hook runs (NOT_SERVING, delay, drain). Does not wait. Sent
+     * through the ProcessHandle: Process.destroy() would also close our end of the process's
+     * output, and what the router logs while it shuts down would be lost.
+     */
     void term() {
-        process.destroy();
+        process.toHandle().destroy();
     }
 
+    /** Waits for the exit, and until everything the process printed is read. */
     void waitFor() {
         try {
             if (!process.waitFor(60, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("router " + name + " did not exit");
             }
+            reader.join(10_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -185,10 +185,10 @@ public final class RouterServer implements Closeable {
         meter.gaugeBuilder("trellis.store.pending_records")
                 .ofLongs()
                 .setDescription("Exposures and outcomes accepted but not yet committed to the store")
-                .buildWithCallback(m -> m.record(store.pendingCount()));
+                .buildWithCallback(m -> m.record(store.pendingCount() + exposures.queued()));
         meter.counterBuilder("trellis.store.dropped_records")
                 .setDescription("Exposures and outcomes that could not be queued or written")
-                .buildWithCallback(m -> m.record(store.droppedCount()));
+                .buildWithCallback(m -> m.record(store.droppedCount() + exposures.droppedCount()));
         meter.gaugeBuilder("trellis.store.available")
                 .ofLongs()
                 .setDescription("1 while the experiment store is reachable")

@@ -3,6 +3,7 @@ package dev.trellis.experiments.store;
 import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
 import dev.trellis.api.v1.Experiment;
@@ -276,23 +277,20 @@ final class DefinitionTables {
     }
 
     private static Experiment parseExperiment(String json) throws SQLException {
-        try {
-            Experiment.Builder b = Experiment.newBuilder();
-            // Stored rows were written by this or an older build: tolerate fields a newer build added.
-            JsonFormat.parser().ignoringUnknownFields().merge(json, b);
-            return b.build();
-        } catch (InvalidProtocolBufferException e) {
-            throw new SQLException("corrupt experiment row: " + e.getMessage(), e);
-        }
+        return parse(json, Experiment.newBuilder(), "experiment").build();
     }
 
     private static Rollout parseRollout(String json) throws SQLException {
+        return parse(json, Rollout.newBuilder(), "rollout").build();
+    }
+
+    private static <B extends Message.Builder> B parse(String json, B builder, String what) throws SQLException {
         try {
-            Rollout.Builder b = Rollout.newBuilder();
-            JsonFormat.parser().ignoringUnknownFields().merge(json, b);
-            return b.build();
+            // Stored rows were written by this or an older build: tolerate fields a newer build added.
+            JsonFormat.parser().ignoringUnknownFields().merge(json, builder);
+            return builder;
         } catch (InvalidProtocolBufferException e) {
-            throw new SQLException("corrupt rollout row: " + e.getMessage(), e);
+            throw new SQLException("corrupt " + what + " row: " + e.getMessage(), e);
         }
     }
 }

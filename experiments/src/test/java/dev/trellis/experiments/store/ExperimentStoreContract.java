@@ -59,6 +59,34 @@ abstract class ExperimentStoreContract {
                 .build();
     }
 
+    /** Runs one write per store at the same moment; each write's result: "ok" or the error code. */
+    private static List<String> race(
+            List<ExperimentStore> stores, java.util.function.Function<ExperimentStore, String> write) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(stores.size());
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<String>> results = new ArrayList<>();
+            for (ExperimentStore store : stores) {
+                results.add(pool.submit(() -> {
+                    go.await();
+                    try {
+                        return write.apply(store);
+                    } catch (ExperimentsException e) {
+                        return e.code().name();
+                    }
+                }));
+            }
+            go.countDown();
+            List<String> outcomes = new ArrayList<>();
+            for (Future<String> f : results) {
+                outcomes.add(f.get(30, TimeUnit.SECONDS));
+            }
+            return outcomes;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private static ErrorCode codeOf(Runnable call) {
         return catchThrowableOfType(ExperimentsException.class, call::run).code();
     }
@@ -98,50 +126,24 @@ abstract class ExperimentStoreContract {
         try (ExperimentStore a = open();
                 ExperimentStore b = open()) {
             a.putExperiment(experiment("e1"), 0, "setup", "CREATED");
-            ExecutorService pool = Executors.newFixedThreadPool(2);
-            try {
-                for (int round = 0; round < 10; round++) {
-                    long expected = a.getExperiment("e1").orElseThrow().getRevision();
-                    CountDownLatch go = new CountDownLatch(1);
-                    List<Future<String>> results = new ArrayList<>();
-                    for (ExperimentStore store : List.of(a, b)) {
-                        String writer = store == a ? "a" : "b";
-                        results.add(pool.submit(() -> {
-                            go.await();
-                            try {
-                                store.putExperiment(
-                                        experiment("e1").toBuilder()
-                                                .setDescription(writer)
-                                                .build(),
-                                        expected,
-                                        writer,
-                                        "UPDATED");
-                                return "ok:" + writer;
-                            } catch (ExperimentsException e) {
-                                return e.code().name();
-                            }
-                        }));
-                    }
-                    go.countDown();
-                    List<String> outcomes = new ArrayList<>();
-                    for (Future<String> f : results) {
-                        outcomes.add(f.get(30, TimeUnit.SECONDS));
-                    }
-                    assertThat(outcomes).filteredOn(s -> s.startsWith("ok:")).hasSize(1);
-                    assertThat(outcomes)
-                            .filteredOn(s -> s.equals("STALE_REVISION"))
-                            .hasSize(1);
-                    String winner = outcomes.stream()
-                            .filter(s -> s.startsWith("ok:"))
-                            .findFirst()
-                            .orElseThrow()
-                            .substring(3);
-                    Experiment stored = b.getExperiment("e1").orElseThrow();
-                    assertThat(stored.getRevision()).isEqualTo(expected + 1);
-                    assertThat(stored.getDescription()).isEqualTo(winner); // the winner's write, not lost
-                }
-            } finally {
-                pool.shutdownNow();
+            for (int round = 0; round < 10; round++) {
+                long expected = a.getExperiment("e1").orElseThrow().getRevision();
+                List<String> outcomes = race(List.of(a, b), store -> {
+                    String writer = store == a ? "a" : "b";
+                    store.putExperiment(
+                            experiment("e1").toBuilder().setDescription(writer).build(), expected, writer, "UPDATED");
+                    return "ok:" + writer;
+                });
+                assertThat(outcomes).filteredOn(s -> s.startsWith("ok:")).hasSize(1);
+                assertThat(outcomes).filteredOn(s -> s.equals("STALE_REVISION")).hasSize(1);
+                String winner = outcomes.stream()
+                        .filter(s -> s.startsWith("ok:"))
+                        .findFirst()
+                        .orElseThrow()
+                        .substring(3);
+                Experiment stored = b.getExperiment("e1").orElseThrow();
+                assertThat(stored.getRevision()).isEqualTo(expected + 1);
+                assertThat(stored.getDescription()).isEqualTo(winner); // the winner's write, not lost
             }
             assertThat(a.experimentHistory("e1")).hasSize(11);
         }
@@ -151,33 +153,14 @@ abstract class ExperimentStoreContract {
     void putExperiment_concurrentCreatesOnTwoStoresOneWinsOneAlreadyExists() throws Exception {
         try (ExperimentStore a = open();
                 ExperimentStore b = open()) {
-            ExecutorService pool = Executors.newFixedThreadPool(2);
-            try {
-                for (int round = 0; round < 5; round++) {
-                    String key = "new-" + round;
-                    CountDownLatch go = new CountDownLatch(1);
-                    List<Future<String>> results = new ArrayList<>();
-                    for (ExperimentStore store : List.of(a, b)) {
-                        results.add(pool.submit(() -> {
-                            go.await();
-                            try {
-                                store.putExperiment(experiment(key), 0, "w", "CREATED");
-                                return "ok";
-                            } catch (ExperimentsException e) {
-                                return e.code().name();
-                            }
-                        }));
-                    }
-                    go.countDown();
-                    List<String> outcomes = new ArrayList<>();
-                    for (Future<String> f : results) {
-                        outcomes.add(f.get(30, TimeUnit.SECONDS));
-                    }
-                    assertThat(outcomes).containsExactlyInAnyOrder("ok", "ALREADY_EXISTS");
-                    assertThat(a.experimentHistory(key)).hasSize(1);
-                }
-            } finally {
-                pool.shutdownNow();
+            for (int round = 0; round < 5; round++) {
+                String key = "new-" + round;
+                List<String> outcomes = race(List.of(a, b), store -> {
+                    store.putExperiment(experiment(key), 0, "w", "CREATED");
+                    return "ok";
+                });
+                assertThat(outcomes).containsExactlyInAnyOrder("ok", "ALREADY_EXISTS");
+                assertThat(a.experimentHistory(key)).hasSize(1);
             }
         }
     }
