@@ -94,9 +94,9 @@ public final class RouterScaleBenchmark {
                         "median: 1 router %.0f req/s, 3 routers %.0f req/s%n",
                         single[ROUNDS / 2],
                         triple[ROUNDS / 2]);
+            } finally {
+                routers.forEach(RouterServer::close); // before the database they use
             }
-        } finally {
-            routers.forEach(RouterServer::close);
         }
     }
 
