@@ -408,7 +408,7 @@ final class ExperimentsCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            try (TrellisClient client = parent.root.client()) {
+            try (TrellisClient client = parent.root.slowClient()) {
                 ExperimentResults r = client.results(key, metric);
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(r));

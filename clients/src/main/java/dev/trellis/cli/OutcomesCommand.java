@@ -48,7 +48,8 @@ final class OutcomesCommand implements Callable<Integer> {
             description = {
                 "Imports outcomes from a CSV with columns unit_id, metric, value[, experiment] through one client stream (admin).",
                 "A labelled dataset works too: name its id and label columns with --unit-column and --value-column and the metric with --metric.",
-                "Memory stays flat: rows are read only as fast as the stream accepts them."
+                "Memory stays flat: rows are read only as fast as the stream accepts them.",
+                "Each row's outcome id is the file's SHA-256 and the row number, so importing the same file again stores nothing twice."
             },
             footer = {
                 "",
@@ -114,6 +115,9 @@ final class OutcomesCommand implements Callable<Integer> {
                     }
                 }
                 boolean hasExperiment = header.contains("experiment");
+                // the same file and row give the same outcome id: importing a file again (after a
+                // failure, or twice by mistake) stores nothing twice
+                String fileId = fileId(file);
                 long size = Files.size(file);
                 Iterator<CSVRecord> records = parser.iterator();
                 Iterator<RecordOutcomeRequest> outcomes = new Iterator<>() {
@@ -141,6 +145,7 @@ final class OutcomesCommand implements Callable<Integer> {
                                 .setUnitId(record.get(unitColumn))
                                 .setMetric(metric != null ? metric : record.get("metric"))
                                 .setValue(number);
+                        request.setOutcomeId(fileId + ":" + record.getRecordNumber());
                         if (hasExperiment && record.isSet("experiment")) {
                             request.setExperiment(record.get("experiment"));
                         }
@@ -149,16 +154,33 @@ final class OutcomesCommand implements Callable<Integer> {
                         return request.build();
                     }
                 };
-                try (TrellisClient client = parent.root.client()) {
+                try (TrellisClient client = parent.root.slowClient()) {
                     accepted = client.recordOutcomes(outcomes);
                 }
             }
             bar.finish();
             PrintWriter out = spec.commandLine().getOut();
+            if (accepted != sent.get()) {
+                throw new IllegalStateException(fmt(
+                        "the router acknowledged %,d of %,d outcomes; import the file again", accepted, sent.get()));
+            }
             out.println(
                     fmt("imported %,d outcomes (%,d accepted) in %.2f s", sent.get(), accepted, bar.elapsedSeconds()));
             out.flush();
             return 0;
+        }
+
+        private static String fileId(Path file) throws IOException {
+            try (var in = Files.newInputStream(file)) {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                byte[] buffer = new byte[1 << 16];
+                for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                    sha.update(buffer, 0, n);
+                }
+                return "csv-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 12);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 }

@@ -64,7 +64,8 @@ public final class TrellisCli implements Callable<Integer> {
             scope = ScopeType.INHERIT,
             paramLabel = "HOST:PORT",
             defaultValue = "${env:TRELLIS_TARGET:-localhost:8080}",
-            description = "Router address (env TRELLIS_TARGET; default: ${DEFAULT-VALUE}).")
+            description =
+                    "Router address, several as host1:port,host2:port, or dns:///name:port; calls are balanced and retried across them (env TRELLIS_TARGET; default: ${DEFAULT-VALUE}).")
     String target;
 
     @Option(
@@ -96,10 +97,16 @@ public final class TrellisCli implements Callable<Integer> {
             names = "--deadline",
             scope = ScopeType.INHERIT,
             paramLabel = "DURATION",
-            defaultValue = "2s",
             converter = DurationConverter.class,
-            description = "Deadline of each call, e.g. 500ms, 2s, 1m (default: ${DEFAULT-VALUE}).")
+            description =
+                    "Deadline of each call, e.g. 500ms, 2s, 1m (default: 2s; 30s for slow commands such as experiments results).")
     Duration deadline;
+
+    /** The deadline of calls when --deadline is not given. */
+    static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(2);
+
+    /** The default of commands whose calls can take seconds on large stores (results over millions of exposures). */
+    static final Duration SLOW_DEADLINE = Duration.ofSeconds(30);
 
     @Option(
             names = "--output",
@@ -144,12 +151,23 @@ public final class TrellisCli implements Callable<Integer> {
      * @return the client
      */
     TrellisClient client() {
-        return client(target);
+        return client(target, DEFAULT_DEADLINE);
+    }
+
+    /** A client for a slow command: its calls get {@link #SLOW_DEADLINE} unless --deadline says otherwise. */
+    TrellisClient slowClient() {
+        return client(target, SLOW_DEADLINE);
     }
 
     TrellisClient client(String target) {
-        TrellisClient.Builder builder =
-                TrellisClient.builder().target(target).defaultDeadline(deadline).bearerToken(resolveToken());
+        return client(target, DEFAULT_DEADLINE);
+    }
+
+    private TrellisClient client(String target, Duration defaultDeadline) {
+        TrellisClient.Builder builder = TrellisClient.builder()
+                .target(target)
+                .defaultDeadline(deadline != null ? deadline : defaultDeadline)
+                .bearerToken(resolveToken());
         if (tls || caFile != null) {
             builder.tls(caFile);
         } else {

@@ -98,9 +98,11 @@ public final class TrellisClient implements AutoCloseable {
             base = builder.channel;
         } else {
             requireNonNull(builder.target, "target or channel must be set");
-            this.ownedChannel = Grpc.newChannelBuilder(builder.target, builder.credentials())
+            this.ownedChannel = Grpc.newChannelBuilder(RouterAddresses.target(builder.target), builder.credentials())
                     .maxInboundMessageSize(builder.maxInboundMessageSize)
                     .userAgent("trellis-java-client")
+                    .defaultServiceConfig(RouterAddresses.serviceConfig())
+                    .enableRetry()
                     .build();
             base = ownedChannel;
         }
@@ -473,12 +475,30 @@ public final class TrellisClient implements AutoCloseable {
      * @throws TrellisException when the call fails
      */
     public boolean recordOutcome(String unitId, String metric, double value) {
-        RecordOutcomeRequest request = RecordOutcomeRequest.newBuilder()
+        return recordOutcome(RecordOutcomeRequest.newBuilder()
                 .setUnitId(unitId)
                 .setMetric(metric)
                 .setValue(value)
-                .build();
-        return call(() -> experiments().recordOutcome(request)).getAccepted();
+                .build());
+    }
+
+    /**
+     * Records one outcome from a full request (experiment, time, outcome id) (admin). The call
+     * returns once the router committed the outcome. Without an {@code outcome_id} the client
+     * sets a random one, so that its own retries (on UNAVAILABLE, possibly on another router)
+     * store nothing twice; set your own to make your retries safe too.
+     *
+     * @param request the request
+     * @return whether the router accepted it (committed, or already stored under its id)
+     * @throws TrellisException when the call fails
+     */
+    public boolean recordOutcome(RecordOutcomeRequest request) {
+        RecordOutcomeRequest keyed = request.getOutcomeId().isEmpty()
+                ? request.toBuilder()
+                        .setOutcomeId(java.util.UUID.randomUUID().toString())
+                        .build()
+                : request;
+        return call(() -> experiments().recordOutcome(keyed)).getAccepted();
     }
 
     /**
@@ -827,7 +847,10 @@ public final class TrellisClient implements AutoCloseable {
         private Builder() {}
 
         /**
-         * The router's address: {@code host:port}, or any gRPC target such as {@code dns:///router:8080}.
+         * The router's address: {@code host:port}, several as {@code host1:port,host2:port}, or any
+         * gRPC target such as {@code dns:///routers:8080} (every address the name resolves to).
+         * Calls are spread round-robin over the routers that report SERVING; scoring, reads and
+         * outcomes are retried on another router when one is UNAVAILABLE (killed, restarting).
          *
          * @param target the target
          * @return this builder

@@ -66,6 +66,7 @@ class RealServersCliTest {
         replica1.awaitReady(Duration.ofMinutes(2));
         replica2.awaitReady(Duration.ofMinutes(2));
         router = RouterServer.start(RouterConfig.builder()
+                .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                 .host("127.0.0.1")
                 .port(0)
                 .metricsPort(0)

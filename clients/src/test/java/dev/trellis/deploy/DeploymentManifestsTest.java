@@ -308,6 +308,165 @@ class DeploymentManifestsTest {
                 .containsEntry("value", "1");
     }
 
+    private static String storeOf(Map<String, Object> router) {
+        return stringOption(parse("router", get(router, "args")), "--store");
+    }
+
+    /** Resolves {@code $(NAME)} in an argument from the container's env entries that read a Secret. */
+    private static String resolveFromSecret(
+            List<Map<String, Object>> objects, Map<String, Object> container, String value) {
+        Matcher m = Pattern.compile("\\$\\(([A-Z_]+)\\)").matcher(value);
+        if (!m.matches()) {
+            return value;
+        }
+        List<Map<String, Object>> env = get(container, "env");
+        Map<String, Object> entry = env.stream()
+                .filter(e -> m.group(1).equals(e.get("name")))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no env " + m.group(1)));
+        Map<String, Object> ref = get(entry, "valueFrom", "secretKeyRef");
+        assertThat(ref).as(m.group(1) + " comes from a Secret").isNotNull();
+        Map<String, Object> secret = find(objects, "Secret", (String) ref.get("name"));
+        Map<String, Object> data = get(secret, "stringData");
+        return (String) data.get(ref.get("key"));
+    }
+
+    /** The volume mounted at the folder of a file named by a flag. */
+    private static Map<String, Object> volumeHolding(Map<String, Object> deployment, Path file) {
+        Map<String, Object> container = container(deployment);
+        List<Map<String, Object>> mounts = get(container, "volumeMounts");
+        Map<String, Object> mount = mounts.stream()
+                .filter(v -> Path.of((String) v.get("mountPath")).equals(file.getParent()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no volume mounted at " + file.getParent()));
+        List<Map<String, Object>> volumes = get(deployment, "spec", "template", "spec", "volumes");
+        return volumes.stream()
+                .filter(v -> mount.get("name").equals(v.get("name")))
+                .findFirst()
+                .orElseThrow();
+    }
+
+    @Test
+    void k8s_routersAreHighlyAvailableOnPostgresFromASecret() throws IOException {
+        List<Map<String, Object>> objects = k8sObjects();
+        Map<String, Object> deployment = find(objects, "Deployment", "trellis-router");
+        Map<String, Object> router = container(deployment);
+        CommandLine.ParseResult parsed = parse("router", get(router, "args"));
+        String store = resolveFromSecret(objects, router, storeOf(router));
+
+        assertThat(store).startsWith("postgresql://");
+        assertThat(dev.trellis.experiments.store.PostgresLocation.parse(store).user())
+                .isNotEmpty(); // no password in it
+        assertThat((Integer) get(deployment, "spec", "replicas")).isGreaterThanOrEqualTo(2);
+        assertThat((Integer) get(deployment, "spec", "strategy", "rollingUpdate", "maxUnavailable"))
+                .isZero();
+        Map<String, Object> pdb = find(objects, "PodDisruptionBudget", "trellis-router");
+        assertThat((Map<String, Object>) get(pdb, "spec", "selector", "matchLabels"))
+                .isEqualTo(get(deployment, "spec", "selector", "matchLabels"));
+
+        Path passwordFile = Path.of(stringOption(parsed, "--store-password-file"));
+        Map<String, Object> passwordVolume = volumeHolding(deployment, passwordFile);
+        Map<String, Object> secret = find(objects, "Secret", get(passwordVolume, "secret", "secretName"));
+        List<Map<String, Object>> items = get(passwordVolume, "secret", "items");
+        assertThat(items)
+                .anySatisfy(i -> assertThat(i.get("path"))
+                        .isEqualTo(passwordFile.getFileName().toString()));
+        assertThat((Map<String, Object>) get(secret, "stringData")).containsKeys("url", "password");
+
+        // preStop and --shutdown-delay: the pod leaves the endpoints, then reports NOT_SERVING, then drains
+        List<String> preStop = get(router, "lifecycle", "preStop", "exec", "command");
+        assertThat(preStop).hasSize(2).first().isEqualTo("sleep");
+        java.time.Duration delay = dev.trellis.common.text.DurationText.parse(stringOption(parsed, "--shutdown-delay"));
+        java.time.Duration grace = dev.trellis.common.text.DurationText.parse(stringOption(parsed, "--shutdown-grace"));
+        assertThat(Long.parseLong(preStop.get(1))).isEqualTo(delay.toSeconds());
+        assertThat((Integer) get(deployment, "spec", "template", "spec", "terminationGracePeriodSeconds"))
+                .isGreaterThan((int) (Long.parseLong(preStop.get(1)) + delay.toSeconds() + grace.toSeconds()));
+    }
+
+    @Test
+    void k8s_sqliteRouterKeepsItsFileOnAPersistentVolumeClaim() throws IOException {
+        Yaml yaml = new Yaml(new SafeConstructor(new LoaderOptions()));
+        Path overlay = DOCKER.resolve("k8s/sqlite");
+        Map<String, Object> kustomization = yaml.load(Files.readString(overlay.resolve("kustomization.yaml")));
+        List<String> resources = get(kustomization, "resources");
+        assertThat(resources).contains("../");
+        List<Map<String, Object>> objects = new ArrayList<>(k8sObjects());
+        for (String resource : resources) {
+            if (!resource.startsWith("..")) {
+                objects.add(yaml.load(Files.readString(overlay.resolve(resource))));
+            }
+        }
+        Map<String, Object> deployment = find(objects, "Deployment", "trellis-router");
+        List<Map<String, Object>> patches = get(kustomization, "patches");
+        for (Map<String, Object> patch : patches) {
+            deployment = StrategicMerge.apply(
+                    deployment, yaml.load(Files.readString(overlay.resolve((String) patch.get("path")))));
+        }
+        Map<String, Object> router = container(deployment);
+        Path file = Path.of(storeOf(router));
+        Map<String, Object> volume = volumeHolding(deployment, file);
+
+        assertThat(storeOf(router)).doesNotStartWith("postgresql://");
+        assertThat((Integer) get(deployment, "spec", "replicas")).isEqualTo(1);
+        assertThat((String) get(deployment, "spec", "strategy", "type")).isEqualTo("Recreate");
+        assertThat(volume).doesNotContainKey("emptyDir").containsKey("persistentVolumeClaim");
+        Map<String, Object> pvc =
+                find(objects, "PersistentVolumeClaim", get(volume, "persistentVolumeClaim", "claimName"));
+        assertThat((List<String>) get(pvc, "spec", "accessModes")).containsExactly("ReadWriteOnce");
+        assertThat(get(router, "env") == null).isTrue();
+        List<Map<String, Object>> volumes = get(deployment, "spec", "template", "spec", "volumes");
+        assertThat(volumes).noneMatch(v -> "store-password".equals(v.get("name")));
+    }
+
+    /** The part of kustomize's strategic merge this repository's patches use. */
+    static final class StrategicMerge {
+        @SuppressWarnings("unchecked")
+        static Map<String, Object> apply(Map<String, Object> base, Map<String, Object> patch) {
+            Map<String, Object> result = new java.util.LinkedHashMap<>(base);
+            for (Map.Entry<String, Object> e : patch.entrySet()) {
+                Object value = e.getValue();
+                Object current = result.get(e.getKey());
+                if (value == null) {
+                    result.remove(e.getKey()); // null deletes
+                } else if (value instanceof Map<?, ?> m && current instanceof Map<?, ?> c) {
+                    result.put(e.getKey(), apply((Map<String, Object>) c, (Map<String, Object>) m));
+                } else if (value instanceof List<?> l && current instanceof List<?> c && isNamed(l) && isNamed(c)) {
+                    result.put(e.getKey(), mergeNamed((List<Map<String, Object>>) c, (List<Map<String, Object>>) l));
+                } else {
+                    result.put(e.getKey(), value); // scalars and plain lists (args) are replaced
+                }
+            }
+            return result;
+        }
+
+        private static boolean isNamed(List<?> list) {
+            return !list.isEmpty() && list.stream().allMatch(i -> i instanceof Map<?, ?> m && m.containsKey("name"));
+        }
+
+        private static List<Map<String, Object>> mergeNamed(
+                List<Map<String, Object>> base, List<Map<String, Object>> patch) {
+            List<Map<String, Object>> result = new ArrayList<>(base);
+            for (Map<String, Object> item : patch) {
+                int index = -1;
+                for (int i = 0; i < result.size(); i++) {
+                    if (item.get("name").equals(result.get(i).get("name"))) {
+                        index = i;
+                    }
+                }
+                if ("delete".equals(item.get("$patch"))) {
+                    if (index >= 0) {
+                        result.remove(index);
+                    }
+                } else if (index >= 0) {
+                    result.set(index, apply(result.get(index), item));
+                } else {
+                    result.add(item);
+                }
+            }
+            return result;
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Compose
     // ---------------------------------------------------------------------------------------------
@@ -354,6 +513,20 @@ class DeploymentManifestsTest {
                 .contains(tokenFile.getFileName().toString());
         assertThat((Map<String, Object>) get(compose, "secrets"))
                 .containsKey(tokenFile.getFileName().toString());
+
+        assertThat(stringOption(parsed, "--store")).startsWith("postgresql://");
+        String storeHost = dev.trellis.experiments.store.PostgresLocation.parse(stringOption(parsed, "--store"))
+                .host();
+        assertThat(services).containsKey(storeHost);
+        Path passwordFile = Path.of(stringOption(parsed, "--store-password-file"));
+        assertThat(passwordFile.getParent()).isEqualTo(Path.of("/run/secrets"));
+        assertThat((List<String>) get(router, "secrets"))
+                .contains(passwordFile.getFileName().toString());
+        assertThat((List<String>) get(services, storeHost, "secrets"))
+                .contains(passwordFile.getFileName().toString());
+        assertThat((Map<String, Object>) get(compose, "secrets"))
+                .containsKey(passwordFile.getFileName().toString());
+        assertThat((Map<String, Object>) get(services, "router-2")).isNotNull();
 
         Map<String, Object> trainer = get(services, "trainer");
         assertThat(String.join(" ", (List<String>) get(trainer, "entrypoint")))

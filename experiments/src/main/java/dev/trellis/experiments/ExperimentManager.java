@@ -15,6 +15,7 @@ import dev.trellis.experiments.stats.ResultsCalculator;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.experiments.store.Exposure;
 import dev.trellis.experiments.store.Outcome;
+import dev.trellis.experiments.store.Revisions;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,7 +24,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the router calls: experiment definitions (validated, revisioned), the routing snapshot
@@ -31,11 +35,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #rollouts()}) canary rollouts. Thread-safe.
  *
  * <p>{@link #routingState} is served from an immutable in-memory snapshot, replaced after every
- * change made through this manager (or its rollout manager) and on {@link #refresh()}; the hot
- * path is one map lookup. Changes are serialized by a private lock; the store's revision check
- * protects against writers in other processes.
+ * change made through this manager (or its rollout manager), on {@link #refresh()}, and whenever
+ * the store reports a change by another router sharing it; the hot path is one map lookup. When
+ * the store cannot be read, the last snapshot keeps serving. Changes are serialized by a private
+ * lock; the store's revision check protects against writers in other processes.
  */
 public final class ExperimentManager {
+    private static final Logger log = LoggerFactory.getLogger(ExperimentManager.class);
+
     /** Remembered (experiment, unit) pairs; beyond this the memory is cleared and starts over. */
     static final int EXPOSURE_DEDUPE_CAPACITY = 500_000;
 
@@ -54,6 +61,15 @@ public final class ExperimentManager {
         this.validator = requireNonNull(validator, "validator is null");
         this.rollouts = new RolloutManager(store, clock, validator, model -> refresh());
         refresh();
+        store.onChange(this::refreshQuietly);
+    }
+
+    private void refreshQuietly() {
+        try {
+            refresh();
+        } catch (RuntimeException e) {
+            log.warn("cannot reload definitions from the store ({}); serving the last known ones", e.getMessage());
+        }
     }
 
     /** The rollout manager over the same store; its changes refresh this manager's snapshot. */
@@ -213,8 +229,9 @@ public final class ExperimentManager {
         store.recordExposure(exposure);
     }
 
-    public void recordOutcome(Outcome outcome) {
-        store.recordOutcome(requireNonNull(outcome, "outcome is null"));
+    /** Queues an outcome; the future completes once it is committed (acknowledge only then). */
+    public CompletableFuture<Void> recordOutcome(Outcome outcome) {
+        return store.recordOutcome(requireNonNull(outcome, "outcome is null"));
     }
 
     /**
@@ -272,29 +289,6 @@ public final class ExperimentManager {
     }
 
     private static void checkRevision(String key, Optional<Experiment> current, long expectedRevision) {
-        if (expectedRevision < 0) {
-            throw new ExperimentsException(
-                    ErrorCode.INVALID_DEFINITION,
-                    "expected_revision must not be negative",
-                    List.of(new FieldViolation("expected_revision", "must not be negative")),
-                    null);
-        }
-        if (expectedRevision == 0 && current.isPresent()) {
-            throw new ExperimentsException(
-                    ErrorCode.ALREADY_EXISTS,
-                    "experiment '" + key + "' already exists at revision "
-                            + current.get().getRevision() + "; pass it as expected_revision to update");
-        }
-        if (expectedRevision > 0 && current.isEmpty()) {
-            throw new ExperimentsException(
-                    ErrorCode.NOT_FOUND,
-                    "experiment '" + key + "' does not exist; use expected_revision 0 to create it");
-        }
-        if (expectedRevision > 0 && current.get().getRevision() != expectedRevision) {
-            throw new ExperimentsException(
-                    ErrorCode.STALE_REVISION,
-                    "experiment '" + key + "' is at revision " + current.get().getRevision() + ", not the expected "
-                            + expectedRevision + "; read it again and retry");
-        }
+        Revisions.check("experiment '" + key + "'", current.map(Experiment::getRevision), expectedRevision);
     }
 }

@@ -52,8 +52,27 @@ public final class RouterMain implements Callable<Integer> {
 
     @Option(
             names = "--store",
-            description = "SQLite file of experiments, rollouts, exposures and outcomes (default: ${DEFAULT-VALUE}).")
-    Path store;
+            paramLabel = "FILE|URL",
+            description =
+                    "Experiment store: a SQLite file (one router) or postgresql://user@host:port/database (many routers) (default: ${DEFAULT-VALUE}).")
+    String store;
+
+    @Option(
+            names = "--store-password-file",
+            description = "File holding the PostgreSQL password (else env TRELLIS_STORE_PASSWORD; never in the URL).")
+    Path storePasswordFile;
+
+    @Option(
+            names = "--retention",
+            description =
+                    "Delete exposures and outcomes older than this, except those of RUNNING experiments, e.g. 90d (default: keep all).")
+    String retention;
+
+    @Option(
+            names = "--shutdown-delay",
+            description =
+                    "On SIGTERM, report NOT_SERVING but keep serving this long before draining, so balancers and clients move away (default: ${DEFAULT-VALUE}).")
+    String shutdownDelay;
 
     @Option(
             names = "--admin-token-file",
@@ -119,7 +138,35 @@ public final class RouterMain implements Callable<Integer> {
     private Map<String, String> env = System.getenv();
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new RouterMain()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line main runs: a router that cannot start exits 1 with one line on stderr. */
+    static CommandLine commandLine() {
+        return new CommandLine(new RouterMain()).setExecutionExceptionHandler(RouterMain::startupError);
+    }
+
+    /** A router that cannot start says why in one line (TRELLIS_DEBUG=1 adds the stack trace). */
+    private static int startupError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+        Throwable cause = e;
+        while ((cause instanceof com.google.inject.ProvisionException
+                        || cause instanceof com.google.inject.CreationException
+                        || cause instanceof UncheckedIOException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof com.google.inject.ProvisionException p
+                && !p.getErrorMessages().isEmpty()) {
+            Throwable inner = p.getErrorMessages().iterator().next().getCause();
+            cause = inner == null ? cause : inner;
+        }
+        String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        cmd.getErr().println("error: trellis router cannot start: " + message);
+        if (System.getenv("TRELLIS_DEBUG") != null) {
+            e.printStackTrace(cmd.getErr());
+        }
+        cmd.getErr().flush();
+        return 1;
     }
 
     /** Maps flags and environment variables onto a config (also what the tests check). */
@@ -137,6 +184,9 @@ public final class RouterMain implements Callable<Integer> {
                 .metricsPort(metricsPort)
                 .upstreams(upstreams)
                 .store(store)
+                .storePassword(secret(storePasswordFile, "TRELLIS_STORE_PASSWORD", "store password"))
+                .retention(retention == null || retention.isBlank() ? null : DurationText.parse(retention))
+                .shutdownDelay(DurationText.parse(shutdownDelay))
                 .adminToken(token(adminTokenFile, "TRELLIS_ADMIN_TOKEN"))
                 .scoringToken(token(scoringTokenFile, "TRELLIS_SCORING_TOKEN"))
                 .tlsCert(tlsCert)
@@ -154,15 +204,19 @@ public final class RouterMain implements Callable<Integer> {
     }
 
     private String token(Path file, String variable) {
+        return secret(file, variable, "token");
+    }
+
+    private String secret(Path file, String variable, String what) {
         if (file != null) {
             try {
                 String token = Files.readString(file, StandardCharsets.UTF_8).trim();
                 if (token.isEmpty()) {
-                    throw new IllegalArgumentException("token file " + file + " is empty");
+                    throw new IllegalArgumentException(what + " file " + file + " is empty");
                 }
                 return token;
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot read token file " + file + ": " + e.getMessage(), e);
+                throw new UncheckedIOException("cannot read " + what + " file " + file + ": " + e.getMessage(), e);
             }
         }
         String value = env.get(variable);
@@ -199,7 +253,8 @@ public final class RouterMain implements Callable<Integer> {
                 case "--port" -> String.valueOf(d.port());
                 case "--metrics-port" -> String.valueOf(d.metricsPort());
                 case "--upstream" -> String.join(",", d.upstreams());
-                case "--store" -> d.store().toString();
+                case "--store" -> d.store();
+                case "--shutdown-delay" -> DurationText.format(d.shutdownDelay());
                 case "--default-deadline" -> DurationText.format(d.defaultDeadline());
                 case "--max-message-size" -> DataSizeText.format(d.maxMessageSize());
                 case "--rollout-tick" -> DurationText.format(d.rolloutTick());

@@ -41,6 +41,8 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -66,6 +68,11 @@ public final class RouterServer implements Closeable {
     private final ExperimentStore store;
     private final Telemetry telemetry;
     private final HealthStatusManager health = new HealthStatusManager();
+    private final ScheduledExecutorService storeHealth = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "trellis-store-health");
+        t.setDaemon(true);
+        return t;
+    });
     private final AtomicBoolean closed = new AtomicBoolean();
     private Server server;
 
@@ -152,6 +159,8 @@ public final class RouterServer implements Closeable {
                     "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
         rollouts.start();
+        storeHealth.scheduleWithFixedDelay(this::updateStoreHealth, 1, 1, TimeUnit.SECONDS);
+        registerStoreMetrics();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
         log.info(
                 "router listening on {}:{} ({}), upstream {}",
@@ -164,6 +173,39 @@ public final class RouterServer implements Closeable {
     @SuppressWarnings("deprecation") // v1alpha is what older grpcurl and many tools still ask for
     private static io.grpc.BindableService reflectionV1Alpha() {
         return ProtoReflectionService.newInstance();
+    }
+
+    /**
+     * What a crash would lose right now ({@code trellis_store_pending_records}: exposures and
+     * outcomes accepted, not yet committed), what was dropped ({@code trellis_store_dropped_records_total})
+     * and whether the store is reachable ({@code trellis_store_available}).
+     */
+    private void registerStoreMetrics() {
+        io.opentelemetry.api.metrics.Meter meter = telemetry.openTelemetry().getMeter("dev.trellis.router");
+        meter.gaugeBuilder("trellis.store.pending_records")
+                .ofLongs()
+                .setDescription("Exposures and outcomes accepted but not yet committed to the store")
+                .buildWithCallback(m -> m.record(store.pendingCount() + exposures.queued()));
+        meter.counterBuilder("trellis.store.dropped_records")
+                .setDescription("Exposures and outcomes that could not be queued or written")
+                .buildWithCallback(m -> m.record(store.droppedCount() + exposures.droppedCount()));
+        meter.gaugeBuilder("trellis.store.available")
+                .ofLongs()
+                .setDescription("1 while the experiment store is reachable")
+                .buildWithCallback(m -> m.record(store.available() ? 1 : 0));
+    }
+
+    /**
+     * The Experiments service is NOT_SERVING while the store cannot be reached: its writes fail
+     * with UNAVAILABLE, while scoring goes on from the last known definitions (exposures are
+     * buffered, bounded and counted).
+     */
+    private void updateStoreHealth() {
+        if (!closed.get()) {
+            health.setStatus(
+                    ExperimentsGrpc.SERVICE_NAME,
+                    store.available() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+        }
     }
 
     private void updateScoringHealth(CatalogSnapshot snapshot) {
@@ -188,15 +230,31 @@ public final class RouterServer implements Closeable {
     }
 
     /**
-     * Graceful stop: health NOT_SERVING (load balancers drain us), stop accepting calls and let
-     * in-flight ones finish within the grace period, then stop the controller, hand the queued
-     * exposures to the store, close the upstream channels and the store (which flushes queued
-     * exposures and outcomes), and the telemetry.
+     * Graceful stop without an outage: health NOT_SERVING first while calls are still served for
+     * the shutdown delay (load balancers and clients with health checking move away), then stop
+     * accepting calls and let in-flight ones finish within the grace period, then stop the
+     * controller (releasing the rollout lease), hand the queued exposures to the store, close the
+     * upstream channels and the store (which flushes queued exposures and outcomes), and the
+     * telemetry.
      */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        storeHealth.shutdownNow();
+        health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
+        health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+        health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+        if (server != null && !config.shutdownDelay().isZero()) {
+            log.info(
+                    "shutting down: NOT_SERVING, still serving for {} ms",
+                    config.shutdownDelay().toMillis());
+            try {
+                Thread.sleep(config.shutdownDelay().toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         health.enterTerminalState();
         if (server != null) {

@@ -52,6 +52,7 @@ final class Cluster implements AutoCloseable {
                     replicas.stream().map(r -> "127.0.0.1:" + r.port()).toList();
             router = RouterServer.start(routerConfig
                     .apply(RouterConfig.builder()
+                            .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                             .host("127.0.0.1")
                             .port(0)
                             .metricsPort(0)

@@ -29,6 +29,7 @@ class DnsUpstreamTest {
     void score_dnsUpstream_resolvesAndServes() throws Exception {
         try (FakeReplica replica = new FakeReplica()) {
             RouterServer router = RouterServer.start(RouterConfig.builder()
+                    .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                     .host("127.0.0.1")
                     .port(0)
                     .metricsPort(0)

@@ -31,6 +31,7 @@ class TlsTest {
 
         try (FakeReplica replica = new FakeReplica(cert.toFile(), key.toFile())) {
             RouterServer router = RouterServer.start(RouterConfig.builder()
+                    .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                     .host("127.0.0.1")
                     .port(0)
                     .metricsPort(0)

@@ -46,6 +46,7 @@ class UpstreamBehaviourTest {
         a = new FakeReplica();
         b = new FakeReplica();
         router = RouterServer.start(RouterConfig.builder()
+                .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                 .host("127.0.0.1")
                 .port(0)
                 .metricsPort(0)

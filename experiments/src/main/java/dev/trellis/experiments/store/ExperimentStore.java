@@ -3,22 +3,28 @@ package dev.trellis.experiments.store;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.Revision;
 import dev.trellis.api.v1.Rollout;
+import dev.trellis.experiments.rollout.PublishedWindow;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Durable state of the experiments module: definitions with revisions and history, default
- * versions, and the exposure/outcome log. Implementations are thread-safe. Nothing here is
- * specific to SQLite, so that a PostgreSQL store can back several routers later.
+ * versions, the exposure/outcome log, and what several routers sharing one store coordinate
+ * through (change notifications, the rollout leader lease, published rollout windows).
+ * Implementations are thread-safe: {@link SqliteExperimentStore} (one file, one router) and
+ * {@link PostgresExperimentStore} (many routers).
  *
- * <p>Definition writes are compare-and-set on the revision inside one transaction: of two writers
- * with the same expected revision exactly one wins, the other gets
- * {@link dev.trellis.experiments.ErrorCode#STALE_REVISION}. The store assigns the new revision
- * ({@code expectedRevision + 1}) and the output-only timestamps.
+ * <p>Definition writes are compare-and-set on the revision inside one transaction
+ * ({@link Revisions#check}): of two writers with the same expected revision, in one process or in
+ * two routers, exactly one wins, the other gets {@link dev.trellis.experiments.ErrorCode#STALE_REVISION}.
+ * The store assigns the new revision ({@code expectedRevision + 1}) and the output-only timestamps.
  *
- * <p>Exposures and outcomes are queued and written in batches off the caller's thread;
- * {@link #flush()} returns once everything queued before it is durable. Failures are
+ * <p>Exposures and outcomes are queued and written in batches off the caller's thread by one
+ * {@link EventWriter}; {@link #recordOutcome} returns a future completed once the outcome is
+ * committed, {@link #flush()} returns once everything queued before it is. Failures are
  * {@link dev.trellis.experiments.ExperimentsException}s with code STORE_FAILURE.
  */
 public interface ExperimentStore extends AutoCloseable {
@@ -66,11 +72,21 @@ public interface ExperimentStore extends AutoCloseable {
 
     void setDefaultVersion(String model, String version, String actor);
 
+    /**
+     * Calls the listener (on a store thread) after definitions changed, by this or any other
+     * router sharing the store: PostgreSQL notifies within milliseconds, and both stores also
+     * poll a change counter as the fallback.
+     */
+    void onChange(Runnable listener);
+
     /** Queues an exposure for a batched write; blocks only when the queue is full (bounded wait). */
     void recordExposure(Exposure exposure);
 
-    /** Queues an outcome for a batched write; blocks only when the queue is full (bounded wait). */
-    void recordOutcome(Outcome outcome);
+    /**
+     * Queues an outcome for a batched write and returns a future completed once it is committed
+     * (or completed exceptionally with STORE_FAILURE when it was not).
+     */
+    CompletableFuture<Void> recordOutcome(Outcome outcome);
 
     /** Waits until everything queued before this call is durable. */
     void flush();
@@ -78,11 +94,36 @@ public interface ExperimentStore extends AutoCloseable {
     /** Exposures and outcomes that could not be queued or written (each one logged). */
     long droppedCount();
 
+    /** Exposures and outcomes accepted but not yet committed: what a crash right now would lose. */
+    long pendingCount();
+
+    /** False while the database cannot be reached (writes fail with STORE_FAILURE, events are buffered). */
+    boolean available();
+
     /**
      * Unit-level aggregates per variant of an experiment for a metric. Variants without exposed
      * units are absent from the map.
      */
     Map<String, VariantStats> variantStats(String experiment, String metric);
+
+    /**
+     * Deletes exposures and outcomes recorded before the cutoff, except those of RUNNING
+     * experiments (see the README's retention rule). The stores also run it in the background
+     * when opened with a retention.
+     */
+    void deleteRecordedBefore(Instant cutoff);
+
+    /**
+     * Whether this store instance holds the rollout leader lease, taking it when it is free. At
+     * most one router sharing a store holds it; when its holder dies another one takes it over.
+     */
+    boolean tryAcquireLeadership();
+
+    /** Replaces this router's published windows (one per model, version and source). */
+    void publishWindows(List<PublishedWindow> windows);
+
+    /** Every router's published windows of a model for one step. */
+    List<PublishedWindow> windows(String model, String step);
 
     /** Flushes and releases resources. Safe to call twice. */
     @Override

@@ -4,7 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import java.time.Instant;
 
-/** A unit was served a variant of an experiment. May be recorded per request; analysis keeps the first per unit. */
+/**
+ * A unit was served a variant of an experiment. May be recorded per request, by any router: the
+ * store keeps one row per (experiment, unit), the earliest, so repeats and retried calls store
+ * nothing twice.
+ */
 public record Exposure(String experiment, String variant, String version, String unitId, Instant time) {
     public Exposure {
         requireNonNull(experiment, "experiment is null");

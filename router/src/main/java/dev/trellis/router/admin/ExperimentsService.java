@@ -2,6 +2,7 @@ package dev.trellis.router.admin;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.Timestamp;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
@@ -51,12 +52,14 @@ import dev.trellis.router.upstream.ModelCatalog;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -65,6 +68,9 @@ import java.util.stream.Collectors;
  * the {@code AuthInterceptor}'s job; the actor comes from the call's context. Thread-safe.
  */
 public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBase {
+    /** How long an outcome's caller waits for the commit before UNAVAILABLE (the store may be down). */
+    static final Duration OUTCOME_COMMIT_TIMEOUT = Duration.ofSeconds(10);
+
     private final ExperimentManager experiments;
     private final RolloutManager rollouts;
     private final ExperimentStore store;
@@ -149,49 +155,137 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                         request.getModel(), request.getUnitId(), request.getAttributesMap(), request.getVersion()));
     }
 
+    /** Answered only after the outcome is committed: an acknowledged outcome survives a crash of this router. */
     @Override
     public void recordOutcome(RecordOutcomeRequest request, StreamObserver<RecordOutcomeResponse> observer) {
-        unary(observer, () -> {
-            experiments.recordOutcome(outcome(request));
-            return RecordOutcomeResponse.newBuilder().setAccepted(true).build();
-        });
+        CompletableFuture<Void> committed;
+        try {
+            committed = experiments.recordOutcome(outcome(request));
+        } catch (RuntimeException e) {
+            observer.onError(StatusMapper.toStatusException(e));
+            return;
+        }
+        committed
+                .orTimeout(OUTCOME_COMMIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((ok, error) -> {
+                    if (error != null) {
+                        observer.onError(StatusMapper.toStatusException(commitFailure(error)));
+                    } else {
+                        observer.onNext(RecordOutcomeResponse.newBuilder()
+                                .setAccepted(true)
+                                .build());
+                        observer.onCompleted();
+                    }
+                });
     }
 
+    /**
+     * Answers once every outcome of the stream is committed, with their count. Inbound flow
+     * control holds the stream while the store's queue is full.
+     */
     @Override
     public StreamObserver<RecordOutcomeRequest> recordOutcomes(StreamObserver<RecordOutcomesResponse> observer) {
-        AtomicLong accepted = new AtomicLong();
         return new StreamObserver<>() {
+            private final Object lock = new Object();
+
+            @GuardedBy("lock")
+            private long outstanding;
+
+            @GuardedBy("lock")
+            private long committed;
+
+            @GuardedBy("lock")
+            private boolean completed;
+
+            @GuardedBy("lock")
             private boolean failed;
 
             @Override
             public void onNext(RecordOutcomeRequest request) {
-                if (failed) {
+                synchronized (lock) {
+                    if (failed) {
+                        return;
+                    }
+                }
+                CompletableFuture<Void> ack;
+                try {
+                    ack = experiments.recordOutcome(outcome(request));
+                } catch (RuntimeException e) {
+                    fail(e);
                     return;
                 }
-                try {
-                    experiments.recordOutcome(outcome(request));
-                    accepted.incrementAndGet();
-                } catch (RuntimeException e) {
-                    failed = true;
-                    observer.onError(StatusMapper.toStatusException(e));
+                synchronized (lock) {
+                    outstanding++;
                 }
+                ack.whenComplete((ok, error) -> {
+                    if (error != null) {
+                        fail(commitFailure(error));
+                        return;
+                    }
+                    boolean answer;
+                    long count;
+                    synchronized (lock) {
+                        outstanding--;
+                        committed++;
+                        answer = completed && outstanding == 0 && !failed;
+                        count = committed;
+                    }
+                    if (answer) {
+                        respond(count);
+                    }
+                });
+            }
+
+            private void fail(Throwable e) {
+                synchronized (lock) {
+                    if (failed) {
+                        return;
+                    }
+                    failed = true;
+                }
+                observer.onError(StatusMapper.toStatusException(e));
+            }
+
+            private void respond(long count) {
+                observer.onNext(
+                        RecordOutcomesResponse.newBuilder().setAccepted(count).build());
+                observer.onCompleted();
             }
 
             @Override
             public void onError(Throwable t) {
-                failed = true;
+                synchronized (lock) {
+                    failed = true; // the caller went away; what was queued is still committed
+                }
             }
 
             @Override
             public void onCompleted() {
-                if (!failed) {
-                    observer.onNext(RecordOutcomesResponse.newBuilder()
-                            .setAccepted(accepted.get())
-                            .build());
-                    observer.onCompleted();
+                boolean answer;
+                long count;
+                synchronized (lock) {
+                    completed = true;
+                    answer = outstanding == 0 && !failed;
+                    count = committed;
+                }
+                if (answer) {
+                    respond(count);
                 }
             }
         };
+    }
+
+    private static Throwable commitFailure(Throwable error) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause()
+                : error;
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+            return new ExperimentsException(
+                    ErrorCode.STORE_FAILURE,
+                    "the store did not confirm the outcome within " + OUTCOME_COMMIT_TIMEOUT.toSeconds()
+                            + " s; retry with the same outcome_id");
+        }
+        return cause;
     }
 
     @Override
@@ -343,7 +437,13 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                     ErrorCode.INVALID_DEFINITION, "invalid outcome: " + violations.get(0), violations, null);
         }
         Instant time = request.hasTime() ? toInstant(request.getTime()) : clock.instant();
-        return new Outcome(request.getUnitId(), request.getMetric(), request.getValue(), request.getExperiment(), time);
+        return new Outcome(
+                request.getUnitId(),
+                request.getMetric(),
+                request.getValue(),
+                request.getExperiment(),
+                time,
+                request.getOutcomeId());
     }
 
     private static Instant toInstant(Timestamp t) {

@@ -17,7 +17,10 @@ public final class RouterConfig {
     private final int port;
     private final int metricsPort;
     private final List<String> upstreams;
-    private final Path store;
+    private final String store;
+    private final Optional<String> storePassword;
+    private final Optional<Duration> retention;
+    private final Duration shutdownDelay;
     private final Optional<String> adminToken;
     private final Optional<String> scoringToken;
     private final Optional<Path> tlsCert;
@@ -39,6 +42,10 @@ public final class RouterConfig {
         this.metricsPort = checkPort(b.metricsPort, "metrics port");
         this.upstreams = List.copyOf(requireNonNull(b.upstreams, "upstreams is null"));
         this.store = requireNonNull(b.store, "store is null");
+        this.storePassword =
+                requireNonNull(b.storePassword, "storePassword is null").filter(p -> !p.isEmpty());
+        this.retention = requireNonNull(b.retention, "retention is null");
+        this.shutdownDelay = requireNonNull(b.shutdownDelay, "shutdownDelay is null");
         this.adminToken = requireNonNull(b.adminToken, "adminToken is null").filter(t -> !t.isBlank());
         this.scoringToken =
                 requireNonNull(b.scoringToken, "scoringToken is null").filter(t -> !t.isBlank());
@@ -66,6 +73,16 @@ public final class RouterConfig {
         }
         if (maxMessageSize < 1024) {
             throw new IllegalArgumentException("max message size must be at least 1024 bytes, was " + maxMessageSize);
+        }
+        if (store.isBlank()) {
+            throw new IllegalArgumentException("--store must name a SQLite file or a postgresql:// URL");
+        }
+        if (retention.isPresent()
+                && (retention.get().isZero() || retention.get().isNegative())) {
+            throw new IllegalArgumentException("retention must be positive, was " + retention.get());
+        }
+        if (shutdownDelay.isNegative()) {
+            throw new IllegalArgumentException("shutdown delay must not be negative, was " + shutdownDelay);
         }
         if (upstreamMaxAttempts < 1 || upstreamMaxAttempts > 5) {
             throw new IllegalArgumentException(
@@ -99,6 +116,9 @@ public final class RouterConfig {
         b.metricsPort = metricsPort;
         b.upstreams = upstreams;
         b.store = store;
+        b.storePassword = storePassword;
+        b.retention = retention;
+        b.shutdownDelay = shutdownDelay;
         b.adminToken = adminToken;
         b.scoringToken = scoringToken;
         b.tlsCert = tlsCert;
@@ -136,9 +156,24 @@ public final class RouterConfig {
         return upstreams;
     }
 
-    /** SQLite file of the experiment store. */
-    public Path store() {
+    /** The experiment store: a SQLite file, or a {@code postgresql://user@host:port/database} URL. */
+    public String store() {
         return store;
+    }
+
+    /** The PostgreSQL password (from --store-password-file or TRELLIS_STORE_PASSWORD), never from the URL. */
+    public Optional<String> storePassword() {
+        return storePassword;
+    }
+
+    /** Exposures and outcomes older than this are deleted, except those of RUNNING experiments; empty keeps all. */
+    public Optional<Duration> retention() {
+        return retention;
+    }
+
+    /** How long a router keeps serving after SIGTERM while reporting NOT_SERVING, before it drains. */
+    public Duration shutdownDelay() {
+        return shutdownDelay;
     }
 
     public Optional<String> adminToken() {
@@ -209,7 +244,10 @@ public final class RouterConfig {
         private int port = 8080;
         private int metricsPort = 9090;
         private List<String> upstreams = List.of("localhost:8081");
-        private Path store = Path.of("trellis.db");
+        private String store = "trellis.db";
+        private Optional<String> storePassword = Optional.empty();
+        private Optional<Duration> retention = Optional.empty();
+        private Duration shutdownDelay = Duration.ofSeconds(5);
         private Optional<String> adminToken = Optional.empty();
         private Optional<String> scoringToken = Optional.empty();
         private Optional<Path> tlsCert = Optional.empty();
@@ -248,7 +286,27 @@ public final class RouterConfig {
         }
 
         public Builder store(Path v) {
+            this.store = v == null ? null : v.toString();
+            return this;
+        }
+
+        public Builder store(String v) {
             this.store = v;
+            return this;
+        }
+
+        public Builder storePassword(String v) {
+            this.storePassword = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder retention(Duration v) {
+            this.retention = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder shutdownDelay(Duration v) {
+            this.shutdownDelay = v;
             return this;
         }
 

@@ -5,11 +5,14 @@ import static java.util.Objects.requireNonNull;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.experiments.ExperimentManager;
+import dev.trellis.experiments.rollout.PublishedWindow;
 import dev.trellis.experiments.rollout.RolloutManager;
 import dev.trellis.experiments.rollout.TickResult;
 import dev.trellis.experiments.rollout.VersionWindow;
+import dev.trellis.experiments.store.ExperimentStore;
 import java.io.Closeable;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,20 +23,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the rollout state machine: every tick, for each active rollout, hands the candidate's and
- * the stable version's windows to {@link RolloutManager#tick} and starts new windows when the
- * step changed. A rollout this controller has not seen in its current step (just started,
- * resumed, or a restarted router) gets fresh windows first, so a step is judged only on traffic
- * observed during it. Each tick also reloads the routing snapshot from the store, so changes made
- * by other routers sharing it take effect here. Ticks run on one thread; {@link #tickNow()} is for
- * tests and is serialized with them. The controller owns the scheduler it is given and shuts it
- * down on {@link #close()}.
+ * Runs the rollout state machine with every router's traffic. Every tick, on every router: for
+ * each active rollout, this router's windows of the candidate and the stable version are
+ * published to the store under the current step. Then, on the one router that holds the store's
+ * leader lease, the sum of all routers' windows of the step goes to {@link RolloutManager#tick};
+ * a router that dies loses the lease and another one takes over on its next tick. A rollout this
+ * router has not seen in its current step (just started, advanced by the leader, resumed, or a
+ * restarted router) gets fresh local windows first, so a step is judged only on traffic observed
+ * during it. Every definition write is revision-checked, so even two routers that both believed
+ * they led could not advance a step twice. Each tick also reloads the routing snapshot from the
+ * store. Ticks run on one thread; {@link #tickNow()} is for tests and is serialized with them.
+ * The controller owns the scheduler it is given and shuts it down on {@link #close()}.
  */
 public final class RolloutController implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(RolloutController.class);
 
     private final ExperimentManager experiments;
     private final RolloutManager rollouts;
+    private final ExperimentStore store;
+    private final String source;
     private final VersionWindows windows;
     private final ScheduledExecutorService scheduler;
     private final Duration tick;
@@ -45,10 +53,21 @@ public final class RolloutController implements Closeable {
     @GuardedBy("lock")
     private ScheduledFuture<?> task;
 
+    @GuardedBy("lock")
+    private boolean leading;
+
+    /** @param source this router's id in the published windows (unique per process) */
     public RolloutController(
-            ExperimentManager experiments, VersionWindows windows, ScheduledExecutorService scheduler, Duration tick) {
+            ExperimentManager experiments,
+            ExperimentStore store,
+            String source,
+            VersionWindows windows,
+            ScheduledExecutorService scheduler,
+            Duration tick) {
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.rollouts = experiments.rollouts();
+        this.store = requireNonNull(store, "store is null");
+        this.source = requireNonNull(source, "source is null");
         this.windows = requireNonNull(windows, "windows is null");
         this.scheduler = requireNonNull(scheduler, "scheduler is null");
         this.tick = requireNonNull(tick, "tick is null");
@@ -77,30 +96,66 @@ public final class RolloutController implements Closeable {
             experiments.refresh();
             List<Rollout> active = rollouts.active();
             stepSeen.keySet().retainAll(active.stream().map(Rollout::getModel).toList());
+            List<PublishedWindow> published = new ArrayList<>();
             for (Rollout rollout : active) {
                 String model = rollout.getModel();
-                if (!step(rollout).equals(stepSeen.get(model))) {
+                String step = step(rollout);
+                if (!step.equals(stepSeen.get(model))) {
                     windows.reset(model);
-                    stepSeen.put(model, step(rollout));
-                    continue;
+                    stepSeen.put(model, step);
                 }
-                VersionWindow candidate = windows.snapshot(model, rollout.getCandidateVersion());
-                VersionWindow stable = windows.snapshot(model, rollout.getStableVersion());
-                TickResult result = rollouts.tick(model, candidate, stable);
-                if (result.windowReset()) {
-                    windows.reset(model);
-                }
-                stepSeen.put(model, step(result.rollout()));
-                if (result.rollout().getState() != rollout.getState()
-                        || result.rollout().getCurrentStep() != rollout.getCurrentStep()) {
-                    log.info(
-                            "rollout of {}: {} at {}% ({})",
-                            model,
-                            result.rollout().getState(),
-                            result.rollout().getCurrentWeight(),
-                            result.rollout().getReason());
-                }
+                published.add(windows.publish(source, model, rollout.getCandidateVersion(), step));
+                published.add(windows.publish(source, model, rollout.getStableVersion(), step));
             }
+            if (active.isEmpty()) {
+                return;
+            }
+            store.publishWindows(published);
+            boolean leader = store.tryAcquireLeadership();
+            if (leader != leading) {
+                log.info(leader ? "this router now runs the rollouts" : "another router runs the rollouts");
+                leading = leader;
+            }
+            if (!leader) {
+                return;
+            }
+            for (Rollout rollout : active) {
+                tick(rollout);
+            }
+        }
+    }
+
+    @GuardedBy("lock")
+    private void tick(Rollout rollout) {
+        String model = rollout.getModel();
+        String step = step(rollout);
+        List<PublishedWindow> all = store.windows(model, step);
+        VersionWindow candidate = PublishedWindow.sum(all.stream()
+                .filter(w -> w.version().equals(rollout.getCandidateVersion()))
+                .toList());
+        VersionWindow stable = PublishedWindow.sum(all.stream()
+                .filter(w -> w.version().equals(rollout.getStableVersion()))
+                .toList());
+        TickResult result = rollouts.tick(model, candidate, stable);
+        if (result.windowReset()) {
+            windows.reset(model);
+        }
+        stepSeen.put(model, step(result.rollout()));
+        if (result.rollout().getState() != rollout.getState()
+                || result.rollout().getCurrentStep() != rollout.getCurrentStep()) {
+            log.info(
+                    "rollout of {}: {} at {}% ({})",
+                    model,
+                    result.rollout().getState(),
+                    result.rollout().getCurrentWeight(),
+                    result.rollout().getReason());
+        }
+    }
+
+    /** Whether this router ran the rollouts at its last tick (held the store's leader lease). */
+    public boolean leading() {
+        synchronized (lock) {
+            return leading;
         }
     }
 

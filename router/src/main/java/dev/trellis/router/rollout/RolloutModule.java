@@ -4,7 +4,9 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.trellis.experiments.ExperimentManager;
+import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.router.config.RouterConfig;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 
 /** Binds the per-version windows and the rollout controller with its own tick thread. */
@@ -16,9 +18,12 @@ public final class RolloutModule extends AbstractModule {
 
     @Provides
     @Singleton
-    RolloutController controller(ExperimentManager experiments, VersionWindows windows, RouterConfig config) {
+    RolloutController controller(
+            ExperimentManager experiments, ExperimentStore store, VersionWindows windows, RouterConfig config) {
         return new RolloutController(
                 experiments,
+                store,
+                "router-" + UUID.randomUUID(),
                 windows,
                 Executors.newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "trellis-rollout");

@@ -1,12 +1,16 @@
 package dev.trellis.router.rollout;
 
+import dev.trellis.experiments.rollout.PublishedWindow;
 import dev.trellis.experiments.rollout.VersionWindow;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.ConcurrentHistogram;
+import org.HdrHistogram.Histogram;
 
 /**
  * What the router observes per (model, version) since the current rollout step started: requests,
@@ -52,6 +56,28 @@ public final class VersionWindows {
             bins[i] = w.scoreBins.get(i);
         }
         return new VersionWindow(requests, errors, p99, bins);
+    }
+
+    /**
+     * The window of a version so far, to publish to the store under a step: the leader sums
+     * every router's published windows (counts added, latency histograms merged).
+     */
+    public PublishedWindow publish(String source, String model, String version, String step) {
+        Window w = windows.getOrDefault(model, Map.of()).get(version);
+        if (w == null) {
+            return new PublishedWindow(source, model, version, step, 0, 0, new byte[0], new long[VersionWindow.BINS]);
+        }
+        Histogram latency = w.latency.copy();
+        long requests = w.requests.sum();
+        long errors = Math.min(requests, w.errors.sum());
+        long[] bins = new long[VersionWindow.BINS];
+        for (int i = 0; i < bins.length; i++) {
+            bins[i] = w.scoreBins.get(i);
+        }
+        ByteBuffer buffer = ByteBuffer.allocate(latency.getNeededByteBufferCapacity());
+        int length = latency.encodeIntoCompressedByteBuffer(buffer);
+        return new PublishedWindow(
+                source, model, version, step, requests, errors, Arrays.copyOf(buffer.array(), length), bins);
     }
 
     /** Starts new windows for every version of a model. */

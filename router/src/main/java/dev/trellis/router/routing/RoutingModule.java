@@ -7,7 +7,8 @@ import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.experiments.assignment.RoutingDecider;
 import dev.trellis.experiments.definition.DefinitionValidator;
 import dev.trellis.experiments.store.ExperimentStore;
-import dev.trellis.experiments.store.SqliteExperimentStore;
+import dev.trellis.experiments.store.ExperimentStores;
+import dev.trellis.experiments.store.StoreOptions;
 import dev.trellis.router.config.RouterConfig;
 import java.time.Clock;
 
@@ -21,7 +22,11 @@ public final class RoutingModule extends AbstractModule {
     @Provides
     @Singleton
     ExperimentStore store(RouterConfig config, Clock clock) {
-        return SqliteExperimentStore.open(config.store(), clock);
+        return ExperimentStores.open(
+                config.store(),
+                config.storePassword(),
+                clock,
+                StoreOptions.defaults().withRetention(config.retention()));
     }
 
     @Provides

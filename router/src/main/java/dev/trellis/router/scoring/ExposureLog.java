@@ -72,6 +72,11 @@ public final class ExposureLog implements Closeable {
         }
     }
 
+    /** Exposures handed off but not yet queued in the store. */
+    public long queued() {
+        return executor.getQueue().size();
+    }
+
     /** Exposures lost so far. */
     public long droppedCount() {
         return dropped.get();

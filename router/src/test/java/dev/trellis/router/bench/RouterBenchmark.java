@@ -71,6 +71,7 @@ public final class RouterBenchmark {
                 .build())) {
             modelServer.awaitReady(Duration.ofSeconds(120));
             RouterServer router = RouterServer.start(RouterConfig.builder()
+                    .shutdownDelay(java.time.Duration.ZERO) // tests stop at once; the delay has its own test
                     .host("127.0.0.1")
                     .port(0)
                     .metricsPort(0)

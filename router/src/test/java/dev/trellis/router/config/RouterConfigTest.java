@@ -23,7 +23,10 @@ class RouterConfigTest {
         assertThat(config.port()).isEqualTo(8080);
         assertThat(config.metricsPort()).isEqualTo(9090);
         assertThat(config.upstreams()).containsExactly("localhost:8081");
-        assertThat(config.store()).isEqualTo(Path.of("trellis.db"));
+        assertThat(config.store()).isEqualTo("trellis.db");
+        assertThat(config.storePassword()).isEmpty();
+        assertThat(config.retention()).isEmpty();
+        assertThat(config.shutdownDelay()).isEqualTo(Duration.ofSeconds(5));
         assertThat(config.adminToken()).isEmpty();
         assertThat(config.scoringToken()).isEmpty();
         assertThat(config.tlsCert()).isEmpty();
@@ -50,6 +53,8 @@ class RouterConfigTest {
         assertThat(parsed.catalogRefresh()).isEqualTo(defaults.catalogRefresh());
         assertThat(parsed.maxMessageSize()).isEqualTo(defaults.maxMessageSize());
         assertThat(parsed.store()).isEqualTo(defaults.store());
+        assertThat(parsed.retention()).isEqualTo(defaults.retention());
+        assertThat(parsed.shutdownDelay()).isEqualTo(defaults.shutdownDelay());
     }
 
     @Test
@@ -97,6 +102,10 @@ class RouterConfigTest {
                     "4",
                     "--shutdown-grace",
                     "3s",
+                    "--shutdown-delay",
+                    "7s",
+                    "--retention",
+                    "90d",
                     "--trace-log"
                 },
                 Map.of("TRELLIS_ADMIN_TOKEN", "ignored-when-file-given"));
@@ -105,7 +114,9 @@ class RouterConfigTest {
         assertThat(config.port()).isZero();
         assertThat(config.metricsPort()).isZero();
         assertThat(config.upstreams()).containsExactly("a:1", "b:2", "c:3");
-        assertThat(config.store()).isEqualTo(Path.of("/var/lib/trellis.db"));
+        assertThat(config.store()).isEqualTo("/var/lib/trellis.db");
+        assertThat(config.shutdownDelay()).isEqualTo(Duration.ofSeconds(7));
+        assertThat(config.retention()).contains(Duration.ofDays(90));
         assertThat(config.adminToken()).contains("s3cret");
         assertThat(config.scoringToken()).contains("score-token");
         assertThat(config.tlsCert()).contains(cert);
@@ -119,6 +130,22 @@ class RouterConfigTest {
         assertThat(config.upstreamMaxAttempts()).isEqualTo(4);
         assertThat(config.shutdownGrace()).isEqualTo(Duration.ofSeconds(3));
         assertThat(config.traceLog()).isTrue();
+    }
+
+    @Test
+    void parse_postgresStorePasswordFromFileOrEnvironmentNeverTheUrl(@TempDir Path dir) throws Exception {
+        Path password = Files.writeString(dir.resolve("pw"), "from-file\n");
+        String url = "postgresql://trellis@db:5432/trellis";
+
+        RouterConfig fromFile = RouterMain.parse(
+                new String[] {"--store", url, "--store-password-file", password.toString()},
+                Map.of("TRELLIS_STORE_PASSWORD", "ignored-when-file-given"));
+        RouterConfig fromEnv =
+                RouterMain.parse(new String[] {"--store", url}, Map.of("TRELLIS_STORE_PASSWORD", "from-env"));
+
+        assertThat(fromFile.store()).isEqualTo(url);
+        assertThat(fromFile.storePassword()).contains("from-file");
+        assertThat(fromEnv.storePassword()).contains("from-env");
     }
 
     @Test
