@@ -40,7 +40,6 @@ public final class ExperimentManager {
     static final int EXPOSURE_DEDUPE_CAPACITY = 500_000;
 
     private final ExperimentStore store;
-    private final Clock clock;
     private final DefinitionValidator validator;
     private final ResultsCalculator calculator = new ResultsCalculator();
     private final RolloutManager rollouts;
@@ -50,19 +49,15 @@ public final class ExperimentManager {
 
     public ExperimentManager(ExperimentStore store, Clock clock, DefinitionValidator validator) {
         this.store = requireNonNull(store, "store is null");
-        this.clock = requireNonNull(clock, "clock is null");
         this.validator = requireNonNull(validator, "validator is null");
-        this.rollouts = new RolloutManager(store, clock, validator, model -> refresh());
+        this.rollouts =
+                new RolloutManager(store, requireNonNull(clock, "clock is null"), validator, model -> refresh());
         refresh();
     }
 
     /** The rollout manager over the same store; its changes refresh this manager's snapshot. */
     public RolloutManager rollouts() {
         return rollouts;
-    }
-
-    public Clock clock() {
-        return clock;
     }
 
     /**
@@ -155,11 +150,6 @@ public final class ExperimentManager {
     public ModelRoutingState routingState(String model) {
         ModelRoutingState state = snapshot.get(model);
         return state != null ? state : ModelRoutingState.empty(model);
-    }
-
-    /** Models that have a default version, a running experiment or an active rollout. */
-    public Set<String> routedModels() {
-        return new TreeSet<>(snapshot.keySet());
     }
 
     /** Rebuilds the routing snapshot from the store (e.g. after another router changed it). */
