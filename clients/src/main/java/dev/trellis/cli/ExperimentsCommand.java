@@ -32,12 +32,14 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "experiments",
         mixinStandardHelpOptions = true,
-        description = "Lists, shows, creates, updates and stops experiments; explains assignments; shows results.",
+        description =
+                "Lists, shows, creates, updates, stops and deletes experiments; explains assignments; shows results.",
         subcommands = {
             ExperimentsCommand.ListCommand.class,
             ExperimentsCommand.GetCommand.class,
             ExperimentsCommand.PutCommand.class,
             ExperimentsCommand.StopCommand.class,
+            ExperimentsCommand.DeleteCommand.class,
             ExperimentsCommand.ExplainCommand.class,
             ExperimentsCommand.ResultsCommand.class,
         })
@@ -51,7 +53,7 @@ final class ExperimentsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         throw new CommandLine.ParameterException(
-                spec.commandLine(), "missing subcommand (list, get, put, stop, explain, results)");
+                spec.commandLine(), "missing subcommand (list, get, put, stop, delete, explain, results)");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Lists experiments.")
@@ -298,6 +300,47 @@ final class ExperimentsCommand implements Callable<Integer> {
                             stopped.getKey(),
                             stopped.getRevision(),
                             stopped.getWinner().isEmpty() ? "" : ", winner " + stopped.getWinner()));
+                }
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "delete",
+            mixinStandardHelpOptions = true,
+            description = "Deletes a DRAFT experiment and its history (RUNNING ones are stopped instead).")
+    static final class DeleteCommand implements Callable<Integer> {
+        @ParentCommand
+        ExperimentsCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        OutputFormatMixin format;
+
+        @Parameters(paramLabel = "KEY", description = "Experiment key.")
+        String key;
+
+        @Option(
+                names = "--expected-revision",
+                paramLabel = "N",
+                defaultValue = "0",
+                description = "The revision last read (0 skips the check).")
+        long expectedRevision;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            try (TrellisClient client = parent.root.client()) {
+                Experiment deleted = client.deleteExperiment(key, expectedRevision);
+                if (format.json(parent.root)) {
+                    out.println(TrellisCli.toJson(deleted));
+                } else {
+                    out.println(
+                            fmt("deleted DRAFT experiment %s (revision %d)", deleted.getKey(), deleted.getRevision()));
                 }
             }
             out.flush();

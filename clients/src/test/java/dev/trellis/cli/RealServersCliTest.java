@@ -335,6 +335,38 @@ class RealServersCliTest {
     }
 
     @Test
+    void experiments_deleteDraftOnlyAndUnknownModelIsNotFound() throws Exception {
+        Path draft = dir.resolve("churn-draft.yaml");
+        Files.writeString(draft, """
+                key: churn-draft
+                model: churn
+                status: DRAFT
+                variants:
+                  - {key: control, version: "1", weight: 0.5}
+                  - {key: treatment, version: "2", weight: 0.5}
+                """);
+        Path typo = dir.resolve("chrun-draft.yaml");
+        Files.writeString(typo, Files.readString(draft).replace("model: churn", "model: chrun"));
+
+        CliRunner.Result unknownModel = admin("experiments", "put", typo.toString());
+        CliRunner.Result put = admin("experiments", "put", draft.toString());
+        CliRunner.Result noToken = run("experiments", "delete", "churn-draft");
+        CliRunner.Result delete = admin("experiments", "delete", "churn-draft", "--expected-revision", "1");
+        CliRunner.Result again = admin("experiments", "delete", "churn-draft");
+        CliRunner.Result list = run("experiments", "list");
+
+        assertThat(unknownModel.exitCode()).isEqualTo(1);
+        assertThat(unknownModel.err()).contains("NOT_FOUND").contains("chrun");
+        assertThat(put.exitCode()).as(put.err()).isZero();
+        assertThat(noToken.exitCode()).isEqualTo(1);
+        assertThat(delete.exitCode()).as(delete.err()).isZero();
+        assertThat(delete.out()).contains("deleted DRAFT experiment churn-draft");
+        assertThat(again.exitCode()).isEqualTo(1);
+        assertThat(again.err()).contains("NOT_FOUND");
+        assertThat(list.out()).doesNotContain("churn-draft");
+    }
+
+    @Test
     void rollout_startStatusPauseResumeAbort() {
         CliRunner.Result start = admin(
                 "rollout",

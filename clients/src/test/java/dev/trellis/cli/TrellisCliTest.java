@@ -132,6 +132,7 @@ class TrellisCliTest {
                 new String[] {"experiments"},
                 new String[] {"experiments", "put"},
                 new String[] {"experiments", "results"},
+                new String[] {"experiments", "delete"},
                 new String[] {"outcomes", "import"},
                 new String[] {"rollout", "start"},
                 new String[] {"rollout", "abort"},

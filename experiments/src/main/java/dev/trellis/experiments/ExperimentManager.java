@@ -24,6 +24,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the router calls: experiment definitions (validated, revisioned), the routing snapshot
@@ -36,6 +38,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * protects against writers in other processes.
  */
 public final class ExperimentManager {
+    private static final Logger log = LoggerFactory.getLogger(ExperimentManager.class);
+
     /** Remembered (experiment, unit) pairs; beyond this the memory is cleared and starts over. */
     static final int EXPOSURE_DEDUPE_CAPACITY = 500_000;
 
@@ -124,6 +128,32 @@ public final class ExperimentManager {
             Experiment stored = store.putExperiment(candidate, expected, actor, "STOPPED");
             refresh();
             return stored;
+        }
+    }
+
+    /**
+     * Deletes a DRAFT experiment with its history; any other status is ILLEGAL_TRANSITION naming
+     * it (a DRAFT never took traffic, so no exposure or result refers to it).
+     *
+     * @param expectedRevision the revision the caller read; 0 skips the check
+     * @return the definition as it was when deleted
+     */
+    public Experiment delete(String key, long expectedRevision, String actor) {
+        requireNonNull(actor, "actor is null");
+        synchronized (writeLock) {
+            Experiment current = require(key);
+            long expected = expectedRevision == 0 ? current.getRevision() : expectedRevision;
+            checkRevision(key, Optional.of(current), expected);
+            if (current.getStatus() != ExperimentStatus.DRAFT) {
+                throw new ExperimentsException(
+                        ErrorCode.ILLEGAL_TRANSITION,
+                        "experiment '" + key + "' is " + current.getStatus() + "; only a DRAFT can be deleted"
+                                + (current.getStatus() == ExperimentStatus.RUNNING ? " (stop it instead)" : ""));
+            }
+            store.deleteExperiment(key, expected);
+            log.info("experiment '{}' (DRAFT, revision {}) deleted by {}", key, expected, actor);
+            refresh();
+            return current;
         }
     }
 

@@ -8,6 +8,7 @@ import com.google.protobuf.util.Durations;
 import com.google.rpc.BadRequest;
 import dev.trellis.api.v1.AttributeColumn;
 import dev.trellis.api.v1.Condition;
+import dev.trellis.api.v1.DeleteExperimentRequest;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
@@ -291,6 +292,84 @@ class RouterEndToEndTest {
                         .build())
                 .getExperiment();
         assertThat(stopped.getStatus()).isEqualTo(ExperimentStatus.STOPPED);
+    }
+
+    @Test
+    @Order(4)
+    void admin_unknownModelIsNotFoundForDraftAndRunning_draftsCanBeDeleted() {
+        StatusRuntimeException draftUnknown = catchStatus(() -> cluster.admin()
+                .putExperiment(put(
+                        experiment("typo-draft", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel("chrun")
+                                .setStatus(ExperimentStatus.DRAFT)
+                                .build(),
+                        0)));
+        StatusRuntimeException runningUnknown = catchStatus(() -> cluster.admin()
+                .putExperiment(put(
+                        experiment("typo-running", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel("chrun")
+                                .build(),
+                        0)));
+        assertThat(draftUnknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(runningUnknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(draftUnknown.getStatus().getDescription())
+                .isEqualTo(runningUnknown.getStatus().getDescription())
+                .contains("chrun")
+                .contains("known: " + MODEL);
+
+        Experiment draft = cluster.admin()
+                .putExperiment(put(
+                        experiment("draft-to-delete", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(CANARY)
+                                .setStatus(ExperimentStatus.DRAFT)
+                                .build(),
+                        0))
+                .getExperiment();
+        StatusRuntimeException anonymous = catchStatus(() -> cluster.anonymous()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .build()));
+        assertThat(anonymous.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+        StatusRuntimeException stale = catchStatus(() -> cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .setExpectedRevision(draft.getRevision() + 1)
+                        .build()));
+        assertThat(stale.getStatus().getCode()).isEqualTo(Status.Code.ABORTED);
+
+        Experiment deleted = cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .setExpectedRevision(draft.getRevision())
+                        .build())
+                .getExperiment();
+        assertThat(deleted.getKey()).isEqualTo(draft.getKey());
+        StatusRuntimeException gone = catchStatus(() -> cluster.anonymous()
+                .getExperiment(dev.trellis.api.v1.GetExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .build()));
+        assertThat(gone.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+
+        Experiment running = cluster.admin()
+                .putExperiment(put(
+                        experiment("running-not-deletable", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(BROKEN)
+                                .build(),
+                        0))
+                .getExperiment();
+        StatusRuntimeException notDraft = catchStatus(() -> cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(running.getKey())
+                        .build()));
+        assertThat(notDraft.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(notDraft.getStatus().getDescription()).contains("RUNNING");
+        cluster.admin()
+                .stopExperiment(dev.trellis.api.v1.StopExperimentRequest.newBuilder()
+                        .setKey(running.getKey())
+                        .build());
+        // the router still serves after every refusal
+        assertThat(cluster.scoring().score(row("after-delete", 0).build()).getScore())
+                .isBetween(0.0, 1.0);
     }
 
     @Test

@@ -294,6 +294,31 @@ public final class SqliteExperimentStore implements ExperimentStore {
     }
 
     @Override
+    public void deleteExperiment(String key, long expectedRevision) {
+        requireNonNull(key, "key is null");
+        withDefinitions("delete experiment", c -> {
+            Optional<Long> current;
+            try (PreparedStatement ps = c.prepareStatement("SELECT revision FROM experiments WHERE key = ?")) {
+                ps.setString(1, key);
+                try (ResultSet rs = ps.executeQuery()) {
+                    current = rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
+                }
+            }
+            if (current.isEmpty()) {
+                throw new ExperimentsException(ErrorCode.NOT_FOUND, "experiment '" + key + "' does not exist");
+            }
+            checkRevision("experiment '" + key + "'", current, expectedRevision);
+            for (String table : List.of("experiments", "experiment_revisions")) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE key = ?")) {
+                    ps.setString(1, key);
+                    ps.executeUpdate();
+                }
+            }
+            return null;
+        });
+    }
+
+    @Override
     public Optional<Rollout> getRollout(String model) {
         requireNonNull(model, "model is null");
         return withDefinitions("get rollout", c -> currentRollout(c, model));
