@@ -210,6 +210,19 @@ public final class RoutingDecider {
                 eval.addFailedConditions(describe(condition, request.attributes()));
             }
         }
+        if (experiment.hasCondition()) {
+            GrowthBookCondition.Attributes attributes =
+                    GrowthBookCondition.text(request.attributes(), request.unitId());
+            if (!GrowthBookCondition.evaluate(experiment.getCondition(), attributes)) {
+                conditionsMet = false;
+                if (eval == null) {
+                    return null;
+                }
+                for (String failure : GrowthBookCondition.failures(experiment.getCondition(), attributes)) {
+                    eval.addFailedConditions("condition " + failure);
+                }
+            }
+        }
         if (eval != null) {
             eval.setConditionsMet(conditionsMet);
             if (!conditionsMet) {

@@ -14,6 +14,7 @@ import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.Variant;
 import dev.trellis.experiments.ErrorCode;
 import dev.trellis.experiments.FieldViolation;
+import dev.trellis.experiments.assignment.GrowthBookCondition;
 import dev.trellis.experiments.assignment.RoutingDecider;
 import dev.trellis.experiments.hashing.GrowthBookHash;
 import java.util.ArrayList;
@@ -88,6 +89,9 @@ public final class DefinitionValidator {
             validateCondition(candidate.getConditions(i), "experiment.conditions[" + i + "]", v);
         }
         validateHashing(candidate, v);
+        if (candidate.hasCondition()) {
+            v.addAll(GrowthBookCondition.check(candidate.getCondition(), "experiment.condition"));
+        }
         if (candidate.getPhase() < 0) {
             v.add(new FieldViolation("experiment.phase", "must not be negative, was " + candidate.getPhase()));
         }

@@ -367,4 +367,37 @@ class RoutingDeciderTest {
         assertThat(evaluation.getVariant()).isEmpty();
         assertThat(x.getReason()).isEqualTo(RoutingReason.DEFAULT);
     }
+
+    @Test
+    void decide_growthBookConditionOnTextAttributesAndTheUnitId() {
+        Experiment e = experiment()
+                .setCondition(
+                        GrowthBookConditionTest.condition(
+                                "{\"country\": {\"$in\": [\"US\", \"CA\"]}, \"age\": {\"$gte\": 18}, \"id\": {\"$ne\": \"blocked\"}}"))
+                .addConditions(Condition.newBuilder()
+                        .setAttribute("vertical")
+                        .setOperator(Condition.Operator.NE)
+                        .addValues("retail"))
+                .build();
+        ModelRoutingState s = state(List.of(e), Optional.empty());
+        assertThat(decider.decide(request("u", Map.of("country", "US", "age", "30")), s)
+                        .reason())
+                .isEqualTo(RoutingReason.EXPERIMENT);
+        assertThat(decider.decide(request("u", Map.of("country", "US", "age", "17")), s)
+                        .reason())
+                .isEqualTo(RoutingReason.DEFAULT);
+        assertThat(decider.decide(request("blocked", Map.of("country", "US", "age", "30")), s)
+                        .reason())
+                .isEqualTo(RoutingReason.DEFAULT);
+        assertThat(decider.decide(request("u", Map.of("country", "US", "age", "30", "vertical", "retail")), s)
+                        .reason())
+                .isEqualTo(RoutingReason.DEFAULT);
+
+        ExplainAssignmentResponse x = decider.explain(request("u", Map.of("country", "DE", "age", "30")), s);
+        assertThat(x.getEvaluations(0).getConditionsMet()).isFalse();
+        assertThat(x.getEvaluations(0).getFailedConditionsList())
+                .containsExactly("condition country {\"$in\":[\"US\",\"CA\"]}: was 'DE'");
+        assertThat(x.getEvaluations(0).getDecision()).isEqualTo("targeting conditions not met");
+        assertThat(x.getEvaluations(0).getHash()).isEqualTo(GrowthBookHash.hashV2("leads-exp", "u"));
+    }
 }

@@ -353,6 +353,23 @@ class DefinitionValidatorTest {
     }
 
     @Test
+    void validateExperiment_growthBookConditionChecked() {
+        Experiment ok = Definitions.parseExperimentJson(
+                "{\"key\":\"k\",\"model\":\"leads\",\"status\":\"RUNNING\",\"condition\":{\"country\":{\"$in\":[\"US\"]}},"
+                        + "\"variants\":[{\"key\":\"a\",\"version\":\"1\",\"weight\":0.5},{\"key\":\"b\",\"version\":\"2\",\"weight\":0.5}]}");
+        assertThat(ok.getCondition().getFieldsMap()).containsKey("country");
+        assertThatCode(() -> validator.validateExperiment(ok, Optional.empty(), List.of(), Set.of()))
+                .doesNotThrowAnyException();
+        Experiment bad = ok.toBuilder()
+                .setCondition(Definitions.parseExperimentJson(
+                                "{\"condition\":{\"tags\":{\"$all\":[\"a\"]},\"id\":{\"$inGroup\":\"g\"}}}")
+                        .getCondition())
+                .build();
+        assertThat(fields(validate(bad)))
+                .containsExactly("experiment.condition.tags.$all", "experiment.condition.id.$inGroup");
+    }
+
+    @Test
     void parseExperimentJson_unknownFieldNamed() {
         ValidationException e = catchThrowableOfType(
                 ValidationException.class, () -> Definitions.parseExperimentJson("{\"key\": \"k\", \"coverge\": 0.5}"));
