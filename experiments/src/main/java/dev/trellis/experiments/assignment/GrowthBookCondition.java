@@ -729,7 +729,7 @@ public final class GrowthBookCondition {
     }
 
     /** JavaScript's JSON.stringify (keys in their order). */
-    static String stringify(Value v) {
+    public static String stringify(Value v) {
         StringBuilder out = new StringBuilder();
         stringify(v, out);
         return out.toString();
