@@ -367,6 +367,70 @@ class RealServersCliTest {
     }
 
     @Test
+    void experiments_importGrowthBookPrintsRefusesAndStores() throws Exception {
+        Path export = dir.resolve("gb-churn.json");
+        Files.writeString(export, """
+                {"key": "gb-churn", "variations": ["old", "new"], "coverage": 0.5,
+                 "meta": [{"key": "control"}, {"key": "treatment"}], "condition": {"plan": "pro"}}
+                """);
+        Path unsupported = dir.resolve("gb-forced.json");
+        Files.writeString(unsupported, """
+                {"key": "gb-forced", "variations": [0, 1], "force": 1, "url": "/pricing"}
+                """);
+
+        CliRunner.Result printed = run(
+                "experiments",
+                "import",
+                export.toString(),
+                "--model",
+                MODEL,
+                "--version",
+                "control=1",
+                "--version",
+                "treatment=2",
+                "--status",
+                "DRAFT");
+        Path converted = dir.resolve("gb-churn-trellis.json");
+        Files.writeString(converted, printed.out());
+        CliRunner.Result valid = admin("experiments", "put", converted.toString(), "--validate-only");
+        CliRunner.Result refused =
+                run("experiments", "import", unsupported.toString(), "--model", MODEL, "--version", "0=1");
+        CliRunner.Result stored = admin(
+                "experiments",
+                "import",
+                export.toString(),
+                "--model",
+                MODEL,
+                "--version",
+                "0=1",
+                "--version",
+                "1=2",
+                "--status",
+                "DRAFT",
+                "--put");
+        CliRunner.Result get = run("experiments", "get", "gb-churn");
+        CliRunner.Result delete = admin("experiments", "delete", "gb-churn");
+
+        assertThat(printed.exitCode()).as(printed.err()).isZero();
+        assertThat(printed.out())
+                .contains("\"hash_version\": 1")
+                .contains("\"seed\": \"gb-churn\"")
+                .contains("\"condition\"")
+                .contains("\"coverage\": 0.5");
+        assertThat(valid.exitCode()).as(valid.err()).isZero();
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err())
+                .contains("cannot import")
+                .contains("force: force forces a variation")
+                .contains("url: url targets by URL")
+                .contains("--version: no model version for variation(s) [1]");
+        assertThat(stored.exitCode()).as(stored.err()).isZero();
+        assertThat(stored.out()).contains("stored experiment gb-churn (model churn, DRAFT) revision 1");
+        assertThat(get.out()).contains("\"hash_version\": 1");
+        assertThat(delete.exitCode()).as(delete.err()).isZero();
+    }
+
+    @Test
     void rollout_startStatusPauseResumeAbort() {
         CliRunner.Result start = admin(
                 "rollout",

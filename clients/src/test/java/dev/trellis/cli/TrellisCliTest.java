@@ -133,6 +133,7 @@ class TrellisCliTest {
                 new String[] {"experiments", "put"},
                 new String[] {"experiments", "results"},
                 new String[] {"experiments", "delete"},
+                new String[] {"experiments", "import"},
                 new String[] {"outcomes", "import"},
                 new String[] {"rollout", "start"},
                 new String[] {"rollout", "abort"},

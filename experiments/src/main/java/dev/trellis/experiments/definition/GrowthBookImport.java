@@ -52,13 +52,11 @@ import java.util.stream.Collectors;
  * conditions on array attributes, unknown fields. Stateless and thread-safe.
  */
 public final class GrowthBookImport {
-    /** Experiment fields that can be represented, as GrowthBook's SDK Experiment type names them. */
-    private static final Set<String> EXPERIMENT_FIELDS = Set.of(
+    /** Fields an experiment and an experiment rule share, as GrowthBook's SDK types name them. */
+    private static final Set<String> SHARED_FIELDS = Set.of(
             "key",
             "variations",
             "weights",
-            "active",
-            "status",
             "coverage",
             "condition",
             "namespace",
@@ -75,6 +73,9 @@ public final class GrowthBookImport {
             "minBucketVersion",
             "disableStickyBucketing");
 
+    /** Experiment fields that can be represented. */
+    private static final Set<String> EXPERIMENT_FIELDS = union(SHARED_FIELDS, Set.of("active", "status"));
+
     /** Experiment fields refused, with the reason. */
     private static final Map<String, String> REFUSED = Map.of(
             "force", "forces a variation; Trellis assigns by hash only",
@@ -86,29 +87,11 @@ public final class GrowthBookImport {
             "persistQueryString", "is a browser redirect setting; Trellis has no redirects",
             "manual", "is tracked by hand in GrowthBook; Trellis logs exposures itself");
 
-    /** Experiment-rule fields of a feature that GrowthBook copies into the experiment it runs. */
-    private static final Set<String> RULE_FIELDS = Set.of(
-            "id",
-            "key",
-            "variations",
-            "weights",
-            "coverage",
-            "condition",
-            "namespace",
-            "filters",
-            "hashAttribute",
-            "fallbackAttribute",
-            "hashVersion",
-            "seed",
-            "ranges",
-            "meta",
-            "name",
-            "phase",
-            "bucketVersion",
-            "minBucketVersion",
-            "disableStickyBucketing",
-            "type",
-            "parentConditions");
+    /**
+     * Fields of a feature's experiment rule: those GrowthBook copies into the experiment it runs,
+     * the rule's id and type, and its prerequisites (refused).
+     */
+    private static final Set<String> RULE_FIELDS = union(SHARED_FIELDS, Set.of("id", "type", "parentConditions"));
 
     private static final double RANGE_TOLERANCE = 1e-9;
 
@@ -733,6 +716,12 @@ public final class GrowthBookImport {
     private static boolean bool(Struct s, String field) {
         Value v = s.getFieldsOrDefault(field, Value.getDefaultInstance());
         return v.hasBoolValue() && v.getBoolValue();
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> all = new HashSet<>(a);
+        all.addAll(b);
+        return Set.copyOf(all);
     }
 
     private static String join(String path, String field) {

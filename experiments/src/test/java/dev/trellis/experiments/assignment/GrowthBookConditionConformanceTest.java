@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.ListValue;
+import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import com.google.protobuf.util.JsonFormat;
@@ -36,23 +37,20 @@ class GrowthBookConditionConformanceTest {
     }
 
     static Struct struct(JsonNode node) {
-        Struct.Builder b = Struct.newBuilder();
-        try {
-            JsonFormat.parser().merge(node.toString(), b);
-        } catch (InvalidProtocolBufferException e) {
-            throw new AssertionError(node.toString(), e);
-        }
-        return b.build();
+        return parse(node, Struct.newBuilder()).build();
     }
 
     static Value value(JsonNode node) {
-        Value.Builder b = Value.newBuilder();
+        return parse(node, Value.newBuilder()).build();
+    }
+
+    private static <B extends Message.Builder> B parse(JsonNode node, B builder) {
         try {
-            JsonFormat.parser().merge(node.toString(), b);
+            JsonFormat.parser().merge(node.toString(), builder);
         } catch (InvalidProtocolBufferException e) {
             throw new AssertionError(node.toString(), e);
         }
-        return b.build();
+        return builder;
     }
 
     @Test
