@@ -10,8 +10,13 @@ import dev.trellis.client.Assignment;
 import dev.trellis.client.ExperimentResults;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
+import dev.trellis.experiments.ExperimentsException;
+import dev.trellis.experiments.definition.GrowthBookImport;
 import io.grpc.Status;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -32,12 +37,15 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "experiments",
         mixinStandardHelpOptions = true,
-        description = "Lists, shows, creates, updates and stops experiments; explains assignments; shows results.",
+        description =
+                "Lists, shows, creates, updates, stops, deletes and imports experiments; explains assignments; shows results.",
         subcommands = {
             ExperimentsCommand.ListCommand.class,
             ExperimentsCommand.GetCommand.class,
             ExperimentsCommand.PutCommand.class,
             ExperimentsCommand.StopCommand.class,
+            ExperimentsCommand.DeleteCommand.class,
+            ExperimentsCommand.ImportCommand.class,
             ExperimentsCommand.ExplainCommand.class,
             ExperimentsCommand.ResultsCommand.class,
         })
@@ -51,7 +59,7 @@ final class ExperimentsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         throw new CommandLine.ParameterException(
-                spec.commandLine(), "missing subcommand (list, get, put, stop, explain, results)");
+                spec.commandLine(), "missing subcommand (list, get, put, stop, delete, import, explain, results)");
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Lists experiments.")
@@ -243,14 +251,7 @@ final class ExperimentsCommand implements Callable<Integer> {
                 if (format.json(parent.root)) {
                     out.println(TrellisCli.toJson(stored));
                 } else {
-                    out.println(fmt(
-                            "%s experiment %s (model %s, %s) revision %d: %s",
-                            validateOnly ? "valid" : "stored",
-                            stored.getKey(),
-                            stored.getModel(),
-                            stored.getStatus(),
-                            stored.getRevision(),
-                            variants(stored)));
+                    out.println(summary(validateOnly ? "valid" : "stored", stored));
                 }
             }
             out.flush();
@@ -298,6 +299,149 @@ final class ExperimentsCommand implements Callable<Integer> {
                             stopped.getKey(),
                             stopped.getRevision(),
                             stopped.getWinner().isEmpty() ? "" : ", winner " + stopped.getWinner()));
+                }
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "delete",
+            mixinStandardHelpOptions = true,
+            description = "Deletes a DRAFT experiment and its history (RUNNING ones are stopped instead).")
+    static final class DeleteCommand implements Callable<Integer> {
+        @ParentCommand
+        ExperimentsCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        OutputFormatMixin format;
+
+        @Parameters(paramLabel = "KEY", description = "Experiment key.")
+        String key;
+
+        @Option(
+                names = "--expected-revision",
+                paramLabel = "N",
+                defaultValue = "0",
+                description = "The revision last read (0 skips the check).")
+        long expectedRevision;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            try (TrellisClient client = parent.root.client()) {
+                Experiment deleted = client.deleteExperiment(key, expectedRevision);
+                if (format.json(parent.root)) {
+                    out.println(TrellisCli.toJson(deleted));
+                } else {
+                    out.println(
+                            fmt("deleted DRAFT experiment %s (revision %d)", deleted.getKey(), deleted.getRevision()));
+                }
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "import",
+            description = {
+                "Converts a GrowthBook experiment, or an experiment rule of a GrowthBook SDK payload (its features JSON),"
+                        + " into a Trellis definition that assigns every unit as GrowthBook's SDKs do.",
+                "Prints the definition (proto3 JSON, ready for 'experiments put'), or stores it with --put.",
+                "Anything Trellis cannot reproduce is refused, each problem naming its field (exit code 2)."
+            },
+            footer = {
+                "",
+                "Examples:",
+                "  trellis experiments import checkout.json --model leads --version control=1 --version treatment=2",
+                "  trellis experiments import features.json --feature new-ranker --model leads --version 0=1 --version 1=2 --put"
+            })
+    static final class ImportCommand implements Callable<Integer> {
+        @ParentCommand
+        ExperimentsCommand parent;
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
+
+        @Parameters(paramLabel = "FILE", description = "GrowthBook JSON: an experiment, an SDK payload or a feature.")
+        Path file;
+
+        @Option(names = "--model", required = true, description = "The Trellis model the experiment routes.")
+        String model;
+
+        @Option(
+                names = "--version",
+                paramLabel = "VARIATION=VERSION",
+                description = "Model version a variation serves, the variation named by its key (meta) or index;"
+                        + " one per variation.")
+        Map<String, String> versions = new LinkedHashMap<>();
+
+        @Option(names = "--key", description = "Trellis experiment key (default: GrowthBook's key).")
+        String key;
+
+        @Option(names = "--feature", description = "Feature of an SDK payload whose experiment rule to import.")
+        String feature;
+
+        @Option(names = "--rule", description = "Which experiment rule of the feature: its id or index.")
+        String rule;
+
+        @Option(
+                names = "--status",
+                description = "DRAFT or RUNNING (default: RUNNING, DRAFT for an inactive or draft experiment).")
+        ExperimentStatus status;
+
+        @Option(
+                names = "--ignore-earlier-rules",
+                description =
+                        "Import the experiment rule although rules before it take some units first in GrowthBook.")
+        boolean ignoreEarlierRules;
+
+        @Option(names = "--put", description = "Store the definition (creates it; needs the admin token).")
+        boolean put;
+
+        @Override
+        public Integer call() {
+            String json;
+            try {
+                json = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new TrellisCli.UsageException("cannot read " + file + ": " + e.getMessage());
+            }
+            Experiment experiment;
+            try {
+                experiment = GrowthBookImport.convert(
+                        json,
+                        new GrowthBookImport.Options(model, versions, key, feature, rule, status, ignoreEarlierRules));
+            } catch (ExperimentsException e) {
+                PrintWriter err = spec.commandLine().getErr();
+                if (e.violations().isEmpty()) {
+                    err.println("error: " + file + ": " + e.getMessage());
+                } else {
+                    err.println("error: cannot import " + file + " into Trellis:");
+                    for (dev.trellis.experiments.FieldViolation v : e.violations()) {
+                        err.println("  " + v.field() + ": " + v.description());
+                    }
+                }
+                err.flush();
+                return 2;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            if (!put) {
+                out.println(TrellisCli.toJson(experiment));
+            } else {
+                try (TrellisClient client = parent.root.client()) {
+                    out.println(summary("stored", client.putExperiment(experiment, 0)));
                 }
             }
             out.flush();
@@ -476,6 +620,13 @@ final class ExperimentsCommand implements Callable<Integer> {
         out.println(fmt("sample size     %,d units per arm needed", r.requiredSampleSizePerArm()));
         out.println(fmt(
                 "recommendation  %s%s", r.recommendation(), r.explanation().isEmpty() ? "" : ": " + r.explanation()));
+    }
+
+    /** One line about a stored (or validated) definition. */
+    static String summary(String what, Experiment e) {
+        return fmt(
+                "%s experiment %s (model %s, %s) revision %d: %s",
+                what, e.getKey(), e.getModel(), e.getStatus(), e.getRevision(), variants(e));
     }
 
     static String variants(Experiment e) {

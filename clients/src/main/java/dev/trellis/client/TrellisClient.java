@@ -2,6 +2,7 @@ package dev.trellis.client;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.api.v1.DeleteExperimentRequest;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
@@ -459,6 +460,23 @@ public final class TrellisClient implements AutoCloseable {
             request.setWinner(winner);
         }
         return call(() -> experiments().stopExperiment(request.build())).getExperiment();
+    }
+
+    /**
+     * Deletes a DRAFT experiment with its history (admin).
+     *
+     * @param key the experiment key
+     * @param expectedRevision the revision last read; 0 skips the check
+     * @return the definition as it was when deleted
+     * @throws TrellisException FAILED_PRECONDITION when the experiment is not a DRAFT, NOT_FOUND when
+     *     there is no such experiment
+     */
+    public Experiment deleteExperiment(String key, long expectedRevision) {
+        DeleteExperimentRequest request = DeleteExperimentRequest.newBuilder()
+                .setKey(requireNonNull(key, "key is null"))
+                .setExpectedRevision(expectedRevision)
+                .build();
+        return call(() -> experiments().deleteExperiment(request)).getExperiment();
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -336,6 +336,102 @@ class RealServersCliTest {
     }
 
     @Test
+    void experiments_deleteDraftOnlyAndUnknownModelIsNotFound() throws Exception {
+        Path draft = dir.resolve("churn-draft.yaml");
+        Files.writeString(draft, """
+                key: churn-draft
+                model: churn
+                status: DRAFT
+                variants:
+                  - {key: control, version: "1", weight: 0.5}
+                  - {key: treatment, version: "2", weight: 0.5}
+                """);
+        Path typo = dir.resolve("chrun-draft.yaml");
+        Files.writeString(typo, Files.readString(draft).replace("model: churn", "model: chrun"));
+
+        CliRunner.Result unknownModel = admin("experiments", "put", typo.toString());
+        CliRunner.Result put = admin("experiments", "put", draft.toString());
+        CliRunner.Result noToken = run("experiments", "delete", "churn-draft");
+        CliRunner.Result delete = admin("experiments", "delete", "churn-draft", "--expected-revision", "1");
+        CliRunner.Result again = admin("experiments", "delete", "churn-draft");
+        CliRunner.Result list = run("experiments", "list");
+
+        assertThat(unknownModel.exitCode()).isEqualTo(1);
+        assertThat(unknownModel.err()).contains("NOT_FOUND").contains("chrun");
+        assertThat(put.exitCode()).as(put.err()).isZero();
+        assertThat(noToken.exitCode()).isEqualTo(1);
+        assertThat(delete.exitCode()).as(delete.err()).isZero();
+        assertThat(delete.out()).contains("deleted DRAFT experiment churn-draft");
+        assertThat(again.exitCode()).isEqualTo(1);
+        assertThat(again.err()).contains("NOT_FOUND");
+        assertThat(list.out()).doesNotContain("churn-draft");
+    }
+
+    @Test
+    void experiments_importGrowthBookPrintsRefusesAndStores() throws Exception {
+        Path export = dir.resolve("gb-churn.json");
+        Files.writeString(export, """
+                {"key": "gb-churn", "variations": ["old", "new"], "coverage": 0.5,
+                 "meta": [{"key": "control"}, {"key": "treatment"}], "condition": {"plan": "pro"}}
+                """);
+        Path unsupported = dir.resolve("gb-forced.json");
+        Files.writeString(unsupported, """
+                {"key": "gb-forced", "variations": [0, 1], "force": 1, "url": "/pricing"}
+                """);
+
+        CliRunner.Result printed = run(
+                "experiments",
+                "import",
+                export.toString(),
+                "--model",
+                MODEL,
+                "--version",
+                "control=1",
+                "--version",
+                "treatment=2",
+                "--status",
+                "DRAFT");
+        Path converted = dir.resolve("gb-churn-trellis.json");
+        Files.writeString(converted, printed.out());
+        CliRunner.Result valid = admin("experiments", "put", converted.toString(), "--validate-only");
+        CliRunner.Result refused =
+                run("experiments", "import", unsupported.toString(), "--model", MODEL, "--version", "0=1");
+        CliRunner.Result stored = admin(
+                "experiments",
+                "import",
+                export.toString(),
+                "--model",
+                MODEL,
+                "--version",
+                "0=1",
+                "--version",
+                "1=2",
+                "--status",
+                "DRAFT",
+                "--put");
+        CliRunner.Result get = run("experiments", "get", "gb-churn");
+        CliRunner.Result delete = admin("experiments", "delete", "gb-churn");
+
+        assertThat(printed.exitCode()).as(printed.err()).isZero();
+        assertThat(printed.out())
+                .contains("\"hash_version\": 1")
+                .contains("\"seed\": \"gb-churn\"")
+                .contains("\"condition\"")
+                .contains("\"coverage\": 0.5");
+        assertThat(valid.exitCode()).as(valid.err()).isZero();
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err())
+                .contains("cannot import")
+                .contains("force: force forces a variation")
+                .contains("url: url targets by URL")
+                .contains("--version: no model version for variation(s) [1]");
+        assertThat(stored.exitCode()).as(stored.err()).isZero();
+        assertThat(stored.out()).contains("stored experiment gb-churn (model churn, DRAFT) revision 1");
+        assertThat(get.out()).contains("\"hash_version\": 1");
+        assertThat(delete.exitCode()).as(delete.err()).isZero();
+    }
+
+    @Test
     void rollout_startStatusPauseResumeAbort() {
         CliRunner.Result start = admin(
                 "rollout",

@@ -47,7 +47,6 @@ public final class ExperimentManager {
     static final int EXPOSURE_DEDUPE_CAPACITY = 500_000;
 
     private final ExperimentStore store;
-    private final Clock clock;
     private final DefinitionValidator validator;
     private final ResultsCalculator calculator = new ResultsCalculator();
     private final RolloutManager rollouts;
@@ -57,9 +56,9 @@ public final class ExperimentManager {
 
     public ExperimentManager(ExperimentStore store, Clock clock, DefinitionValidator validator) {
         this.store = requireNonNull(store, "store is null");
-        this.clock = requireNonNull(clock, "clock is null");
         this.validator = requireNonNull(validator, "validator is null");
-        this.rollouts = new RolloutManager(store, clock, validator, model -> refresh());
+        this.rollouts =
+                new RolloutManager(store, requireNonNull(clock, "clock is null"), validator, model -> refresh());
         refresh();
         store.onChange(this::refreshQuietly);
     }
@@ -75,10 +74,6 @@ public final class ExperimentManager {
     /** The rollout manager over the same store; its changes refresh this manager's snapshot. */
     public RolloutManager rollouts() {
         return rollouts;
-    }
-
-    public Clock clock() {
-        return clock;
     }
 
     /**
@@ -148,6 +143,32 @@ public final class ExperimentManager {
         }
     }
 
+    /**
+     * Deletes a DRAFT experiment with its history; any other status is ILLEGAL_TRANSITION naming
+     * it (a DRAFT never took traffic, so no exposure or result refers to it).
+     *
+     * @param expectedRevision the revision the caller read; 0 skips the check
+     * @return the definition as it was when deleted
+     */
+    public Experiment delete(String key, long expectedRevision, String actor) {
+        requireNonNull(actor, "actor is null");
+        synchronized (writeLock) {
+            Experiment current = require(key);
+            long expected = expectedRevision == 0 ? current.getRevision() : expectedRevision;
+            checkRevision(key, Optional.of(current), expected);
+            if (current.getStatus() != ExperimentStatus.DRAFT) {
+                throw new ExperimentsException(
+                        ErrorCode.ILLEGAL_TRANSITION,
+                        "experiment '" + key + "' is " + current.getStatus() + "; only a DRAFT can be deleted"
+                                + (current.getStatus() == ExperimentStatus.RUNNING ? " (stop it instead)" : ""));
+            }
+            store.deleteExperiment(key, expected);
+            log.info("experiment '{}' (DRAFT, revision {}) deleted by {}", key, expected, actor);
+            refresh();
+            return current;
+        }
+    }
+
     /** Experiments ordered by model, then key; null filters match everything. */
     public List<Experiment> list(String model, ExperimentStatus status) {
         boolean anyStatus = status == null || status == ExperimentStatus.EXPERIMENT_STATUS_UNSPECIFIED;
@@ -171,11 +192,6 @@ public final class ExperimentManager {
     public ModelRoutingState routingState(String model) {
         ModelRoutingState state = snapshot.get(model);
         return state != null ? state : ModelRoutingState.empty(model);
-    }
-
-    /** Models that have a default version, a running experiment or an active rollout. */
-    public Set<String> routedModels() {
-        return new TreeSet<>(snapshot.keySet());
     }
 
     /** Rebuilds the routing snapshot from the store (e.g. after another router changed it). */

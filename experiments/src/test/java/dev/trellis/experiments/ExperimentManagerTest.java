@@ -96,6 +96,52 @@ class ExperimentManagerTest {
     }
 
     @Test
+    void delete_draftOnlyWithItsHistory() {
+        manager.put(experiment(ExperimentStatus.DRAFT), 0, "alice", Set.of(), false);
+        manager.put(
+                experiment(ExperimentStatus.DRAFT).toBuilder()
+                        .setDescription("v2")
+                        .build(),
+                1,
+                "alice",
+                Set.of(),
+                false);
+        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.delete("leads-exp", 1, "bob"))
+                        .code())
+                .isEqualTo(ErrorCode.STALE_REVISION);
+
+        Experiment deleted = manager.delete("leads-exp", 2, "bob");
+
+        assertThat(deleted.getDescription()).isEqualTo("v2");
+        assertThat(manager.get("leads-exp")).isEmpty();
+        assertThat(store.experimentHistory("leads-exp")).isEmpty();
+        assertThat(catchThrowableOfType(ExperimentsException.class, () -> manager.delete("leads-exp", 0, "bob"))
+                        .code())
+                .isEqualTo(ErrorCode.NOT_FOUND);
+        // the key is free again and starts over at revision 1
+        assertThat(manager.put(experiment(ExperimentStatus.DRAFT), 0, "alice", Set.of(), false)
+                        .getRevision())
+                .isEqualTo(1);
+        assertThat(manager.history("leads-exp")).hasSize(1);
+    }
+
+    @Test
+    void delete_runningOrStoppedIsIllegalTransitionNamingTheStatus() {
+        manager.put(experiment(ExperimentStatus.RUNNING), 0, "alice", Set.of(), false);
+        ExperimentsException running =
+                catchThrowableOfType(ExperimentsException.class, () -> manager.delete("leads-exp", 0, "bob"));
+        assertThat(running.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
+        assertThat(running).hasMessageContaining("is RUNNING").hasMessageContaining("only a DRAFT");
+
+        manager.stop("leads-exp", "", 0, "alice");
+        ExperimentsException stopped =
+                catchThrowableOfType(ExperimentsException.class, () -> manager.delete("leads-exp", 0, "bob"));
+        assertThat(stopped.code()).isEqualTo(ErrorCode.ILLEGAL_TRANSITION);
+        assertThat(stopped).hasMessageContaining("is STOPPED");
+        assertThat(manager.get("leads-exp")).isPresent();
+    }
+
+    @Test
     void put_concurrentSameRevisionOneWinsOneStale() throws Exception {
         manager.put(experiment(ExperimentStatus.DRAFT), 0, "setup", Set.of(), false);
         java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);

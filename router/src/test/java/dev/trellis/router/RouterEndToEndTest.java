@@ -8,6 +8,7 @@ import com.google.protobuf.util.Durations;
 import com.google.rpc.BadRequest;
 import dev.trellis.api.v1.AttributeColumn;
 import dev.trellis.api.v1.Condition;
+import dev.trellis.api.v1.DeleteExperimentRequest;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
@@ -38,6 +39,8 @@ import dev.trellis.api.v1.StartRolloutRequest;
 import dev.trellis.api.v1.StringValues;
 import dev.trellis.api.v1.Variant;
 import dev.trellis.ensemble.testing.TestBundles;
+import dev.trellis.experiments.definition.GrowthBookImport;
+import dev.trellis.experiments.hashing.GrowthBookHash;
 import dev.trellis.router.upstream.FeatureSchema;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -294,6 +297,84 @@ class RouterEndToEndTest {
     }
 
     @Test
+    @Order(4)
+    void admin_unknownModelIsNotFoundForDraftAndRunning_draftsCanBeDeleted() {
+        StatusRuntimeException draftUnknown = catchStatus(() -> cluster.admin()
+                .putExperiment(put(
+                        experiment("typo-draft", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel("chrun")
+                                .setStatus(ExperimentStatus.DRAFT)
+                                .build(),
+                        0)));
+        StatusRuntimeException runningUnknown = catchStatus(() -> cluster.admin()
+                .putExperiment(put(
+                        experiment("typo-running", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel("chrun")
+                                .build(),
+                        0)));
+        assertThat(draftUnknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(runningUnknown.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+        assertThat(draftUnknown.getStatus().getDescription())
+                .isEqualTo(runningUnknown.getStatus().getDescription())
+                .contains("chrun")
+                .contains("known: " + MODEL);
+
+        Experiment draft = cluster.admin()
+                .putExperiment(put(
+                        experiment("draft-to-delete", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(CANARY)
+                                .setStatus(ExperimentStatus.DRAFT)
+                                .build(),
+                        0))
+                .getExperiment();
+        StatusRuntimeException anonymous = catchStatus(() -> cluster.anonymous()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .build()));
+        assertThat(anonymous.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+        StatusRuntimeException stale = catchStatus(() -> cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .setExpectedRevision(draft.getRevision() + 1)
+                        .build()));
+        assertThat(stale.getStatus().getCode()).isEqualTo(Status.Code.ABORTED);
+
+        Experiment deleted = cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .setExpectedRevision(draft.getRevision())
+                        .build())
+                .getExperiment();
+        assertThat(deleted.getKey()).isEqualTo(draft.getKey());
+        StatusRuntimeException gone = catchStatus(() -> cluster.anonymous()
+                .getExperiment(dev.trellis.api.v1.GetExperimentRequest.newBuilder()
+                        .setKey(draft.getKey())
+                        .build()));
+        assertThat(gone.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+
+        Experiment running = cluster.admin()
+                .putExperiment(put(
+                        experiment("running-not-deletable", 0.5, 0.5, "1", "2").toBuilder()
+                                .setModel(BROKEN)
+                                .build(),
+                        0))
+                .getExperiment();
+        StatusRuntimeException notDraft = catchStatus(() -> cluster.admin()
+                .deleteExperiment(DeleteExperimentRequest.newBuilder()
+                        .setKey(running.getKey())
+                        .build()));
+        assertThat(notDraft.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(notDraft.getStatus().getDescription()).contains("RUNNING");
+        cluster.admin()
+                .stopExperiment(dev.trellis.api.v1.StopExperimentRequest.newBuilder()
+                        .setKey(running.getKey())
+                        .build());
+        // the router still serves after every refusal
+        assertThat(cluster.scoring().score(row("after-delete", 0).build()).getScore())
+                .isBetween(0.0, 1.0);
+    }
+
+    @Test
     @Order(5)
     void experiment_fiftyFiftyOverTenThousandUnits_splitsStickyAndExplainable() {
         cluster.admin()
@@ -415,6 +496,83 @@ class RouterEndToEndTest {
         });
         assertThat(results.getSrm().getMismatch()).isFalse();
         assertThat(results.getSrm().getPValue()).isGreaterThan(0.001);
+    }
+
+    @Test
+    @Order(7)
+    void growthBookImport_routesAsGrowthBookAndLogsExposuresUnderTheHashAttribute() {
+        String export = """
+                {"key": "gb-seats", "variations": [0, 1], "weights": [0.3, 0.7], "hashAttribute": "company",
+                 "condition": {"plan": {"$in": ["pro", "team"]}, "seats": {"$gte": 10}},
+                 "filters": [{"seed": "gb-ns", "attribute": "company", "ranges": [[0, 0.8]]}]}
+                """;
+        Experiment imported = GrowthBookImport.convert(
+                export,
+                new GrowthBookImport.Options(BROKEN, Map.of("0", "1", "1", "2"), null, null, null, null, false));
+        Experiment stored = cluster.admin().putExperiment(put(imported, 0)).getExperiment();
+        assertThat(stored.getHashVersion()).isEqualTo(1);
+
+        List<String> companiesInExperiment = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            String company = "co-" + i;
+            ExplainAssignmentResponse x = cluster.anonymous()
+                    .explainAssignment(ExplainAssignmentRequest.newBuilder()
+                            .setModel(BROKEN)
+                            .setUnitId("user-" + i)
+                            .putAttributes("company", company)
+                            .putAttributes("plan", "pro")
+                            .putAttributes("seats", "12")
+                            .build());
+            // what a GrowthBook SDK computes: the filter's v2 hash, then the bucket's v1 hash (its default)
+            boolean passesFilter = GrowthBookHash.hashV2("gb-ns", company) < 0.8;
+            double n = GrowthBookHash.hashV1("gb-seats", company);
+            String expected = !passesFilter ? "" : n < 0.3 ? "0" : "1";
+            assertThat(x.getVariant()).as(company).isEqualTo(expected);
+            assertThat(x.getEvaluations(0).getHashValue()).isEqualTo(company);
+            if (!expected.isEmpty()) {
+                companiesInExperiment.add(company);
+                assertThat(x.getVersion()).isEqualTo(expected.equals("0") ? "1" : "2");
+            }
+        }
+        assertThat(companiesInExperiment).hasSizeBetween(100, 180);
+        ExplainAssignmentResponse fewSeats = cluster.anonymous()
+                .explainAssignment(ExplainAssignmentRequest.newBuilder()
+                        .setModel(BROKEN)
+                        .setUnitId("u")
+                        .putAttributes("company", companiesInExperiment.get(0))
+                        .putAttributes("plan", "pro")
+                        .putAttributes("seats", "9")
+                        .build());
+        assertThat(fewSeats.getReason()).isNotEqualTo(RoutingReason.EXPERIMENT);
+        assertThat(fewSeats.getEvaluations(0).getFailedConditionsList())
+                .containsExactly("condition seats {\"$gte\":10}: was '9'");
+
+        // three users of each of four companies: four units in the results
+        for (String company : companiesInExperiment.subList(0, 4)) {
+            for (int u = 0; u < 3; u++) {
+                ScoreResponse r = cluster.scoring()
+                        .score(row(company + "-user-" + u, u)
+                                .setModel(BROKEN)
+                                .putAttributes("company", company)
+                                .putAttributes("plan", "team")
+                                .putAttributes("seats", "40")
+                                .build());
+                assertThat(r.getServed().getExperiment()).isEqualTo("gb-seats");
+            }
+        }
+        GetResultsResponse results = cluster.anonymous()
+                .getResults(GetResultsRequest.newBuilder()
+                        .setExperiment("gb-seats")
+                        .setMetric("converted")
+                        .build());
+        assertThat(results.getVariantsList().stream()
+                        .mapToLong(v -> v.getUnits())
+                        .sum())
+                .isEqualTo(4);
+        cluster.admin()
+                .stopExperiment(dev.trellis.api.v1.StopExperimentRequest.newBuilder()
+                        .setKey("gb-seats")
+                        .build());
     }
 
     @Test

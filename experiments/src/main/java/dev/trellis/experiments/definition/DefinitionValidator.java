@@ -6,12 +6,15 @@ import com.google.protobuf.util.Durations;
 import dev.trellis.api.v1.Condition;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
+import dev.trellis.api.v1.Filter;
 import dev.trellis.api.v1.Guardrails;
+import dev.trellis.api.v1.HashRange;
 import dev.trellis.api.v1.Namespace;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.Variant;
 import dev.trellis.experiments.ErrorCode;
 import dev.trellis.experiments.FieldViolation;
+import dev.trellis.experiments.assignment.GrowthBookCondition;
 import dev.trellis.experiments.assignment.RoutingDecider;
 import dev.trellis.experiments.hashing.GrowthBookHash;
 import java.util.ArrayList;
@@ -26,14 +29,17 @@ import java.util.regex.Pattern;
  * {@link FieldViolation} with the field's path (e.g. {@code experiment.variants[1].weight}); all
  * violations of one definition are reported together. Stateless and thread-safe.
  *
- * <p>Overlap rule: two RUNNING experiments of one model overlap unless both have a namespace with
- * the same id and disjoint ranges. Namespaces with different ids hash independently, so their
- * unit sets intersect (in expectation by the product of their widths) and are treated as
- * overlapping; an experiment without a namespace takes all traffic and overlaps everything.
- * Targeting conditions are not considered: proving two condition sets disjoint is brittle.
+ * <p>Overlap rule: two RUNNING experiments of one model overlap unless they are disjoint by
+ * construction: each has a filter with the same seed, attribute and hash version whose ranges do not
+ * intersect, or (without filters) both have a namespace with the same id, the same hash and
+ * fallback attribute, and disjoint ranges. Differently seeded hashes are independent, so their unit
+ * sets intersect (in expectation by the product of their widths) and are treated as overlapping; an
+ * experiment without either takes all traffic and overlaps everything. Targeting conditions are not
+ * considered: proving two condition sets disjoint is brittle.
  */
 public final class DefinitionValidator {
     static final Pattern KEY = Pattern.compile("[A-Za-z0-9._-]{1,128}");
+    private static final Set<Integer> HASH_VERSIONS = Set.of(0, 1, 2);
 
     public void validateExperiment(
             Experiment candidate,
@@ -82,6 +88,10 @@ public final class DefinitionValidator {
         for (int i = 0; i < candidate.getConditionsCount(); i++) {
             validateCondition(candidate.getConditions(i), "experiment.conditions[" + i + "]", v);
         }
+        validateHashing(candidate, v);
+        if (candidate.hasCondition()) {
+            v.addAll(GrowthBookCondition.check(candidate.getCondition(), "experiment.condition"));
+        }
         if (candidate.getPhase() < 0) {
             v.add(new FieldViolation("experiment.phase", "must not be negative, was " + candidate.getPhase()));
         }
@@ -103,7 +113,8 @@ public final class DefinitionValidator {
                             "experiment.namespace",
                             "traffic overlaps RUNNING experiment '" + other.getKey() + "' of model '"
                                     + candidate.getModel()
-                                    + "'; give both the same namespace id with disjoint ranges"));
+                                    + "'; give both the same namespace id with disjoint ranges, or filters with the"
+                                    + " same seed, attribute and hash version and disjoint ranges"));
                 }
             }
         }
@@ -154,6 +165,47 @@ public final class DefinitionValidator {
                 && candidate.getVariantsCount() >= 2
                 && Math.abs(sum - 1) > GrowthBookHash.WEIGHT_SUM_TOLERANCE) {
             v.add(new FieldViolation("experiment.variants", "weights must sum to 1 (±0.01), sum to " + sum));
+        }
+    }
+
+    private static void validateHashing(Experiment candidate, List<FieldViolation> v) {
+        if (!HASH_VERSIONS.contains(candidate.getHashVersion())) {
+            v.add(new FieldViolation(
+                    "experiment.hash_version", "must be 1 or 2 (0 means 2), was " + candidate.getHashVersion()));
+        }
+        if (candidate.getFiltersCount() > 0 && candidate.hasNamespace()) {
+            v.add(
+                    new FieldViolation(
+                            "experiment.filters",
+                            "cannot be combined with namespace (GrowthBook ignores the namespace when filters are set); keep one"));
+        }
+        for (int i = 0; i < candidate.getFiltersCount(); i++) {
+            Filter filter = candidate.getFilters(i);
+            String path = "experiment.filters[" + i + "]";
+            if (filter.getSeed().isEmpty()) {
+                v.add(new FieldViolation(path + ".seed", "must not be empty"));
+            }
+            if (!HASH_VERSIONS.contains(filter.getHashVersion())) {
+                v.add(new FieldViolation(
+                        path + ".hash_version", "must be 1 or 2 (0 means 2), was " + filter.getHashVersion()));
+            }
+            if (filter.getRangesCount() == 0) {
+                v.add(new FieldViolation(path + ".ranges", "needs at least one range"));
+            }
+            for (int j = 0; j < filter.getRangesCount(); j++) {
+                HashRange range = filter.getRanges(j);
+                String rangePath = path + ".ranges[" + j + "]";
+                if (!(range.getStart() >= 0 && range.getStart() <= 1)) {
+                    v.add(new FieldViolation(rangePath + ".start", "must be in [0, 1], was " + range.getStart()));
+                }
+                if (!(range.getEnd() >= 0 && range.getEnd() <= 1)) {
+                    v.add(new FieldViolation(rangePath + ".end", "must be in [0, 1], was " + range.getEnd()));
+                } else if (!(range.getStart() < range.getEnd())) {
+                    v.add(new FieldViolation(
+                            rangePath + ".end",
+                            "must be greater than start " + range.getStart() + ", was " + range.getEnd()));
+                }
+            }
         }
     }
 
@@ -217,6 +269,18 @@ public final class DefinitionValidator {
                         "changing the seed of a RUNNING experiment "
                                 + "re-randomizes units; increment experiment.phase (now " + current.getPhase() + ")"));
             }
+            if (RoutingDecider.hashVersion(candidate) != RoutingDecider.hashVersion(current)) {
+                v.add(new FieldViolation(
+                        "experiment.hash_version",
+                        "changing the hash version of a RUNNING experiment "
+                                + "re-randomizes units; increment experiment.phase (now " + current.getPhase() + ")"));
+            }
+            if (!hashUnit(candidate).equals(hashUnit(current))) {
+                v.add(new FieldViolation(
+                        "experiment.hash_attribute",
+                        "changing hash_attribute or fallback_attribute of a RUNNING experiment "
+                                + "re-randomizes units; increment experiment.phase (now " + current.getPhase() + ")"));
+            }
         }
         if (!v.isEmpty()) {
             throw new ValidationException(ErrorCode.ILLEGAL_TRANSITION, v);
@@ -225,15 +289,48 @@ public final class DefinitionValidator {
 
     /** Whether two experiments can receive the same unit (see the class comment). */
     public static boolean overlaps(Experiment a, Experiment b) {
-        if (!a.hasNamespace() || !b.hasNamespace()) {
+        for (Filter x : a.getFiltersList()) {
+            for (Filter y : b.getFiltersList()) {
+                if (sameHash(x, y) && disjoint(x.getRangesList(), y.getRangesList())) {
+                    return false;
+                }
+            }
+        }
+        // a legacy namespace counts only without filters, as in GrowthBook
+        if (!a.hasNamespace() || !b.hasNamespace() || a.getFiltersCount() > 0 || b.getFiltersCount() > 0) {
             return true;
         }
         Namespace x = a.getNamespace();
         Namespace y = b.getNamespace();
-        if (!x.getId().equals(y.getId())) {
+        if (!x.getId().equals(y.getId()) || !hashUnit(a).equals(hashUnit(b))) {
             return true;
         }
         return x.getStart() < y.getEnd() && y.getStart() < x.getEnd();
+    }
+
+    /** What the namespace and bucket hashes of an experiment read: hash and fallback attribute. */
+    private static List<String> hashUnit(Experiment e) {
+        return List.of(
+                RoutingDecider.displayName(e.getHashAttribute()),
+                e.getFallbackAttribute().isEmpty() ? "" : RoutingDecider.displayName(e.getFallbackAttribute()));
+    }
+
+    /** Two filters hash every unit the same way: same seed, attribute and hash version. */
+    private static boolean sameHash(Filter x, Filter y) {
+        return x.getSeed().equals(y.getSeed())
+                && RoutingDecider.displayName(x.getAttribute()).equals(RoutingDecider.displayName(y.getAttribute()))
+                && RoutingDecider.hashVersion(x) == RoutingDecider.hashVersion(y);
+    }
+
+    private static boolean disjoint(List<HashRange> xs, List<HashRange> ys) {
+        for (HashRange x : xs) {
+            for (HashRange y : ys) {
+                if (x.getStart() < y.getEnd() && y.getStart() < x.getEnd()) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     public void validateRollout(Rollout candidate, Optional<Rollout> current, Set<String> knownVersions) {

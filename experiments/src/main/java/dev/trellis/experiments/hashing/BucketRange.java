@@ -11,6 +11,6 @@ public record BucketRange(double start, double end) {
     }
 
     public boolean contains(double n) {
-        return n >= start && n < end;
+        return GrowthBookHash.inRange(n, start, end);
     }
 }

@@ -3,6 +3,7 @@ package dev.trellis.experiments.hashing;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalDouble;
 
 /**
  * GrowthBook-compatible hashing and bucketing (DESIGN §5), so any GrowthBook SDK computes the
@@ -37,6 +38,24 @@ public final class GrowthBookHash {
     /** GrowthBook hash v2: {@code fnv1a32(decimal(fnv1a32(seed + value))) mod 10000 / 10000}. */
     public static double hashV2(String seed, String value) {
         return (fnv1a32(Long.toString(fnv1a32(seed + value))) % 10000) / 10000.0;
+    }
+
+    /**
+     * GrowthBook's {@code hash(seed, value, version)}: {@link #hashV1} for version 1, {@link #hashV2}
+     * for version 2, and empty for any other version (where GrowthBook returns null and puts nobody
+     * in the experiment).
+     */
+    public static OptionalDouble hash(String seed, String value, int version) {
+        return switch (version) {
+            case 1 -> OptionalDouble.of(hashV1(seed, value));
+            case 2 -> OptionalDouble.of(hashV2(seed, value));
+            default -> OptionalDouble.empty();
+        };
+    }
+
+    /** Whether n lies in the half-open range {@code [start, end)}. */
+    public static boolean inRange(double n, double start, double end) {
+        return n >= start && n < end;
     }
 
     /** Equal weights {@code 1/n}; empty for n ≤ 0. */
@@ -98,9 +117,13 @@ public final class GrowthBookHash {
         return -1;
     }
 
-    /** Whether the unit is in namespace {@code (id, [start, end))}: v1 hash with seed "__" + id. */
-    public static boolean inNamespace(String unitId, String namespaceId, double start, double end) {
-        double n = hashV1("__" + namespaceId, unitId);
-        return n >= start && n < end;
+    /** The hash a legacy namespace judges: v1 with seed {@code "__" + namespaceId}. */
+    public static double namespaceHash(String value, String namespaceId) {
+        return hashV1("__" + namespaceId, value);
+    }
+
+    /** Whether the value is in namespace {@code (id, [start, end))}: its {@link #namespaceHash} is in the range. */
+    public static boolean inNamespace(String value, String namespaceId, double start, double end) {
+        return inRange(namespaceHash(value, namespaceId), start, end);
     }
 }

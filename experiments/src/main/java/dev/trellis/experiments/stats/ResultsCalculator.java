@@ -81,7 +81,7 @@ public final class ResultsCalculator {
                     enoughData = false;
                     continue;
                 }
-                ProportionTest.Result r = ProportionTest.test(
+                TwoProportionComparison.Result r = TwoProportionComparison.compare(
                         arms[0].positiveUnits(), arms[0].units(), arms[i].positiveUnits(), arms[i].units());
                 c.setAbsoluteLift(r.absoluteLift())
                         .setAbsoluteLiftLower(r.absoluteLower())
@@ -96,7 +96,7 @@ public final class ResultsCalculator {
                     enoughData = false;
                     continue;
                 }
-                WelchTest.Result r = WelchTest.test(
+                WelchComparison.Result r = WelchComparison.compare(
                         arms[0].units(),
                         arms[0].mean(),
                         arms[0].variance(),

@@ -12,8 +12,8 @@ package dev.trellis.experiments.stats;
 public final class SampleSize {
     public static final double ALPHA = 0.05;
     public static final double POWER = 0.8;
-    static final double Z_ALPHA = ProportionTest.NORMAL.inverseCumulativeProbability(1 - ALPHA / 2);
-    static final double Z_BETA = ProportionTest.NORMAL.inverseCumulativeProbability(POWER);
+    static final double Z_ALPHA = TwoProportionComparison.NORMAL.inverseCumulativeProbability(1 - ALPHA / 2);
+    static final double Z_BETA = TwoProportionComparison.NORMAL.inverseCumulativeProbability(POWER);
 
     private SampleSize() {}
 

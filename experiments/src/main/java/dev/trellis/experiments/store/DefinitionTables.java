@@ -9,6 +9,8 @@ import com.google.protobuf.util.Timestamps;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.Revision;
 import dev.trellis.api.v1.Rollout;
+import dev.trellis.experiments.ErrorCode;
+import dev.trellis.experiments.ExperimentsException;
 import dev.trellis.experiments.definition.Definitions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -83,6 +85,25 @@ final class DefinitionTables {
             insertRevision(c, "experiment_revisions", "key", key, stored.getRevision(), now, actor, action, json);
             changed(c);
             return stored;
+        });
+    }
+
+    void deleteExperiment(String key, long expectedRevision) {
+        tx.run("delete experiment", c -> {
+            dialect.lock(c, "experiment:" + key);
+            Optional<Experiment> current = currentExperiment(c, key);
+            if (current.isEmpty()) {
+                throw new ExperimentsException(ErrorCode.NOT_FOUND, "experiment '" + key + "' does not exist");
+            }
+            Revisions.check("experiment '" + key + "'", current.map(Experiment::getRevision), expectedRevision);
+            for (String table : List.of("experiments", "experiment_revisions")) {
+                try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE key = ?")) {
+                    ps.setString(1, key);
+                    ps.executeUpdate();
+                }
+            }
+            changed(c);
+            return null;
         });
     }
 

@@ -46,6 +46,13 @@ public interface ExperimentStore extends AutoCloseable {
      */
     Experiment putExperiment(Experiment experiment, long expectedRevision, String actor, String action);
 
+    /**
+     * Deletes an experiment and its revision history, compare-and-set on the revision: NOT_FOUND
+     * when the key does not exist, STALE_REVISION when its revision is not {@code expectedRevision}.
+     * Whether the experiment may be deleted at all (only DRAFTs) is the caller's rule.
+     */
+    void deleteExperiment(String key, long expectedRevision);
+
     /** The model's current or last rollout. */
     Optional<Rollout> getRollout(String model);
 

@@ -119,6 +119,13 @@ public abstract class JdbcExperimentStore implements ExperimentStore {
     }
 
     @Override
+    public void deleteExperiment(String key, long expectedRevision) {
+        requireNonNull(key, "key is null");
+        checkOpen();
+        definitions.deleteExperiment(key, expectedRevision);
+    }
+
+    @Override
     public Optional<Rollout> getRollout(String model) {
         requireNonNull(model, "model is null");
         checkOpen();

@@ -7,7 +7,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import dev.trellis.api.v1.Condition;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
+import dev.trellis.api.v1.Filter;
 import dev.trellis.api.v1.Guardrails;
+import dev.trellis.api.v1.HashRange;
 import dev.trellis.api.v1.Namespace;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.RolloutState;
@@ -228,6 +230,143 @@ class DefinitionValidatorTest {
                         List.of(),
                         Set.of())))
                 .containsExactly("experiment.phase");
+    }
+
+    private static Filter filter(String seed, double start, double end) {
+        return Filter.newBuilder()
+                .setSeed(seed)
+                .addRanges(HashRange.newBuilder().setStart(start).setEnd(end))
+                .build();
+    }
+
+    @Test
+    void validateExperiment_hashVersionAndFilterRules() {
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setHashVersion(1)
+                                .addFilters(filter("ns", 0, 0.5))
+                                .build(),
+                        Optional.empty(),
+                        List.of(),
+                        Set.of()))
+                .doesNotThrowAnyException();
+        assertThat(fields(validate(valid().setHashVersion(3).build()))).containsExactly("experiment.hash_version");
+        assertThat(fields(validate(valid().addFilters(Filter.newBuilder()
+                                .setHashVersion(-1)
+                                .addRanges(HashRange.newBuilder().setStart(0.5).setEnd(0.5))
+                                .addRanges(HashRange.newBuilder().setStart(-0.1).setEnd(1.5)))
+                        .addFilters(Filter.newBuilder().setSeed("s"))
+                        .build())))
+                .containsExactly(
+                        "experiment.filters[0].seed",
+                        "experiment.filters[0].hash_version",
+                        "experiment.filters[0].ranges[0].end",
+                        "experiment.filters[0].ranges[1].start",
+                        "experiment.filters[0].ranges[1].end",
+                        "experiment.filters[1].ranges");
+        assertThat(fields(validate(valid().addFilters(filter("ns", 0, 1))
+                        .setNamespace(
+                                Namespace.newBuilder().setId("ns").setStart(0).setEnd(1))
+                        .build())))
+                .containsExactly("experiment.filters");
+    }
+
+    @Test
+    void validateExperiment_filtersWithTheSameHashAndDisjointRangesDoNotOverlap() {
+        Experiment left =
+                valid().setKey("left").addFilters(filter("ns", 0, 0.5)).build();
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().addFilters(filter("ns", 0.5, 1)).build(), Optional.empty(), List.of(left), Set.of()))
+                .doesNotThrowAnyException();
+        // an extra filter only narrows the traffic further
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().addFilters(filter("other", 0, 1))
+                                .addFilters(filter("ns", 0.6, 0.9))
+                                .build(),
+                        Optional.empty(),
+                        List.of(left),
+                        Set.of()))
+                .doesNotThrowAnyException();
+        assertThat(fields(validate(
+                        valid().addFilters(filter("ns", 0.4, 1)).build(), Optional.empty(), List.of(left), Set.of())))
+                .containsExactly("experiment.namespace");
+        assertThat(fields(validate(
+                        valid().addFilters(filter("ns", 0.5, 1).toBuilder().setHashVersion(1))
+                                .build(),
+                        Optional.empty(),
+                        List.of(left),
+                        Set.of())))
+                .as("another hash version hashes independently")
+                .containsExactly("experiment.namespace");
+        assertThat(fields(validate(
+                        valid().addFilters(filter("ns", 0.5, 1).toBuilder().setAttribute("anon"))
+                                .build(),
+                        Optional.empty(),
+                        List.of(left),
+                        Set.of())))
+                .as("another attribute hashes other values")
+                .containsExactly("experiment.namespace");
+        // a legacy namespace with the same id but another hash attribute hashes other values
+        Namespace l = Namespace.newBuilder().setId("n").setStart(0).setEnd(0.5).build();
+        Namespace r = Namespace.newBuilder().setId("n").setStart(0.5).setEnd(1).build();
+        assertThat(fields(validate(
+                        valid().setNamespace(r).setHashAttribute("company").build(),
+                        Optional.empty(),
+                        List.of(valid().setKey("l").setNamespace(l).build()),
+                        Set.of())))
+                .containsExactly("experiment.namespace");
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setNamespace(r).setHashAttribute("id").build(),
+                        Optional.empty(),
+                        List.of(valid().setKey("l").setNamespace(l).build()),
+                        Set.of()))
+                .as("id is the unit id, the default")
+                .doesNotThrowAnyException();
+    }
+
+    @Test
+    void validateExperiment_runningHashChangesNeedNewPhase() {
+        Experiment running = valid().build();
+        assertThat(fields(validate(valid().setHashVersion(1).build(), Optional.of(running), List.of(), Set.of())))
+                .containsExactly("experiment.hash_version");
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setHashVersion(2).setHashAttribute("id").build(),
+                        Optional.of(running),
+                        List.of(),
+                        Set.of()))
+                .as("2 and id are the defaults")
+                .doesNotThrowAnyException();
+        assertThat(fields(validate(
+                        valid().setHashAttribute("company").build(), Optional.of(running), List.of(), Set.of())))
+                .containsExactly("experiment.hash_attribute");
+        assertThat(fields(validate(
+                        valid().setFallbackAttribute("device").build(), Optional.of(running), List.of(), Set.of())))
+                .containsExactly("experiment.hash_attribute");
+        assertThatCode(() -> validator.validateExperiment(
+                        valid().setHashVersion(1)
+                                .setHashAttribute("company")
+                                .setPhase(1)
+                                .build(),
+                        Optional.of(running),
+                        List.of(),
+                        Set.of()))
+                .doesNotThrowAnyException();
+    }
+
+    @Test
+    void validateExperiment_growthBookConditionChecked() {
+        Experiment ok = Definitions.parseExperimentJson(
+                "{\"key\":\"k\",\"model\":\"leads\",\"status\":\"RUNNING\",\"condition\":{\"country\":{\"$in\":[\"US\"]}},"
+                        + "\"variants\":[{\"key\":\"a\",\"version\":\"1\",\"weight\":0.5},{\"key\":\"b\",\"version\":\"2\",\"weight\":0.5}]}");
+        assertThat(ok.getCondition().getFieldsMap()).containsKey("country");
+        assertThatCode(() -> validator.validateExperiment(ok, Optional.empty(), List.of(), Set.of()))
+                .doesNotThrowAnyException();
+        Experiment bad = ok.toBuilder()
+                .setCondition(Definitions.parseExperimentJson(
+                                "{\"condition\":{\"tags\":{\"$all\":[\"a\"]},\"id\":{\"$inGroup\":\"g\"}}}")
+                        .getCondition())
+                .build();
+        assertThat(fields(validate(bad)))
+                .containsExactly("experiment.condition.tags.$all", "experiment.condition.id.$inGroup");
     }
 
     @Test

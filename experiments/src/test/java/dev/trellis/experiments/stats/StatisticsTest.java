@@ -24,7 +24,7 @@ class StatisticsTest {
      */
     @Test
     void proportionTest_matchesReference() {
-        ProportionTest.Result r = ProportionTest.test(200, 2000, 250, 2000);
+        TwoProportionComparison.Result r = TwoProportionComparison.compare(200, 2000, 250, 2000);
         assertThat(r.z()).isCloseTo(2.5019554168026719, EPS);
         assertThat(r.z() * r.z()).isCloseTo(6.2597809076682316, EPS);
         assertThat(r.pValue()).isCloseTo(0.0123509477111914, EPS);
@@ -38,7 +38,7 @@ class StatisticsTest {
 
     @Test
     void proportionTest_noVarianceGivesPOne() {
-        ProportionTest.Result r = ProportionTest.test(0, 100, 0, 100);
+        TwoProportionComparison.Result r = TwoProportionComparison.compare(0, 100, 0, 100);
         assertThat(r.pValue()).isEqualTo(1.0);
         assertThat(r.relativeLift()).isNaN();
     }
@@ -53,7 +53,8 @@ class StatisticsTest {
     void welchTest_matchesReference() {
         double[] x = {19.1, 20.3, 18.7, 21.0, 19.8, 20.5};
         double[] y = {21.2, 22.0, 20.9, 23.1, 21.7, 22.4, 21.5};
-        WelchTest.Result r = WelchTest.test(x.length, mean(x), variance(x), y.length, mean(y), variance(y));
+        WelchComparison.Result r =
+                WelchComparison.compare(x.length, mean(x), variance(x), y.length, mean(y), variance(y));
         assertThat(r.t()).isCloseTo(4.2368560097781713, EPS);
         assertThat(r.degreesOfFreedom()).isCloseTo(9.9704446121192081, EPS);
         assertThat(r.pValue()).isCloseTo(0.0017364069164402, EPS);

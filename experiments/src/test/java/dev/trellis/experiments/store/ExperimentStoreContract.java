@@ -122,6 +122,26 @@ abstract class ExperimentStoreContract {
     }
 
     @Test
+    void deleteExperiment_removesDefinitionAndHistoryAndTellsOtherStores() {
+        try (ExperimentStore a = open();
+                ExperimentStore b = open()) {
+            a.putExperiment(experiment("gone"), 0, "alice", "CREATED");
+            a.putExperiment(experiment("kept"), 0, "alice", "CREATED");
+
+            assertThat(codeOf(() -> a.deleteExperiment("gone", 7))).isEqualTo(ErrorCode.STALE_REVISION);
+            assertThat(codeOf(() -> a.deleteExperiment("never", 1))).isEqualTo(ErrorCode.NOT_FOUND);
+            b.deleteExperiment("gone", 1);
+
+            assertThat(a.getExperiment("gone")).isEmpty();
+            assertThat(a.experimentHistory("gone")).isEmpty();
+            assertThat(a.listExperiments()).extracting(Experiment::getKey).containsExactly("kept");
+            // the key starts over at revision 1
+            assertThat(a.putExperiment(experiment("gone"), 0, "bob", "CREATED").getRevision())
+                    .isEqualTo(1);
+        }
+    }
+
+    @Test
     void putExperiment_concurrentWritersOnTwoStoresExactlyOneWins() throws Exception {
         try (ExperimentStore a = open();
                 ExperimentStore b = open()) {

@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.Timestamp;
+import dev.trellis.api.v1.DeleteExperimentRequest;
+import dev.trellis.api.v1.DeleteExperimentResponse;
 import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
@@ -143,6 +145,16 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                 () -> StopExperimentResponse.newBuilder()
                         .setExperiment(experiments.stop(
                                 request.getKey(), request.getWinner(), request.getExpectedRevision(), Actor.current()))
+                        .build());
+    }
+
+    @Override
+    public void deleteExperiment(DeleteExperimentRequest request, StreamObserver<DeleteExperimentResponse> observer) {
+        unary(
+                observer,
+                () -> DeleteExperimentResponse.newBuilder()
+                        .setExperiment(
+                                experiments.delete(request.getKey(), request.getExpectedRevision(), Actor.current()))
                         .build());
     }
 
@@ -394,24 +406,19 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
     }
 
     /**
-     * Versions the replicas know for a model, for definition validation. An unknown model is a
-     * definition error when the definition takes traffic; a DRAFT may be prepared ahead of a deploy.
+     * Ready versions of a model, for definition validation. A model no replica knows is NOT_FOUND
+     * whatever the definition's status, with the same message as scoring it. A known model without
+     * a ready version is a definition error when the definition takes traffic.
      */
-    private Set<String> knownVersions(String model, String field, boolean mustExist) {
+    private Set<String> knownVersions(String model, String field, boolean takesTraffic) {
         if (model.isEmpty()) {
             return Set.of(); // the validator reports the empty model
         }
-        CatalogSnapshot snapshot = catalog.snapshot();
-        if (snapshot.model(model).isEmpty()) {
-            snapshot = catalog.refreshOnDemand();
-        }
-        Set<String> versions = snapshot.model(model)
-                .map(m -> m.versions().values().stream()
-                        .filter(CatalogSnapshot.Version::readyAnywhere)
-                        .map(CatalogSnapshot.Version::version)
-                        .collect(Collectors.toUnmodifiableSet()))
-                .orElse(Set.of());
-        if (versions.isEmpty() && mustExist) {
+        Set<String> versions = routing.model(model).versions().values().stream()
+                .filter(CatalogSnapshot.Version::readyAnywhere)
+                .map(CatalogSnapshot.Version::version)
+                .collect(Collectors.toUnmodifiableSet());
+        if (versions.isEmpty() && takesTraffic) {
             throw new ExperimentsException(
                     ErrorCode.INVALID_DEFINITION,
                     "no replica serves a ready version of model " + model,

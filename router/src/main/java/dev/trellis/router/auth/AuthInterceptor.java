@@ -44,6 +44,7 @@ public final class AuthInterceptor implements ServerInterceptor {
     private static final Set<String> MUTATING = Set.of(
             ExperimentsGrpc.getPutExperimentMethod().getFullMethodName(),
             ExperimentsGrpc.getStopExperimentMethod().getFullMethodName(),
+            ExperimentsGrpc.getDeleteExperimentMethod().getFullMethodName(),
             ExperimentsGrpc.getRecordOutcomeMethod().getFullMethodName(),
             ExperimentsGrpc.getRecordOutcomesMethod().getFullMethodName(),
             ExperimentsGrpc.getStartRolloutMethod().getFullMethodName(),

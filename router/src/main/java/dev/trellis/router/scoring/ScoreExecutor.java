@@ -285,7 +285,7 @@ public final class ScoreExecutor {
                 row.decision().experiment().orElseThrow(),
                 row.decision().variant().orElseThrow(),
                 version,
-                unitId,
+                row.decision().unit().orElse(unitId), // the hashed value: the unit id or the hash attribute
                 clock.instant()));
     }
 }

@@ -14,11 +14,11 @@ import org.apache.commons.math3.distribution.NormalDistribution;
  *       ± z₀.₉₇₅ · sqrt(Var(p_t)/p_c² + p_t² Var(p_c)/p_c⁴), Var(p) = p(1 − p)/n.
  * </ul>
  */
-public final class ProportionTest {
+public final class TwoProportionComparison {
     static final NormalDistribution NORMAL = new NormalDistribution(null, 0, 1);
     static final double Z_975 = NORMAL.inverseCumulativeProbability(0.975);
 
-    private ProportionTest() {}
+    private TwoProportionComparison() {}
 
     public record Result(
             double controlRate,
@@ -32,7 +32,7 @@ public final class ProportionTest {
             double relativeLower,
             double relativeUpper) {}
 
-    public static Result test(
+    public static Result compare(
             long controlConversions, long controlUnits, long treatmentConversions, long treatmentUnits) {
         if (controlUnits <= 0 || treatmentUnits <= 0) {
             throw new IllegalArgumentException("both arms need units");

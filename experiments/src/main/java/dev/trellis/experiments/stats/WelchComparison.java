@@ -11,8 +11,8 @@ import org.apache.commons.math3.distribution.TDistribution;
  * {@code t.test(treatment, control)} (Welch is R's default). The relative lift uses the delta
  * method with the normal quantile, as for proportions.
  */
-public final class WelchTest {
-    private WelchTest() {}
+public final class WelchComparison {
+    private WelchComparison() {}
 
     public record Result(
             double t,
@@ -25,7 +25,7 @@ public final class WelchTest {
             double relativeLower,
             double relativeUpper) {}
 
-    public static Result test(
+    public static Result compare(
             long controlN,
             double controlMean,
             double controlVariance,
@@ -47,8 +47,8 @@ public final class WelchTest {
             relative = treatmentMean / controlMean - 1;
             double m2 = controlMean * controlMean;
             double seRel = Math.sqrt(at / m2 + treatmentMean * treatmentMean * ac / (m2 * m2));
-            relLower = relative - ProportionTest.Z_975 * seRel;
-            relUpper = relative + ProportionTest.Z_975 * seRel;
+            relLower = relative - TwoProportionComparison.Z_975 * seRel;
+            relUpper = relative + TwoProportionComparison.Z_975 * seRel;
         }
         if (se == 0) {
             return new Result(
