@@ -1,12 +1,9 @@
 package dev.trellis.router;
 
+import dev.trellis.common.auth.TokenFiles;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,6 +70,12 @@ public final class RouterMain implements Callable<Integer> {
     @Option(names = "--tls-key", description = "PEM private key (PKCS#8) for --tls-cert.")
     Path tlsKey;
 
+    @Option(
+            names = "--tls-client-ca",
+            description =
+                    "PEM CA certificates: require every client to present a certificate they signed (mutual TLS; needs --tls-cert).")
+    Path tlsClientCa;
+
     @Option(names = "--upstream-tls", description = "Use TLS to the model-servers.")
     boolean upstreamTls;
 
@@ -80,6 +83,15 @@ public final class RouterMain implements Callable<Integer> {
             names = "--upstream-ca",
             description = "PEM CA bundle to trust for --upstream-tls (default: the JVM's trust store).")
     Path upstreamCa;
+
+    @Option(
+            names = "--upstream-cert",
+            description =
+                    "PEM client certificate chain to present to model-servers that require mutual TLS (with --upstream-key).")
+    Path upstreamCert;
+
+    @Option(names = "--upstream-key", description = "PEM private key (PKCS#8) for --upstream-cert.")
+    Path upstreamKey;
 
     @Option(
             names = "--default-deadline",
@@ -141,8 +153,11 @@ public final class RouterMain implements Callable<Integer> {
                 .scoringToken(token(scoringTokenFile, "TRELLIS_SCORING_TOKEN"))
                 .tlsCert(tlsCert)
                 .tlsKey(tlsKey)
+                .tlsClientCa(tlsClientCa)
                 .upstreamTls(upstreamTls)
                 .upstreamCa(upstreamCa)
+                .upstreamCert(upstreamCert)
+                .upstreamKey(upstreamKey)
                 .defaultDeadline(DurationText.parse(defaultDeadline))
                 .maxMessageSize(DataSizeText.parse(maxMessageSize))
                 .rolloutTick(DurationText.parse(rolloutTick))
@@ -155,15 +170,7 @@ public final class RouterMain implements Callable<Integer> {
 
     private String token(Path file, String variable) {
         if (file != null) {
-            try {
-                String token = Files.readString(file, StandardCharsets.UTF_8).trim();
-                if (token.isEmpty()) {
-                    throw new IllegalArgumentException("token file " + file + " is empty");
-                }
-                return token;
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read token file " + file + ": " + e.getMessage(), e);
-            }
+            return TokenFiles.read(file);
         }
         String value = env.get(variable);
         return value == null || value.isBlank() ? null : value.trim();

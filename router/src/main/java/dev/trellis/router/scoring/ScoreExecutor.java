@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.RoutingReason;
 import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
@@ -84,8 +85,15 @@ public final class ScoreExecutor {
      */
     public CompletableFuture<List<ScoreResponse>> score(
             String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch) {
+        Priority priority =
+                rows.isEmpty() ? Priority.PRIORITY_UNSPECIFIED : rows.get(0).getPriority();
         return run(
-                model, () -> RequestRows.of(model, rows, batch), batchPin, batchExplain, batch ? SCORE_BATCH : SCORE);
+                model,
+                () -> RequestRows.of(model, rows, batch),
+                batchPin,
+                batchExplain,
+                batch ? SCORE_BATCH : SCORE,
+                InferenceCodec.upstreamPriority(priority, batch ? Priority.LOW : Priority.HIGH));
     }
 
     /**
@@ -93,7 +101,13 @@ public final class ScoreExecutor {
      * context of the server call.
      */
     public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request) {
-        return run(request.getModel(), () -> rowsOf(request), request.getVersion(), request.getExplain(), SCORE_BATCH);
+        return run(
+                request.getModel(),
+                () -> rowsOf(request),
+                request.getVersion(),
+                request.getExplain(),
+                SCORE_BATCH,
+                InferenceCodec.upstreamPriority(request.getPriority(), Priority.LOW));
     }
 
     /** The number of rows of a batch in either form, for telemetry. */
@@ -114,10 +128,15 @@ public final class ScoreExecutor {
     }
 
     private CompletableFuture<List<ScoreResponse>> run(
-            String model, Supplier<ScoreRows> rows, String batchPin, boolean batchExplain, String method) {
+            String model,
+            Supplier<ScoreRows> rows,
+            String batchPin,
+            boolean batchExplain,
+            String method,
+            long priority) {
         CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
         try {
-            start(model, rows.get(), batchPin, batchExplain, method, result);
+            start(model, rows.get(), batchPin, batchExplain, method, priority, result);
         } catch (RuntimeException e) {
             result.completeExceptionally(e);
         }
@@ -130,6 +149,7 @@ public final class ScoreExecutor {
             String batchPin,
             boolean batchExplain,
             String method,
+            long priority,
             CompletableFuture<List<ScoreResponse>> result) {
         CatalogSnapshot.Model known = routing.model(model);
         if (rows.size() == 0) {
@@ -174,7 +194,7 @@ public final class ScoreExecutor {
             if (result.isDone()) {
                 return; // an earlier chunk already failed the batch
             }
-            send(model, rows, routed, chunk, batchExplain, method, responses, pending, result);
+            send(model, rows, routed, chunk, batchExplain, method, priority, responses, pending, result);
         }
     }
 
@@ -185,6 +205,7 @@ public final class ScoreExecutor {
             List<Integer> chunk,
             boolean batchExplain,
             String method,
+            long priority,
             ScoreResponse[] responses,
             AtomicInteger pending,
             CompletableFuture<List<ScoreResponse>> result) {
@@ -194,7 +215,8 @@ public final class ScoreExecutor {
         for (int index : chunk) {
             explain |= rows.explain(index);
         }
-        ModelInferRequest request = InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain);
+        ModelInferRequest request =
+                InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain, priority);
         AtomicReference<String> replica = new AtomicReference<>("");
         long started = System.nanoTime();
         ListenableFuture<ModelInferResponse> call =
@@ -267,7 +289,7 @@ public final class ScoreExecutor {
                                     "version " + version + " of model " + model
                                             + " is routed but no replica serves it: " + status.getDescription());
                         } else {
-                            error = StatusMapper.fromUpstream(status, model, version);
+                            error = StatusMapper.fromUpstream(t, model, version);
                         }
                         if (error.code() != RouterErrorCode.INVALID_REQUEST
                                 && error.code() != RouterErrorCode.CANCELLED) {

@@ -35,7 +35,7 @@ public final class UpstreamPool implements Closeable {
         if (!config.targets().isDns()) {
             builder = withStaticResolver(builder);
         }
-        builder = UpstreamTls.apply(builder, config.tls(), config.ca())
+        builder = UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
                 .enableRetry()
                 .maxRetryAttempts(5)
