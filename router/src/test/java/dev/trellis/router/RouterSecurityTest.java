@@ -5,6 +5,11 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.google.protobuf.Value;
 import dev.trellis.api.v1.ExperimentsGrpc;
+import dev.trellis.api.v1.FeatureColumn;
+import dev.trellis.api.v1.FeatureColumns;
+import dev.trellis.api.v1.NumberValues;
+import dev.trellis.api.v1.Priority;
+import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.auth.Access;
@@ -28,7 +33,6 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
@@ -104,15 +108,6 @@ class RouterSecurityTest {
         return ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers));
     }
 
-    private static Status.Code rawCall(Channel channel, MethodDescriptor<?, ?> method) {
-        try {
-            RawCalls.unary(channel, method, new byte[0]);
-            return Status.Code.OK;
-        } catch (StatusRuntimeException e) {
-            return e.getStatus().getCode();
-        }
-    }
-
     private static ScoreRequest scoreRequest() {
         return ScoreRequest.newBuilder()
                 .setModel("m")
@@ -140,11 +135,11 @@ class RouterSecurityTest {
                 if (!service.getName().equals(ExperimentsGrpc.SERVICE_NAME)) {
                     continue;
                 }
-                Status.Code anonymous = rawCall(channel, method);
+                Status.Code anonymous = RawCalls.code(channel, method, new byte[0]);
                 if (RouterAccess.POLICY.access(method) == Access.ADMIN) {
                     admin.add(method.getBareMethodName());
                     assertThat(anonymous).as(method.getFullMethodName()).isEqualTo(Status.Code.UNAUTHENTICATED);
-                    assertThat(rawCall(withAuthorization(channel, "Bearer not-the-token"), method))
+                    assertThat(RawCalls.code(withAuthorization(channel, "Bearer not-the-token"), method, new byte[0]))
                             .as(method.getFullMethodName())
                             .isEqualTo(Status.Code.PERMISSION_DENIED);
                 } else {
@@ -224,9 +219,9 @@ class RouterSecurityTest {
                         .tlsClientCa(pki.caCertificate()));
         assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
 
-        assertThat(score(tls(pki, pki.client("scorer")))).isEqualTo(Status.Code.OK);
-        assertThat(score(tls(pki, null))).isEqualTo(Status.Code.UNAVAILABLE);
-        assertThat(score(tls(pki, other.client("intruder")))).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(score(pki.channelCredentials(pki.client("scorer")))).isEqualTo(Status.Code.OK);
+        assertThat(score(pki.channelCredentials(null))).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(score(pki.channelCredentials(other.client("intruder")))).isEqualTo(Status.Code.UNAVAILABLE);
     }
 
     @Test
@@ -276,12 +271,82 @@ class RouterSecurityTest {
         }
     }
 
-    private static ChannelCredentials tls(TestPki trust, TestPki.Pem client) throws Exception {
-        TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
-                .trustManager(trust.caCertificate().toFile());
-        if (client != null) {
-            tls.keyManager(client.certificate().toFile(), client.privateKey().toFile());
-        }
-        return tls.build();
+    @Test
+    void missingValues_nanIsMissingAndInfinityRefused_onEveryPath() throws Exception {
+        startRouter(List.of(replica().address()), config -> config);
+        assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
+        ScoringGrpc.ScoringBlockingStub scoring = ScoringGrpc.newBlockingStub(
+                        channel(InsecureChannelCredentials.create()))
+                .withDeadlineAfter(10, TimeUnit.SECONDS);
+        Value nan = Value.newBuilder().setNumberValue(Double.NaN).build();
+        Value infinity =
+                Value.newBuilder().setNumberValue(Double.POSITIVE_INFINITY).build();
+
+        assertThat(scoring.score(ScoreRequest.newBuilder()
+                                .setModel("m")
+                                .putFeatures("x", nan)
+                                .build())
+                        .getScore())
+                .isEqualTo(0.5);
+        assertThat(fieldOf(() -> scoring.score(ScoreRequest.newBuilder()
+                        .setModel("m")
+                        .putFeatures("x", infinity)
+                        .build())))
+                .isEqualTo("features.x");
+        assertThat(scoring.scoreBatch(ScoreBatchRequest.newBuilder()
+                                .setModel("m")
+                                .addRows(ScoreRequest.newBuilder().putFeatures("x", nan))
+                                .build())
+                        .getResultsCount())
+                .isEqualTo(1);
+        assertThat(fieldOf(() -> scoring.scoreBatch(ScoreBatchRequest.newBuilder()
+                        .setModel("m")
+                        .addRows(ScoreRequest.newBuilder().putFeatures("x", infinity))
+                        .build())))
+                .isEqualTo("rows[0].features.x");
+        assertThat(scoring.scoreBatch(columns(Double.NaN)).getResultsCount()).isEqualTo(1);
+        assertThat(fieldOf(() -> scoring.scoreBatch(columns(Double.NEGATIVE_INFINITY))))
+                .isEqualTo("columns.features[0]");
+    }
+
+    @Test
+    void priority_scoreBatchIsLowByDefault_scoreIsHigh_callersMayChoose() throws Exception {
+        FakeReplica replica = replica();
+        startRouter(List.of(replica.address()), config -> config);
+        assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
+        ScoringGrpc.ScoringBlockingStub scoring = ScoringGrpc.newBlockingStub(
+                        channel(InsecureChannelCredentials.create()))
+                .withDeadlineAfter(10, TimeUnit.SECONDS);
+
+        scoring.score(scoreRequest());
+        assertThat(upstreamPriority(replica)).isEqualTo(1);
+        scoring.scoreBatch(columns(1));
+        assertThat(upstreamPriority(replica)).isEqualTo(2);
+        scoring.scoreBatch(columns(1).toBuilder().setPriority(Priority.HIGH).build());
+        assertThat(upstreamPriority(replica)).isEqualTo(1);
+        scoring.score(scoreRequest().toBuilder().setPriority(Priority.LOW).build());
+        assertThat(upstreamPriority(replica)).isEqualTo(2);
+    }
+
+    private static long upstreamPriority(FakeReplica replica) {
+        return replica.lastRequest.get().getParametersMap().get("priority").getInt64Param();
+    }
+
+    private static ScoreBatchRequest columns(double x) {
+        return ScoreBatchRequest.newBuilder()
+                .setModel("m")
+                .setColumns(FeatureColumns.newBuilder()
+                        .addUnitIds("u1")
+                        .addFeatures(FeatureColumn.newBuilder()
+                                .setName("x")
+                                .setNumbers(NumberValues.newBuilder().addValues(x))))
+                .build();
+    }
+
+    private static String fieldOf(org.assertj.core.api.ThrowableAssert.ThrowingCallable call) {
+        StatusRuntimeException failure = catchThrowableOfType(StatusRuntimeException.class, call);
+        assertThat(failure.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(failure.getStatus().getDescription()).contains("Infinity");
+        return WireError.from(failure).violations().get(0).field();
     }
 }

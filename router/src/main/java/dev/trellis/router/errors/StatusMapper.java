@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,29 +35,23 @@ public final class StatusMapper {
     public static StatusRuntimeException toStatusException(Throwable t) {
         Throwable error = unwrap(t);
         if (error instanceof RouterException e) {
-            return new WireError(
-                            routerCode(e.code()),
-                            e.getMessage(),
-                            e.code().name(),
-                            e.metadata(),
-                            e.violations().stream()
-                                    .map(v -> new FieldViolation(v.field(), v.description()))
-                                    .toList())
-                    .toStatusException(DOMAIN);
+            return wire(
+                    routerCode(e.code()),
+                    e.getMessage(),
+                    e.code().name(),
+                    e.metadata(),
+                    e.violations().stream().map(v -> new FieldViolation(v.field(), v.description())));
         }
         if (error instanceof ExperimentsException e) {
             if (e.getCause() != null) {
                 log.warn("experiments error {}: {}", e.code(), e.getMessage(), e.getCause());
             }
-            return new WireError(
-                            experimentsCode(e),
-                            e.getMessage(),
-                            e.code().name(),
-                            Map.of(),
-                            e.violations().stream()
-                                    .map(v -> new FieldViolation(v.field(), v.description()))
-                                    .toList())
-                    .toStatusException(DOMAIN);
+            return wire(
+                    experimentsCode(e),
+                    e.getMessage(),
+                    e.code().name(),
+                    Map.of(),
+                    e.violations().stream().map(v -> new FieldViolation(v.field(), v.description())));
         }
         if (error instanceof StatusRuntimeException e) {
             return e;
@@ -142,6 +137,15 @@ public final class StatusMapper {
             case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
             case STORE_FAILURE -> Status.Code.UNAVAILABLE;
         };
+    }
+
+    private static StatusRuntimeException wire(
+            Status.Code code,
+            String message,
+            String reason,
+            Map<String, String> metadata,
+            Stream<FieldViolation> violations) {
+        return new WireError(code, message, reason, metadata, violations.toList()).toStatusException(DOMAIN);
     }
 
     private static Throwable unwrap(Throwable t) {

@@ -49,6 +49,7 @@ import java.util.function.Supplier;
  */
 public final class ScoreExecutor {
     static final int MAX_ROWS_PER_CALL = 1000;
+    private static final int BULK_ROWS = 64;
     private static final String SCORE = "Score";
     private static final String SCORE_BATCH = "ScoreBatch";
 
@@ -219,8 +220,11 @@ public final class ScoreExecutor {
                 InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain, priority);
         AtomicReference<String> replica = new AtomicReference<>("");
         long started = System.nanoTime();
-        ListenableFuture<ModelInferResponse> call =
-                pool.stub().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
+        // large and explained answers are handled off the connection's transport thread
+        boolean bulk = explain || priority == 2 || chunk.size() > BULK_ROWS;
+        ListenableFuture<ModelInferResponse> call = (bulk ? pool.bulkStub() : pool.stub())
+                .withOption(ReplicaCapture.KEY, replica)
+                .modelInfer(request);
         boolean anyExplain = explain;
         Futures.addCallback(
                 call,
