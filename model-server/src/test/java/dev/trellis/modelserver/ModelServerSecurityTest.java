@@ -29,8 +29,6 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.MetadataUtils;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
@@ -129,16 +127,6 @@ class ModelServerSecurityTest {
                 .toList();
     }
 
-    private static Status.Code rawCall(Channel channel, MethodDescriptor<?, ?> method) {
-        try {
-            // an empty message is a valid request of every method: model_name "" at worst
-            RawCalls.unary(channel, method, new byte[0]);
-            return Status.Code.OK;
-        } catch (StatusRuntimeException e) {
-            return e.getStatus().getCode();
-        }
-    }
-
     @Test
     void services_everyServedMethodIsClassified() throws Exception {
         start(config -> config.adminToken(BearerToken.of(TestTokens.ADMIN)));
@@ -174,11 +162,13 @@ class ModelServerSecurityTest {
         ManagedChannel channel = channel(InsecureChannelCredentials.create());
 
         for (MethodDescriptor<?, ?> method : adminMethods()) {
-            assertThat(rawCall(channel, method)).as(method.getFullMethodName()).isEqualTo(Status.Code.UNAUTHENTICATED);
-            assertThat(rawCall(withAuthorization(channel, "Bearer wrong"), method))
+            assertThat(RawCalls.code(channel, method, new byte[0]))
+                    .as(method.getFullMethodName())
+                    .isEqualTo(Status.Code.UNAUTHENTICATED);
+            assertThat(RawCalls.code(withAuthorization(channel, "Bearer wrong"), method, new byte[0]))
                     .as(method.getFullMethodName())
                     .isEqualTo(Status.Code.PERMISSION_DENIED);
-            assertThat(rawCall(withAuthorization(channel, "Bearer " + TestTokens.INFERENCE), method))
+            assertThat(RawCalls.code(withAuthorization(channel, "Bearer " + TestTokens.INFERENCE), method, new byte[0]))
                     .as(method.getFullMethodName())
                     .isEqualTo(Status.Code.PERMISSION_DENIED);
         }
@@ -266,26 +256,18 @@ class ModelServerSecurityTest {
         start(config ->
                 config.tls(serverPem.certificate(), serverPem.privateKey()).tlsClientCa(pki.caCertificate()));
 
-        assertThat(stub(channel(tls(pki, pki.client("router"))))
+        assertThat(stub(channel(pki.channelCredentials(pki.client("router"))))
                         .modelInfer(inferRequest())
                         .getModelVersion())
                 .isEqualTo("1");
-        for (ChannelCredentials refused : List.of(tls(pki, null), tls(pki, other.client("intruder")))) {
+        for (ChannelCredentials refused :
+                List.of(pki.channelCredentials(null), pki.channelCredentials(other.client("intruder")))) {
             assertFails(() -> stub(channel(refused)).modelInfer(inferRequest()), Status.Code.UNAVAILABLE);
         }
-        assertThat(stub(channel(tls(pki, pki.client("router"))))
+        assertThat(stub(channel(pki.channelCredentials(pki.client("router"))))
                         .modelInfer(inferRequest())
                         .getModelVersion())
                 .isEqualTo("1");
-    }
-
-    private static ChannelCredentials tls(TestPki trust, TestPki.Pem client) throws Exception {
-        TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
-                .trustManager(trust.caCertificate().toFile());
-        if (client != null) {
-            tls.keyManager(client.certificate().toFile(), client.privateKey().toFile());
-        }
-        return tls.build();
     }
 
     private List<String> points(String metric) {

@@ -3,6 +3,8 @@ package dev.trellis.common.testing;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -29,6 +31,16 @@ public final class RawCalls {
     };
 
     private RawCalls() {}
+
+    /** The status code of a unary call of {@code method} whose request is {@code body}: OK or the failure's. */
+    public static Status.Code code(Channel channel, MethodDescriptor<?, ?> method, byte[] body) {
+        try {
+            unary(channel, method, body);
+            return Status.Code.OK;
+        } catch (StatusRuntimeException e) {
+            return e.getStatus().getCode();
+        }
+    }
 
     /** A unary call of {@code method} whose request is {@code body}, with a 10 s deadline; returns the response bytes. */
     public static byte[] unary(Channel channel, MethodDescriptor<?, ?> method, byte[] body) {

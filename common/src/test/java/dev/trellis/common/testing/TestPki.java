@@ -1,5 +1,7 @@
 package dev.trellis.common.testing;
 
+import io.grpc.ChannelCredentials;
+import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
@@ -70,6 +72,24 @@ public final class TestPki {
     /** A server certificate for {@code localhost} and {@code 127.0.0.1}. */
     public Pem server(String leaf) {
         return issue(leaf, KeyPurposeId.id_kp_serverAuth);
+    }
+
+    /**
+     * Channel credentials that trust this CA and present {@code client} (none when null): what a
+     * caller of a server with a certificate from {@link #server} uses.
+     */
+    public ChannelCredentials channelCredentials(Pem client) {
+        try {
+            TlsChannelCredentials.Builder tls =
+                    TlsChannelCredentials.newBuilder().trustManager(caFile.toFile());
+            if (client != null) {
+                tls.keyManager(
+                        client.certificate().toFile(), client.privateKey().toFile());
+            }
+            return tls.build();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** A client certificate (for mutual TLS). */

@@ -9,7 +9,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
@@ -44,21 +43,12 @@ class TestPkiTest {
         try {
             TestPki.Pem good = pki.client("alice");
             TestPki.Pem foreign = other.client("mallory");
-            assertThat(check(grpc.getPort(), credentials(pki, good))).isEqualTo(Status.Code.OK);
-            assertThat(check(grpc.getPort(), credentials(pki, null))).isEqualTo(Status.Code.UNAVAILABLE);
-            assertThat(check(grpc.getPort(), credentials(pki, foreign))).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(check(grpc.getPort(), pki.channelCredentials(good))).isEqualTo(Status.Code.OK);
+            assertThat(check(grpc.getPort(), pki.channelCredentials(null))).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(check(grpc.getPort(), pki.channelCredentials(foreign))).isEqualTo(Status.Code.UNAVAILABLE);
         } finally {
             grpc.shutdownNow();
         }
-    }
-
-    private static ChannelCredentials credentials(TestPki trust, TestPki.Pem client) throws Exception {
-        TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder()
-                .trustManager(trust.caCertificate().toFile());
-        if (client != null) {
-            tls.keyManager(client.certificate().toFile(), client.privateKey().toFile());
-        }
-        return tls.build();
     }
 
     private static Status.Code check(int port, ChannelCredentials credentials) {
