@@ -94,6 +94,21 @@ public final class TrellisCli implements Callable<Integer> {
     Path caFile;
 
     @Option(
+            names = "--cert",
+            scope = ScopeType.INHERIT,
+            paramLabel = "PEM",
+            description =
+                    "Client certificate chain (PEM) for a router that requires mutual TLS; with --key, implies --tls.")
+    Path clientCertificate;
+
+    @Option(
+            names = "--key",
+            scope = ScopeType.INHERIT,
+            paramLabel = "PEM",
+            description = "Private key (PKCS#8 PEM) of --cert.")
+    Path clientKey;
+
+    @Option(
             names = "--deadline",
             scope = ScopeType.INHERIT,
             paramLabel = "DURATION",
@@ -168,8 +183,14 @@ public final class TrellisCli implements Callable<Integer> {
                 .target(target)
                 .defaultDeadline(deadline != null ? deadline : defaultDeadline)
                 .bearerToken(resolveToken());
-        if (tls || caFile != null) {
+        if ((clientCertificate == null) != (clientKey == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--cert and --key go together");
+        }
+        if (tls || caFile != null || clientCertificate != null) {
             builder.tls(caFile);
+            if (clientCertificate != null) {
+                builder.clientCertificate(clientCertificate, clientKey);
+            }
         } else {
             builder.plaintext();
         }

@@ -857,6 +857,8 @@ public final class TrellisClient implements AutoCloseable {
         private Channel channel;
         private boolean tls;
         private Path caFile;
+        private Path clientCertificate;
+        private Path clientKey;
         private String bearerToken;
         private Duration defaultDeadline = Duration.ofSeconds(2);
         private Duration streamDeadline = Duration.ofHours(1);
@@ -897,6 +899,8 @@ public final class TrellisClient implements AutoCloseable {
         public Builder plaintext() {
             this.tls = false;
             this.caFile = null;
+            this.clientCertificate = null;
+            this.clientKey = null;
             return this;
         }
 
@@ -919,6 +923,21 @@ public final class TrellisClient implements AutoCloseable {
         public Builder tls(Path caFile) {
             this.tls = true;
             this.caFile = caFile;
+            return this;
+        }
+
+        /**
+         * Presents a client certificate, for a router started with {@code --tls-client-ca} (mutual
+         * TLS); implies TLS.
+         *
+         * @param certificateChain a PEM file with the client's certificate chain
+         * @param privateKey a PEM file with its private key (PKCS#8)
+         * @return this builder
+         */
+        public Builder clientCertificate(Path certificateChain, Path privateKey) {
+            this.clientCertificate = requireNonNull(certificateChain, "certificateChain is null");
+            this.clientKey = requireNonNull(privateKey, "privateKey is null");
+            this.tls = true;
             return this;
         }
 
@@ -981,7 +1000,7 @@ public final class TrellisClient implements AutoCloseable {
          * Builds the client; with a target, this creates the channel the client owns.
          *
          * @return the client
-         * @throws UncheckedIOException when the CA file cannot be read
+         * @throws UncheckedIOException when the CA file or the client certificate cannot be read
          */
         public TrellisClient build() {
             if (target == null && channel == null) {
@@ -994,16 +1013,23 @@ public final class TrellisClient implements AutoCloseable {
             if (!tls) {
                 return InsecureChannelCredentials.create();
             }
-            if (caFile == null) {
-                return TlsChannelCredentials.create();
+            TlsChannelCredentials.Builder credentials = TlsChannelCredentials.newBuilder();
+            if (caFile != null) {
+                try {
+                    credentials.trustManager(caFile.toFile());
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot read CA file " + caFile, e);
+                }
             }
-            try {
-                return TlsChannelCredentials.newBuilder()
-                        .trustManager(caFile.toFile())
-                        .build();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read CA file " + caFile, e);
+            if (clientCertificate != null) {
+                try {
+                    credentials.keyManager(clientCertificate.toFile(), clientKey.toFile());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(
+                            "cannot read client certificate " + clientCertificate + " or key " + clientKey, e);
+                }
             }
+            return credentials.build();
         }
     }
 }

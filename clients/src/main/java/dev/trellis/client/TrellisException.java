@@ -2,14 +2,10 @@ package dev.trellis.client;
 
 import static java.util.Objects.requireNonNull;
 
-import com.google.protobuf.Any;
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.rpc.BadRequest;
+import dev.trellis.common.grpc.WireError;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
-import io.grpc.protobuf.StatusProto;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -35,6 +31,8 @@ public final class TrellisException extends RuntimeException {
     private final String description;
     /** The wrong fields. */
     private final transient List<FieldViolation> fieldViolations;
+    /** The google.rpc.ErrorInfo reason. */
+    private final String reason;
 
     /**
      * Creates an exception.
@@ -46,9 +44,28 @@ public final class TrellisException extends RuntimeException {
      */
     public TrellisException(
             Status.Code code, String description, List<FieldViolation> fieldViolations, Throwable cause) {
+        this(code, description, "", fieldViolations, cause);
+    }
+
+    /**
+     * Creates an exception with the server's error reason.
+     *
+     * @param code the gRPC status code
+     * @param description the server's message (may be empty)
+     * @param reason the {@code google.rpc.ErrorInfo} reason, e.g. {@code UNKNOWN_MODEL}; empty when none
+     * @param fieldViolations the wrong fields, possibly empty
+     * @param cause the underlying exception, or null
+     */
+    public TrellisException(
+            Status.Code code,
+            String description,
+            String reason,
+            List<FieldViolation> fieldViolations,
+            Throwable cause) {
         super(code + (description == null || description.isEmpty() ? "" : ": " + description), cause);
         this.code = requireNonNull(code, "code is null");
         this.description = description == null ? "" : description;
+        this.reason = reason == null ? "" : reason;
         this.fieldViolations = List.copyOf(requireNonNull(fieldViolations, "fieldViolations is null"));
     }
 
@@ -69,28 +86,15 @@ public final class TrellisException extends RuntimeException {
         if (t instanceof TrellisException trellis) {
             return trellis;
         }
-        Status status = Status.fromThrowable(t);
-        List<FieldViolation> violations = new ArrayList<>();
-        com.google.rpc.Status details = StatusProto.fromThrowable(t);
-        if (details != null) {
-            for (Any any : details.getDetailsList()) {
-                if (any.is(BadRequest.class)) {
-                    try {
-                        for (BadRequest.FieldViolation v :
-                                any.unpack(BadRequest.class).getFieldViolationsList()) {
-                            violations.add(new FieldViolation(v.getField(), v.getDescription()));
-                        }
-                    } catch (InvalidProtocolBufferException ignored) {
-                        // a malformed detail must not hide the status itself
-                    }
-                }
-            }
-        }
-        String message = status.getDescription();
-        if (message == null && status.getCode() == Status.Code.UNKNOWN && t.getMessage() != null) {
+        WireError error = WireError.from(t);
+        List<FieldViolation> violations = error.violations().stream()
+                .map(v -> new FieldViolation(v.field(), v.description()))
+                .toList();
+        String message = error.message().isEmpty() ? null : error.message();
+        if (message == null && error.code() == Status.Code.UNKNOWN && t.getMessage() != null) {
             message = t.getMessage();
         }
-        return new TrellisException(status.getCode(), message, violations, t);
+        return new TrellisException(error.code(), message, error.reason(), violations, t);
     }
 
     /**
@@ -109,6 +113,17 @@ public final class TrellisException extends RuntimeException {
      */
     public String description() {
         return description;
+    }
+
+    /**
+     * The error's reason from the {@code google.rpc.ErrorInfo} detail every Trellis server sends
+     * (e.g. {@code UNKNOWN_MODEL}, {@code MISSING_CREDENTIAL}, {@code MALFORMED_REQUEST}); empty when
+     * there is none.
+     *
+     * @return the reason
+     */
+    public String reason() {
+        return reason;
     }
 
     /**

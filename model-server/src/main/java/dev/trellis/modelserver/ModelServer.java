@@ -6,9 +6,14 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Module;
 import com.google.inject.util.Modules;
+import dev.trellis.common.auth.BearerAuthInterceptor;
+import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.tls.ServerTls;
+import dev.trellis.modelserver.auth.AuthModule;
 import dev.trellis.modelserver.batching.BatchingModule;
 import dev.trellis.modelserver.config.ConfigModule;
 import dev.trellis.modelserver.config.ModelServerConfig;
+import dev.trellis.modelserver.errors.GrpcErrors;
 import dev.trellis.modelserver.health.HealthModule;
 import dev.trellis.modelserver.health.ServingHealth;
 import dev.trellis.modelserver.inference.InferenceModule;
@@ -19,11 +24,11 @@ import dev.trellis.modelserver.repository.VersionStatus;
 import dev.trellis.modelserver.telemetry.Telemetry;
 import dev.trellis.modelserver.telemetry.TelemetryInterceptor;
 import dev.trellis.modelserver.telemetry.TelemetryModule;
+import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
-import io.grpc.ServerCredentials;
-import io.grpc.ServerInterceptors;
-import io.grpc.TlsServerCredentials;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -62,13 +67,17 @@ public final class ModelServer implements AutoCloseable {
         this.telemetry = injector.getInstance(Telemetry.class);
         this.repository = injector.getInstance(ModelRepository.class);
         this.health = injector.getInstance(ServingHealth.class);
-        ServerBuilder<?> builder = transport
-                .apply(config)
-                .addService(ServerInterceptors.intercept(
-                        injector.getInstance(InferenceService.class), injector.getInstance(TelemetryInterceptor.class)))
-                .addService(health.service())
-                .addService(ProtoReflectionServiceV1.newInstance())
-                .addService(reflectionV1Alpha());
+        ServerBuilder<?> builder = transport.apply(config);
+        for (BindableService service : List.of(
+                injector.getInstance(InferenceService.class),
+                health.service(),
+                ProtoReflectionServiceV1.newInstance(),
+                reflectionV1Alpha())) {
+            builder.addService(MalformedRequests.guard(service.bindService(), GrpcErrors.DOMAIN));
+        }
+        // for every service, present and future; the last added runs first: telemetry sees every status
+        builder.intercept(injector.getInstance(BearerAuthInterceptor.class))
+                .intercept(injector.getInstance(TelemetryInterceptor.class));
         this.server = builder.build();
     }
 
@@ -91,6 +100,7 @@ public final class ModelServer implements AutoCloseable {
         return List.of(
                 new ConfigModule(config),
                 new TelemetryModule(),
+                new AuthModule(),
                 new BatchingModule(),
                 new RepositoryModule(),
                 new HealthModule(),
@@ -98,6 +108,11 @@ public final class ModelServer implements AutoCloseable {
     }
 
     private void startServing() {
+        if (config.adminToken().isEmpty()) {
+            log.warn("no admin token configured (--admin-token-file): RepositoryModelLoad and RepositoryModelUnload "
+                    + "are refused with UNAUTHENTICATED; the server still polls its repository and applies its "
+                    + "version policy");
+        }
         repository.start();
         health.start();
         try {
@@ -113,22 +128,19 @@ public final class ModelServer implements AutoCloseable {
                 port(),
                 config.repository(),
                 repository.expectedModels().isEmpty() ? "(none yet)" : String.join(",", repository.expectedModels()),
-                config.tlsCert().isPresent() ? "TLS" : "plaintext");
+                config.tlsClientCa().isPresent()
+                        ? "mutual TLS"
+                        : config.tlsCert().isPresent() ? "TLS" : "plaintext");
     }
 
     static ServerBuilder<?> nettyTransport(ModelServerConfig config) {
         InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
         NettyServerBuilder builder;
         if (config.tlsCert().isPresent()) {
-            ServerCredentials credentials;
-            try {
-                credentials = TlsServerCredentials.create(
-                        config.tlsCert().get().toFile(),
-                        config.tlsKey().orElseThrow().toFile());
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read TLS certificate or key", e);
-            }
-            builder = NettyServerBuilder.forAddress(address, credentials);
+            builder = NettyServerBuilder.forAddress(
+                    address,
+                    ServerTls.credentials(
+                            config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()));
         } else {
             builder = NettyServerBuilder.forAddress(address);
         }
@@ -139,7 +151,7 @@ public final class ModelServer implements AutoCloseable {
     }
 
     @SuppressWarnings("deprecation")
-    private static io.grpc.BindableService reflectionV1Alpha() {
+    private static BindableService reflectionV1Alpha() {
         // grpcurl and older tools still ask v1alpha first
         return ProtoReflectionService.newInstance();
     }
@@ -166,6 +178,13 @@ public final class ModelServer implements AutoCloseable {
                 throw new IllegalStateException("interrupted while waiting for models", e);
             }
         }
+    }
+
+    /** The services this server serves, as registered (for checks that must cover every method). */
+    public List<ServiceDescriptor> services() {
+        return server.getServices().stream()
+                .map(ServerServiceDefinition::getServiceDescriptor)
+                .toList();
     }
 
     /** The repository, for in-JVM callers that trigger scans (tests, tooling). */

@@ -1,6 +1,8 @@
 package dev.trellis.modelserver;
 
 import dev.trellis.common.TrellisVersion;
+import dev.trellis.common.auth.BearerToken;
+import dev.trellis.common.auth.TokenFiles;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.modelserver.config.ModelServerConfig;
@@ -109,8 +111,47 @@ final class ModelServerCommand {
     @Option(
             names = "--batch-workers",
             paramLabel = "THREADS",
-            description = "Scoring threads per model version. Default: the number of cores.")
+            description = "Scoring threads per model version for interactive requests (at most --max-batch-size rows, "
+                    + "no explanation, not low priority). Default: the number of cores.")
     Integer batchWorkers;
+
+    @Option(
+            names = "--bulk-workers",
+            paramLabel = "THREADS",
+            description = "Scoring threads per model version for larger or low-priority requests. "
+                    + "Default: half the cores, at least 1.")
+    Integer bulkWorkers;
+
+    @Option(
+            names = "--explain-workers",
+            paramLabel = "THREADS",
+            description = "Scoring threads per model version for requests with explanations. "
+                    + "Default: half the cores, at least 1.")
+    Integer explainWorkers;
+
+    @Option(
+            names = "--bulk-queue-size",
+            paramLabel = "REQUESTS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_BULK_QUEUE_SIZE,
+            description = "Bulk requests queued per model version before new ones get RESOURCE_EXHAUSTED. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int bulkQueueSize;
+
+    @Option(
+            names = "--explain-queue-size",
+            paramLabel = "REQUESTS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_EXPLAIN_QUEUE_SIZE,
+            description = "Requests with explanations queued per model version before new ones get "
+                    + "RESOURCE_EXHAUSTED. Default: ${DEFAULT-VALUE}.")
+    int explainQueueSize;
+
+    @Option(
+            names = "--max-explain-rows",
+            paramLabel = "ROWS",
+            defaultValue = "" + ModelServerConfig.DEFAULT_MAX_EXPLAIN_ROWS,
+            description = "Most rows one request with explain may carry; more get INVALID_ARGUMENT. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int maxExplainRows;
 
     @Option(
             names = "--max-message-size",
@@ -147,6 +188,27 @@ final class ModelServerCommand {
     @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8 PEM) for --tls-cert.")
     Path tlsKey;
 
+    @Option(
+            names = "--tls-client-ca",
+            paramLabel = "PEM",
+            description = "CA certificates (PEM): require every client to present a certificate they signed "
+                    + "(mutual TLS; needs --tls-cert). Default: no client certificate needed.")
+    Path tlsClientCa;
+
+    @Option(
+            names = "--admin-token-file",
+            paramLabel = "FILE",
+            description = "File holding the bearer token that RepositoryModelLoad/Unload need (it grants "
+                    + "ModelInfer too). Default: none, and those calls are refused.")
+    Path adminTokenFile;
+
+    @Option(
+            names = "--inference-token-file",
+            paramLabel = "FILE",
+            description = "File holding a bearer token that ModelInfer then needs (the admin token works too), "
+                    + "so that the router is the only door. Default: ModelInfer is open.")
+    Path inferenceTokenFile;
+
     @Option(names = "--trace-log", description = "Export trace spans to the log. Default: off.")
     boolean traceLog;
 
@@ -160,13 +222,25 @@ final class ModelServerCommand {
                 .maxBatchSize(maxBatchSize)
                 .maxQueueDelay(maxQueueDelay)
                 .maxQueueSize(maxQueueSize)
+                .bulkQueueSize(bulkQueueSize)
+                .explainQueueSize(explainQueueSize)
+                .maxExplainRows(maxExplainRows)
                 .maxMessageSize(maxMessageSize)
                 .maxBatchRows(maxBatchRows)
                 .drainTimeout(drainTimeout)
                 .tls(tlsCert, tlsKey)
+                .tlsClientCa(tlsClientCa)
+                .adminToken(adminTokenFile == null ? null : BearerToken.of(TokenFiles.read(adminTokenFile)))
+                .inferenceToken(inferenceTokenFile == null ? null : BearerToken.of(TokenFiles.read(inferenceTokenFile)))
                 .traceLog(traceLog);
         if (batchWorkers != null) {
             builder.batchWorkers(batchWorkers);
+        }
+        if (bulkWorkers != null) {
+            builder.bulkWorkers(bulkWorkers);
+        }
+        if (explainWorkers != null) {
+            builder.explainWorkers(explainWorkers);
         }
         Map<String, VersionPolicy> perModel = new HashMap<>();
         for (String entry : versionPolicies) {

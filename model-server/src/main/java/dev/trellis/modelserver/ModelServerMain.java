@@ -27,7 +27,7 @@ public final class ModelServerMain {
                 return;
             }
             config = command.toConfig();
-        } catch (ParameterException | IllegalArgumentException e) {
+        } catch (ParameterException | IllegalArgumentException | java.io.UncheckedIOException e) {
             System.err.println(e.getMessage());
             commandLine.usage(System.err);
             System.exit(2);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.config.VersionPolicy;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class ModelServerCommandTest {
@@ -43,7 +45,63 @@ class ModelServerCommandTest {
         assertThat(config.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(config.tlsCert()).isEmpty();
         assertThat(config.tlsKey()).isEmpty();
+        assertThat(config.tlsClientCa()).isEmpty();
+        assertThat(config.adminToken()).isEmpty();
+        assertThat(config.inferenceToken()).isEmpty();
+        assertThat(config.bulkWorkers())
+                .isEqualTo(Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
+        assertThat(config.explainWorkers()).isEqualTo(config.bulkWorkers());
+        assertThat(config.bulkQueueSize()).isEqualTo(64);
+        assertThat(config.explainQueueSize()).isEqualTo(64);
+        assertThat(config.maxExplainRows()).isEqualTo(1000);
         assertThat(config.traceLog()).isFalse();
+    }
+
+    @Test
+    void toConfig_securityAndLaneFlags(@TempDir Path temp) throws Exception {
+        Path admin = Files.writeString(temp.resolve("admin"), "s3cret-admin\n");
+        Path inference = Files.writeString(temp.resolve("inference"), " s3cret-inference ");
+
+        ModelServerConfig config = parse(
+                "--repo",
+                "/models",
+                "--tls-cert",
+                "/tls/cert.pem",
+                "--tls-key",
+                "/tls/key.pem",
+                "--tls-client-ca",
+                "/tls/clients.pem",
+                "--admin-token-file",
+                admin.toString(),
+                "--inference-token-file",
+                inference.toString(),
+                "--bulk-workers",
+                "2",
+                "--explain-workers",
+                "3",
+                "--bulk-queue-size",
+                "10",
+                "--explain-queue-size",
+                "11",
+                "--max-explain-rows",
+                "200");
+
+        assertThat(config.tlsClientCa()).contains(Path.of("/tls/clients.pem"));
+        assertThat(config.adminToken().orElseThrow().matches("s3cret-admin")).isTrue();
+        assertThat(config.inferenceToken().orElseThrow().matches("s3cret-inference"))
+                .isTrue();
+        assertThat(config.toString()).doesNotContain("s3cret");
+        assertThat(config.bulkWorkers()).isEqualTo(2);
+        assertThat(config.explainWorkers()).isEqualTo(3);
+        assertThat(config.bulkQueueSize()).isEqualTo(10);
+        assertThat(config.explainQueueSize()).isEqualTo(11);
+        assertThat(config.maxExplainRows()).isEqualTo(200);
+        assertThat(config.toBuilder().build()).isEqualTo(config);
+        Path empty = Files.writeString(temp.resolve("empty"), "  ");
+        assertThatThrownBy(() -> parse("--repo", "/m", "--admin-token-file", empty.toString()))
+                .hasMessageContaining("is empty");
+        assertThatThrownBy(() -> parse("--repo", "/m", "--tls-client-ca", "/ca.pem"))
+                .hasMessageContaining("--tls-client-ca needs --tls-cert");
     }
 
     @Test
@@ -146,6 +204,14 @@ class ModelServerCommandTest {
                 "--drain-timeout",
                 "--tls-cert",
                 "--tls-key",
+                "--tls-client-ca",
+                "--admin-token-file",
+                "--inference-token-file",
+                "--bulk-workers",
+                "--explain-workers",
+                "--bulk-queue-size",
+                "--explain-queue-size",
+                "--max-explain-rows",
                 "--trace-log")) {
             assertThat(usage).contains(flag);
         }

@@ -84,6 +84,7 @@ class ModelServerEndToEndTest {
                 .metricsPort(0)
                 .maxBatchRows(MAX_BATCH_ROWS)
                 .maxMessageSize(MAX_MESSAGE_SIZE)
+                .adminToken(dev.trellis.common.auth.BearerToken.of(TestTokens.ADMIN))
                 .build());
         server.awaitReady(Duration.ofMinutes(2));
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port())
@@ -212,9 +213,10 @@ class ModelServerEndToEndTest {
         assertThat(index)
                 .extracting(ModelIndex::getName, ModelIndex::getVersion, ModelIndex::getState)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(MODEL, "1", "READY"));
-        stub().repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
-                .setModelName(MODEL)
-                .build());
+        TestTokens.admin(stub())
+                .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName(MODEL)
+                        .build());
         assertThat(stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
                                 .setReady(true)
                                 .build())
@@ -341,6 +343,51 @@ class ModelServerEndToEndTest {
     }
 
     @Test
+    void modelInfer_bytesThatDoNotParse_invalidArgumentAndTheServerKeepsServing() {
+        // ModelInferRequest.model_name (field 1, a string) holding invalid UTF-8, then plain garbage
+        for (byte[] body : List.of(new byte[] {0x0A, 0x02, (byte) 0xC3, 0x28}, new byte[] {(byte) 0xFF, 0x7F, 0x01})) {
+            com.google.rpc.Status status = assertFails(
+                    () -> dev.trellis.common.testing.RawCalls.unary(
+                            channel, GRPCInferenceServiceGrpc.getModelInferMethod(), body),
+                    Status.Code.INVALID_ARGUMENT,
+                    "request could not be parsed as inference.ModelInferRequest");
+            assertThat(errorInfo(status).orElseThrow().getReason()).isEqualTo("MALFORMED_REQUEST");
+            assertHealthy();
+        }
+    }
+
+    @Test
+    void modelInfer_infiniteValue_invalidArgumentNanIsMissing() {
+        int numeric = firstFeature(FeatureType.NUMERIC);
+        ModelInferRequest.Builder request = goodRequest(2);
+        InferInputTensor tensor = request.getInputs(numeric);
+        request.setInputs(
+                numeric,
+                tensor.toBuilder()
+                        .setContents(InferTensorContents.newBuilder()
+                                .addFp32Contents(Float.NaN)
+                                .addFp32Contents(Float.NEGATIVE_INFINITY)));
+
+        com.google.rpc.Status status = assertFails(
+                () -> stub().modelInfer(request.build()), Status.Code.INVALID_ARGUMENT, "-Infinity in row 1");
+
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("inputs[" + numeric + "].contents.fp32_contents");
+        request.setInputs(
+                numeric,
+                tensor.toBuilder()
+                        .setContents(InferTensorContents.newBuilder()
+                                .addFp32Contents(Float.NaN)
+                                .addFp32Contents(Float.NaN)));
+        assertThat(TestRows.output(stub().modelInfer(request.build()), "score")
+                        .getContents()
+                        .getFp32ContentsCount())
+                .isEqualTo(2);
+        assertHealthy();
+    }
+
+    @Test
     void modelInfer_wrongDatatype() {
         int numeric = firstFeature(FeatureType.NUMERIC);
         String name = schema.features().get(numeric).name();
@@ -363,7 +410,7 @@ class ModelServerEndToEndTest {
 
         assertThat(violations(status))
                 .extracting(BadRequest.FieldViolation::getField)
-                .containsExactly("inputs[" + name + "].datatype");
+                .containsExactly("inputs[" + numeric + "].datatype");
         assertThat(errorInfo(status).orElseThrow().getReason()).isEqualTo("INVALID_TENSOR_DATATYPE");
         assertHealthy();
     }
@@ -389,7 +436,7 @@ class ModelServerEndToEndTest {
 
         assertThat(violations(status))
                 .extracting(BadRequest.FieldViolation::getField)
-                .containsExactly("inputs[" + name + "].shape");
+                .containsExactly("inputs[" + categorical + "].shape");
         assertHealthy();
     }
 
@@ -415,7 +462,7 @@ class ModelServerEndToEndTest {
 
         assertThat(violations(status))
                 .extracting(BadRequest.FieldViolation::getField)
-                .containsExactly("inputs[" + last.getName() + "].shape");
+                .containsExactly("inputs[" + (schema.size() - 1) + "].shape");
         assertHealthy();
     }
 

@@ -84,6 +84,7 @@ class ModelServerFakeEnsembleTest {
                 .pollInterval(Duration.ofHours(1))
                 .drainTimeout(Duration.ofSeconds(10))
                 .batchWorkers(2)
+                .adminToken(dev.trellis.common.auth.BearerToken.of(TestTokens.ADMIN))
                 .build();
         String name = InProcessServerBuilder.generateName();
         OpenTelemetrySdk openTelemetry = OpenTelemetrySdk.builder()
@@ -189,13 +190,17 @@ class ModelServerFakeEnsembleTest {
         Files.createDirectories(repository.resolve("churn").resolve(".staging"));
         FakeBundleReader.install(repository, "churn", 2, "0.5");
 
-        stub.repositoryModelLoad(
-                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        TestTokens.admin(stub)
+                .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName("churn")
+                        .build());
 
         assertThat(index()).containsExactly("churn/1 READY", "churn/2 READY");
         FakeBundleReader.install(repository, "churn", 3, "1.0");
-        stub.repositoryModelLoad(
-                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        TestTokens.admin(stub)
+                .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName("churn")
+                        .build());
         // latest:2 keeps 2 and 3; 1 was drained and closed
         assertThat(index()).containsExactly("churn/1 UNAVAILABLE", "churn/2 READY", "churn/3 READY");
         assertThat(reader.ensemble(repository.resolve("churn").resolve("1")).isClosed())
@@ -204,9 +209,10 @@ class ModelServerFakeEnsembleTest {
                 .isEqualTo("3");
         assertThat(infer("2", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
                 .isEqualTo("2");
-        assertThatThrownBy(() -> stub.repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
-                        .setModelName("nope")
-                        .build()))
+        assertThatThrownBy(() -> TestTokens.admin(stub)
+                        .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                                .setModelName("nope")
+                                .build()))
                 .isInstanceOfSatisfying(
                         StatusRuntimeException.class,
                         e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
@@ -227,8 +233,10 @@ class ModelServerFakeEnsembleTest {
         CompletableFuture<ModelInferResponse> inFlight =
                 CompletableFuture.supplyAsync(() -> infer("", TestRows.random(FakeEnsemble.SCHEMA, 2, 2), false));
         awaitInFlight();
-        CompletableFuture<Void> unload = CompletableFuture.runAsync(() -> stub.repositoryModelUnload(
-                RepositoryModelUnloadRequest.newBuilder().setModelName("churn").build()));
+        CompletableFuture<Void> unload = CompletableFuture.runAsync(() -> TestTokens.admin(stub)
+                .repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder()
+                        .setModelName("churn")
+                        .build()));
         await("churn/1 DRAINING").atMost(WAIT).until(() -> index().contains("churn/1 DRAINING"));
         assertThat(unload).isNotDone();
         assertThatThrownBy(() -> infer("1", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
@@ -247,8 +255,10 @@ class ModelServerFakeEnsembleTest {
         server.repository().poll();
         assertThat(index()).contains("churn/1 UNAVAILABLE");
 
-        stub.repositoryModelLoad(
-                RepositoryModelLoadRequest.newBuilder().setModelName("churn").build());
+        TestTokens.admin(stub)
+                .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName("churn")
+                        .build());
         assertThat(health()).isEqualTo(ServingStatus.SERVING);
         assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
                 .isEqualTo("1");

@@ -93,6 +93,7 @@ class ModelServerReloadTest {
                 .port(0)
                 .metricsPort(0)
                 .pollInterval(Duration.ofMillis(100))
+                .adminToken(dev.trellis.common.auth.BearerToken.of(TestTokens.ADMIN))
                 .build());
         server.awaitReady(BOUND);
         channel = NettyChannelBuilder.forAddress("127.0.0.1", server.port())
@@ -190,17 +191,19 @@ class ModelServerReloadTest {
                 "version 3 is FAILED");
 
         // unload drains everything and health follows; load brings the model back
-        stub().repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder()
-                .setModelName(MODEL)
-                .build());
+        TestTokens.admin(stub())
+                .repositoryModelUnload(RepositoryModelUnloadRequest.newBuilder()
+                        .setModelName(MODEL)
+                        .build());
         assertThat(HealthGrpc.newBlockingStub(channel)
                         .check(HealthCheckRequest.getDefaultInstance())
                         .getStatus())
                 .isEqualTo(ServingStatus.NOT_SERVING);
         assertFails(() -> stub().modelInfer(request), Status.Code.UNAVAILABLE, "no READY version");
-        stub().repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
-                .setModelName(MODEL)
-                .build());
+        TestTokens.admin(stub())
+                .repositoryModelLoad(RepositoryModelLoadRequest.newBuilder()
+                        .setModelName(MODEL)
+                        .build());
         assertThat(HealthGrpc.newBlockingStub(channel)
                         .check(HealthCheckRequest.getDefaultInstance())
                         .getStatus())

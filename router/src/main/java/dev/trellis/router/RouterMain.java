@@ -1,12 +1,10 @@
 package dev.trellis.router;
 
+import dev.trellis.common.auth.TokenFiles;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
-import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -92,6 +90,12 @@ public final class RouterMain implements Callable<Integer> {
     @Option(names = "--tls-key", description = "PEM private key (PKCS#8) for --tls-cert.")
     Path tlsKey;
 
+    @Option(
+            names = "--tls-client-ca",
+            description =
+                    "PEM CA certificates: require every client to present a certificate they signed (mutual TLS; needs --tls-cert).")
+    Path tlsClientCa;
+
     @Option(names = "--upstream-tls", description = "Use TLS to the model-servers.")
     boolean upstreamTls;
 
@@ -99,6 +103,15 @@ public final class RouterMain implements Callable<Integer> {
             names = "--upstream-ca",
             description = "PEM CA bundle to trust for --upstream-tls (default: the JVM's trust store).")
     Path upstreamCa;
+
+    @Option(
+            names = "--upstream-cert",
+            description =
+                    "PEM client certificate chain to present to model-servers that require mutual TLS (with --upstream-key).")
+    Path upstreamCert;
+
+    @Option(names = "--upstream-key", description = "PEM private key (PKCS#8) for --upstream-cert.")
+    Path upstreamKey;
 
     @Option(
             names = "--default-deadline",
@@ -184,15 +197,18 @@ public final class RouterMain implements Callable<Integer> {
                 .metricsPort(metricsPort)
                 .upstreams(upstreams)
                 .store(store)
-                .storePassword(secret(storePasswordFile, "TRELLIS_STORE_PASSWORD", "store password"))
+                .storePassword(secret(storePasswordFile, "TRELLIS_STORE_PASSWORD"))
                 .retention(retention == null || retention.isBlank() ? null : DurationText.parse(retention))
                 .shutdownDelay(DurationText.parse(shutdownDelay))
                 .adminToken(token(adminTokenFile, "TRELLIS_ADMIN_TOKEN"))
                 .scoringToken(token(scoringTokenFile, "TRELLIS_SCORING_TOKEN"))
                 .tlsCert(tlsCert)
                 .tlsKey(tlsKey)
+                .tlsClientCa(tlsClientCa)
                 .upstreamTls(upstreamTls)
                 .upstreamCa(upstreamCa)
+                .upstreamCert(upstreamCert)
+                .upstreamKey(upstreamKey)
                 .defaultDeadline(DurationText.parse(defaultDeadline))
                 .maxMessageSize(DataSizeText.parse(maxMessageSize))
                 .rolloutTick(DurationText.parse(rolloutTick))
@@ -204,20 +220,13 @@ public final class RouterMain implements Callable<Integer> {
     }
 
     private String token(Path file, String variable) {
-        return secret(file, variable, "token");
+        return secret(file, variable);
     }
 
-    private String secret(Path file, String variable, String what) {
+    /** A secret from its file (a Secret mount) or else its environment variable; never from a flag's value. */
+    private String secret(Path file, String variable) {
         if (file != null) {
-            try {
-                String token = Files.readString(file, StandardCharsets.UTF_8).trim();
-                if (token.isEmpty()) {
-                    throw new IllegalArgumentException(what + " file " + file + " is empty");
-                }
-                return token;
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + what + " file " + file + ": " + e.getMessage(), e);
-            }
+            return TokenFiles.read(file);
         }
         String value = env.get(variable);
         return value == null || value.isBlank() ? null : value.trim();

@@ -7,6 +7,8 @@ import com.google.inject.Injector;
 import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.tls.ServerTls;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.router.admin.AdminModule;
 import dev.trellis.router.admin.ExperimentsService;
@@ -14,12 +16,14 @@ import dev.trellis.router.auth.AuthInterceptor;
 import dev.trellis.router.auth.AuthModule;
 import dev.trellis.router.config.ConfigModule;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.errors.StatusMapper;
 import dev.trellis.router.rollout.RolloutController;
 import dev.trellis.router.rollout.RolloutModule;
 import dev.trellis.router.routing.RoutingModule;
 import dev.trellis.router.scoring.ExposureLog;
 import dev.trellis.router.scoring.ScoringModule;
 import dev.trellis.router.scoring.ScoringService;
+import dev.trellis.router.telemetry.CallMetrics;
 import dev.trellis.router.telemetry.Telemetry;
 import dev.trellis.router.telemetry.TelemetryModule;
 import dev.trellis.router.telemetry.TraceContextServerInterceptor;
@@ -29,6 +33,8 @@ import dev.trellis.router.upstream.UpstreamModule;
 import dev.trellis.router.upstream.UpstreamPool;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -60,6 +66,7 @@ public final class RouterServer implements Closeable {
     private final ScoringService scoring;
     private final ExperimentsService experiments;
     private final AuthInterceptor auth;
+    private final CallMetrics callMetrics;
     private final TraceContextServerInterceptor traceContext;
     private final ModelCatalog catalog;
     private final UpstreamPool pool;
@@ -82,6 +89,7 @@ public final class RouterServer implements Closeable {
             ScoringService scoring,
             ExperimentsService experiments,
             AuthInterceptor auth,
+            CallMetrics callMetrics,
             TraceContextServerInterceptor traceContext,
             ModelCatalog catalog,
             UpstreamPool pool,
@@ -93,6 +101,7 @@ public final class RouterServer implements Closeable {
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.auth = requireNonNull(auth, "auth is null");
+        this.callMetrics = requireNonNull(callMetrics, "callMetrics is null");
         this.traceContext = requireNonNull(traceContext, "traceContext is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.pool = requireNonNull(pool, "pool is null");
@@ -140,18 +149,24 @@ public final class RouterServer implements Closeable {
         catalog.refresh();
         catalog.start();
 
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-                .maxInboundMessageSize(config.maxMessageSize())
-                .addService(ServerInterceptors.intercept(scoring, auth, traceContext))
-                .addService(ServerInterceptors.intercept(experiments, auth, traceContext))
-                .addService(health.getHealthService())
-                .addService(ProtoReflectionServiceV1.newInstance())
-                .addService(reflectionV1Alpha());
-        if (config.tlsCert().isPresent()) {
-            builder.useTransportSecurity(
-                    config.tlsCert().get().toFile(),
-                    config.tlsKey().orElseThrow().toFile());
+        InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+        NettyServerBuilder builder = config.tlsCert().isPresent()
+                ? NettyServerBuilder.forAddress(
+                        address,
+                        ServerTls.credentials(
+                                config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
+                : NettyServerBuilder.forAddress(address);
+        builder.maxInboundMessageSize(config.maxMessageSize());
+        for (ServerServiceDefinition service : List.of(
+                ServerInterceptors.intercept(scoring, traceContext),
+                ServerInterceptors.intercept(experiments, traceContext),
+                health.getHealthService().bindService(),
+                ProtoReflectionServiceV1.newInstance().bindService(),
+                reflectionV1Alpha().bindService())) {
+            builder.addService(MalformedRequests.guard(service, StatusMapper.DOMAIN));
         }
+        // for every service, present and future; the last added runs first: the metrics see every status
+        builder.intercept(auth).intercept(callMetrics);
         try {
             server = builder.build().start();
         } catch (IOException e) {
@@ -166,7 +181,9 @@ public final class RouterServer implements Closeable {
                 "router listening on {}:{} ({}), upstream {}",
                 config.host(),
                 server.getPort(),
-                config.tlsCert().isPresent() ? "TLS" : "plaintext",
+                config.tlsClientCa().isPresent()
+                        ? "mutual TLS"
+                        : config.tlsCert().isPresent() ? "TLS" : "plaintext",
                 config.upstreams());
     }
 
@@ -217,6 +234,13 @@ public final class RouterServer implements Closeable {
 
     public int port() {
         return server.getPort();
+    }
+
+    /** The services this router serves, as registered (for checks that must cover every method). */
+    public List<ServiceDescriptor> services() {
+        return server.getServices().stream()
+                .map(ServerServiceDefinition::getServiceDescriptor)
+                .toList();
     }
 
     /** The model catalog (for tests and tools that wait for replicas). */

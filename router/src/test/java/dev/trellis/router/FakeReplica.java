@@ -38,6 +38,7 @@ final class FakeReplica implements AutoCloseable {
 
     final AtomicInteger inferCalls = new AtomicInteger();
     final AtomicReference<Metadata> lastHeaders = new AtomicReference<>();
+    final AtomicReference<ModelInferRequest> lastRequest = new AtomicReference<>();
     final AtomicLong lastDeadlineMillis = new AtomicLong(-1);
     volatile Status failWith;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -117,6 +118,7 @@ final class FakeReplica implements AutoCloseable {
         public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
             inferCalls.incrementAndGet();
             lastHeaders.set(HEADERS.get());
+            lastRequest.set(request);
             io.grpc.Deadline deadline = Context.current().getDeadline();
             lastDeadlineMillis.set(deadline == null ? -1 : deadline.timeRemaining(TimeUnit.MILLISECONDS));
             Status failure = failWith;

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.auth.BearerToken;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,12 +23,22 @@ import java.util.Optional;
  * @param maxBatchSize most rows one batch (one ensemble call) holds
  * @param maxQueueDelay how long an idle worker waits for more requests before scoring a partial batch
  * @param maxQueueSize most requests queued per model version before RESOURCE_EXHAUSTED
- * @param batchWorkers scoring threads per model version
+ * @param batchWorkers scoring threads per model version for interactive requests (at most
+ *     maxBatchSize rows, no explanation, not low priority)
+ * @param bulkWorkers scoring threads per model version for large or low-priority requests
+ * @param explainWorkers scoring threads per model version for requests with explanations
+ * @param bulkQueueSize most bulk requests queued per model version before RESOURCE_EXHAUSTED
+ * @param explainQueueSize most explain requests queued per model version before RESOURCE_EXHAUSTED
+ * @param maxExplainRows most rows one request with explanations may carry (INVALID_ARGUMENT above)
  * @param maxMessageSize largest inbound gRPC message, in bytes
  * @param maxBatchRows most rows one ModelInfer request may carry
  * @param drainTimeout how long in-flight requests may take to finish at unload and shutdown
  * @param tlsCert PEM certificate chain; with {@code tlsKey}, serves TLS
  * @param tlsKey PEM private key (PKCS#8)
+ * @param tlsClientCa PEM CA bundle: when set, every client must present a certificate it signed
+ * @param adminToken bearer token for the repository mutations (it grants ModelInfer too); without
+ *     one they are refused
+ * @param inferenceToken bearer token ModelInfer then needs (the admin token is accepted too)
  * @param traceLog export spans to the log
  */
 public record ModelServerConfig(
@@ -43,11 +54,19 @@ public record ModelServerConfig(
         Duration maxQueueDelay,
         int maxQueueSize,
         int batchWorkers,
+        int bulkWorkers,
+        int explainWorkers,
+        int bulkQueueSize,
+        int explainQueueSize,
+        int maxExplainRows,
         int maxMessageSize,
         int maxBatchRows,
         Duration drainTimeout,
         Optional<Path> tlsCert,
         Optional<Path> tlsKey,
+        Optional<Path> tlsClientCa,
+        Optional<BearerToken> adminToken,
+        Optional<BearerToken> inferenceToken,
         boolean traceLog) {
     public static final int DEFAULT_PORT = 8081;
     public static final String DEFAULT_HOST = "0.0.0.0";
@@ -59,6 +78,9 @@ public record ModelServerConfig(
     public static final int DEFAULT_MAX_QUEUE_SIZE = 2048;
     public static final int DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
     public static final int DEFAULT_MAX_BATCH_ROWS = 10_000;
+    public static final int DEFAULT_BULK_QUEUE_SIZE = 64;
+    public static final int DEFAULT_EXPLAIN_QUEUE_SIZE = 64;
+    public static final int DEFAULT_MAX_EXPLAIN_ROWS = 1000;
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
 
     public ModelServerConfig {
@@ -77,6 +99,11 @@ public record ModelServerConfig(
         }
         checkRange(maxQueueSize, 1, Integer.MAX_VALUE, "maxQueueSize");
         checkRange(batchWorkers, 1, 1024, "batchWorkers");
+        checkRange(bulkWorkers, 1, 1024, "bulkWorkers");
+        checkRange(explainWorkers, 1, 1024, "explainWorkers");
+        checkRange(bulkQueueSize, 1, Integer.MAX_VALUE, "bulkQueueSize");
+        checkRange(explainQueueSize, 1, Integer.MAX_VALUE, "explainQueueSize");
+        checkRange(maxExplainRows, 1, Integer.MAX_VALUE, "maxExplainRows");
         checkRange(maxMessageSize, 1024, Integer.MAX_VALUE, "maxMessageSize");
         checkRange(maxBatchRows, 1, Integer.MAX_VALUE, "maxBatchRows");
         checkPositive(requireNonNull(drainTimeout, "drainTimeout is null"), "drainTimeout");
@@ -85,6 +112,12 @@ public record ModelServerConfig(
         if (tlsCert.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("TLS needs both a certificate and a key");
         }
+        requireNonNull(tlsClientCa, "tlsClientCa is null");
+        if (tlsClientCa.isPresent() && tlsCert.isEmpty()) {
+            throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
+        }
+        requireNonNull(adminToken, "adminToken is null");
+        requireNonNull(inferenceToken, "inferenceToken is null");
     }
 
     public static Builder builder(Path repository) {
@@ -104,10 +137,18 @@ public record ModelServerConfig(
                 .maxQueueDelay(maxQueueDelay)
                 .maxQueueSize(maxQueueSize)
                 .batchWorkers(batchWorkers)
+                .bulkWorkers(bulkWorkers)
+                .explainWorkers(explainWorkers)
+                .bulkQueueSize(bulkQueueSize)
+                .explainQueueSize(explainQueueSize)
+                .maxExplainRows(maxExplainRows)
                 .maxMessageSize(maxMessageSize)
                 .maxBatchRows(maxBatchRows)
                 .drainTimeout(drainTimeout)
                 .tls(tlsCert.orElse(null), tlsKey.orElse(null))
+                .tlsClientCa(tlsClientCa.orElse(null))
+                .adminToken(adminToken.orElse(null))
+                .inferenceToken(inferenceToken.orElse(null))
                 .traceLog(traceLog);
     }
 
@@ -117,6 +158,11 @@ public record ModelServerConfig(
 
     public static int defaultBatchWorkers() {
         return Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Half the cores, at least one: bulk and explain work never takes every core from interactive rows. */
+    public static int defaultBulkWorkers() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 
     private static void checkRange(int value, int min, int max, String name) {
@@ -145,11 +191,19 @@ public record ModelServerConfig(
         private Duration maxQueueDelay = DEFAULT_MAX_QUEUE_DELAY;
         private int maxQueueSize = DEFAULT_MAX_QUEUE_SIZE;
         private int batchWorkers = defaultBatchWorkers();
+        private int bulkWorkers = defaultBulkWorkers();
+        private int explainWorkers = defaultBulkWorkers();
+        private int bulkQueueSize = DEFAULT_BULK_QUEUE_SIZE;
+        private int explainQueueSize = DEFAULT_EXPLAIN_QUEUE_SIZE;
+        private int maxExplainRows = DEFAULT_MAX_EXPLAIN_ROWS;
         private int maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
         private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
         private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
         private Path tlsCert;
         private Path tlsKey;
+        private Path tlsClientCa;
+        private BearerToken adminToken;
+        private BearerToken inferenceToken;
         private boolean traceLog;
 
         private Builder(Path repository) {
@@ -211,6 +265,31 @@ public record ModelServerConfig(
             return this;
         }
 
+        public Builder bulkWorkers(int bulkWorkers) {
+            this.bulkWorkers = bulkWorkers;
+            return this;
+        }
+
+        public Builder explainWorkers(int explainWorkers) {
+            this.explainWorkers = explainWorkers;
+            return this;
+        }
+
+        public Builder bulkQueueSize(int bulkQueueSize) {
+            this.bulkQueueSize = bulkQueueSize;
+            return this;
+        }
+
+        public Builder explainQueueSize(int explainQueueSize) {
+            this.explainQueueSize = explainQueueSize;
+            return this;
+        }
+
+        public Builder maxExplainRows(int maxExplainRows) {
+            this.maxExplainRows = maxExplainRows;
+            return this;
+        }
+
         public Builder maxMessageSize(int maxMessageSize) {
             this.maxMessageSize = maxMessageSize;
             return this;
@@ -229,6 +308,21 @@ public record ModelServerConfig(
         public Builder tls(Path tlsCert, Path tlsKey) {
             this.tlsCert = tlsCert;
             this.tlsKey = tlsKey;
+            return this;
+        }
+
+        public Builder tlsClientCa(Path tlsClientCa) {
+            this.tlsClientCa = tlsClientCa;
+            return this;
+        }
+
+        public Builder adminToken(BearerToken adminToken) {
+            this.adminToken = adminToken;
+            return this;
+        }
+
+        public Builder inferenceToken(BearerToken inferenceToken) {
+            this.inferenceToken = inferenceToken;
             return this;
         }
 
@@ -251,11 +345,19 @@ public record ModelServerConfig(
                     maxQueueDelay,
                     maxQueueSize,
                     batchWorkers,
+                    bulkWorkers,
+                    explainWorkers,
+                    bulkQueueSize,
+                    explainQueueSize,
+                    maxExplainRows,
                     maxMessageSize,
                     maxBatchRows,
                     drainTimeout,
                     Optional.ofNullable(tlsCert),
                     Optional.ofNullable(tlsKey),
+                    Optional.ofNullable(tlsClientCa),
+                    Optional.ofNullable(adminToken),
+                    Optional.ofNullable(inferenceToken),
                     traceLog);
         }
     }

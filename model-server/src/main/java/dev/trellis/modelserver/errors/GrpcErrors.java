@@ -1,20 +1,18 @@
 package dev.trellis.modelserver.errors;
 
-import com.google.protobuf.Any;
-import com.google.rpc.BadRequest;
-import com.google.rpc.ErrorInfo;
+import dev.trellis.common.grpc.WireError;
 import io.grpc.StatusRuntimeException;
-import io.grpc.protobuf.StatusProto;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one place where internal failures become gRPC statuses: a {@code google.rpc.Status} with an
- * {@code ErrorInfo} (reason = the {@link ErrorCode} name) and, for request field problems, a
- * {@code BadRequest} with field violations. Unexpected exceptions become a generic INTERNAL whose
- * message never carries the cause; the cause is logged here instead. Thread-safe (stateless).
+ * The one place where internal failures become gRPC statuses, in the shape every Trellis server
+ * answers with ({@link WireError}): an {@code ErrorInfo} (reason = the {@link ErrorCode} name,
+ * domain {@value #DOMAIN}) and, for request field problems, a {@code BadRequest} with field
+ * violations. Unexpected exceptions become a generic INTERNAL whose message never carries the
+ * cause; the cause is logged here instead. Thread-safe (stateless).
  */
 public final class GrpcErrors {
     public static final String DOMAIN = "modelserver.trellis.dev";
@@ -35,24 +33,13 @@ public final class GrpcErrors {
             log.error("internal error", unwrapped);
             error = new ModelServerException(ErrorCode.INTERNAL_ERROR, "internal error");
         }
-        com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
-                .setCode(error.errorCode().statusCode().value())
-                .setMessage(error.getMessage());
-        status.addDetails(Any.pack(ErrorInfo.newBuilder()
-                .setReason(error.errorCode().name())
-                .setDomain(DOMAIN)
-                .putAllMetadata(error.metadata())
-                .build()));
-        if (!error.violations().isEmpty()) {
-            BadRequest.Builder badRequest = BadRequest.newBuilder();
-            for (FieldViolation violation : error.violations()) {
-                badRequest.addFieldViolations(BadRequest.FieldViolation.newBuilder()
-                        .setField(violation.field())
-                        .setDescription(violation.description()));
-            }
-            status.addDetails(Any.pack(badRequest.build()));
-        }
-        return StatusProto.toStatusRuntimeException(status.build());
+        return new WireError(
+                        error.errorCode().statusCode(),
+                        error.getMessage(),
+                        error.errorCode().name(),
+                        error.metadata(),
+                        error.violations())
+                .toStatusException(DOMAIN);
     }
 
     private static Throwable unwrap(Throwable failure) {

@@ -2,6 +2,7 @@ package dev.trellis.modelserver.errors;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.grpc.FieldViolation;
 import java.util.List;
 import java.util.Map;
 

@@ -6,6 +6,7 @@ import dev.trellis.common.TrellisVersion;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
+import dev.trellis.modelserver.batching.ScoredRows;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.errors.ErrorCode;
 import dev.trellis.modelserver.errors.GrpcErrors;
@@ -39,7 +40,10 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.trace.Span;
 import jakarta.inject.Inject;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -55,12 +59,14 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     private final ModelRepository repository;
     private final ServingHealth health;
     private final int maxBatchRows;
+    private final int maxExplainRows;
 
     @Inject
     public InferenceService(ModelRepository repository, ServingHealth health, ModelServerConfig config) {
         this.repository = requireNonNull(repository, "repository is null");
         this.health = requireNonNull(health, "health is null");
         this.maxBatchRows = requireNonNull(config, "config is null").maxBatchRows();
+        this.maxExplainRows = config.maxExplainRows();
     }
 
     @Override
@@ -134,8 +140,15 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     @Override
     public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> observer) {
         ServerCallStreamObserver<ModelInferResponse> call = (ServerCallStreamObserver<ModelInferResponse>) observer;
-        // a cancelled caller simply gets nothing; the batch it is part of still runs
-        call.setOnCancelHandler(() -> {});
+        // a caller that goes away while its rows are queued takes them out (a worker skips them);
+        // once they are in a batch, the batch still runs and the caller simply gets nothing
+        AtomicReference<CompletableFuture<ScoredRows>> queued = new AtomicReference<>();
+        call.setOnCancelHandler(() -> {
+            CompletableFuture<ScoredRows> future = queued.get();
+            if (future != null) {
+                future.cancel(false);
+            }
+        });
         ModelVersion version;
         DecodedRequest decoded;
         try {
@@ -150,24 +163,23 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
         span.setAttribute("trellis.model_version", version.version());
         try {
             FeatureSchema schema = version.ensemble().schema();
-            decoded = InferRequestDecoder.decode(request, schema, maxBatchRows);
+            decoded = InferRequestDecoder.decode(request, schema, maxBatchRows, maxExplainRows);
             span.setAttribute("trellis.rows", decoded.rows().rows());
-            version.batcher().submit(decoded.rows(), decoded.explain()).whenComplete((scored, failure) -> {
+            CompletableFuture<ScoredRows> future = version.batcher()
+                    .submit(decoded.rows(), decoded.explain(), decoded.priority(), queueDeadline(decoded.timeout()));
+            queued.set(future);
+            future.whenComplete((scored, failure) -> {
                 try {
+                    if (call.isCancelled()) {
+                        return;
+                    }
                     if (failure != null) {
                         call.onError(GrpcErrors.toStatusException(failure));
                         return;
                     }
-                    if (!call.isCancelled()) {
-                        call.onNext(InferResponseEncoder.encode(
-                                version.model(),
-                                version.version(),
-                                request.getId(),
-                                schema,
-                                scored,
-                                decoded.outputs()));
-                        call.onCompleted();
-                    }
+                    call.onNext(InferResponseEncoder.encode(
+                            version.model(), version.version(), request.getId(), schema, scored, decoded.outputs()));
+                    call.onCompleted();
                 } catch (RuntimeException e) {
                     call.onError(GrpcErrors.toStatusException(e));
                 } finally {
@@ -178,6 +190,11 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             version.release();
             observer.onError(GrpcErrors.toStatusException(e));
         }
+    }
+
+    /** When queued rows stop being worth scoring: the request's {@code timeout}, if it set one. */
+    private static long queueDeadline(Duration timeout) {
+        return timeout.isZero() ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
     }
 
     @Override

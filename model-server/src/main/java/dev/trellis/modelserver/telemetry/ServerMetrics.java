@@ -25,6 +25,8 @@ public final class ServerMetrics implements AutoCloseable {
     public static final AttributeKey<String> STATUS = AttributeKey.stringKey("rpc.grpc.status_code");
     public static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
     public static final AttributeKey<String> VERSION = AttributeKey.stringKey("version");
+    public static final AttributeKey<String> LANE = AttributeKey.stringKey("lane");
+    public static final AttributeKey<String> REASON = AttributeKey.stringKey("reason");
 
     private static final List<Double> SECONDS_BUCKETS = List.of(
             0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0);
@@ -38,13 +40,15 @@ public final class ServerMetrics implements AutoCloseable {
     private final LongHistogram batchRows;
     private final DoubleHistogram queueDelay;
     private final LongCounter queueRejected;
+    private final LongCounter queueExpired;
+    private final LongCounter authDenied;
     private volatile ObservableLongGauge loadedVersions;
 
     @Inject
     public ServerMetrics(OpenTelemetry openTelemetry) {
         this.meter = requireNonNull(openTelemetry, "openTelemetry is null").getMeter("dev.trellis.modelserver");
         this.requests = meter.counterBuilder("trellis.modelserver.requests")
-                .setDescription("gRPC calls finished, by method and status code")
+                .setDescription("gRPC calls finished, by method and status code (every status the server returns)")
                 .build();
         this.errors = meter.counterBuilder("trellis.modelserver.errors")
                 .setDescription("gRPC calls finished with a status other than OK, by method and status code")
@@ -66,7 +70,13 @@ public final class ServerMetrics implements AutoCloseable {
                 .setExplicitBucketBoundariesAdvice(SECONDS_BUCKETS)
                 .build();
         this.queueRejected = meter.counterBuilder("trellis.modelserver.queue.rejected")
-                .setDescription("requests refused because the batch queue was full")
+                .setDescription("requests refused because their lane's queue was full, by lane")
+                .build();
+        this.queueExpired = meter.counterBuilder("trellis.modelserver.queue.expired")
+                .setDescription("requests dropped unscored because their timeout passed in the queue, by lane")
+                .build();
+        this.authDenied = meter.counterBuilder("trellis.modelserver.auth.denied")
+                .setDescription("calls refused for a missing or wrong bearer token, by method and reason")
                 .build();
     }
 
@@ -87,8 +97,16 @@ public final class ServerMetrics implements AutoCloseable {
         queueDelay.record(seconds, version);
     }
 
-    public void recordQueueRejected(Attributes version) {
-        queueRejected.add(1, version);
+    public void recordQueueRejected(Attributes lane) {
+        queueRejected.add(1, lane);
+    }
+
+    public void recordQueueExpired(Attributes lane) {
+        queueExpired.add(1, lane);
+    }
+
+    public void recordAuthDenied(String method, String reason) {
+        authDenied.add(1, Attributes.of(METHOD, method, REASON, reason));
     }
 
     /** Reports, at each collection, the number of READY versions per model. */

@@ -2,7 +2,7 @@ package dev.trellis.modelserver.telemetry;
 
 import static java.util.Objects.requireNonNull;
 
-import io.grpc.ForwardingServerCall;
+import dev.trellis.common.grpc.CallCompletion;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -19,12 +19,13 @@ import io.opentelemetry.context.Scope;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import jakarta.inject.Inject;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Continues the caller's W3C trace (the {@code traceparent} metadata the router sends) with one
  * server span per call, and records call counts, errors and latency by method and status code.
- * The span is current while the handler runs, so handlers may add attributes. Thread-safe.
+ * Installed for the whole server and outermost, so that every status is counted, refusals by the
+ * auth check and unparseable requests included. The span is current while the handler runs, so
+ * handlers may add attributes. Thread-safe.
  */
 public final class TelemetryInterceptor implements ServerInterceptor {
     static final TextMapGetter<Metadata> METADATA_GETTER = new TextMapGetter<>() {
@@ -69,49 +70,37 @@ public final class TelemetryInterceptor implements ServerInterceptor {
                 .setAttribute("rpc.method", method == null ? fullMethod : method)
                 .startSpan();
         Context context = parent.with(span);
-        AtomicBoolean finished = new AtomicBoolean();
         String methodName = method == null ? fullMethod : method;
-        Runnable cancelled = () -> {
-            if (finished.compareAndSet(false, true)) {
-                finish(span, methodName, Status.CANCELLED, start);
+        // the handler runs, and its listener is called, with the span current
+        ServerCallHandler<ReqT, RespT> traced = (observed, metadata) -> {
+            ServerCall.Listener<ReqT> delegate;
+            try (Scope ignored = context.makeCurrent()) {
+                delegate = next.startCall(observed, metadata);
             }
-        };
-        ServerCall<ReqT, RespT> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-            @Override
-            public void close(Status status, Metadata trailers) {
-                if (finished.compareAndSet(false, true)) {
-                    finish(span, methodName, status, start);
+            return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
+                @Override
+                public void onMessage(ReqT message) {
+                    try (Scope ignored = context.makeCurrent()) {
+                        super.onMessage(message);
+                    }
                 }
-                super.close(status, trailers);
-            }
-        };
-        ServerCall.Listener<ReqT> delegate;
-        try (Scope ignored = context.makeCurrent()) {
-            delegate = next.startCall(observed, headers);
-        }
-        return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
-            @Override
-            public void onMessage(ReqT message) {
-                try (Scope ignored = context.makeCurrent()) {
-                    super.onMessage(message);
-                }
-            }
 
-            @Override
-            public void onHalfClose() {
-                try (Scope ignored = context.makeCurrent()) {
-                    super.onHalfClose();
+                @Override
+                public void onHalfClose() {
+                    try (Scope ignored = context.makeCurrent()) {
+                        super.onHalfClose();
+                    }
                 }
-            }
 
-            @Override
-            public void onCancel() {
-                try (Scope ignored = context.makeCurrent()) {
-                    super.onCancel();
+                @Override
+                public void onCancel() {
+                    try (Scope ignored = context.makeCurrent()) {
+                        super.onCancel();
+                    }
                 }
-                cancelled.run();
-            }
+            };
         };
+        return CallCompletion.observe(call, headers, traced, status -> finish(span, methodName, status, start));
     }
 
     private void finish(Span span, String method, Status status, long startNanos) {

@@ -98,11 +98,12 @@ class BatcherTest {
             result.get(10, TimeUnit.SECONDS);
         }
 
-        assertThat(ensemble.batchSizes()).containsExactly(1, 4, 10, 2);
+        // the 10-row request is bulk work, scored alone on the bulk lane's own thread
+        assertThat(ensemble.batchSizes()).containsExactlyInAnyOrder(1, 4, 10, 2);
     }
 
     @Test
-    void submit_explainsTheBatchWhenAnyRequestAsks() throws Exception {
+    void submit_explanationsHaveTheirOwnLane_plainRowsAreNeverExplained() throws Exception {
         Batcher batcher = batcher(64, 100, 1);
         ensemble.hold();
         CompletableFuture<ScoredRows> first = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 0), false);
@@ -114,8 +115,153 @@ class BatcherTest {
 
         assertThat(explained.get(10, TimeUnit.SECONDS).predictions().explanations())
                 .isPresent();
-        assertThat(plain.get(10, TimeUnit.SECONDS).batchRows()).isEqualTo(2);
-        assertThat(ensemble.explained()).containsExactly(false, true);
+        assertThat(plain.get(10, TimeUnit.SECONDS).predictions().explanations()).isEmpty();
+        assertThat(plain.get(10, TimeUnit.SECONDS).batchRows()).isEqualTo(1);
+        assertThat(ensemble.explained()).containsExactlyInAnyOrder(false, false, true);
+    }
+
+    @Test
+    void lane_followsExplanationSizeAndPriority() {
+        Batcher batcher = batcher(64, 100, 1);
+
+        assertThat(batcher.lane(1, false, Priority.DEFAULT)).isEqualTo(LaneKind.INTERACTIVE);
+        assertThat(batcher.lane(64, false, Priority.HIGH)).isEqualTo(LaneKind.INTERACTIVE);
+        assertThat(batcher.lane(65, false, Priority.HIGH)).isEqualTo(LaneKind.BULK);
+        assertThat(batcher.lane(1, false, Priority.LOW)).isEqualTo(LaneKind.BULK);
+        assertThat(batcher.lane(1, true, Priority.HIGH)).isEqualTo(LaneKind.EXPLAIN);
+    }
+
+    @Test
+    void submit_interactiveRowsDoNotWaitBehindBulkOrExplainWork() throws Exception {
+        GatedEnsemble gated = new GatedEnsemble(ensemble);
+        batcher = new Batcher(
+                "churn-v1",
+                gated,
+                new BatchingOptions(4, Duration.ZERO, 100, 1, 1, 1, 100, 100),
+                metrics,
+                Attributes.empty());
+        // every bulk and explain thread is busy, and more such work is queued
+        CompletableFuture<ScoredRows> explain = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 0), true);
+        CompletableFuture<ScoredRows> bulk = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 10, 1), false);
+        await("bulk and explain threads busy").atMost(Duration.ofSeconds(30)).until(() -> gated.waiting() == 2);
+        CompletableFuture<ScoredRows> lowPriority =
+                batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 2), false, Priority.LOW, Long.MAX_VALUE);
+        CompletableFuture<ScoredRows> moreExplain = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 3), true);
+
+        ScoredRows interactive = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 4), false)
+                .get(10, TimeUnit.SECONDS);
+
+        assertThat(interactive.rows()).isEqualTo(1);
+        assertThat(List.of(explain, bulk, lowPriority, moreExplain)).noneMatch(CompletableFuture::isDone);
+        assertThat(batcher.queued(LaneKind.BULK)).isEqualTo(1);
+        assertThat(batcher.queued(LaneKind.EXPLAIN)).isEqualTo(1);
+        gated.open();
+        for (CompletableFuture<ScoredRows> result : List.of(explain, bulk, lowPriority, moreExplain)) {
+            assertThat(result.get(10, TimeUnit.SECONDS).rows()).isPositive();
+        }
+    }
+
+    @Test
+    void submit_aFullLaneRefusesAtOnce_otherLanesStillAccept() throws Exception {
+        GatedEnsemble gated = new GatedEnsemble(ensemble);
+        batcher = new Batcher(
+                "churn-v1",
+                gated,
+                new BatchingOptions(4, Duration.ZERO, 100, 1, 1, 1, 1, 1),
+                metrics,
+                Attributes.empty());
+        CompletableFuture<ScoredRows> running = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 0), true);
+        await("the explain thread is busy").atMost(Duration.ofSeconds(30)).until(() -> gated.waiting() == 1);
+        CompletableFuture<ScoredRows> queued = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 1), true);
+
+        assertThatThrownBy(() -> batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 2), true))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.errorCode().statusCode()).isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED))
+                .hasMessageContaining("1 explain requests queued");
+        assertThat(batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 3), false)
+                        .get(10, TimeUnit.SECONDS)
+                        .rows())
+                .isEqualTo(1);
+        gated.open();
+        running.get(10, TimeUnit.SECONDS);
+        queued.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void submit_expiredOrCancelledRequestsAreDroppedUnscored() throws Exception {
+        Batcher batcher = batcher(64, 100, 1);
+        ensemble.hold();
+        CompletableFuture<ScoredRows> first = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 0), false);
+        awaitTaken(batcher);
+        CompletableFuture<ScoredRows> expired =
+                batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 2, 1), false, Priority.DEFAULT, System.nanoTime());
+        CompletableFuture<ScoredRows> cancelled = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 3, 2), false);
+        cancelled.cancel(false);
+        CompletableFuture<ScoredRows> live = batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 4, 3), false);
+        ensemble.open();
+
+        first.get(10, TimeUnit.SECONDS);
+        assertThat(live.get(10, TimeUnit.SECONDS).rows()).isEqualTo(4);
+        assertThatThrownBy(() -> expired.get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(ModelServerException.class)
+                .cause()
+                .satisfies(
+                        e -> assertThat(((ModelServerException) e).errorCode()).isEqualTo(ErrorCode.QUEUE_TIMEOUT));
+        assertThat(ensemble.batchSizes()).containsExactly(1, 4);
+    }
+
+    /** Holds bulk and explain predictions (more than one row, or explained) until opened. */
+    private static final class GatedEnsemble implements dev.trellis.ensemble.api.Ensemble {
+        private final FakeEnsemble delegate;
+        private final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+        private final java.util.concurrent.atomic.AtomicInteger waiting =
+                new java.util.concurrent.atomic.AtomicInteger();
+
+        GatedEnsemble(FakeEnsemble delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public dev.trellis.ensemble.api.FeatureSchema schema() {
+            return delegate.schema();
+        }
+
+        @Override
+        public List<String> baseModels() {
+            return delegate.baseModels();
+        }
+
+        @Override
+        public dev.trellis.ensemble.api.Predictions predict(FeatureBatch batch, boolean explain) {
+            if (explain || batch.rows() > 1) {
+                waiting.incrementAndGet();
+                try {
+                    if (!gate.await(30, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("gate never opened");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(e);
+                } finally {
+                    waiting.decrementAndGet();
+                }
+            }
+            return delegate.predict(batch, explain);
+        }
+
+        int waiting() {
+            return waiting.get();
+        }
+
+        void open() {
+            gate.countDown();
+        }
+
+        @Override
+        public void close() {
+            delegate.close();
+        }
     }
 
     @Test
@@ -131,7 +277,7 @@ class BatcherTest {
                 .isInstanceOfSatisfying(
                         ModelServerException.class,
                         e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.QUEUE_FULL))
-                .hasMessageContaining("2 requests queued");
+                .hasMessageContaining("2 interactive requests queued");
         ensemble.open();
         running.get(10, TimeUnit.SECONDS);
     }

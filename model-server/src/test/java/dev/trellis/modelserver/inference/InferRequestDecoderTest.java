@@ -26,7 +26,7 @@ class InferRequestDecoderTest {
     }
 
     private static DecodedRequest decode(ModelInferRequest.Builder request) {
-        return InferRequestDecoder.decode(request.setModelName("churn").build(), FakeEnsemble.SCHEMA, 100);
+        return InferRequestDecoder.decode(request.setModelName("churn").build(), FakeEnsemble.SCHEMA, 100, 10);
     }
 
     @Test
@@ -101,7 +101,7 @@ class InferRequestDecoderTest {
                     assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_TENSOR_CONTENTS);
                     assertThat(e.violations())
                             .singleElement()
-                            .satisfies(v -> assertThat(v.field()).isEqualTo("inputs[tenure].contents.fp32_contents"));
+                            .satisfies(v -> assertThat(v.field()).isEqualTo("inputs[0].contents.fp32_contents"));
                 })
                 .hasMessageContaining("has 1 values")
                 .hasMessageContaining("needs 3");
@@ -153,5 +153,113 @@ class InferRequestDecoderTest {
 
         assertThat(decoded.explain()).isTrue();
         assertThat(decoded.outputs()).containsExactlyInAnyOrder("contributions", "score");
+    }
+
+    @Test
+    void decode_rawAndTypedContentsTogether_isRefused() {
+        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
+                        .addInputs(tensor("tenure", "FP32", 1))
+                        .addInputs(tensor("plan", "BYTES", 1)
+                                .setContents(InferTensorContents.newBuilder()
+                                        .addBytesContents(ByteString.copyFromUtf8("basic"))))
+                        .addRawInputContents(ByteString.copyFrom(new byte[4]))
+                        .addRawInputContents(ByteString.copyFrom(new byte[] {5, 0, 0, 0, 'b', 'a', 's', 'i', 'c'}))))
+                .isInstanceOfSatisfying(ModelServerException.class, e -> {
+                    assertThat(e.errorCode().statusCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.violations())
+                            .singleElement()
+                            .satisfies(v -> assertThat(v.field()).isEqualTo("inputs[1].contents"));
+                })
+                .hasMessageContaining("'plan'")
+                .hasMessageContaining("raw_input_contents");
+    }
+
+    @Test
+    void decode_infinity_isRefusedInTypedAndRawContents_nanIsMissing() {
+        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
+                        .addInputs(tensor("tenure", "FP32", 2)
+                                .setContents(InferTensorContents.newBuilder()
+                                        .addFp32Contents(Float.NaN)
+                                        .addFp32Contents(Float.POSITIVE_INFINITY)))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.violations())
+                                .singleElement()
+                                .satisfies(v -> assertThat(v.field()).isEqualTo("inputs[0].contents.fp32_contents")))
+                .hasMessageContaining("Infinity in row 1")
+                .hasMessageContaining("NaN for missing");
+        ByteBuffer raw = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(Double.NEGATIVE_INFINITY);
+        assertThatThrownBy(() -> decode(ModelInferRequest.newBuilder()
+                        .addInputs(tensor("plan", "BYTES", 1))
+                        .addInputs(tensor("monthly_charges", "FP64", 1))
+                        .addRawInputContents(ByteString.copyFrom(new byte[] {0, 0, 0, 0}))
+                        .addRawInputContents(ByteString.copyFrom(raw.array()))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.violations())
+                                .singleElement()
+                                .satisfies(v -> assertThat(v.field()).isEqualTo("raw_input_contents[1]")));
+    }
+
+    @Test
+    void decode_priorityAndTimeoutParameters() {
+        InferInputTensor.Builder tenure = tensor("tenure", "FP32", 1)
+                .setContents(InferTensorContents.newBuilder().addFp32Contents(1));
+        DecodedRequest low = decode(ModelInferRequest.newBuilder()
+                .addInputs(tenure)
+                .putParameters("priority", int64(2))
+                .putParameters("timeout", int64(1500)));
+        DecodedRequest plain = decode(ModelInferRequest.newBuilder().addInputs(tenure));
+
+        assertThat(low.priority()).isEqualTo(dev.trellis.modelserver.batching.Priority.LOW);
+        assertThat(low.timeout()).isEqualTo(java.time.Duration.ofNanos(1_500_000));
+        assertThat(plain.priority()).isEqualTo(dev.trellis.modelserver.batching.Priority.DEFAULT);
+        assertThat(plain.timeout()).isZero();
+        assertThatThrownBy(() ->
+                        decode(ModelInferRequest.newBuilder().addInputs(tenure).putParameters("priority", int64(7))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.violations())
+                                .singleElement()
+                                .satisfies(v -> assertThat(v.field()).isEqualTo("parameters[priority]")));
+        assertThatThrownBy(() ->
+                        decode(ModelInferRequest.newBuilder().addInputs(tenure).putParameters("timeout", int64(-1))))
+                .isInstanceOfSatisfying(
+                        ModelServerException.class,
+                        e -> assertThat(e.violations())
+                                .singleElement()
+                                .satisfies(v -> assertThat(v.field()).isEqualTo("parameters[timeout]")));
+    }
+
+    @Test
+    void decode_explainAboveTheRowLimit_isInvalidArgument() {
+        InferTensorContents.Builder values = InferTensorContents.newBuilder();
+        for (int i = 0; i < 11; i++) {
+            values.addFp32Contents(i);
+        }
+        ModelInferRequest.Builder request = ModelInferRequest.newBuilder()
+                .addInputs(tensor("tenure", "FP32", 11).setContents(values))
+                .putParameters(
+                        "explain",
+                        dev.trellis.proto.inference.InferParameter.newBuilder()
+                                .setBoolParam(true)
+                                .build());
+
+        assertThatThrownBy(() -> decode(request))
+                .isInstanceOfSatisfying(ModelServerException.class, e -> {
+                    assertThat(e.errorCode()).isEqualTo(ErrorCode.EXPLAIN_TOO_LARGE);
+                    assertThat(e.errorCode().statusCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.violations())
+                            .singleElement()
+                            .satisfies(v -> assertThat(v.field()).isEqualTo("parameters[explain]"));
+                })
+                .hasMessageContaining("limit is 10 rows");
+        assertThat(decode(request.removeParameters("explain")).rows().rows()).isEqualTo(11);
+    }
+
+    private static dev.trellis.proto.inference.InferParameter int64(long value) {
+        return dev.trellis.proto.inference.InferParameter.newBuilder()
+                .setInt64Param(value)
+                .build();
     }
 }

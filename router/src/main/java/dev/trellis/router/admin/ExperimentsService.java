@@ -73,6 +73,11 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
     /** How long an outcome's caller waits for the commit before UNAVAILABLE (the store may be down). */
     static final Duration OUTCOME_COMMIT_TIMEOUT = Duration.ofSeconds(10);
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ExperimentsService.class);
+    // the range of google.protobuf.Timestamp
+    private static final long MIN_TIMESTAMP_SECONDS = -62_135_596_800L;
+    private static final long MAX_TIMESTAMP_SECONDS = 253_402_300_799L;
+
     private final ExperimentManager experiments;
     private final RolloutManager rollouts;
     private final ExperimentStore store;
@@ -345,7 +350,17 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
 
     @Override
     public void abortRollout(RolloutActionRequest request, StreamObserver<RolloutResponse> observer) {
-        unary(observer, () -> rollout(rollouts.abort(request.getModel(), request.getReason(), Actor.current())));
+        unary(observer, () -> {
+            dev.trellis.api.v1.Rollout aborted =
+                    rollouts.abort(request.getModel(), request.getReason(), Actor.current());
+            log.warn(
+                    "rollout of {} ABORTED by {}, traffic back on version {} ({})",
+                    aborted.getModel(),
+                    Actor.current(),
+                    aborted.getStableVersion(),
+                    request.getReason());
+            return rollout(aborted);
+        });
     }
 
     @Override
@@ -438,6 +453,13 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
         }
         if (!Double.isFinite(request.getValue())) {
             violations.add(new FieldViolation("value", "must be a finite number"));
+        }
+        if (request.hasTime()
+                && (request.getTime().getSeconds() < MIN_TIMESTAMP_SECONDS
+                        || request.getTime().getSeconds() > MAX_TIMESTAMP_SECONDS
+                        || request.getTime().getNanos() < 0
+                        || request.getTime().getNanos() > 999_999_999)) {
+            violations.add(new FieldViolation("time", "must be a timestamp between 0001-01-01 and 9999-12-31"));
         }
         if (!violations.isEmpty()) {
             throw new ExperimentsException(

@@ -2,110 +2,75 @@ package dev.trellis.router.auth;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.trellis.api.v1.ExperimentsGrpc;
-import dev.trellis.api.v1.ScoringGrpc;
-import dev.trellis.router.errors.RouterErrorCode;
-import dev.trellis.router.errors.RouterException;
+import dev.trellis.common.auth.Access;
+import dev.trellis.common.auth.BearerAuthInterceptor;
+import dev.trellis.common.auth.BearerToken;
 import dev.trellis.router.errors.StatusMapper;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
-import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.StatusRuntimeException;
-import java.util.Set;
+import io.grpc.Status;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * Bearer-token check for the public port.
+ * Bearer-token check for the public port, installed for the whole server, deny by default
+ * ({@link RouterAccess}):
  *
  * <ul>
- *   <li>Mutating {@code trellis.v1.Experiments} calls need {@code authorization: Bearer <admin token>}:
- *       none → UNAUTHENTICATED, a wrong one → PERMISSION_DENIED. Without a configured admin token
- *       the admin API is closed (PERMISSION_DENIED): a router reachable inside a cluster with an
- *       open admin API lets anyone re-route production traffic, so the safe failure is "off".</li>
+ *   <li>Admin methods (every {@code trellis.v1.Experiments} method that is not a read, and any
+ *       method nobody listed) need {@code authorization: Bearer <admin token>}: none →
+ *       UNAUTHENTICATED, a wrong one → PERMISSION_DENIED. Without a configured admin token the
+ *       admin API is closed (PERMISSION_DENIED): a router reachable inside a cluster with an open
+ *       admin API lets anyone re-route production traffic, so the safe failure is "off".</li>
  *   <li>{@code trellis.v1.Scoring} needs the scoring token when one is configured (the admin
  *       token is accepted there too).</li>
- *   <li>Everything else (reads, health, reflection) is open.</li>
+ *   <li>Reads, health and reflection are open.</li>
  * </ul>
  *
- * The actor recorded in histories is the {@code x-trellis-actor} header of an authenticated call
+ * Every refusal is one WARN line (method, peer, reason; never the token) and a count by reason.
+ * The actor recorded in histories is the {@code x-trellis-actor} header of an admitted admin call
  * (sanitized), else "admin". Thread-safe.
  */
 public final class AuthInterceptor implements ServerInterceptor {
-    public static final Metadata.Key<String> AUTHORIZATION =
-            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> AUTHORIZATION = BearerAuthInterceptor.AUTHORIZATION;
     public static final Metadata.Key<String> ACTOR =
             Metadata.Key.of("x-trellis-actor", Metadata.ASCII_STRING_MARSHALLER);
 
     private static final Pattern ACTOR_NAME = Pattern.compile("[A-Za-z0-9._@:+-]{1,64}");
-    private static final Set<String> MUTATING = Set.of(
-            ExperimentsGrpc.getPutExperimentMethod().getFullMethodName(),
-            ExperimentsGrpc.getStopExperimentMethod().getFullMethodName(),
-            ExperimentsGrpc.getDeleteExperimentMethod().getFullMethodName(),
-            ExperimentsGrpc.getRecordOutcomeMethod().getFullMethodName(),
-            ExperimentsGrpc.getRecordOutcomesMethod().getFullMethodName(),
-            ExperimentsGrpc.getStartRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getPauseRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getResumeRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getPromoteRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getAbortRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getSetDefaultVersionMethod().getFullMethodName());
 
-    private final Tokens adminToken;
-    private final Tokens scoringToken;
+    private final BearerAuthInterceptor bearer;
 
-    public AuthInterceptor(Tokens adminToken, Tokens scoringToken) {
-        this.adminToken = requireNonNull(adminToken, "adminToken is null");
-        this.scoringToken = requireNonNull(scoringToken, "scoringToken is null");
-    }
-
-    /** Whether a method changes state and therefore needs the admin token. */
-    public static boolean isMutating(MethodDescriptor<?, ?> method) {
-        return MUTATING.contains(method.getFullMethodName());
+    public AuthInterceptor(
+            Optional<BearerToken> adminToken,
+            Optional<BearerToken> scoringToken,
+            BearerAuthInterceptor.DenialListener denials) {
+        this.bearer = new BearerAuthInterceptor(
+                RouterAccess.POLICY,
+                requireNonNull(adminToken, "adminToken is null"),
+                requireNonNull(scoringToken, "scoringToken is null"),
+                new BearerAuthInterceptor.Settings(
+                        StatusMapper.DOMAIN,
+                        "scoring",
+                        Status.Code.PERMISSION_DENIED,
+                        "the admin API is disabled: start the router with --admin-token-file or TRELLIS_ADMIN_TOKEN"),
+                denials);
     }
 
     @Override
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
             ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-        MethodDescriptor<ReqT, RespT> method = call.getMethodDescriptor();
-        String bearer = bearer(headers.get(AUTHORIZATION));
-        if (isMutating(method)) {
-            if (!adminToken.configured()) {
-                return reject(
-                        call,
-                        RouterErrorCode.PERMISSION_DENIED,
-                        "the admin API is disabled: start the router with --admin-token-file or TRELLIS_ADMIN_TOKEN");
-            }
-            if (bearer == null) {
-                return reject(
-                        call,
-                        RouterErrorCode.UNAUTHENTICATED,
-                        method.getBareMethodName() + " needs the admin credential: authorization: Bearer <token>");
-            }
-            if (!adminToken.matches(bearer)) {
-                return reject(call, RouterErrorCode.PERMISSION_DENIED, "the admin token does not match");
-            }
-            return withActor(call, headers, next, actorName(headers));
+        if (RouterAccess.POLICY.access(call.getMethodDescriptor()) != Access.ADMIN) {
+            return bearer.interceptCall(call, headers, next);
         }
-        if (ScoringGrpc.SERVICE_NAME.equals(method.getServiceName()) && scoringToken.configured()) {
-            if (bearer == null) {
-                return reject(
-                        call, RouterErrorCode.UNAUTHENTICATED, "scoring needs authorization: Bearer <scoring token>");
-            }
-            if (!scoringToken.matches(bearer) && !adminToken.matches(bearer)) {
-                return reject(call, RouterErrorCode.PERMISSION_DENIED, "the scoring token does not match");
-            }
-        }
-        return next.startCall(call, headers);
-    }
-
-    private static <ReqT, RespT> ServerCall.Listener<ReqT> withActor(
-            ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next, String actor) {
-        Context context = Context.current().withValue(Actor.KEY, actor);
-        return Contexts.interceptCall(context, call, headers, next);
+        // admitted admin calls run as the actor they name
+        return bearer.interceptCall(call, headers, (admitted, metadata) -> {
+            Context context = Context.current().withValue(Actor.KEY, actorName(metadata));
+            return Contexts.interceptCall(context, admitted, metadata, next);
+        });
     }
 
     private static String actorName(Metadata headers) {
@@ -114,24 +79,5 @@ public final class AuthInterceptor implements ServerInterceptor {
             return "admin";
         }
         return name;
-    }
-
-    private static String bearer(String authorization) {
-        if (authorization == null) {
-            return null;
-        }
-        String value = authorization.trim();
-        if (value.length() > 7 && value.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            String token = value.substring(7).trim();
-            return token.isEmpty() ? null : token;
-        }
-        return null;
-    }
-
-    private static <ReqT, RespT> ServerCall.Listener<ReqT> reject(
-            ServerCall<ReqT, RespT> call, RouterErrorCode code, String message) {
-        StatusRuntimeException e = StatusMapper.toStatusException(new RouterException(code, message));
-        call.close(e.getStatus(), e.getTrailers() == null ? new Metadata() : e.getTrailers());
-        return new ServerCall.Listener<>() {};
     }
 }

@@ -25,8 +25,11 @@ public final class RouterConfig {
     private final Optional<String> scoringToken;
     private final Optional<Path> tlsCert;
     private final Optional<Path> tlsKey;
+    private final Optional<Path> tlsClientCa;
     private final boolean upstreamTls;
     private final Optional<Path> upstreamCa;
+    private final Optional<Path> upstreamCert;
+    private final Optional<Path> upstreamKey;
     private final Duration defaultDeadline;
     private final int maxMessageSize;
     private final Duration rolloutTick;
@@ -51,8 +54,11 @@ public final class RouterConfig {
                 requireNonNull(b.scoringToken, "scoringToken is null").filter(t -> !t.isBlank());
         this.tlsCert = requireNonNull(b.tlsCert, "tlsCert is null");
         this.tlsKey = requireNonNull(b.tlsKey, "tlsKey is null");
+        this.tlsClientCa = requireNonNull(b.tlsClientCa, "tlsClientCa is null");
         this.upstreamTls = b.upstreamTls;
         this.upstreamCa = requireNonNull(b.upstreamCa, "upstreamCa is null");
+        this.upstreamCert = requireNonNull(b.upstreamCert, "upstreamCert is null");
+        this.upstreamKey = requireNonNull(b.upstreamKey, "upstreamKey is null");
         this.defaultDeadline = positive(b.defaultDeadline, "default deadline");
         this.maxMessageSize = b.maxMessageSize;
         this.rolloutTick = positive(b.rolloutTick, "rollout tick");
@@ -70,6 +76,15 @@ public final class RouterConfig {
         }
         if (upstreamCa.isPresent() && !upstreamTls) {
             throw new IllegalArgumentException("--upstream-ca needs --upstream-tls");
+        }
+        if (tlsClientCa.isPresent() && tlsCert.isEmpty()) {
+            throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
+        }
+        if (upstreamCert.isPresent() != upstreamKey.isPresent()) {
+            throw new IllegalArgumentException("--upstream-cert and --upstream-key go together");
+        }
+        if (upstreamCert.isPresent() && !upstreamTls) {
+            throw new IllegalArgumentException("--upstream-cert needs --upstream-tls");
         }
         if (maxMessageSize < 1024) {
             throw new IllegalArgumentException("max message size must be at least 1024 bytes, was " + maxMessageSize);
@@ -123,8 +138,11 @@ public final class RouterConfig {
         b.scoringToken = scoringToken;
         b.tlsCert = tlsCert;
         b.tlsKey = tlsKey;
+        b.tlsClientCa = tlsClientCa;
         b.upstreamTls = upstreamTls;
         b.upstreamCa = upstreamCa;
+        b.upstreamCert = upstreamCert;
+        b.upstreamKey = upstreamKey;
         b.defaultDeadline = defaultDeadline;
         b.maxMessageSize = maxMessageSize;
         b.rolloutTick = rolloutTick;
@@ -192,8 +210,22 @@ public final class RouterConfig {
         return tlsKey;
     }
 
+    /** CA bundle client certificates must chain to (mutual TLS on the public port); empty = none needed. */
+    public Optional<Path> tlsClientCa() {
+        return tlsClientCa;
+    }
+
     public boolean upstreamTls() {
         return upstreamTls;
+    }
+
+    /** Client certificate chain the router presents to model-servers that require mutual TLS. */
+    public Optional<Path> upstreamCert() {
+        return upstreamCert;
+    }
+
+    public Optional<Path> upstreamKey() {
+        return upstreamKey;
     }
 
     public Optional<Path> upstreamCa() {
@@ -252,8 +284,11 @@ public final class RouterConfig {
         private Optional<String> scoringToken = Optional.empty();
         private Optional<Path> tlsCert = Optional.empty();
         private Optional<Path> tlsKey = Optional.empty();
+        private Optional<Path> tlsClientCa = Optional.empty();
         private boolean upstreamTls;
         private Optional<Path> upstreamCa = Optional.empty();
+        private Optional<Path> upstreamCert = Optional.empty();
+        private Optional<Path> upstreamKey = Optional.empty();
         private Duration defaultDeadline = Duration.ofSeconds(2);
         private int maxMessageSize = 4 * 1024 * 1024;
         private Duration rolloutTick = Duration.ofSeconds(1);
@@ -327,6 +362,21 @@ public final class RouterConfig {
 
         public Builder tlsKey(Path v) {
             this.tlsKey = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder tlsClientCa(Path v) {
+            this.tlsClientCa = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder upstreamCert(Path v) {
+            this.upstreamCert = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder upstreamKey(Path v) {
+            this.upstreamKey = Optional.ofNullable(v);
             return this;
         }
 

@@ -3,11 +3,16 @@ package dev.trellis.router.errors;
 import static java.util.Objects.requireNonNull;
 
 import java.util.List;
+import java.util.Map;
 
-/** An error with a code; converted to a gRPC status only by {@link StatusMapper}. */
+/**
+ * An error with a code; converted to a gRPC status only by {@link StatusMapper}. Its metadata
+ * travels in the status's {@code google.rpc.ErrorInfo}.
+ */
 public final class RouterException extends RuntimeException {
     private final RouterErrorCode code;
     private final List<Violation> violations;
+    private final Map<String, String> metadata;
 
     public RouterException(RouterErrorCode code, String message) {
         this(code, message, List.of(), null);
@@ -18,9 +23,19 @@ public final class RouterException extends RuntimeException {
     }
 
     public RouterException(RouterErrorCode code, String message, List<Violation> violations, Throwable cause) {
+        this(code, message, violations, Map.of(), cause);
+    }
+
+    public RouterException(
+            RouterErrorCode code,
+            String message,
+            List<Violation> violations,
+            Map<String, String> metadata,
+            Throwable cause) {
         super(requireNonNull(message, "message is null"), cause);
         this.code = requireNonNull(code, "code is null");
         this.violations = List.copyOf(requireNonNull(violations, "violations is null"));
+        this.metadata = Map.copyOf(requireNonNull(metadata, "metadata is null"));
     }
 
     /**
@@ -42,6 +57,10 @@ public final class RouterException extends RuntimeException {
 
     public List<Violation> violations() {
         return violations;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
     }
 
     /** A field that was wrong, as google.rpc.BadRequest reports it. */

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.api.v1.Rollout;
+import dev.trellis.api.v1.RolloutState;
 import dev.trellis.experiments.ExperimentManager;
 import dev.trellis.experiments.rollout.PublishedWindow;
 import dev.trellis.experiments.rollout.RolloutManager;
@@ -141,7 +142,14 @@ public final class RolloutController implements Closeable {
             windows.reset(model);
         }
         stepSeen.put(model, step(result.rollout()));
-        if (result.rollout().getState() != rollout.getState()
+        if (result.rollout().getState() == RolloutState.ABORTED && rollout.getState() != RolloutState.ABORTED) {
+            log.warn(
+                    "rollout of {}: ABORTED at {}%, traffic back on version {} ({})",
+                    model,
+                    result.rollout().getCurrentWeight(),
+                    result.rollout().getStableVersion(),
+                    result.rollout().getReason());
+        } else if (result.rollout().getState() != rollout.getState()
                 || result.rollout().getCurrentStep() != rollout.getCurrentStep()) {
             log.info(
                     "rollout of {}: {} at {}% ({})",

@@ -6,6 +6,7 @@ import dev.trellis.api.v1.BaseScore;
 import dev.trellis.api.v1.Explanation;
 import dev.trellis.api.v1.FeatureContribution;
 import dev.trellis.api.v1.Interval;
+import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
@@ -55,13 +56,19 @@ public final class InferenceCodec {
             FeatureSchema schema,
             ScoreRows rows,
             List<Integer> indexes,
-            boolean explain) {
+            boolean explain,
+            long priority) {
         int n = indexes.size();
         ModelInferRequest.Builder request =
                 ModelInferRequest.newBuilder().setModelName(model).setModelVersion(version);
         if (explain) {
             request.putParameters(
                     "explain", InferParameter.newBuilder().setBoolParam(true).build());
+        }
+        if (priority != 0) {
+            request.putParameters(
+                    "priority",
+                    InferParameter.newBuilder().setInt64Param(priority).build());
         }
         for (FeatureSchema.Feature feature : schema.features()) {
             byte[] raw;
@@ -95,6 +102,15 @@ public final class InferenceCodec {
             request.addRawInputContents(UnsafeByteOperations.unsafeWrap(raw)); // raw is never written after this
         }
         return request.build();
+    }
+
+    /**
+     * The Open Inference Protocol {@code priority} parameter (Triton's: 1 = high, 2 = low) of a
+     * public priority, with the call's default for an unspecified one.
+     */
+    static long upstreamPriority(Priority priority, Priority callDefault) {
+        Priority effective = priority == Priority.PRIORITY_UNSPECIFIED ? callDefault : priority;
+        return effective == Priority.LOW ? 2 : 1;
     }
 
     /** Row {@code i}'s scores from a ModelInfer response (without {@code served}). */

@@ -110,9 +110,10 @@ final class RequestRows implements ScoreRows {
             case NUMBER_VALUE ->
                 feature.categorical()
                         ? "expected a string (categorical feature), got number"
-                        : Double.isFinite(value.getNumberValue())
-                                ? null
-                                : "expected a finite number, got " + value.getNumberValue();
+                        : Double.isInfinite(value.getNumberValue())
+                                ? "expected a finite number, got " + value.getNumberValue()
+                                        + "; send NaN or null for missing"
+                                : null;
             case STRING_VALUE -> feature.categorical() ? null : "expected a number, got string";
             case BOOL_VALUE -> "expected " + expected + ", got bool";
             case STRUCT_VALUE -> "expected " + expected + ", got object";

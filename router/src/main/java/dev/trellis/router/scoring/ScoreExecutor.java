@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.RoutingReason;
 import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
@@ -48,6 +49,7 @@ import java.util.function.Supplier;
  */
 public final class ScoreExecutor {
     static final int MAX_ROWS_PER_CALL = 1000;
+    private static final int BULK_ROWS = 64;
     private static final String SCORE = "Score";
     private static final String SCORE_BATCH = "ScoreBatch";
 
@@ -84,8 +86,15 @@ public final class ScoreExecutor {
      */
     public CompletableFuture<List<ScoreResponse>> score(
             String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch) {
+        Priority priority =
+                rows.isEmpty() ? Priority.PRIORITY_UNSPECIFIED : rows.get(0).getPriority();
         return run(
-                model, () -> RequestRows.of(model, rows, batch), batchPin, batchExplain, batch ? SCORE_BATCH : SCORE);
+                model,
+                () -> RequestRows.of(model, rows, batch),
+                batchPin,
+                batchExplain,
+                batch ? SCORE_BATCH : SCORE,
+                InferenceCodec.upstreamPriority(priority, batch ? Priority.LOW : Priority.HIGH));
     }
 
     /**
@@ -93,7 +102,13 @@ public final class ScoreExecutor {
      * context of the server call.
      */
     public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request) {
-        return run(request.getModel(), () -> rowsOf(request), request.getVersion(), request.getExplain(), SCORE_BATCH);
+        return run(
+                request.getModel(),
+                () -> rowsOf(request),
+                request.getVersion(),
+                request.getExplain(),
+                SCORE_BATCH,
+                InferenceCodec.upstreamPriority(request.getPriority(), Priority.LOW));
     }
 
     /** The number of rows of a batch in either form, for telemetry. */
@@ -114,10 +129,15 @@ public final class ScoreExecutor {
     }
 
     private CompletableFuture<List<ScoreResponse>> run(
-            String model, Supplier<ScoreRows> rows, String batchPin, boolean batchExplain, String method) {
+            String model,
+            Supplier<ScoreRows> rows,
+            String batchPin,
+            boolean batchExplain,
+            String method,
+            long priority) {
         CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
         try {
-            start(model, rows.get(), batchPin, batchExplain, method, result);
+            start(model, rows.get(), batchPin, batchExplain, method, priority, result);
         } catch (RuntimeException e) {
             result.completeExceptionally(e);
         }
@@ -130,6 +150,7 @@ public final class ScoreExecutor {
             String batchPin,
             boolean batchExplain,
             String method,
+            long priority,
             CompletableFuture<List<ScoreResponse>> result) {
         CatalogSnapshot.Model known = routing.model(model);
         if (rows.size() == 0) {
@@ -174,7 +195,7 @@ public final class ScoreExecutor {
             if (result.isDone()) {
                 return; // an earlier chunk already failed the batch
             }
-            send(model, rows, routed, chunk, batchExplain, method, responses, pending, result);
+            send(model, rows, routed, chunk, batchExplain, method, priority, responses, pending, result);
         }
     }
 
@@ -185,6 +206,7 @@ public final class ScoreExecutor {
             List<Integer> chunk,
             boolean batchExplain,
             String method,
+            long priority,
             ScoreResponse[] responses,
             AtomicInteger pending,
             CompletableFuture<List<ScoreResponse>> result) {
@@ -194,11 +216,15 @@ public final class ScoreExecutor {
         for (int index : chunk) {
             explain |= rows.explain(index);
         }
-        ModelInferRequest request = InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain);
+        ModelInferRequest request =
+                InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain, priority);
         AtomicReference<String> replica = new AtomicReference<>("");
         long started = System.nanoTime();
-        ListenableFuture<ModelInferResponse> call =
-                pool.stub().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
+        // large and explained answers are handled off the connection's transport thread
+        boolean bulk = explain || priority == 2 || chunk.size() > BULK_ROWS;
+        ListenableFuture<ModelInferResponse> call = (bulk ? pool.bulkStub() : pool.stub())
+                .withOption(ReplicaCapture.KEY, replica)
+                .modelInfer(request);
         boolean anyExplain = explain;
         Futures.addCallback(
                 call,
@@ -267,7 +293,7 @@ public final class ScoreExecutor {
                                     "version " + version + " of model " + model
                                             + " is routed but no replica serves it: " + status.getDescription());
                         } else {
-                            error = StatusMapper.fromUpstream(status, model, version);
+                            error = StatusMapper.fromUpstream(t, model, version);
                         }
                         if (error.code() != RouterErrorCode.INVALID_REQUEST
                                 && error.code() != RouterErrorCode.CANCELLED) {

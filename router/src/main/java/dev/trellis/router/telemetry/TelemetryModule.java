@@ -11,6 +11,7 @@ public final class TelemetryModule extends AbstractModule {
     @Override
     protected void configure() {
         bind(ScoringMetrics.class).in(Singleton.class);
+        bind(CallMetrics.class).in(Singleton.class);
         bind(TracingClientInterceptor.class).in(Singleton.class);
         bind(TraceContextServerInterceptor.class).in(Singleton.class);
     }

@@ -264,7 +264,7 @@ public final class ModelCatalog implements Closeable {
         ManagedChannel channel = channels.computeIfAbsent(replica, r -> {
             UpstreamTargets.HostPort hp = UpstreamTargets.HostPort.parse(r, 8081);
             NettyChannelBuilder builder = NettyChannelBuilder.forAddress(hp.host(), hp.port());
-            return UpstreamTls.apply(builder, config.tls(), config.ca())
+            return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                     .maxInboundMessageSize(config.maxMessageSize())
                     .build();
         });

@@ -12,6 +12,8 @@ public record UpstreamConfig(
         UpstreamTargets targets,
         boolean tls,
         Optional<Path> ca,
+        Optional<Path> clientCert,
+        Optional<Path> clientKey,
         Duration defaultDeadline,
         int maxMessageSize,
         int maxAttempts,
@@ -20,6 +22,8 @@ public record UpstreamConfig(
     public UpstreamConfig {
         requireNonNull(targets, "targets is null");
         requireNonNull(ca, "ca is null");
+        requireNonNull(clientCert, "clientCert is null");
+        requireNonNull(clientKey, "clientKey is null");
         requireNonNull(defaultDeadline, "defaultDeadline is null");
         requireNonNull(healthService, "healthService is null");
         requireNonNull(catalogRefresh, "catalogRefresh is null");
@@ -30,6 +34,8 @@ public record UpstreamConfig(
                 UpstreamTargets.parse(config.upstreams()),
                 config.upstreamTls(),
                 config.upstreamCa(),
+                config.upstreamCert(),
+                config.upstreamKey(),
                 config.defaultDeadline(),
                 config.maxMessageSize(),
                 config.upstreamMaxAttempts(),

@@ -10,7 +10,10 @@ import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Inject;
 import java.io.Closeable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,9 +25,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class UpstreamPool implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
+    private static final AtomicInteger BULK_THREADS = new AtomicInteger();
 
     private final ManagedChannel channel;
     private final GRPCInferenceServiceFutureStub stub;
+    private final ExecutorService bulkCallbacks;
+    private final GRPCInferenceServiceFutureStub bulkStub;
 
     @Inject
     public UpstreamPool(UpstreamConfig config, TracingClientInterceptor tracing) {
@@ -35,7 +41,7 @@ public final class UpstreamPool implements Closeable {
         if (!config.targets().isDns()) {
             builder = withStaticResolver(builder);
         }
-        builder = UpstreamTls.apply(builder, config.tls(), config.ca())
+        builder = UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
                 .enableRetry()
                 .maxRetryAttempts(5)
@@ -51,6 +57,15 @@ public final class UpstreamPool implements Closeable {
         // Connect now so the first request does not pay for connection setup and health checks.
         channel.getState(true);
         this.stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
+        // Bulk and explain answers are large: parsing and decoding them on the transport thread
+        // would hold up every small answer on the same connection behind them.
+        this.bulkCallbacks =
+                Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()), runnable -> {
+                    Thread thread = new Thread(runnable, "upstream-bulk-" + BULK_THREADS.incrementAndGet());
+                    thread.setDaemon(true);
+                    return thread;
+                });
+        this.bulkStub = stub.withExecutor(bulkCallbacks);
         log.info(
                 "upstream pool {} (round_robin, health service {}, {} attempts)",
                 config.targets().channelTarget(),
@@ -70,6 +85,15 @@ public final class UpstreamPool implements Closeable {
         return stub;
     }
 
+    /**
+     * The stub for calls with large answers (bulk batches, explanations): their answers are parsed
+     * and handled on the pool's own threads, not on the connection's transport thread that
+     * interactive answers need.
+     */
+    public GRPCInferenceServiceFutureStub bulkStub() {
+        return bulkStub;
+    }
+
     public ManagedChannel channel() {
         return channel;
     }
@@ -85,5 +109,6 @@ public final class UpstreamPool implements Closeable {
             channel.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        bulkCallbacks.shutdownNow();
     }
 }

@@ -50,7 +50,7 @@ class InferenceCodecTest {
                                 .build()),
                 true);
 
-        ModelInferRequest request = InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), true);
+        ModelInferRequest request = InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), true, 0);
 
         assertThat(request.getModelName()).isEqualTo("churn");
         assertThat(request.getModelVersion()).isEqualTo("2");
@@ -99,9 +99,9 @@ class InferenceCodecTest {
                 true);
 
         ModelInferRequest fromColumns =
-                InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(2, 1), false);
+                InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(2, 1), false, 0);
 
-        assertThat(fromColumns).isEqualTo(InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), false));
+        assertThat(fromColumns).isEqualTo(InferenceCodec.encode("churn", "2", SCHEMA, rows, List.of(0, 1), false, 0));
         assertThat(floats(fromColumns, 0)).containsExactly(3f, Float.NaN);
     }
 
@@ -111,7 +111,7 @@ class InferenceCodecTest {
                 FeatureColumns.newBuilder().addAllUnitIds(List.of("a", "b")).build();
 
         ModelInferRequest request =
-                InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(0, 1), false);
+                InferenceCodec.encode("churn", "2", SCHEMA, ColumnRows.of(columns), List.of(0, 1), false, 0);
 
         assertThat(floats(request, 0)).containsExactly(Float.NaN, Float.NaN);
         assertThat(strings(request, 1)).containsExactly("", "");
