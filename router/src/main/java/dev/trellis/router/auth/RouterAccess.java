@@ -30,6 +30,7 @@ public final class RouterAccess {
                     Access.ADMIN,
                     ExperimentsGrpc.getPutExperimentMethod(),
                     ExperimentsGrpc.getStopExperimentMethod(),
+                    ExperimentsGrpc.getDeleteExperimentMethod(),
                     ExperimentsGrpc.getRecordOutcomeMethod(),
                     ExperimentsGrpc.getRecordOutcomesMethod(),
                     ExperimentsGrpc.getStartRolloutMethod(),
