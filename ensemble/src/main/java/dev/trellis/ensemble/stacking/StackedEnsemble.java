@@ -185,10 +185,11 @@ public final class StackedEnsemble implements Ensemble {
     }
 
     private Predictions.Explanations explain(Matrix trees, double[][] logits, double[] ensembleLogit) {
-        float[][] xgb = xgboost.contributions(trees);
-        double[][] lgb = lightgbm.contributions(trees);
+        double[] xgb = xgboost.contributions(trees);
+        double[] lgb = lightgbm.contributions(trees);
         int rows = trees.rows();
         int features = schema.size();
+        int width = features + 1;
         double wx = meta.weights()[0];
         double wl = meta.weights()[1];
         double wm = meta.weights()[2];
@@ -196,10 +197,11 @@ public final class StackedEnsemble implements Ensemble {
         double[] baseValue = new double[rows];
         double[] mlpTerm = new double[rows];
         for (int r = 0; r < rows; r++) {
+            int base = r * width;
             for (int f = 0; f < features; f++) {
-                contributions[r][f] = wx * xgb[r][f] + wl * lgb[r][f];
+                contributions[r][f] = wx * xgb[base + f] + wl * lgb[base + f];
             }
-            baseValue[r] = meta.intercept() + wx * xgb[r][features] + wl * lgb[r][features];
+            baseValue[r] = meta.intercept() + wx * xgb[base + features] + wl * lgb[base + features];
             mlpTerm[r] = wm * logits[r][2];
         }
         return new Predictions.Explanations(contributions, baseValue, mlpTerm, ensembleLogit.clone());
