@@ -38,6 +38,8 @@ import java.util.List;
  * Immutable and thread-safe.
  */
 final class Forest {
+    /** Internal nodes per tree for the decision-pattern tables (2^n leaf numbers and contribution rows). */
+    static final int PATTERN_MAX_NODES = 8;
     /** Largest number of distinct features on one leaf's path for the tables (2^d·d doubles a leaf). */
     static final int MAX_PATH_FEATURES = 12;
     /** Internal nodes per tree for the explanation path: their decisions are one bit each in a long. */
@@ -65,6 +67,7 @@ final class Forest {
     private final double[] leafValue;
     // explanations, null when a tree is too large for them
     private final Shap shap;
+    private final Patterns patterns;
 
     /** One tree, in LightGBM's layout: internal nodes 0..n-1 (0 the root), a child below 0 is leaf ~child. */
     record Tree(
@@ -90,6 +93,20 @@ final class Forest {
             long[] slotRequired, // per slot, the decision bits (1 = left) the path needs at its nodes
             long[] slotMask, // per slot, the bits of the path's nodes on this feature
             int[] tableStart,
+            double[] table) {}
+
+    /**
+     * Per-tree tables over every combination of the tree's decisions, for trees of at most
+     * {@link #PATTERN_MAX_NODES} internal nodes: a row's decisions (bit i set when internal node i
+     * sends it left) pick its leaf and the tree's whole contribution row at once, so a row costs one
+     * comparison per internal node and one addition per distinct feature of the tree.
+     */
+    private record Patterns(
+            int[] leafStart, // per tree, its first entry in leafOf, or -1 when the tree has no tables
+            int[] leafOf, // per tree and decision pattern, the (global) leaf reached
+            int[] featureStart, // per tree, its distinct features are feature[featureStart[t]..featureStart[t+1]]
+            int[] feature,
+            int[] tableStart, // per tree, its first entry in table: pattern p's row is tableStart + p * features
             double[] table) {}
 
     Forest(int features, boolean floatSum, float baseMargin, List<Tree> trees) {
@@ -151,6 +168,7 @@ final class Forest {
         internalStart[trees.size()] = node;
         leafStart[trees.size()] = leaf;
         this.shap = shapTables(trees);
+        this.patterns = patternTables();
     }
 
     private static int global(int child, int nodeOffset, int leafOffset) {
@@ -186,62 +204,104 @@ final class Forest {
         return word < catWords[node] && (catBits[start + word] >>> (category & 31) & 1) != 0;
     }
 
-    private int leaf(int tree, float[] values, int base) {
+    /** Copies rows start..start+n of a row-major matrix into {@code columns}, feature f at f·BLOCK. */
+    private void transpose(float[] values, int start, int n, float[] columns) {
+        for (int r = 0; r < n; r++) {
+            int base = (start + r) * features;
+            for (int f = 0; f < features; f++) {
+                columns[f * BLOCK + r] = values[base + f];
+            }
+        }
+    }
+
+    /**
+     * For each of the block's n rows, bit i set when internal node i of {@code tree} sends the row
+     * left (trees of at most {@link #MAX_INTERNAL_NODES} internal nodes). Node by node over the
+     * block's rows: the node's kind and missing-value rule are fixed for the loop, and the
+     * data-dependent comparison sets a bit instead of taking a jump.
+     */
+    private void decisions(int tree, float[] columns, int n, long[] out) {
+        int first = internalStart[tree];
+        int nodes = internalStart[tree + 1] - first;
+        Arrays.fill(out, 0, n, 0L);
+        for (int i = 0; i < nodes; i++) {
+            int node = first + i;
+            int column = feature[node] * BLOCK;
+            long bit = 1L << i;
+            if (catStart[node] >= 0) {
+                for (int r = 0; r < n; r++) {
+                    out[r] |= goesLeft(node, columns[column + r]) ? bit : 0L;
+                }
+            } else if (nanLeft[node]) {
+                float t = threshold[node];
+                for (int r = 0; r < n; r++) {
+                    // NaN >= t is false: a missing value goes left
+                    out[r] |= columns[column + r] >= t ? 0L : bit;
+                }
+            } else {
+                float t = threshold[node];
+                for (int r = 0; r < n; r++) {
+                    out[r] |= columns[column + r] < t ? bit : 0L;
+                }
+            }
+        }
+    }
+
+    /** The (global) leaf a row with these decisions reaches in {@code tree}. */
+    private int leaf(int tree, long decisions) {
+        int start = patterns.leafStart()[tree];
+        if (start >= 0) {
+            return patterns.leafOf()[start + (int) decisions];
+        }
+        int first = internalStart[tree];
         int node = roots[tree];
         while (node >= 0) {
-            node = goesLeft(node, values[base + feature[node]]) ? left[node] : right[node];
+            node = (decisions >>> (node - first) & 1) != 0 ? left[node] : right[node];
         }
         return ~node;
     }
 
-    /** The margin of one row of a row-major matrix, starting at {@code values[base]}. */
-    double margin(float[] values, int base) {
-        if (floatSum) {
-            float sum = baseMargin;
-            for (int t = 0; t < roots.length; t++) {
-                sum += (float) leafValue[leaf(t, values, base)];
-            }
-            return sum;
+    /** The leaf row r of the transposed block reaches, walking node by node (any tree size). */
+    private int walk(int tree, float[] columns, int r) {
+        int node = roots[tree];
+        while (node >= 0) {
+            node = goesLeft(node, columns[feature[node] * BLOCK + r]) ? left[node] : right[node];
         }
-        double sum = baseMargin;
-        for (int t = 0; t < roots.length; t++) {
-            sum += leafValue[leaf(t, values, base)];
-        }
-        return sum;
+        return ~node;
     }
 
     /**
      * Margins of {@code rows} rows of a row-major matrix with {@link #features} columns into
-     * {@code out}. Walks tree by tree over blocks of rows, so one tree's nodes stay in cache; the
-     * sum per row is in the same order as {@link #margin}.
+     * {@code out}. Tree by tree over blocks of rows, so one tree's nodes stay in cache; each row's
+     * sum runs in tree order.
      */
     void margins(float[] values, int rows, double[] out) {
-        if (floatSum) {
-            float[] sums = new float[Math.min(BLOCK, rows)];
-            for (int start = 0; start < rows; start += BLOCK) {
-                int n = Math.min(BLOCK, rows - start);
-                Arrays.fill(sums, 0, n, baseMargin);
-                for (int t = 0; t < roots.length; t++) {
-                    for (int r = 0; r < n; r++) {
-                        sums[r] += (float) leafValue[leaf(t, values, (start + r) * features)];
-                    }
-                }
-                for (int r = 0; r < n; r++) {
-                    out[start + r] = sums[r];
-                }
-            }
-            return;
-        }
-        double[] sums = new double[Math.min(BLOCK, rows)];
+        float[] columns = new float[features * BLOCK];
+        long[] decisions = new long[BLOCK];
+        float[] floatSums = new float[BLOCK];
+        double[] sums = new double[BLOCK];
         for (int start = 0; start < rows; start += BLOCK) {
             int n = Math.min(BLOCK, rows - start);
-            Arrays.fill(sums, 0, n, baseMargin);
+            transpose(values, start, n, columns);
+            Arrays.fill(floatSums, baseMargin);
+            Arrays.fill(sums, baseMargin);
             for (int t = 0; t < roots.length; t++) {
+                boolean small = internalStart[t + 1] - internalStart[t] <= MAX_INTERNAL_NODES;
+                if (small) {
+                    decisions(t, columns, n, decisions);
+                }
                 for (int r = 0; r < n; r++) {
-                    sums[r] += leafValue[leaf(t, values, (start + r) * features)];
+                    double value = leafValue[small ? leaf(t, decisions[r]) : walk(t, columns, r)];
+                    if (floatSum) {
+                        floatSums[r] += (float) value;
+                    } else {
+                        sums[r] += value;
+                    }
                 }
             }
-            System.arraycopy(sums, 0, out, start, n);
+            for (int r = 0; r < n; r++) {
+                out[start + r] = floatSum ? floatSums[r] : sums[r];
+            }
         }
     }
 
@@ -263,31 +323,37 @@ final class Forest {
         long[] mask = shap.slotMask();
         int[] tableStart = shap.tableStart();
         double[] table = shap.table();
+        int[] treeFeature = patterns.feature();
+        double[] patternTable = patterns.table();
+        float[] columns = new float[features * BLOCK];
+        long[] decisions = new long[BLOCK];
         for (int start = 0; start < rows; start += BLOCK) {
             int n = Math.min(BLOCK, rows - start);
+            transpose(values, start, n, columns);
             for (int t = 0; t < roots.length; t++) {
-                int firstNode = internalStart[t];
-                int nodes = internalStart[t + 1] - firstNode;
-                int firstLeaf = leafStart[t];
-                int lastLeaf = leafStart[t + 1];
-                for (int r = 0; r < n; r++) {
-                    int base = (start + r) * features;
-                    long decisions = 0;
-                    for (int i = 0; i < nodes; i++) {
-                        int node = firstNode + i;
-                        if (goesLeft(node, values[base + feature[node]])) {
-                            decisions |= 1L << i;
+                decisions(t, columns, n, decisions);
+                int patternStart = patterns.tableStart()[t];
+                if (patternStart >= 0) {
+                    int f0 = patterns.featureStart()[t];
+                    int u = patterns.featureStart()[t + 1] - f0;
+                    for (int r = 0; r < n; r++) {
+                        int entry = patternStart + (int) decisions[r] * u;
+                        int outBase = (start + r) * width;
+                        for (int k = 0; k < u; k++) {
+                            out[outBase + treeFeature[f0 + k]] += patternTable[entry + k];
                         }
                     }
+                    continue;
+                }
+                for (int r = 0; r < n; r++) {
+                    long decided = decisions[r];
                     int outBase = (start + r) * width;
-                    for (int l = firstLeaf; l < lastLeaf; l++) {
+                    for (int l = leafStart[t]; l < leafStart[t + 1]; l++) {
                         int s0 = slotStart[l];
                         int d = slotStart[l + 1] - s0;
                         int hot = 0;
                         for (int s = 0; s < d; s++) {
-                            if (((decisions ^ required[s0 + s]) & mask[s0 + s]) == 0) {
-                                hot |= 1 << s;
-                            }
+                            hot |= ((decided ^ required[s0 + s]) & mask[s0 + s]) == 0 ? 1 << s : 0;
                         }
                         int entry = tableStart[l] + hot * d;
                         for (int s = 0; s < d; s++) {
@@ -431,6 +497,78 @@ final class Forest {
                 concatInts(slotFeatures, slots),
                 concatLongs(slotRequired, slots),
                 concatLongs(slotMasks, slots),
+                tableStart,
+                concatDoubles(tables, entries));
+    }
+
+    private Patterns patternTables() {
+        int trees = roots.length;
+        int[] leafStarts = new int[trees];
+        int[] featureStart = new int[trees + 1];
+        int[] tableStart = new int[trees];
+        List<Integer> leafOf = new ArrayList<>();
+        List<Integer> treeFeatures = new ArrayList<>();
+        List<double[]> tables = new ArrayList<>();
+        int entries = 0;
+        for (int t = 0; t < trees; t++) {
+            int first = internalStart[t];
+            int nodes = internalStart[t + 1] - first;
+            featureStart[t] = treeFeatures.size();
+            if (nodes > PATTERN_MAX_NODES) {
+                leafStarts[t] = -1;
+                tableStart[t] = -1;
+                continue;
+            }
+            leafStarts[t] = leafOf.size();
+            for (int p = 0; p < 1 << nodes; p++) {
+                int node = roots[t];
+                while (node >= 0) {
+                    node = (p >>> (node - first) & 1) != 0 ? left[node] : right[node];
+                }
+                leafOf.add(~node);
+            }
+            if (shap == null) {
+                tableStart[t] = -1;
+                continue;
+            }
+            // the tree's distinct features, then per pattern the sum of its leaves' table rows
+            List<Integer> distinct = new ArrayList<>();
+            for (int l = leafStart[t]; l < leafStart[t + 1]; l++) {
+                for (int s = shap.slotStart()[l]; s < shap.slotStart()[l + 1]; s++) {
+                    if (!distinct.contains(shap.slotFeature()[s])) {
+                        distinct.add(shap.slotFeature()[s]);
+                    }
+                }
+            }
+            int u = distinct.size();
+            double[] table = new double[(1 << nodes) * u];
+            for (int p = 0; p < 1 << nodes; p++) {
+                for (int l = leafStart[t]; l < leafStart[t + 1]; l++) {
+                    int s0 = shap.slotStart()[l];
+                    int d = shap.slotStart()[l + 1] - s0;
+                    int hot = 0;
+                    for (int s = 0; s < d; s++) {
+                        if (((p ^ shap.slotRequired()[s0 + s]) & shap.slotMask()[s0 + s]) == 0) {
+                            hot |= 1 << s;
+                        }
+                    }
+                    int entry = shap.tableStart()[l] + hot * d;
+                    for (int s = 0; s < d; s++) {
+                        table[p * u + distinct.indexOf(shap.slotFeature()[s0 + s])] += shap.table()[entry + s];
+                    }
+                }
+            }
+            treeFeatures.addAll(distinct);
+            tableStart[t] = entries;
+            tables.add(table);
+            entries += table.length;
+        }
+        featureStart[trees] = treeFeatures.size();
+        return new Patterns(
+                leafStarts,
+                leafOf.stream().mapToInt(Integer::intValue).toArray(),
+                featureStart,
+                treeFeatures.stream().mapToInt(Integer::intValue).toArray(),
                 tableStart,
                 concatDoubles(tables, entries));
     }
