@@ -204,14 +204,25 @@ final class Forest {
         return word < catWords[node] && (catBits[start + word] >>> (category & 31) & 1) != 0;
     }
 
-    /** Copies rows start..start+n of a row-major matrix into {@code columns}, feature f at f·BLOCK. */
-    private void transpose(float[] values, int start, int n, float[] columns) {
+    /**
+     * Rows start..start+n of a row-major matrix as columns: feature f of row r at
+     * {@code f·stride + r}. One row needs no copy: the row is its own column block with stride 1.
+     */
+    private float[] transpose(float[] values, int start, int n, float[] columns, int stride) {
+        if (stride == 1) {
+            if (start == 0 && values.length == features) {
+                return values;
+            }
+            System.arraycopy(values, start * features, columns, 0, features);
+            return columns;
+        }
         for (int r = 0; r < n; r++) {
             int base = (start + r) * features;
             for (int f = 0; f < features; f++) {
-                columns[f * BLOCK + r] = values[base + f];
+                columns[f * stride + r] = values[base + f];
             }
         }
+        return columns;
     }
 
     /**
@@ -220,13 +231,32 @@ final class Forest {
      * block's rows: the node's kind and missing-value rule are fixed for the loop, and the
      * data-dependent comparison sets a bit instead of taking a jump.
      */
-    private void decisions(int tree, float[] columns, int n, long[] out) {
+    private void decisions(int tree, float[] columns, int stride, int n, long[] out) {
         int first = internalStart[tree];
         int nodes = internalStart[tree + 1] - first;
+        if (n == 1) {
+            // a single row: the same decisions without a loop per node
+            long decided = 0;
+            for (int i = 0; i < nodes; i++) {
+                int node = first + i;
+                float value = columns[feature[node] * stride];
+                boolean goLeft;
+                if (catStart[node] >= 0) {
+                    goLeft = goesLeft(node, value);
+                } else if (nanLeft[node]) {
+                    goLeft = !(value >= threshold[node]);
+                } else {
+                    goLeft = value < threshold[node];
+                }
+                decided |= goLeft ? 1L << i : 0L;
+            }
+            out[0] = decided;
+            return;
+        }
         Arrays.fill(out, 0, n, 0L);
         for (int i = 0; i < nodes; i++) {
             int node = first + i;
-            int column = feature[node] * BLOCK;
+            int column = feature[node] * stride;
             long bit = 1L << i;
             if (catStart[node] >= 0) {
                 for (int r = 0; r < n; r++) {
@@ -262,10 +292,10 @@ final class Forest {
     }
 
     /** The leaf row r of the transposed block reaches, walking node by node (any tree size). */
-    private int walk(int tree, float[] columns, int r) {
+    private int walk(int tree, float[] columns, int stride, int r) {
         int node = roots[tree];
         while (node >= 0) {
-            node = goesLeft(node, columns[feature[node] * BLOCK + r]) ? left[node] : right[node];
+            node = goesLeft(node, columns[feature[node] * stride + r]) ? left[node] : right[node];
         }
         return ~node;
     }
@@ -276,22 +306,23 @@ final class Forest {
      * sum runs in tree order.
      */
     void margins(float[] values, int rows, double[] out) {
-        float[] columns = new float[features * BLOCK];
-        long[] decisions = new long[BLOCK];
-        float[] floatSums = new float[BLOCK];
-        double[] sums = new double[BLOCK];
-        for (int start = 0; start < rows; start += BLOCK) {
-            int n = Math.min(BLOCK, rows - start);
-            transpose(values, start, n, columns);
+        int stride = Math.max(1, Math.min(BLOCK, rows));
+        float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
+        long[] decisions = new long[stride];
+        float[] floatSums = new float[stride];
+        double[] sums = new double[stride];
+        for (int start = 0; start < rows; start += stride) {
+            int n = Math.min(stride, rows - start);
+            float[] columns = transpose(values, start, n, buffer, stride);
             Arrays.fill(floatSums, baseMargin);
             Arrays.fill(sums, baseMargin);
             for (int t = 0; t < roots.length; t++) {
                 boolean small = internalStart[t + 1] - internalStart[t] <= MAX_INTERNAL_NODES;
                 if (small) {
-                    decisions(t, columns, n, decisions);
+                    decisions(t, columns, stride, n, decisions);
                 }
                 for (int r = 0; r < n; r++) {
-                    double value = leafValue[small ? leaf(t, decisions[r]) : walk(t, columns, r)];
+                    double value = leafValue[small ? leaf(t, decisions[r]) : walk(t, columns, stride, r)];
                     if (floatSum) {
                         floatSums[r] += (float) value;
                     } else {
@@ -325,13 +356,14 @@ final class Forest {
         double[] table = shap.table();
         int[] treeFeature = patterns.feature();
         double[] patternTable = patterns.table();
-        float[] columns = new float[features * BLOCK];
-        long[] decisions = new long[BLOCK];
-        for (int start = 0; start < rows; start += BLOCK) {
-            int n = Math.min(BLOCK, rows - start);
-            transpose(values, start, n, columns);
+        int stride = Math.max(1, Math.min(BLOCK, rows));
+        float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
+        long[] decisions = new long[stride];
+        for (int start = 0; start < rows; start += stride) {
+            int n = Math.min(stride, rows - start);
+            float[] columns = transpose(values, start, n, buffer, stride);
             for (int t = 0; t < roots.length; t++) {
-                decisions(t, columns, n, decisions);
+                decisions(t, columns, stride, n, decisions);
                 int patternStart = patterns.tableStart()[t];
                 if (patternStart >= 0) {
                     int f0 = patterns.featureStart()[t];
