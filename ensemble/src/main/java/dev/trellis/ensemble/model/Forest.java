@@ -1,5 +1,6 @@
 package dev.trellis.ensemble.model;
 
+import dev.trellis.ensemble.data.Matrix;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -440,6 +441,13 @@ final class Forest {
             }
         }
         return probe;
+    }
+
+    /** {@link #contributions(float[], int, double[])} of a matrix into a new array. */
+    double[] contributions(Matrix x) {
+        double[] out = new double[x.rows() * (features + 1)];
+        contributions(x.values(), x.rows(), out);
+        return out;
     }
 
     // ---------------------------------------------------------------------------------------------

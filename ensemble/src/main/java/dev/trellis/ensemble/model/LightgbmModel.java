@@ -89,7 +89,12 @@ public final class LightgbmModel implements AutoCloseable {
         this.modelText = requireNonNull(modelText, "modelText is null");
         this.features = features;
         this.forest = javaForest(booster, modelText, features);
-        this.javaExplanations = forest != null && javaExplanationsAgree(booster, forest);
+        this.javaExplanations = forest != null
+                && ForestCheck.explanationsAgree(
+                        "LightGBM",
+                        forest,
+                        (probe, rows) -> booster.predictForMat(
+                                probe, rows, features, true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
         SWIGTYPE_p_p_void handle = lightgbmlib.voidpp_handle();
         SWIGTYPE_p_int iterations = lightgbmlib.new_intp();
         try {
@@ -163,48 +168,13 @@ public final class LightgbmModel implements AutoCloseable {
             log.warn("LightGBM model: no Java tree walker ({}); scoring goes native", e.getMessage());
             return null;
         }
-        if (forest.features() != features) {
-            return null;
-        }
-        float[] probe = ForestCheck.probe(forest);
-        try {
-            double[] expected = booster.predictForMat(
-                    probe, ForestCheck.ROWS, features, true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS);
-            if (ForestCheck.marginsAgree(forest, probe, expected, VERIFY_TOLERANCE)) {
-                return forest;
-            }
-        } catch (LGBMException e) {
-            return null;
-        }
-        log.warn("LightGBM model: the Java tree walker disagrees with LightGBM; scoring goes native");
-        return null;
-    }
-
-    /** Whether Java TreeSHAP matches LightGBM's contributions on the probe rows. */
-    private static boolean javaExplanationsAgree(LGBMBooster booster, Forest forest) {
-        if (!forest.explains()) {
-            log.warn("LightGBM model: trees too large for Java TreeSHAP; explanations go native");
-            return false;
-        }
-        float[] probe = ForestCheck.probe(forest);
-        try {
-            double[] expected = booster.predictForMat(
-                    probe,
-                    ForestCheck.ROWS,
-                    forest.features(),
-                    true,
-                    PredictionType.C_API_PREDICT_CONTRIB,
-                    PREDICT_PARAMS);
-            if (ForestCheck.contributionsAgree(forest, probe, expected)) {
-                return true;
-            }
-        } catch (LGBMException e) {
-            return false;
-        }
-        log.warn(
-                "LightGBM model: Java TreeSHAP differs from its contributions by more than {}; explanations go native",
-                ForestCheck.CONTRIBUTION_TOLERANCE);
-        return false;
+        return ForestCheck.verifiedWalker(
+                "LightGBM",
+                forest,
+                features,
+                (probe, rows) -> booster.predictForMat(
+                        probe, rows, features, true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS),
+                VERIFY_TOLERANCE);
     }
 
     /** Whether scoring uses the verified Java tree walker. */
@@ -274,9 +244,7 @@ public final class LightgbmModel implements AutoCloseable {
         checkWidth(x);
         if (javaExplanations) {
             guard.checkOpen();
-            double[] out = new double[x.rows() * (features + 1)];
-            forest.contributions(x.values(), x.rows(), out);
-            return out;
+            return forest.contributions(x);
         }
         return nativeContributions(x);
     }

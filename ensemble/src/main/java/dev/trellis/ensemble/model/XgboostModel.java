@@ -54,7 +54,11 @@ public final class XgboostModel implements AutoCloseable {
         this.booster = requireNonNull(booster, "booster is null");
         this.features = features;
         this.forest = javaForest(booster, features);
-        this.javaExplanations = forest != null && javaExplanationsAgree(booster, forest);
+        this.javaExplanations = forest != null
+                && ForestCheck.explanationsAgree(
+                        "XGBoost",
+                        forest,
+                        (probe, rows) -> nativeContributions(booster, probe, rows, forest.features()));
     }
 
     /** The Java walker for this booster, or null if it cannot be built or disagrees with XGBoost. */
@@ -68,46 +72,20 @@ public final class XgboostModel implements AutoCloseable {
             log.warn("XGBoost model: no Java tree walker ({}); every batch goes native", e.getMessage());
             return null;
         }
-        if (forest.features() != features) {
-            return null;
-        }
-        float[] probe = ForestCheck.probe(forest);
-        try {
-            float[][] expected = booster.inplace_predict(
-                    probe, ForestCheck.ROWS, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
-            double[] margins = new double[ForestCheck.ROWS];
-            for (int r = 0; r < margins.length; r++) {
-                margins[r] = expected[r][0];
-            }
-            if (!ForestCheck.marginsAgree(forest, probe, margins, VERIFY_TOLERANCE)) {
-                log.warn("XGBoost model: the Java tree walker disagrees with XGBoost; every batch goes native");
-                return null;
-            }
-        } catch (XGBoostError e) {
-            return null;
-        }
-        return forest;
-    }
-
-    /** Whether Java TreeSHAP matches XGBoost's predictContrib on the probe rows. */
-    private static boolean javaExplanationsAgree(Booster booster, Forest forest) {
-        if (!forest.explains()) {
-            log.warn("XGBoost model: trees too large for Java TreeSHAP; explanations go native");
-            return false;
-        }
-        float[] probe = ForestCheck.probe(forest);
-        try {
-            double[] expected = nativeContributions(booster, probe, ForestCheck.ROWS, forest.features());
-            if (ForestCheck.contributionsAgree(forest, probe, expected)) {
-                return true;
-            }
-        } catch (XGBoostError e) {
-            return false;
-        }
-        log.warn(
-                "XGBoost model: Java TreeSHAP differs from predictContrib by more than {}; explanations go native",
-                ForestCheck.CONTRIBUTION_TOLERANCE);
-        return false;
+        return ForestCheck.verifiedWalker(
+                "XGBoost",
+                forest,
+                features,
+                (probe, rows) -> {
+                    float[][] out = booster.inplace_predict(
+                            probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
+                    double[] margins = new double[rows];
+                    for (int r = 0; r < rows; r++) {
+                        margins[r] = out[r][0];
+                    }
+                    return margins;
+                },
+                VERIFY_TOLERANCE);
     }
 
     /** Whether small batches use the verified Java tree walker. */
@@ -210,9 +188,7 @@ public final class XgboostModel implements AutoCloseable {
         checkWidth(x);
         if (javaExplanations) {
             guard.checkOpen();
-            double[] out = new double[x.rows() * (features + 1)];
-            forest.contributions(x.values(), x.rows(), out);
-            return out;
+            return forest.contributions(x);
         }
         return nativeContributions(x);
     }
