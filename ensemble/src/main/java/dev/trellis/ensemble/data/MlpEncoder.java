@@ -60,29 +60,58 @@ public final class MlpEncoder {
     }
 
     public Matrix encode(FeatureBatch batch) {
+        SparseRows sparse = encodeSparse(batch);
+        float[] values = new float[sparse.rows() * width];
+        int features = sparse.features();
+        for (int r = 0; r < sparse.rows(); r++) {
+            for (int f = 0; f < features; f++) {
+                int index = sparse.index()[r * features + f];
+                if (index >= 0) {
+                    values[r * width + index] = sparse.value()[r * features + f];
+                }
+            }
+        }
+        return new Matrix(values, sparse.rows(), width);
+    }
+
+    /**
+     * The same encoding, compact: a feature sets at most one input column (its own, or one of its
+     * one-hot columns), so each row holds one (column, value) pair per feature, in schema order and
+     * so in increasing column order; column -1 when the feature sets none (a missing category).
+     *
+     * @param rows rows encoded
+     * @param features schema features, the pairs per row
+     * @param index per row and feature, the input column, or -1
+     * @param value per row and feature, the input value
+     */
+    public record SparseRows(int rows, int features, int[] index, float[] value) {}
+
+    public SparseRows encodeSparse(FeatureBatch batch) {
         int rows = batch.rows();
-        float[] values = new float[rows * width];
-        for (int f = 0; f < schema.size(); f++) {
+        int features = schema.size();
+        int[] index = new int[rows * features];
+        float[] value = new float[rows * features];
+        for (int f = 0; f < features; f++) {
             int offset = offsets[f];
             if (codes[f] != null) {
                 String[] column = batch.categorical(f);
                 Map<String, Integer> map = codes[f];
                 for (int r = 0; r < rows; r++) {
                     Integer code = column[r] == null ? null : map.get(column[r]);
-                    if (code != null) {
-                        values[r * width + offset + code] = 1f;
-                    }
+                    index[r * features + f] = code == null ? -1 : offset + code;
+                    value[r * features + f] = code == null ? 0f : 1f;
                 }
             } else {
                 double[] column = batch.numeric(f);
                 double mean = scaling.means()[f];
                 double std = scaling.stds()[f];
                 for (int r = 0; r < rows; r++) {
-                    double value = column[r];
-                    values[r * width + offset] = Double.isFinite(value) ? (float) ((value - mean) / std) : 0f;
+                    double v = column[r];
+                    index[r * features + f] = offset;
+                    value[r * features + f] = Double.isFinite(v) ? (float) ((v - mean) / std) : 0f;
                 }
             }
         }
-        return new Matrix(values, rows, width);
+        return new SparseRows(rows, features, index, value);
     }
 }

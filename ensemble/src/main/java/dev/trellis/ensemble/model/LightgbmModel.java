@@ -18,11 +18,17 @@ import java.util.Locale;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A LightGBM binary booster. Batches use {@code LGBM_BoosterPredictForMat} (one native call, one
- * thread); single rows use LightGBM's fast single-row predictor, with one {@code FastConfig} per
- * calling thread because a FastConfig must not be shared between threads. Raw scores are log-odds.
+ * A LightGBM binary booster. Scoring and explanations walk the model's trees in Java ({@link Forest},
+ * read from lightgbm.txt), checked against LightGBM when the model loads: raw scores within
+ * {@link #VERIFY_TOLERANCE}, contributions within {@link ForestCheck#CONTRIBUTION_TOLERANCE}. A
+ * model that fails a check keeps LightGBM for that part: batches use {@code
+ * LGBM_BoosterPredictForMat} (one native call, one thread); single rows use LightGBM's fast
+ * single-row predictor, with one {@code FastConfig} per calling thread because a FastConfig must not
+ * be shared between threads. Raw scores are log-odds.
  * Thread-safe; {@link #close()} waits for calls in flight.
  */
 public final class LightgbmModel implements AutoCloseable {
@@ -46,6 +52,10 @@ public final class LightgbmModel implements AutoCloseable {
      * both paths cost the same per row (~11 µs), so batches keep the single native call.
      */
     public static final int FAST_PATH_MAX_ROWS = 1;
+    /** Largest allowed difference in raw score between the Java walker and LightGBM when verifying. */
+    public static final double VERIFY_TOLERANCE = 1e-6;
+
+    private static final Logger log = LoggerFactory.getLogger(LightgbmModel.class);
 
     static {
         LightgbmNative.ensureLoaded();
@@ -59,6 +69,8 @@ public final class LightgbmModel implements AutoCloseable {
     private final Queue<FastState> fastStates = new ConcurrentLinkedQueue<>();
     private final ThreadLocal<FastState> fastState = new ThreadLocal<>();
     private final NativeGuard guard = new NativeGuard("LightGBM");
+    private final Forest forest; // null when the model cannot be walked in Java
+    private final boolean javaExplanations;
 
     private static final class FastState {
         final SWIGTYPE_p_p_void config;
@@ -76,6 +88,13 @@ public final class LightgbmModel implements AutoCloseable {
         this.booster = requireNonNull(booster, "booster is null");
         this.modelText = requireNonNull(modelText, "modelText is null");
         this.features = features;
+        this.forest = javaForest(booster, modelText, features);
+        this.javaExplanations = forest != null
+                && ForestCheck.explanationsAgree(
+                        "LightGBM",
+                        forest,
+                        (probe, rows) -> booster.predictForMat(
+                                probe, rows, features, true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
         SWIGTYPE_p_p_void handle = lightgbmlib.voidpp_handle();
         SWIGTYPE_p_int iterations = lightgbmlib.new_intp();
         try {
@@ -140,12 +159,60 @@ public final class LightgbmModel implements AutoCloseable {
         }
     }
 
+    /** The Java walker for this model, or null if it cannot be built or disagrees with LightGBM. */
+    private static Forest javaForest(LGBMBooster booster, String modelText, int features) {
+        Forest forest;
+        try {
+            forest = LightgbmTrees.parse(modelText);
+        } catch (java.io.IOException | RuntimeException e) {
+            log.warn("LightGBM model: no Java tree walker ({}); scoring goes native", e.getMessage());
+            return null;
+        }
+        return ForestCheck.verifiedWalker(
+                "LightGBM",
+                forest,
+                features,
+                (probe, rows) -> booster.predictForMat(
+                        probe, rows, features, true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS),
+                VERIFY_TOLERANCE);
+    }
+
+    /** Whether scoring uses the verified Java tree walker. */
+    public boolean hasJavaPath() {
+        return forest != null;
+    }
+
+    /** The verified Java trees, or null (for this package's tests). */
+    Forest forest() {
+        return forest;
+    }
+
+    /** Whether explanations use the verified Java TreeSHAP. */
+    public boolean hasJavaExplanations() {
+        return javaExplanations;
+    }
+
     public String modelText() {
         return modelText;
     }
 
-    /** Log-odds per row: one native call for the batch, or the fast single-row path for one row. */
+    /**
+     * Log-odds per row: the verified Java walker; without one, one native call for the batch, or the
+     * fast single-row path for one row.
+     */
     public double[] rawScores(Matrix x) {
+        checkWidth(x);
+        if (forest != null) {
+            guard.checkOpen();
+            double[] out = new double[x.rows()];
+            forest.margins(x.values(), x.rows(), out);
+            return out;
+        }
+        return nativeRawScores(x);
+    }
+
+    /** Log-odds per row through LightGBM: the fast single-row path for one row, else one batch call. */
+    public double[] nativeRawScores(Matrix x) {
         checkWidth(x);
         return guard.call("prediction", () -> {
             if (x.rows() <= FAST_PATH_MAX_ROWS) {
@@ -160,7 +227,7 @@ public final class LightgbmModel implements AutoCloseable {
         });
     }
 
-    /** Log-odds per row through the batch path only (used to verify the fast path). */
+    /** Log-odds per row through the native batch path only (used to verify the other paths). */
     public double[] rawScoresBatchPath(Matrix x) {
         checkWidth(x);
         return guard.call(
@@ -169,19 +236,26 @@ public final class LightgbmModel implements AutoCloseable {
                         x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_RAW_SCORE, PREDICT_PARAMS));
     }
 
-    /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
-    public double[][] contributions(Matrix x) {
+    /**
+     * TreeSHAP contributions in log-odds, row-major: per row one value per feature, then the bias.
+     * Java TreeSHAP when it matched LightGBM at load, else LightGBM's.
+     */
+    public double[] contributions(Matrix x) {
         checkWidth(x);
-        double[] flat = guard.call(
+        if (javaExplanations) {
+            guard.checkOpen();
+            return forest.contributions(x);
+        }
+        return nativeContributions(x);
+    }
+
+    /** LightGBM's own contributions, in the layout of {@link #contributions}. */
+    public double[] nativeContributions(Matrix x) {
+        checkWidth(x);
+        return guard.call(
                 "contributions",
                 () -> booster.predictForMat(
                         x.values(), x.rows(), x.cols(), true, PredictionType.C_API_PREDICT_CONTRIB, PREDICT_PARAMS));
-        int width = x.cols() + 1;
-        double[][] out = new double[x.rows()][];
-        for (int r = 0; r < x.rows(); r++) {
-            out[r] = Arrays.copyOfRange(flat, r * width, (r + 1) * width);
-        }
-        return out;
     }
 
     private double predictOne(float[] values, int offset) {

@@ -3,6 +3,7 @@ package dev.trellis.ensemble.model;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.ensemble.data.Matrix;
+import dev.trellis.ensemble.data.MlpEncoder;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -40,6 +41,9 @@ public final class MlpModel {
     private final double[][] weights; // per layer, [in][out] flattened (row i = weights leaving input i)
     private final double[][] biases;
     private final int[] sizes;
+    private final int widest;
+    /** Rows per block in {@link #logits(MlpEncoder.SparseRows)} (the code spells out four). */
+    private static final int BLOCK = 4;
 
     private MlpModel(MultiLayerNetwork network, int inputs) {
         this.network = requireNonNull(network, "network is null");
@@ -74,6 +78,11 @@ public final class MlpModel {
         if (sizes[layers] != 1) {
             throw new ModelException("MLP must have one output, has " + sizes[layers]);
         }
+        int max = 0;
+        for (int size : sizes) {
+            max = Math.max(max, size);
+        }
+        this.widest = max;
     }
 
     public static MlpModel train(Matrix x, float[] labels, Params params) {
@@ -174,10 +183,6 @@ public final class MlpModel {
             throw new IllegalArgumentException("expected " + inputs + " columns, got " + x.cols());
         }
         double[] out = new double[x.rows()];
-        int widest = 0;
-        for (int size : sizes) {
-            widest = Math.max(widest, size);
-        }
         double[] a = new double[widest];
         double[] b = new double[widest];
         float[] values = x.values();
@@ -186,36 +191,187 @@ public final class MlpModel {
             for (int i = 0; i < inputs; i++) {
                 a[i] = values[base + i];
             }
-            for (int l = 0; l < weights.length; l++) {
-                int in = sizes[l];
-                int outs = sizes[l + 1];
-                double[] w = weights[l];
-                System.arraycopy(biases[l], 0, b, 0, outs);
-                // input-major accumulation: skips zero inputs (one-hot columns, inactive ReLUs) and
-                // lets the JIT vectorize the inner loop
-                for (int i = 0; i < in; i++) {
-                    double ai = a[i];
-                    if (ai != 0) {
-                        int offset = i * outs;
-                        for (int o = 0; o < outs; o++) {
-                            b[o] += ai * w[offset + o];
-                        }
-                    }
-                }
-                if (l < weights.length - 1) {
-                    for (int o = 0; o < outs; o++) {
-                        if (b[o] < 0) {
-                            b[o] = 0;
-                        }
-                    }
-                }
-                double[] swap = a;
+            out[r] = forward(0, a, b);
+        }
+        return out;
+    }
+
+    /**
+     * The same logits from the compact encoding ({@link MlpEncoder#encodeSparse}), with the same
+     * arithmetic in the same order per row, so the same values (up to the sign of a zero). Rows go
+     * four at a time through each layer: one pass over a weight row serves four rows, and each
+     * vectorized inner loop does four rows' work, which at these widths (64, 32, 16) is what the
+     * loop overhead needs. The first layer reads one input per feature instead of the one-hot
+     * columns.
+     */
+    public double[] logits(MlpEncoder.SparseRows x) {
+        int rows = x.rows();
+        double[] out = new double[rows];
+        double[][] a = new double[BLOCK][widest];
+        double[][] b = new double[BLOCK][widest];
+        int start = 0;
+        for (; start + BLOCK <= rows; start += BLOCK) {
+            firstLayer(x, start, a);
+            for (int l = 1; l < weights.length; l++) {
+                layer(l, a, b);
+                double[][] swap = a;
                 a = b;
                 b = swap;
             }
-            out[r] = a[0];
+            for (int r = 0; r < BLOCK; r++) {
+                out[start + r] = a[r][0];
+            }
+        }
+        double[] one = new double[widest];
+        double[] other = new double[widest];
+        for (; start < rows; start++) {
+            int hidden = sizes[1];
+            System.arraycopy(biases[0], 0, one, 0, hidden);
+            for (int f = 0; f < x.features(); f++) {
+                int k = start * x.features() + f;
+                accumulate(one, x.index()[k], x.value()[k], hidden);
+            }
+            if (weights.length > 1) {
+                relu(one, 0, hidden);
+            }
+            out[start] = forward(1, one, other);
         }
         return out;
+    }
+
+    /** The first layer's activations of rows start..start+3 into {@code a}, from the compact inputs. */
+    private void firstLayer(MlpEncoder.SparseRows x, int start, double[][] a) {
+        int features = x.features();
+        int[] index = x.index();
+        float[] value = x.value();
+        int hidden = sizes[1];
+        double[] w = weights[0];
+        double[] a0 = a[0];
+        double[] a1 = a[1];
+        double[] a2 = a[2];
+        double[] a3 = a[3];
+        for (double[] row : a) {
+            System.arraycopy(biases[0], 0, row, 0, hidden);
+        }
+        for (int f = 0; f < features; f++) {
+            int k = start * features + f;
+            int i = index[k];
+            if (i >= 0 && i == index[k + features] && i == index[k + 2 * features] && i == index[k + 3 * features]) {
+                // a numeric feature (or one category for all four rows): one weight row for the block
+                double v0 = value[k];
+                double v1 = value[k + features];
+                double v2 = value[k + 2 * features];
+                double v3 = value[k + 3 * features];
+                int offset = i * hidden;
+                for (int o = 0; o < hidden; o++) {
+                    double weight = w[offset + o];
+                    a0[o] += v0 * weight;
+                    a1[o] += v1 * weight;
+                    a2[o] += v2 * weight;
+                    a3[o] += v3 * weight;
+                }
+            } else {
+                for (int r = 0; r < BLOCK; r++) {
+                    accumulate(a[r], index[k + r * features], value[k + r * features], hidden);
+                }
+            }
+        }
+        if (weights.length > 1) {
+            for (double[] row : a) {
+                relu(row, 0, hidden);
+            }
+        }
+    }
+
+    private void accumulate(double[] activations, int input, float value, int hidden) {
+        double ai = value;
+        if (input >= 0 && ai != 0) {
+            double[] w = weights[0];
+            int offset = input * hidden;
+            for (int o = 0; o < hidden; o++) {
+                activations[o] += ai * w[offset + o];
+            }
+        }
+    }
+
+    private static void relu(double[] values, int from, int to) {
+        for (int o = from; o < to; o++) {
+            if (values[o] < 0) {
+                values[o] = 0;
+            }
+        }
+    }
+
+    /** Layer {@code l} (1 and up) for a block of four rows: activations {@code a} in, {@code b} out. */
+    private void layer(int l, double[][] a, double[][] b) {
+        int in = sizes[l];
+        int outs = sizes[l + 1];
+        double[] w = weights[l];
+        double[] a0 = a[0];
+        double[] a1 = a[1];
+        double[] a2 = a[2];
+        double[] a3 = a[3];
+        double[] b0 = b[0];
+        double[] b1 = b[1];
+        double[] b2 = b[2];
+        double[] b3 = b[3];
+        for (double[] row : b) {
+            System.arraycopy(biases[l], 0, row, 0, outs);
+        }
+        for (int i = 0; i < in; i++) {
+            double v0 = a0[i];
+            double v1 = a1[i];
+            double v2 = a2[i];
+            double v3 = a3[i];
+            if (v0 == 0 && v1 == 0 && v2 == 0 && v3 == 0) {
+                continue; // inactive ReLU in all four rows
+            }
+            int offset = i * outs;
+            for (int o = 0; o < outs; o++) {
+                double weight = w[offset + o];
+                b0[o] += v0 * weight;
+                b1[o] += v1 * weight;
+                b2[o] += v2 * weight;
+                b3[o] += v3 * weight;
+            }
+        }
+        if (l < weights.length - 1) {
+            for (double[] row : b) {
+                relu(row, 0, outs);
+            }
+        }
+    }
+
+    /** Runs layers {@code first}.. on the activations in {@code a}; returns the output. */
+    private double forward(int first, double[] a, double[] b) {
+        for (int l = first; l < weights.length; l++) {
+            int in = sizes[l];
+            int outs = sizes[l + 1];
+            double[] w = weights[l];
+            System.arraycopy(biases[l], 0, b, 0, outs);
+            // input-major accumulation: skips zero inputs (one-hot columns, inactive ReLUs) and
+            // lets the JIT vectorize the inner loop
+            for (int i = 0; i < in; i++) {
+                double ai = a[i];
+                if (ai != 0) {
+                    int offset = i * outs;
+                    for (int o = 0; o < outs; o++) {
+                        b[o] += ai * w[offset + o];
+                    }
+                }
+            }
+            if (l < weights.length - 1) {
+                for (int o = 0; o < outs; o++) {
+                    if (b[o] < 0) {
+                        b[o] = 0;
+                    }
+                }
+            }
+            double[] swap = a;
+            a = b;
+            b = swap;
+        }
+        return a[0];
     }
 
     /** Checks the Java forward pass against DL4J on fixed probe rows; throws when they differ. */

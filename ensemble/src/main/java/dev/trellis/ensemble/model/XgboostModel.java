@@ -11,11 +11,17 @@ import ml.dmlc.xgboost4j.java.Booster;
 import ml.dmlc.xgboost4j.java.DMatrix;
 import ml.dmlc.xgboost4j.java.XGBoost;
 import ml.dmlc.xgboost4j.java.XGBoostError;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An XGBoost binary:logistic booster. Scoring uses in-place prediction on a row-major float matrix
- * (one native call per batch) in margin space, so logits are exact. The booster runs one native
- * thread per call; XGBoost's predictors are thread-safe. Thread-safe.
+ * (one native call per batch) in margin space, so logits are exact; small batches walk the trees in
+ * Java ({@link Forest}). Explanations are TreeSHAP computed in Java over the same trees. Both Java
+ * paths are checked against XGBoost when the model loads (margins within {@link #VERIFY_TOLERANCE},
+ * contributions within {@link ForestCheck#CONTRIBUTION_TOLERANCE}) and fall back to the native call
+ * when they differ. The booster runs one native thread per call; XGBoost's predictors are
+ * thread-safe. Thread-safe.
  */
 public final class XgboostModel implements AutoCloseable {
     public record Params(
@@ -30,6 +36,7 @@ public final class XgboostModel implements AutoCloseable {
             long seed) {}
 
     private static final int[] ALL_TREES = {0, 0};
+    private static final Logger log = LoggerFactory.getLogger(XgboostModel.class);
 
     /** Batches up to this many rows are scored by the Java tree walker, larger ones natively. */
     public static final int JAVA_PATH_MAX_ROWS = 32;
@@ -38,53 +45,62 @@ public final class XgboostModel implements AutoCloseable {
 
     private final Booster booster;
     private final int features;
-    private final XgboostTrees trees; // null when the model cannot be walked in Java
+    private final Forest forest; // null when the model cannot be walked in Java
+    private final boolean javaExplanations;
     // predictions hold the read lock so that close() never frees the booster under a native call
     private final NativeGuard guard = new NativeGuard("XGBoost");
 
     private XgboostModel(Booster booster, int features) {
         this.booster = requireNonNull(booster, "booster is null");
         this.features = features;
-        this.trees = javaTrees(booster, features);
+        this.forest = javaForest(booster, features);
+        this.javaExplanations = forest != null
+                && ForestCheck.explanationsAgree(
+                        "XGBoost",
+                        forest,
+                        (probe, rows) -> nativeContributions(booster, probe, rows, forest.features()));
     }
 
     /** The Java walker for this booster, or null if it cannot be built or disagrees with XGBoost. */
-    private static XgboostTrees javaTrees(Booster booster, int features) {
-        XgboostTrees trees;
+    private static Forest javaForest(Booster booster, int features) {
+        Forest forest;
         try {
             java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
             booster.saveModel(json, "json");
-            trees = XgboostTrees.parse(json.toByteArray());
+            forest = XgboostTrees.parse(json.toByteArray());
         } catch (XGBoostError | java.io.IOException | RuntimeException e) {
+            log.warn("XGBoost model: no Java tree walker ({}); every batch goes native", e.getMessage());
             return null;
         }
-        if (trees.features() != features) {
-            return null;
-        }
-        // probe rows: each feature random around the model's own split points, a fifth missing
-        int rows = 64;
-        float[] probe = new float[rows * features];
-        java.util.Random random = new java.util.Random(11);
-        for (int i = 0; i < probe.length; i++) {
-            probe[i] = random.nextInt(5) == 0 ? Float.NaN : (float) (random.nextGaussian() * 50);
-        }
-        try {
-            float[][] expected = booster.inplace_predict(
-                    probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
-            for (int r = 0; r < rows; r++) {
-                if (!(Math.abs(trees.margin(probe, r, features) - expected[r][0]) <= VERIFY_TOLERANCE)) {
-                    return null;
-                }
-            }
-        } catch (XGBoostError e) {
-            return null;
-        }
-        return trees;
+        return ForestCheck.verifiedWalker(
+                "XGBoost",
+                forest,
+                features,
+                (probe, rows) -> {
+                    float[][] out = booster.inplace_predict(
+                            probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
+                    double[] margins = new double[rows];
+                    for (int r = 0; r < rows; r++) {
+                        margins[r] = out[r][0];
+                    }
+                    return margins;
+                },
+                VERIFY_TOLERANCE);
     }
 
     /** Whether small batches use the verified Java tree walker. */
     public boolean hasJavaPath() {
-        return trees != null;
+        return forest != null;
+    }
+
+    /** The verified Java trees, or null (for this package's tests). */
+    Forest forest() {
+        return forest;
+    }
+
+    /** Whether explanations use the verified Java TreeSHAP. */
+    public boolean hasJavaExplanations() {
+        return javaExplanations;
     }
 
     public static XgboostModel train(Matrix x, float[] labels, Params params) {
@@ -141,12 +157,10 @@ public final class XgboostModel implements AutoCloseable {
     /** Log-odds per row. */
     public double[] margins(Matrix x) {
         checkWidth(x);
-        if (trees != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
+        if (forest != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
             guard.checkOpen();
             double[] margins = new double[x.rows()];
-            for (int r = 0; r < margins.length; r++) {
-                margins[r] = trees.margin(x.values(), r, x.cols());
-            }
+            forest.margins(x.values(), x.rows(), margins);
             return margins;
         }
         return nativeMargins(x);
@@ -166,17 +180,40 @@ public final class XgboostModel implements AutoCloseable {
         return margins;
     }
 
-    /** TreeSHAP contributions in log-odds: per row, one value per feature then the bias. */
-    public float[][] contributions(Matrix x) {
+    /**
+     * TreeSHAP contributions in log-odds, row-major: per row one value per feature, then the bias.
+     * Java TreeSHAP when it matched predictContrib at load, else XGBoost's.
+     */
+    public double[] contributions(Matrix x) {
         checkWidth(x);
-        return guard.call("contributions", () -> {
-            DMatrix matrix = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
-            try {
-                return booster.predictContrib(matrix, 0);
-            } finally {
-                matrix.dispose();
+        if (javaExplanations) {
+            guard.checkOpen();
+            return forest.contributions(x);
+        }
+        return nativeContributions(x);
+    }
+
+    /** XGBoost's own predictContrib, in the layout of {@link #contributions}. */
+    public double[] nativeContributions(Matrix x) {
+        checkWidth(x);
+        return guard.call("contributions", () -> nativeContributions(booster, x.values(), x.rows(), x.cols()));
+    }
+
+    private static double[] nativeContributions(Booster booster, float[] values, int rows, int cols)
+            throws XGBoostError {
+        DMatrix matrix = new DMatrix(values, rows, cols, Float.NaN);
+        try {
+            float[][] contributions = booster.predictContrib(matrix, 0);
+            double[] out = new double[rows * (cols + 1)];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c <= cols; c++) {
+                    out[r * (cols + 1) + c] = contributions[r][c];
+                }
             }
-        });
+            return out;
+        } finally {
+            matrix.dispose();
+        }
     }
 
     private void checkWidth(Matrix x) {

@@ -3,118 +3,87 @@ package dev.trellis.ensemble.model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.util.Iterator;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * A plain-Java evaluator of an XGBoost binary:logistic tree ensemble, for small batches: each native
- * XGBoost prediction call costs about 0.2 ms of fixed overhead (measured with 300 trees), while
- * walking 300 depth-4 trees in Java takes a few microseconds. Follows XGBoost's CPU predictor:
- * float feature values, {@code value < split ? left : right}, missing (NaN) follows
- * {@code default_left}, leaf values summed in float in tree order onto the base margin. Only
- * numerical splits are supported (the trainer never asks XGBoost for categorical splits).
- * Immutable and thread-safe.
+ * Reads the trees of an XGBoost binary:logistic booster from its JSON form
+ * ({@code Booster.saveModel(out, "json")}) into a {@link Forest}. XGBoost's CPU predictor sends a
+ * float value left when {@code value < split}, a missing one (NaN) along {@code default_left}, and
+ * sums leaf values in float onto the base margin in tree order; covers are the nodes'
+ * {@code sum_hessian}, as its TreeSHAP uses them. Only numerical splits are read (the trainer never
+ * asks XGBoost for categorical ones). Stateless.
  */
 final class XgboostTrees {
-    private final float baseMargin;
-    private final int features;
-    // all trees' nodes in flat arrays; roots[t] is the index of tree t's root
-    private final int[] roots;
-    private final int[] left;
-    private final int[] right;
-    private final int[] feature;
-    private final float[] threshold;
-    private final boolean[] defaultLeft;
+    private XgboostTrees() {}
 
-    private XgboostTrees(
-            float baseMargin,
-            int features,
-            int[] roots,
-            int[] left,
-            int[] right,
-            int[] feature,
-            float[] threshold,
-            boolean[] defaultLeft) {
-        this.baseMargin = baseMargin;
-        this.features = features;
-        this.roots = roots;
-        this.left = left;
-        this.right = right;
-        this.feature = feature;
-        this.threshold = threshold;
-        this.defaultLeft = defaultLeft;
-    }
-
-    /** Parses the JSON form of a booster ({@code Booster.saveModel(out, "json")}). */
-    static XgboostTrees parse(byte[] json) throws IOException {
+    static Forest parse(byte[] json) throws IOException {
         JsonNode learner = new ObjectMapper().readTree(json).path("learner");
         String objective = learner.path("objective").path("name").asText();
         if (!objective.equals("binary:logistic")) {
             throw new IOException("unsupported objective " + objective);
         }
-        JsonNode param = learner.path("learner_model_param");
-        double baseScore = Double.parseDouble(param.path("base_score").asText());
-        int features = Integer.parseInt(param.path("num_feature").asText());
-        float baseMargin = (float) -Math.log(1 / baseScore - 1);
-        JsonNode model = learner.path("gradient_booster").path("model");
         if (!learner.path("gradient_booster").path("name").asText().equals("gbtree")) {
             throw new IOException("unsupported booster "
                     + learner.path("gradient_booster").path("name").asText());
         }
-        JsonNode trees = model.path("trees");
-        int total = 0;
-        for (JsonNode tree : trees) {
-            total += tree.path("left_children").size();
+        JsonNode param = learner.path("learner_model_param");
+        float baseScore = Float.parseFloat(param.path("base_score").asText());
+        int features = Integer.parseInt(param.path("num_feature").asText());
+        float baseMargin = (float) -Math.log(1.0f / baseScore - 1.0f);
+        List<Forest.Tree> trees = new ArrayList<>();
+        for (JsonNode tree : learner.path("gradient_booster").path("model").path("trees")) {
             if (tree.path("categories_nodes").size() > 0) {
                 throw new IOException("categorical splits are not supported");
             }
+            trees.add(tree(tree));
         }
-        int[] roots = new int[trees.size()];
-        int[] left = new int[total];
-        int[] right = new int[total];
-        int[] feature = new int[total];
-        float[] threshold = new float[total];
-        boolean[] defaultLeft = new boolean[total];
-        int offset = 0;
-        int t = 0;
-        for (Iterator<JsonNode> it = trees.elements(); it.hasNext(); t++) {
-            JsonNode tree = it.next();
-            roots[t] = offset;
-            int nodes = tree.path("left_children").size();
-            for (int n = 0; n < nodes; n++) {
-                int l = tree.path("left_children").get(n).asInt();
-                int r = tree.path("right_children").get(n).asInt();
-                left[offset + n] = l < 0 ? -1 : offset + l;
-                right[offset + n] = r < 0 ? -1 : offset + r;
-                feature[offset + n] = tree.path("split_indices").get(n).asInt();
-                threshold[offset + n] =
-                        (float) tree.path("split_conditions").get(n).asDouble();
-                defaultLeft[offset + n] = tree.path("default_left").get(n).asInt() != 0;
-            }
-            offset += nodes;
-        }
-        return new XgboostTrees(baseMargin, features, roots, left, right, feature, threshold, defaultLeft);
+        return new Forest(features, true, baseMargin, trees);
     }
 
-    int features() {
-        return features;
-    }
-
-    /** Margin (log-odds) of row {@code row} of a row-major matrix with {@code cols} columns. */
-    float margin(float[] values, int row, int cols) {
-        int base = row * cols;
-        float sum = 0;
-        for (int root : roots) {
-            int node = root;
-            while (left[node] >= 0) {
-                float value = values[base + feature[node]];
-                if (Float.isNaN(value)) {
-                    node = defaultLeft[node] ? left[node] : right[node];
-                } else {
-                    node = value < threshold[node] ? left[node] : right[node];
-                }
-            }
-            sum += threshold[node];
+    /** Renumbers XGBoost's nodes (leaves among them) into internal nodes and leaves. */
+    private static Forest.Tree tree(JsonNode tree) throws IOException {
+        JsonNode lefts = tree.path("left_children");
+        JsonNode rights = tree.path("right_children");
+        JsonNode hessians = tree.path("sum_hessian");
+        int nodes = lefts.size();
+        if (rights.size() != nodes || hessians.size() != nodes) {
+            throw new IOException("tree arrays differ in length");
         }
-        return baseMargin + sum;
+        int[] index = new int[nodes]; // internal index, or ~leaf index
+        int internal = 0;
+        int leaves = 0;
+        for (int n = 0; n < nodes; n++) {
+            index[n] = lefts.get(n).asInt() < 0 ? ~leaves++ : internal++;
+        }
+        if (index[0] < 0 && nodes > 1) {
+            throw new IOException("root is a leaf in a tree of " + nodes + " nodes");
+        }
+        int[] feature = new int[internal];
+        float[] threshold = new float[internal];
+        boolean[] nanLeft = new boolean[internal];
+        int[] left = new int[internal];
+        int[] right = new int[internal];
+        double[] internalCover = new double[internal];
+        double[] leafValue = new double[leaves];
+        double[] leafCover = new double[leaves];
+        for (int n = 0; n < nodes; n++) {
+            float condition = (float) tree.path("split_conditions").get(n).asDouble();
+            double cover = (float) hessians.get(n).asDouble();
+            int i = index[n];
+            if (i < 0) {
+                leafValue[~i] = condition;
+                leafCover[~i] = cover;
+                continue;
+            }
+            feature[i] = tree.path("split_indices").get(n).asInt();
+            threshold[i] = condition;
+            nanLeft[i] = tree.path("default_left").get(n).asInt() != 0;
+            left[i] = index[lefts.get(n).asInt()];
+            right[i] = index[rights.get(n).asInt()];
+            internalCover[i] = cover;
+        }
+        return new Forest.Tree(
+                feature, threshold, nanLeft, new int[internal][], left, right, leafValue, internalCover, leafCover);
     }
 }

@@ -112,19 +112,19 @@ public final class StackedEnsemble implements Ensemble {
 
     /** Per row, the base models' logits in {@link #BASE_MODELS} order. */
     public double[][] baseLogits(FeatureBatch batch) {
-        Matrix trees = treeEncoder.encode(batch);
-        return baseLogits(trees, mlpEncoder.encode(batch));
-    }
-
-    private double[][] baseLogits(Matrix trees, Matrix mlpInputs) {
-        double[] x = xgboost.margins(trees);
-        double[] l = lightgbm.rawScores(trees);
-        double[] m = mlp.logits(mlpInputs);
-        double[][] out = new double[trees.rows()][];
+        double[][] columns = baseLogits(treeEncoder.encode(batch), batch);
+        double[][] out = new double[batch.rows()][];
         for (int r = 0; r < out.length; r++) {
-            out[r] = new double[] {x[r], l[r], m[r]};
+            out[r] = new double[] {columns[0][r], columns[1][r], columns[2][r]};
         }
         return out;
+    }
+
+    /** The base models' logits, one array per model in {@link #BASE_MODELS} order. */
+    private double[][] baseLogits(Matrix trees, FeatureBatch batch) {
+        return new double[][] {
+            xgboost.margins(trees), lightgbm.rawScores(trees), mlp.logits(mlpEncoder.encodeSparse(batch))
+        };
     }
 
     @Override
@@ -150,7 +150,8 @@ public final class StackedEnsemble implements Ensemble {
                     none);
         }
         Matrix trees = treeEncoder.encode(batch);
-        double[][] logits = baseLogits(trees, mlpEncoder.encode(batch));
+        double[][] logits = baseLogits(trees, batch);
+        double[] z = new double[BASE_MODELS.size()]; // one row's base logits, reused
         double[] score = new double[rows];
         String[] label = new String[rows];
         double[] lower = new double[rows];
@@ -159,18 +160,21 @@ public final class StackedEnsemble implements Ensemble {
         double[][] baseScores = new double[rows][];
         double[] ensembleLogit = new double[rows];
         for (int r = 0; r < rows; r++) {
-            double eta = meta.logit(logits[r]);
+            for (int m = 0; m < z.length; m++) {
+                z[m] = logits[m][r];
+            }
+            double eta = meta.logit(z);
             ensembleLogit[r] = eta;
             score[r] = MetaLearner.sigmoid(eta);
             label[r] = thresholds.label(score[r]);
-            double halfWidth = Z_95 * Math.sqrt(meta.logitVariance(logits[r]));
+            double halfWidth = Z_95 * Math.sqrt(meta.logitVariance(z));
             lower[r] = Math.min(score[r], MetaLearner.sigmoid(eta - halfWidth));
             upper[r] = Math.max(score[r], MetaLearner.sigmoid(eta + halfWidth));
-            double[] probabilities = new double[logits[r].length];
+            double[] probabilities = new double[z.length];
             double min = 1;
             double max = 0;
             for (int m = 0; m < probabilities.length; m++) {
-                probabilities[m] = MetaLearner.sigmoid(logits[r][m]);
+                probabilities[m] = MetaLearner.sigmoid(z[m]);
                 min = Math.min(min, probabilities[m]);
                 max = Math.max(max, probabilities[m]);
             }
@@ -179,16 +183,17 @@ public final class StackedEnsemble implements Ensemble {
         }
         Optional<Predictions.Explanations> explanations = Optional.empty();
         if (explain) {
-            explanations = Optional.of(explain(trees, logits, ensembleLogit));
+            explanations = Optional.of(explain(trees, logits[2], ensembleLogit));
         }
         return new Predictions(score, label, lower, upper, agreement, BASE_MODELS, baseScores, explanations);
     }
 
-    private Predictions.Explanations explain(Matrix trees, double[][] logits, double[] ensembleLogit) {
-        float[][] xgb = xgboost.contributions(trees);
-        double[][] lgb = lightgbm.contributions(trees);
+    private Predictions.Explanations explain(Matrix trees, double[] mlpLogits, double[] ensembleLogit) {
+        double[] xgb = xgboost.contributions(trees);
+        double[] lgb = lightgbm.contributions(trees);
         int rows = trees.rows();
         int features = schema.size();
+        int width = features + 1;
         double wx = meta.weights()[0];
         double wl = meta.weights()[1];
         double wm = meta.weights()[2];
@@ -196,11 +201,12 @@ public final class StackedEnsemble implements Ensemble {
         double[] baseValue = new double[rows];
         double[] mlpTerm = new double[rows];
         for (int r = 0; r < rows; r++) {
+            int base = r * width;
             for (int f = 0; f < features; f++) {
-                contributions[r][f] = wx * xgb[r][f] + wl * lgb[r][f];
+                contributions[r][f] = wx * xgb[base + f] + wl * lgb[base + f];
             }
-            baseValue[r] = meta.intercept() + wx * xgb[r][features] + wl * lgb[r][features];
-            mlpTerm[r] = wm * logits[r][2];
+            baseValue[r] = meta.intercept() + wx * xgb[base + features] + wl * lgb[base + features];
+            mlpTerm[r] = wm * mlpLogits[r];
         }
         return new Predictions.Explanations(contributions, baseValue, mlpTerm, ensembleLogit.clone());
     }

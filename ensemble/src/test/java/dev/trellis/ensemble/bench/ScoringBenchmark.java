@@ -26,7 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * In-process scoring cost of a loaded bundle: one row per call (latency distribution) and 1,000-row
- * batches (throughput; rows/s = ops/s × 1000). {@code -p bundle=<versionDir>} benchmarks a real
+ * batches (throughput; rows/s = ops/s × 1000), each with and without explanations. {@code -p bundle=<versionDir>} benchmarks a real
  * bundle (e.g. one written by {@code trellis train}); without it, a small test bundle is trained.
  */
 @State(Scope.Benchmark)
@@ -96,5 +96,12 @@ public class ScoringBenchmark {
     @OutputTimeUnit(TimeUnit.SECONDS)
     public Predictions scoreBatchOf1000() {
         return loaded.ensemble().predict(batch, false);
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.Throughput)
+    @OutputTimeUnit(TimeUnit.SECONDS)
+    public Predictions scoreBatchOf1000Explained() {
+        return loaded.ensemble().predict(batch, true);
     }
 }

@@ -93,6 +93,49 @@ class StackedEnsembleTest {
     }
 
     @Test
+    void predict_matchesTheNativeLibrariesAndTheDenseMlp() {
+        // the reference: every base model through the path that predates the Java walkers
+        StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
+        FeatureBatch batch = rows.features();
+        Matrix trees = new TreeEncoder(ensemble.schema()).encode(batch);
+        double[] x = ensemble.xgboost().nativeMargins(trees);
+        double[] l = ensemble.lightgbm().rawScoresBatchPath(trees);
+        double[] m = ensemble.mlp().logits(ensemble.mlpEncoder().encode(batch));
+        double[] xgbPhi = ensemble.xgboost().nativeContributions(trees);
+        double[] lgbPhi = ensemble.lightgbm().nativeContributions(trees);
+        MetaLearner meta = ensemble.metaLearner();
+        int features = ensemble.schema().size();
+        // batch sizes on both sides of every path switch: XGBoost's Java/native, the MLP's blocks of 4
+        for (int size : new int[] {1, 3, 4, 5, 32, 33, rows.rows()}) {
+            Predictions p = ensemble.predict(
+                    rows.subset(java.util.stream.IntStream.range(0, size).toArray())
+                            .features(),
+                    true);
+            Predictions.Explanations e = p.explanations().orElseThrow();
+            for (int r = 0; r < size; r++) {
+                double[] z = {x[r], l[r], m[r]};
+                assertThat(p.score()[r]).isCloseTo(MetaLearner.sigmoid(meta.logit(z)), within(1e-6));
+                assertThat(p.baseScores()[r][2]).isCloseTo(MetaLearner.sigmoid(m[r]), within(1e-12));
+                for (int f = 0; f < features; f++) {
+                    double expected = meta.weights()[0] * xgbPhi[r * (features + 1) + f]
+                            + meta.weights()[1] * lgbPhi[r * (features + 1) + f];
+                    assertThat(e.contributions()[r][f]).isCloseTo(expected, within(1e-5));
+                }
+            }
+        }
+    }
+
+    @Test
+    void mlp_sparseBlockedPassEqualsDensePass() {
+        StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
+        double[] dense = ensemble.mlp().logits(ensemble.mlpEncoder().encode(rows.features()));
+        double[] sparse = ensemble.mlp().logits(ensemble.mlpEncoder().encodeSparse(rows.features()));
+        for (int r = 0; r < dense.length; r++) {
+            assertThat(sparse[r]).isEqualTo(dense[r]);
+        }
+    }
+
+    @Test
     void predict_labelsFollowThresholds() {
         StackedEnsemble ensemble = (StackedEnsemble) loaded.ensemble();
         LabelThresholds t = ensemble.thresholds();
