@@ -387,7 +387,7 @@ final class ExperimentsCommand implements Callable<Integer> {
                         + " one per variation.")
         Map<String, String> versions = new LinkedHashMap<>();
 
-        @Option(names = "--key", description = "Trellis experiment key (default: GrowthBook's key).")
+        @Option(names = "--experiment-key", description = "Trellis experiment key (default: GrowthBook's key).")
         String key;
 
         @Option(names = "--feature", description = "Feature of an SDK payload whose experiment rule to import.")
