@@ -39,6 +39,7 @@ public final class ServerMetrics implements AutoCloseable {
     private final DoubleHistogram queueDelay;
     private final LongCounter queueRejected;
     private volatile ObservableLongGauge loadedVersions;
+    private volatile ObservableLongGauge staleVersions;
 
     @Inject
     public ServerMetrics(OpenTelemetry openTelemetry) {
@@ -91,13 +92,27 @@ public final class ServerMetrics implements AutoCloseable {
         queueRejected.add(1, version);
     }
 
-    /** Reports, at each collection, the number of READY versions per model. */
+    /** Reports, at each collection, the number of serving (READY or STALE) versions per model. */
     public void observeLoadedVersions(Supplier<Map<String, Integer>> readyVersionsByModel) {
         requireNonNull(readyVersionsByModel, "readyVersionsByModel is null");
         loadedVersions = meter.gaugeBuilder("trellis.modelserver.versions.loaded")
                 .ofLongs()
-                .setDescription("model versions READY to serve, by model")
+                .setDescription("model versions loaded and serving (READY or STALE), by model")
                 .buildWithCallback(measurement -> readyVersionsByModel
+                        .get()
+                        .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
+    }
+
+    /**
+     * Reports, at each collection, the number of STALE versions per model: loaded versions whose
+     * files changed or disappeared on disk ({@code trellis_modelserver_versions_stale}).
+     */
+    public void observeStaleVersions(Supplier<Map<String, Integer>> staleVersionsByModel) {
+        requireNonNull(staleVersionsByModel, "staleVersionsByModel is null");
+        staleVersions = meter.gaugeBuilder("trellis.modelserver.versions.stale")
+                .ofLongs()
+                .setDescription("loaded model versions whose files changed or disappeared on disk, by model")
+                .buildWithCallback(measurement -> staleVersionsByModel
                         .get()
                         .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
     }
@@ -108,9 +123,10 @@ public final class ServerMetrics implements AutoCloseable {
 
     @Override
     public void close() {
-        ObservableLongGauge gauge = loadedVersions;
-        if (gauge != null) {
-            gauge.close();
+        for (ObservableLongGauge gauge : new ObservableLongGauge[] {loadedVersions, staleVersions}) {
+            if (gauge != null) {
+                gauge.close();
+            }
         }
     }
 }
