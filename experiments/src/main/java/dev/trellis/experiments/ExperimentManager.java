@@ -14,6 +14,7 @@ import dev.trellis.experiments.rollout.RolloutManager;
 import dev.trellis.experiments.stats.ResultsCalculator;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.experiments.store.Exposure;
+import dev.trellis.experiments.store.KeptVersion;
 import dev.trellis.experiments.store.Outcome;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the router calls: experiment definitions (validated, revisioned), the routing snapshot
- * per model, exposure and outcome logging, results, default versions, and (through
+ * per model, exposure and outcome logging, results, default and kept versions, and (through
  * {@link #rollouts()}) canary rollouts. Thread-safe.
  *
  * <p>{@link #routingState} is served from an immutable in-memory snapshot, replaced after every
@@ -47,6 +48,7 @@ public final class ExperimentManager {
     private final Object writeLock = new Object();
     private final Set<String> exposed = ConcurrentHashMap.newKeySet();
     private volatile Map<String, ModelRoutingState> snapshot = Map.of();
+    private volatile List<KeptVersion> kept = List.of();
 
     public ExperimentManager(ExperimentStore store, Clock clock, DefinitionValidator validator) {
         this.store = requireNonNull(store, "store is null");
@@ -193,6 +195,44 @@ public final class ExperimentManager {
                                 Optional.ofNullable(active.get(model))));
             }
             snapshot = Map.copyOf(next);
+            kept = List.copyOf(store.keptVersions());
+        }
+    }
+
+    /** Versions operators keep loaded, ordered by model and version; from the in-memory snapshot. */
+    public List<KeptVersion> keptVersions() {
+        return kept;
+    }
+
+    /** Keeps a version loaded on the replicas (checking that it exists is the caller's job). */
+    public void keepVersion(String model, String version, String actor) {
+        requireModelAndVersion(model, version);
+        requireNonNull(actor, "actor is null");
+        synchronized (writeLock) {
+            store.keepVersion(model, version, actor);
+            refresh();
+        }
+    }
+
+    /** Undoes {@link #keepVersion}; false when the version was not kept. */
+    public boolean releaseVersion(String model, String version) {
+        requireModelAndVersion(model, version);
+        synchronized (writeLock) {
+            boolean released = store.releaseVersion(model, version);
+            refresh();
+            return released;
+        }
+    }
+
+    private static void requireModelAndVersion(String model, String version) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        if (model.isEmpty() || version.isEmpty()) {
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "model and version must not be empty",
+                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")),
+                    null);
         }
     }
 
@@ -244,13 +284,7 @@ public final class ExperimentManager {
         requireNonNull(model, "model is null");
         requireNonNull(version, "version is null");
         requireNonNull(actor, "actor is null");
-        if (model.isEmpty() || version.isEmpty()) {
-            throw new ExperimentsException(
-                    ErrorCode.INVALID_DEFINITION,
-                    "model and version must not be empty",
-                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")),
-                    null);
-        }
+        requireModelAndVersion(model, version);
         synchronized (writeLock) {
             store.setDefaultVersion(model, version, actor);
             refresh();

@@ -9,7 +9,7 @@ import java.util.Optional;
 
 /**
  * Durable state of the experiments module: definitions with revisions and history, default
- * versions, and the exposure/outcome log. Implementations are thread-safe. Nothing here is
+ * versions, versions kept by operators, and the exposure/outcome log. Implementations are thread-safe. Nothing here is
  * specific to SQLite, so that a PostgreSQL store can back several routers later.
  *
  * <p>Definition writes are compare-and-set on the revision inside one transaction: of two writers
@@ -65,6 +65,15 @@ public interface ExperimentStore extends AutoCloseable {
     Map<String, String> defaultVersions();
 
     void setDefaultVersion(String model, String version, String actor);
+
+    /** Versions kept loaded by an operator, ordered by model, then version. */
+    List<KeptVersion> keptVersions();
+
+    /** Keeps a version loaded; keeping it again only updates actor and time. */
+    void keepVersion(String model, String version, String actor);
+
+    /** Undoes {@link #keepVersion}; false when the version was not kept. */
+    boolean releaseVersion(String model, String version);
 
     /** Queues an exposure for a batched write; blocks only when the queue is full (bounded wait). */
     void recordExposure(Exposure exposure);

@@ -20,6 +20,7 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -219,6 +220,15 @@ public final class SqliteExperimentStore implements ExperimentStore {
             // Later migrations: if (version < 2) { ALTER TABLE ... }
             s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
         }
+        createKeptVersions(c);
+    }
+
+    /** Versions kept by operators: an additive table, created on any schema version. */
+    private static void createKeptVersions(Connection c) throws SQLException {
+        execute(c, """
+                CREATE TABLE IF NOT EXISTS kept_versions (
+                  model TEXT NOT NULL, version TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+                  updated_by TEXT NOT NULL, PRIMARY KEY (model, version))""");
     }
 
     public Path file() {
@@ -380,6 +390,54 @@ public final class SqliteExperimentStore implements ExperimentStore {
         withDefinitions("set default version", c -> {
             upsertDefault(c, model, version, clock.millis(), actor);
             return null;
+        });
+    }
+
+    @Override
+    public List<KeptVersion> keptVersions() {
+        return withDefinitions("list kept versions", c -> {
+            List<KeptVersion> kept = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(
+                            "SELECT model, version, updated_by, updated_ms FROM kept_versions ORDER BY model, version");
+                    ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    kept.add(new KeptVersion(
+                            rs.getString(1), rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4))));
+                }
+            }
+            return kept;
+        });
+    }
+
+    @Override
+    public void keepVersion(String model, String version, String actor) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        requireNonNull(actor, "actor is null");
+        withDefinitions("keep version", c -> {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "INSERT OR REPLACE INTO kept_versions (model, version, updated_ms, updated_by) VALUES (?, ?, ?, ?)")) {
+                ps.setString(1, model);
+                ps.setString(2, version);
+                ps.setLong(3, clock.millis());
+                ps.setString(4, actor);
+                ps.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public boolean releaseVersion(String model, String version) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        return withDefinitions("release version", c -> {
+            try (PreparedStatement ps =
+                    c.prepareStatement("DELETE FROM kept_versions WHERE model = ? AND version = ?")) {
+                ps.setString(1, model);
+                ps.setString(2, version);
+                return ps.executeUpdate() > 0;
+            }
         });
     }
 

@@ -194,6 +194,30 @@ class SqliteExperimentStoreTest {
     }
 
     @Test
+    void keepVersion_survivesReopenUntilReleased() {
+        try (SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock)) {
+            store.keepVersion("leads", "4", "alice");
+            store.keepVersion("leads", "2", "bob");
+            store.keepVersion("churn", "1", "carol");
+            clock.advance(Duration.ofMinutes(1));
+            store.keepVersion("leads", "4", "dave"); // again: only actor and time change
+        }
+        try (SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock)) {
+            assertThat(store.keptVersions())
+                    .extracting(k -> k.model() + "/" + k.version() + " " + k.actor())
+                    .containsExactly("churn/1 carol", "leads/2 bob", "leads/4 dave");
+            assertThat(store.keptVersions().get(2).since()).isEqualTo(clock.instant());
+            assertThat(store.releaseVersion("leads", "2")).isTrue();
+            assertThat(store.releaseVersion("leads", "2")).isFalse();
+        }
+        try (SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock)) {
+            assertThat(store.keptVersions())
+                    .extracting(k -> k.model() + "/" + k.version())
+                    .containsExactly("churn/1", "leads/4");
+        }
+    }
+
+    @Test
     void flush_acknowledgedDataSurvivesAbruptClose() {
         Instant t = clock.instant();
         SqliteExperimentStore store = SqliteExperimentStore.open(file(), clock);

@@ -51,7 +51,9 @@ public final class AuthInterceptor implements ServerInterceptor {
             ExperimentsGrpc.getResumeRolloutMethod().getFullMethodName(),
             ExperimentsGrpc.getPromoteRolloutMethod().getFullMethodName(),
             ExperimentsGrpc.getAbortRolloutMethod().getFullMethodName(),
-            ExperimentsGrpc.getSetDefaultVersionMethod().getFullMethodName());
+            ExperimentsGrpc.getSetDefaultVersionMethod().getFullMethodName(),
+            ExperimentsGrpc.getKeepVersionMethod().getFullMethodName(),
+            ExperimentsGrpc.getReleaseVersionMethod().getFullMethodName());
 
     private final Tokens adminToken;
     private final Tokens scoringToken;

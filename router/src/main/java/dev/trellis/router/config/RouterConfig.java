@@ -24,6 +24,7 @@ public final class RouterConfig {
     private final Optional<Path> tlsKey;
     private final boolean upstreamTls;
     private final Optional<Path> upstreamCa;
+    private final Optional<String> upstreamToken;
     private final Duration defaultDeadline;
     private final int maxMessageSize;
     private final Duration rolloutTick;
@@ -46,6 +47,8 @@ public final class RouterConfig {
         this.tlsKey = requireNonNull(b.tlsKey, "tlsKey is null");
         this.upstreamTls = b.upstreamTls;
         this.upstreamCa = requireNonNull(b.upstreamCa, "upstreamCa is null");
+        this.upstreamToken =
+                requireNonNull(b.upstreamToken, "upstreamToken is null").filter(t -> !t.isBlank());
         this.defaultDeadline = positive(b.defaultDeadline, "default deadline");
         this.maxMessageSize = b.maxMessageSize;
         this.rolloutTick = positive(b.rolloutTick, "rollout tick");
@@ -105,6 +108,7 @@ public final class RouterConfig {
         b.tlsKey = tlsKey;
         b.upstreamTls = upstreamTls;
         b.upstreamCa = upstreamCa;
+        b.upstreamToken = upstreamToken;
         b.defaultDeadline = defaultDeadline;
         b.maxMessageSize = maxMessageSize;
         b.rolloutTick = rolloutTick;
@@ -165,6 +169,11 @@ public final class RouterConfig {
         return upstreamCa;
     }
 
+    /** Bearer token sent on every call to the model-servers (repository control and inference). */
+    public Optional<String> upstreamToken() {
+        return upstreamToken;
+    }
+
     /** Deadline given to upstream calls whose caller sent none. */
     public Duration defaultDeadline() {
         return defaultDeadline;
@@ -216,6 +225,7 @@ public final class RouterConfig {
         private Optional<Path> tlsKey = Optional.empty();
         private boolean upstreamTls;
         private Optional<Path> upstreamCa = Optional.empty();
+        private Optional<String> upstreamToken = Optional.empty();
         private Duration defaultDeadline = Duration.ofSeconds(2);
         private int maxMessageSize = 4 * 1024 * 1024;
         private Duration rolloutTick = Duration.ofSeconds(1);
@@ -279,6 +289,11 @@ public final class RouterConfig {
 
         public Builder upstreamCa(Path v) {
             this.upstreamCa = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder upstreamToken(String v) {
+            this.upstreamToken = Optional.ofNullable(v);
             return this;
         }
 

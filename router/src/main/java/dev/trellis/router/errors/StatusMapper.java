@@ -85,6 +85,7 @@ public final class StatusMapper {
         return switch (code) {
             case INVALID_REQUEST -> Code.INVALID_ARGUMENT;
             case UNKNOWN_MODEL, UNKNOWN_VERSION -> Code.NOT_FOUND;
+            case VERSION_NOT_LOADABLE -> Code.FAILED_PRECONDITION;
             case NO_REPLICA -> Code.UNAVAILABLE;
             case DEADLINE_EXCEEDED -> Code.DEADLINE_EXCEEDED;
             case TOO_LARGE -> Code.RESOURCE_EXHAUSTED;
