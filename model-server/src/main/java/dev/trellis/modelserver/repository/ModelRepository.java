@@ -69,6 +69,7 @@ public final class ModelRepository implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
     private static final Duration MANAGEMENT_TIMEOUT = Duration.ofMinutes(10);
     private static final long FULL_CHECK_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    private static final String FROM_MEMORY = "; serving the copy loaded in memory";
 
     private final ModelServerConfig config;
     private final BundleReader reader;
@@ -472,7 +473,7 @@ public final class ModelRepository implements AutoCloseable {
             VersionState state = version.state();
             boolean isHeld = held.contains(version.version());
             if (state == VersionState.STALE && !isHeld) {
-                String stale = version.status().reason();
+                String stale = version.status().reason().replace(FROM_MEMORY, "");
                 unloadVersion(version, "STALE and not held: " + stale);
                 // never reloaded from the changed files by polling; an explicit load or hold retries
                 version.failed("files changed on disk while it was loaded (" + stale
@@ -503,7 +504,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             Optional<String> change = version.fingerprint().check(fullCheck);
             if (change.isPresent()) {
-                String reason = change.get() + "; serving the copy loaded in memory";
+                String reason = change.get() + FROM_MEMORY;
                 if (!reason.equals(status.reason())) {
                     version.markStale(reason);
                     changed = true;
