@@ -36,8 +36,9 @@ final class Cluster implements AutoCloseable {
     final List<ModelServer> replicas = Collections.synchronizedList(new ArrayList<>());
     final List<Integer> ports = new ArrayList<>();
     private final VersionPolicy policy;
-    final RouterServer router;
-    final ManagedChannel channel;
+    private final RouterConfig routerConfig;
+    volatile RouterServer router;
+    volatile ManagedChannel channel;
 
     /** {@code replicaCount} replicas on one repository, every version loaded (policy "all"). */
     Cluster(Path repository, Path store, int replicaCount, UnaryOperator<RouterConfig.Builder> routerConfig)
@@ -62,6 +63,7 @@ final class Cluster implements AutoCloseable {
         this.policy = policy;
         RouterServer startedRouter = null;
         ManagedChannel openedChannel = null;
+        RouterConfig config = null;
         try {
             for (Path repo : repositories) {
                 ModelServer replica = ModelServer.start(replicaConfig(repo, 0));
@@ -72,7 +74,7 @@ final class Cluster implements AutoCloseable {
                 replica.awaitReady(Duration.ofSeconds(60));
             }
             List<String> addresses = ports.stream().map(p -> "127.0.0.1:" + p).toList();
-            startedRouter = RouterServer.start(routerConfig
+            config = routerConfig
                     .apply(RouterConfig.builder()
                             .host("127.0.0.1")
                             .port(0)
@@ -81,10 +83,8 @@ final class Cluster implements AutoCloseable {
                             .store(store)
                             .adminToken(ADMIN_TOKEN)
                             .catalogRefresh(Duration.ofMillis(200)))
-                    .build());
-            if (!startedRouter.catalog().awaitAnyReady(60, TimeUnit.SECONDS)) {
-                throw new IllegalStateException("router sees no ready model");
-            }
+                    .build();
+            startedRouter = startRouter(config);
             openedChannel = NettyChannelBuilder.forAddress("127.0.0.1", startedRouter.port())
                     .usePlaintext()
                     .build();
@@ -95,8 +95,28 @@ final class Cluster implements AutoCloseable {
             replicas.forEach(ModelServer::close);
             throw e;
         }
+        this.routerConfig = config;
         this.router = startedRouter;
         this.channel = openedChannel;
+    }
+
+    private static RouterServer startRouter(RouterConfig config) throws InterruptedException {
+        RouterServer router = RouterServer.start(config);
+        if (!router.catalog().awaitAnyReady(60, TimeUnit.SECONDS)) {
+            router.close();
+            throw new IllegalStateException("router sees no ready model");
+        }
+        return router;
+    }
+
+    /** Stops the router and starts a new one on the same store and replicas (a new port). */
+    void restartRouter() throws InterruptedException {
+        channel.shutdownNow();
+        router.close();
+        router = startRouter(routerConfig);
+        channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
+                .usePlaintext()
+                .build();
     }
 
     private ModelServerConfig replicaConfig(Path repo, int port) {

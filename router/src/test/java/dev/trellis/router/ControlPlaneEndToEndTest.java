@@ -4,14 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.Value;
 import com.google.protobuf.util.Durations;
+import com.google.rpc.BadRequest;
 import dev.trellis.api.v1.Experiment;
 import dev.trellis.api.v1.ExperimentStatus;
+import dev.trellis.api.v1.ExplainAssignmentRequest;
+import dev.trellis.api.v1.ExplainAssignmentResponse;
+import dev.trellis.api.v1.GetExperimentRequest;
 import dev.trellis.api.v1.GetRolloutRequest;
 import dev.trellis.api.v1.Guardrails;
+import dev.trellis.api.v1.HolderKind;
+import dev.trellis.api.v1.KeepVersionRequest;
+import dev.trellis.api.v1.KeepVersionResponse;
 import dev.trellis.api.v1.ListModelsRequest;
 import dev.trellis.api.v1.ModelInfo;
 import dev.trellis.api.v1.ModelVersionInfo;
 import dev.trellis.api.v1.PutExperimentRequest;
+import dev.trellis.api.v1.ReleaseVersionRequest;
 import dev.trellis.api.v1.ReplicaStatus;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.RolloutActionRequest;
@@ -22,11 +30,15 @@ import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.SetDefaultVersionRequest;
 import dev.trellis.api.v1.StartRolloutRequest;
 import dev.trellis.api.v1.Variant;
+import dev.trellis.api.v1.VersionIssue;
 import dev.trellis.common.control.ModelControl;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.config.VersionPolicy;
 import dev.trellis.proto.inference.RepositoryIndexResponse.ModelIndex;
 import dev.trellis.router.upstream.CatalogSnapshot;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -371,6 +383,159 @@ class ControlPlaneEndToEndTest {
     private static List<ScoreResponse> settled(List<ScoreResponse> answers) {
         List<ScoreResponse> copy = List.copyOf(answers);
         return copy.subList(Math.min(copy.size(), 10), copy.size());
+    }
+
+    @Test
+    void keepVersion_storedAcrossRouterRestarts_badVersionsGetPreciseStatusAndNothingStops() throws Exception {
+        Path repo = temp.resolve("repo");
+        TestBundles.install(repo, MODEL, 1, 11);
+        TestBundles.install(repo, MODEL, 2, 22);
+        TestBundles.install(repo, MODEL, 3, 33);
+        corrupt(repo, "3"); // refused at load: sha256 mismatch
+        // latest:1 loads only version 2 (3 fails); version 1 is on disk but not loaded
+        cluster = new Cluster(
+                List.of(repo, repo), VersionPolicy.parse("latest:1"), temp.resolve("trellis.db"), b -> b, a -> a);
+        assertThat(state(0, "1")).isEqualTo("UNAVAILABLE");
+
+        try (SteadyTraffic traffic = new SteadyTraffic(cluster, 2, this::request)) {
+            traffic.awaitMore(100);
+            KeepVersionResponse kept = cluster.admin().keepVersion(keep("1"));
+            assertThat(kept.getReadyReplicasList())
+                    .containsExactlyInAnyOrder(cluster.replicaName(0), cluster.replicaName(1));
+            awaitHeld(0, "1");
+            awaitHeld(1, "1");
+
+            StatusRuntimeException missing = failure(() -> cluster.admin().keepVersion(keep("9")));
+            assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+            assertThat(missing.getStatus().getDescription())
+                    .isEqualTo("model churn has no version 9 in any replica's repository (versions: 3, 2, 1)");
+            StatusRuntimeException broken = failure(() -> cluster.admin().keepVersion(keep("3")));
+            assertThat(broken.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+            assertThat(broken.getStatus().getDescription())
+                    .startsWith("cannot keep it: version 3 cannot be loaded on any replica: replica 127.0.0.1:")
+                    .contains("FAILED: ")
+                    .contains("sha256 mismatch for lightgbm.txt");
+            StatusRuntimeException experiment = failure(() -> putExperiment("churn-bad", "2", "3"));
+            assertThat(experiment.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(violations(experiment)).singleElement().satisfies(v -> {
+                assertThat(v.getField()).isEqualTo("experiment.variants[1].version");
+                assertThat(v.getDescription()).contains("sha256 mismatch for lightgbm.txt");
+            });
+            traffic.awaitMore(200);
+            assertThat(traffic.failures).isEmpty();
+            assertThat(traffic.answersSince(0))
+                    .allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("2"));
+        }
+        assertThat(failure(() -> cluster.anonymous()
+                                .getExperiment(GetExperimentRequest.newBuilder()
+                                        .setKey("churn-bad")
+                                        .build()))
+                        .getStatus()
+                        .getCode())
+                .as("the rejected experiment was not stored")
+                .isEqualTo(Status.Code.NOT_FOUND);
+
+        // the keep is stored: a new router holds version 1 as well
+        cluster.restartRouter();
+        await(
+                "the kept version desired after the restart",
+                () -> version(listModel(MODEL), "1").getHoldersList().stream()
+                        .anyMatch(h -> h.getKind() == HolderKind.HOLDER_KEPT
+                                && h.getName().equals("e2e-test")));
+        assertThat(entry(0, "1").getReason()).contains(ModelControl.HELD_REASON);
+
+        // released: nothing holds it, the replicas' latest:1 policy unloads it
+        assertThat(cluster.admin().releaseVersion(release("1")).getReleased()).isTrue();
+        assertThat(cluster.admin().releaseVersion(release("1")).getReleased()).isFalse();
+        await(
+                "version 1 unloaded",
+                () -> state(0, "1").equals("UNAVAILABLE") && state(1, "1").equals("UNAVAILABLE"));
+
+        // a definition's version that fails after the fact is flagged with the reason
+        putExperiment("churn-ab", "1", "2");
+        awaitHeld(0, "1");
+        corrupt(repo, "1");
+        await(
+                "version 1 STALE",
+                () -> state(0, "1").equals("STALE") && state(1, "1").equals("STALE"));
+        cluster.restart(0);
+        cluster.restart(1);
+        await(
+                "version 1 FAILED on both replicas",
+                () -> state(0, "1").equals("FAILED") && state(1, "1").equals("FAILED"));
+        await(
+                "the experiment flagged",
+                () -> !cluster.anonymous()
+                        .getExperiment(GetExperimentRequest.newBuilder()
+                                .setKey("churn-ab")
+                                .build())
+                        .getVersionIssuesList()
+                        .isEmpty());
+        VersionIssue issue = cluster.anonymous()
+                .getExperiment(
+                        GetExperimentRequest.newBuilder().setKey("churn-ab").build())
+                .getVersionIssues(0);
+        assertThat(issue.getVersion()).isEqualTo("1");
+        assertThat(issue.getReason()).contains("FAILED: ").contains("sha256 mismatch for lightgbm.txt");
+        assertThat(version(listModel(MODEL), "1").getProblem()).contains("sha256 mismatch for lightgbm.txt");
+        ScoreResponse control = cluster.scoring().score(request(firstUnitIn("control")));
+        assertThat(control.getServed().getReason()).isEqualTo(RoutingReason.FALLBACK);
+        assertThat(control.getServed().getVersion()).isEqualTo("2");
+    }
+
+    private long firstUnitIn(String variant) {
+        for (long n = 0; n < 1000; n++) {
+            ExplainAssignmentResponse explained = cluster.anonymous()
+                    .explainAssignment(ExplainAssignmentRequest.newBuilder()
+                            .setModel(MODEL)
+                            .setUnitId("unit-" + n)
+                            .build());
+            if (variant.equals(explained.getEvaluations(0).getVariant())) {
+                return n;
+            }
+        }
+        throw new AssertionError("no unit in " + variant);
+    }
+
+    private static KeepVersionRequest keep(String version) {
+        return KeepVersionRequest.newBuilder()
+                .setModel(MODEL)
+                .setVersion(version)
+                .build();
+    }
+
+    private static ReleaseVersionRequest release(String version) {
+        return ReleaseVersionRequest.newBuilder()
+                .setModel(MODEL)
+                .setVersion(version)
+                .build();
+    }
+
+    private static void corrupt(Path repo, String version) throws IOException {
+        Files.writeString(
+                repo.resolve(MODEL).resolve(version).resolve("lightgbm.txt"), "\ngarbage\n", StandardOpenOption.APPEND);
+    }
+
+    private static StatusRuntimeException failure(Runnable call) {
+        try {
+            call.run();
+        } catch (StatusRuntimeException e) {
+            return e;
+        }
+        throw new AssertionError("expected the call to fail");
+    }
+
+    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e) {
+        return StatusProto.fromThrowable(e).getDetailsList().stream()
+                .filter(a -> a.is(BadRequest.class))
+                .flatMap(a -> {
+                    try {
+                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
+                    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
+                        throw new AssertionError(ex);
+                    }
+                })
+                .toList();
     }
 
     private Cluster cluster(
