@@ -187,14 +187,8 @@ final class ModelsCommand implements Callable<Integer> {
         return v.readyReplicas() > 0 && v.readyReplicas() >= has;
     }
 
-    /** {@code trellis models keep}: keeps a version loaded whatever definitions name it. */
-    @Command(
-            name = "keep",
-            mixinStandardHelpOptions = true,
-            description = "Keeps a version loaded on every replica that has it until 'models release' (admin; stored,"
-                    + " survives router restarts).",
-            footer = {"", "Example:", "  trellis models keep --model leads --version 4"})
-    static final class KeepCommand implements Callable<Integer> {
+    /** A call on one version of a model: {@code models keep} and {@code models release}. */
+    abstract static class VersionAction implements Callable<Integer> {
         @ParentCommand
         ModelsCommand parent;
 
@@ -204,18 +198,35 @@ final class ModelsCommand implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "Logical model name.")
         String model;
 
-        @Option(names = "--version", required = true, description = "Version to keep loaded.")
+        @Option(names = "--version", required = true, description = "The version.")
         String version;
+
+        /** Makes the call; returns the line to print. */
+        abstract String act(TrellisClient client);
 
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             try (TrellisClient client = parent.root.client()) {
-                List<String> ready = client.keepVersion(model, version);
-                out.println(fmt("kept %s version %s (READY on %s)", model, version, String.join(", ", ready)));
+                out.println(act(client));
             }
             out.flush();
             return 0;
+        }
+    }
+
+    /** {@code trellis models keep}: keeps a version loaded whatever definitions name it. */
+    @Command(
+            name = "keep",
+            mixinStandardHelpOptions = true,
+            description = "Keeps a version loaded on every replica that has it until 'models release' (admin; stored,"
+                    + " survives router restarts).",
+            footer = {"", "Example:", "  trellis models keep --model leads --version 4"})
+    static final class KeepCommand extends VersionAction {
+        @Override
+        String act(TrellisClient client) {
+            List<String> ready = client.keepVersion(model, version);
+            return fmt("kept %s version %s (READY on %s)", model, version, String.join(", ", ready));
         }
     }
 
@@ -226,31 +237,12 @@ final class ModelsCommand implements Callable<Integer> {
             description = "Releases a kept version: it stays loaded while a default, experiment or rollout needs it,"
                     + " else each replica's --version-policy decides (admin).",
             footer = {"", "Example:", "  trellis models release --model leads --version 4"})
-    static final class ReleaseCommand implements Callable<Integer> {
-        @ParentCommand
-        ModelsCommand parent;
-
-        @Spec
-        CommandSpec spec;
-
-        @Option(names = "--model", required = true, description = "Logical model name.")
-        String model;
-
-        @Option(names = "--version", required = true, description = "Version to release.")
-        String version;
-
+    static final class ReleaseCommand extends VersionAction {
         @Override
-        public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
-            try (TrellisClient client = parent.root.client()) {
-                boolean released = client.releaseVersion(model, version);
-                out.println(
-                        released
-                                ? fmt("released %s version %s", model, version)
-                                : fmt("%s version %s was not kept; nothing changed", model, version));
-            }
-            out.flush();
-            return 0;
+        String act(TrellisClient client) {
+            return client.releaseVersion(model, version)
+                    ? fmt("released %s version %s", model, version)
+                    : fmt("%s version %s was not kept; nothing changed", model, version);
         }
     }
 }

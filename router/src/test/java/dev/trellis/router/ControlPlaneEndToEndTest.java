@@ -1,5 +1,7 @@
 package dev.trellis.router;
 
+import static dev.trellis.router.StatusAssertions.catchStatus;
+import static dev.trellis.router.StatusAssertions.violations;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.Value;
@@ -38,7 +40,6 @@ import dev.trellis.proto.inference.RepositoryIndexResponse.ModelIndex;
 import dev.trellis.router.upstream.CatalogSnapshot;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.protobuf.StatusProto;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -88,13 +89,7 @@ class ControlPlaneEndToEndTest {
 
     @Test
     void newVersionTrained_whileFiftyFiftyExperimentRuns_armsKeepTheirVersionsAndItTakesNoTraffic() throws Exception {
-        Path repo = temp.resolve("repo");
-        TestBundles.install(repo, MODEL, 1, 11);
-        TestBundles.install(repo, MODEL, 2, 22);
-        cluster = cluster(List.of(repo, repo), b -> b, a -> a);
-        putExperiment("churn-ab", "1", "2");
-        awaitHeld(0, "1", "2");
-        awaitHeld(1, "1", "2");
+        Path repo = twoReplicasWithExperiment();
 
         List<ScoreResponse> afterTraining;
         try (SteadyTraffic traffic = new SteadyTraffic(cluster, 3, this::request)) {
@@ -259,13 +254,7 @@ class ControlPlaneEndToEndTest {
 
     @Test
     void loadedVersionsFileCorrupted_keepsServingAndRepositoryIndexSaysStale() throws Exception {
-        Path repo = temp.resolve("repo");
-        TestBundles.install(repo, MODEL, 1, 11);
-        TestBundles.install(repo, MODEL, 2, 22);
-        cluster = cluster(List.of(repo, repo), b -> b, a -> a);
-        putExperiment("churn-ab", "1", "2");
-        awaitHeld(0, "1", "2");
-        awaitHeld(1, "1", "2");
+        Path repo = twoReplicasWithExperiment();
 
         List<ScoreResponse> afterCorruption;
         try (SteadyTraffic traffic = new SteadyTraffic(cluster, 3, this::request)) {
@@ -356,7 +345,31 @@ class ControlPlaneEndToEndTest {
                 cluster, 3, n -> request(n).toBuilder().setModel("churn-b").build())) {
             traffic.awaitMore(300);
             int down = traffic.mark();
+            // paused first, so that the rollout can be seen flagged before its guardrail ends it
+            cluster.admin()
+                    .pauseRollout(RolloutActionRequest.newBuilder()
+                            .setModel("churn-b")
+                            .setReason("watch")
+                            .build());
             cluster.replicas.get(2).close();
+            await(
+                    "the rollout flagged",
+                    () -> !cluster.anonymous()
+                            .getRollout(GetRolloutRequest.newBuilder()
+                                    .setModel("churn-b")
+                                    .build())
+                            .getVersionIssuesList()
+                            .isEmpty());
+            VersionIssue candidate = cluster.anonymous()
+                    .getRollout(
+                            GetRolloutRequest.newBuilder().setModel("churn-b").build())
+                    .getVersionIssues(0);
+            assertThat(candidate.getVersion()).isEqualTo("2");
+            assertThat(candidate.getReason()).contains("replica " + cluster.replicaName(2) + ": unreachable");
+            cluster.admin()
+                    .resumeRollout(RolloutActionRequest.newBuilder()
+                            .setModel("churn-b")
+                            .build());
             await("the rollout aborts itself", () -> rollout("churn-b").getState() == RolloutState.ABORTED);
             aborted = rollout("churn-b");
             traffic.awaitMore(300);
@@ -377,6 +390,18 @@ class ControlPlaneEndToEndTest {
         ScoreResponse previousDefault = cluster.scoring().score(unitless());
         assertThat(previousDefault.getServed().getVersion()).isEqualTo("1");
         assertThat(previousDefault.getServed().getReason()).isEqualTo(RoutingReason.FALLBACK);
+    }
+
+    /** Versions 1 and 2 on one repository, two replicas, a RUNNING 50/50 experiment that both hold; the repository. */
+    private Path twoReplicasWithExperiment() throws Exception {
+        Path repo = temp.resolve("repo");
+        TestBundles.install(repo, MODEL, 1, 11);
+        TestBundles.install(repo, MODEL, 2, 22);
+        cluster = cluster(List.of(repo, repo), b -> b, a -> a);
+        putExperiment("churn-ab", "1", "2");
+        awaitHeld(0, "1", "2");
+        awaitHeld(1, "1", "2");
+        return repo;
     }
 
     /** Drops the first answers: calls routed before the change that were still in flight when it was seen. */
@@ -405,17 +430,28 @@ class ControlPlaneEndToEndTest {
             awaitHeld(0, "1");
             awaitHeld(1, "1");
 
-            StatusRuntimeException missing = failure(() -> cluster.admin().keepVersion(keep("9")));
+            StatusRuntimeException missing = catchStatus(() -> cluster.admin().keepVersion(keep("9")));
             assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
             assertThat(missing.getStatus().getDescription())
                     .isEqualTo("model churn has no version 9 in any replica's repository (versions: 3, 2, 1)");
-            StatusRuntimeException broken = failure(() -> cluster.admin().keepVersion(keep("3")));
+            StatusRuntimeException broken = catchStatus(() -> cluster.admin().keepVersion(keep("3")));
             assertThat(broken.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
             assertThat(broken.getStatus().getDescription())
                     .startsWith("cannot keep it: version 3 cannot be loaded on any replica: replica 127.0.0.1:")
                     .contains("FAILED: ")
                     .contains("sha256 mismatch for lightgbm.txt");
-            StatusRuntimeException experiment = failure(() -> putExperiment("churn-bad", "2", "3"));
+            StatusRuntimeException rollout = catchStatus(() -> cluster.admin()
+                    .startRollout(StartRolloutRequest.newBuilder()
+                            .setRollout(Rollout.newBuilder()
+                                    .setModel(MODEL)
+                                    .setStableVersion("2")
+                                    .setCandidateVersion("3"))
+                            .build()));
+            assertThat(rollout.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(violations(rollout))
+                    .extracting(BadRequest.FieldViolation::getField)
+                    .containsExactly("rollout.candidate_version");
+            StatusRuntimeException experiment = catchStatus(() -> putExperiment("churn-bad", "2", "3"));
             assertThat(experiment.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
             assertThat(violations(experiment)).singleElement().satisfies(v -> {
                 assertThat(v.getField()).isEqualTo("experiment.variants[1].version");
@@ -426,7 +462,7 @@ class ControlPlaneEndToEndTest {
             assertThat(traffic.answersSince(0))
                     .allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("2"));
         }
-        assertThat(failure(() -> cluster.anonymous()
+        assertThat(catchStatus(() -> cluster.anonymous()
                                 .getExperiment(GetExperimentRequest.newBuilder()
                                         .setKey("churn-bad")
                                         .build()))
@@ -514,28 +550,6 @@ class ControlPlaneEndToEndTest {
     private static void corrupt(Path repo, String version) throws IOException {
         Files.writeString(
                 repo.resolve(MODEL).resolve(version).resolve("lightgbm.txt"), "\ngarbage\n", StandardOpenOption.APPEND);
-    }
-
-    private static StatusRuntimeException failure(Runnable call) {
-        try {
-            call.run();
-        } catch (StatusRuntimeException e) {
-            return e;
-        }
-        throw new AssertionError("expected the call to fail");
-    }
-
-    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e) {
-        return StatusProto.fromThrowable(e).getDetailsList().stream()
-                .filter(a -> a.is(BadRequest.class))
-                .flatMap(a -> {
-                    try {
-                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
-                    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                        throw new AssertionError(ex);
-                    }
-                })
-                .toList();
     }
 
     private Cluster cluster(

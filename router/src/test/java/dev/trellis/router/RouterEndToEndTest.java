@@ -1,5 +1,7 @@
 package dev.trellis.router;
 
+import static dev.trellis.router.StatusAssertions.catchStatus;
+import static dev.trellis.router.StatusAssertions.violations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -44,7 +46,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -904,30 +905,6 @@ class RouterEndToEndTest {
                 .setExperiment(experiment)
                 .setExpectedRevision(expectedRevision)
                 .build();
-    }
-
-    private static StatusRuntimeException catchStatus(Runnable call) {
-        try {
-            call.run();
-        } catch (StatusRuntimeException e) {
-            return e;
-        }
-        throw new AssertionError("expected the call to fail");
-    }
-
-    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e) {
-        com.google.rpc.Status status = StatusProto.fromThrowable(e);
-        assertThat(status).isNotNull();
-        return status.getDetailsList().stream()
-                .filter(a -> a.is(BadRequest.class))
-                .flatMap(a -> {
-                    try {
-                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
-                    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                        throw new AssertionError(ex);
-                    }
-                })
-                .toList();
     }
 
     private static void await(BooleanSupplier condition, String what) {

@@ -94,13 +94,10 @@ public final class ServerMetrics implements AutoCloseable {
 
     /** Reports, at each collection, the number of serving (READY or STALE) versions per model. */
     public void observeLoadedVersions(Supplier<Map<String, Integer>> readyVersionsByModel) {
-        requireNonNull(readyVersionsByModel, "readyVersionsByModel is null");
-        loadedVersions = meter.gaugeBuilder("trellis.modelserver.versions.loaded")
-                .ofLongs()
-                .setDescription("model versions loaded and serving (READY or STALE), by model")
-                .buildWithCallback(measurement -> readyVersionsByModel
-                        .get()
-                        .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
+        loadedVersions = perModel(
+                "trellis.modelserver.versions.loaded",
+                "model versions loaded and serving (READY or STALE), by model",
+                requireNonNull(readyVersionsByModel, "readyVersionsByModel is null"));
     }
 
     /**
@@ -108,13 +105,18 @@ public final class ServerMetrics implements AutoCloseable {
      * files changed or disappeared on disk ({@code trellis_modelserver_versions_stale}).
      */
     public void observeStaleVersions(Supplier<Map<String, Integer>> staleVersionsByModel) {
-        requireNonNull(staleVersionsByModel, "staleVersionsByModel is null");
-        staleVersions = meter.gaugeBuilder("trellis.modelserver.versions.stale")
+        staleVersions = perModel(
+                "trellis.modelserver.versions.stale",
+                "loaded model versions whose files changed or disappeared on disk, by model",
+                requireNonNull(staleVersionsByModel, "staleVersionsByModel is null"));
+    }
+
+    private ObservableLongGauge perModel(String name, String description, Supplier<Map<String, Integer>> counts) {
+        return meter.gaugeBuilder(name)
                 .ofLongs()
-                .setDescription("loaded model versions whose files changed or disappeared on disk, by model")
-                .buildWithCallback(measurement -> staleVersionsByModel
-                        .get()
-                        .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
+                .setDescription(description)
+                .buildWithCallback(measurement ->
+                        counts.get().forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
     }
 
     public static Attributes versionAttributes(String model, int version) {
