@@ -127,7 +127,7 @@ public final class RoutingService {
 
     /**
      * @param servesARow whether a row is served this way (ExplainAssignment only asks)
-     * @param mayPoll whether a version the catalog has never seen may trigger an on-demand poll (blocking)
+     * @param mayPoll whether a pinned version the catalog has never seen may trigger an on-demand poll (blocking)
      */
     private RoutedRow resolve(
             CatalogSnapshot.Model model, RoutingDecision decision, boolean servesARow, boolean mayPoll) {
@@ -140,8 +140,12 @@ public final class RoutingService {
             return new RoutedRow(highest, decision, decision.reason());
         }
         Optional<CatalogSnapshot.Version> version = model.servable(decision.version());
-        if (version.isEmpty() && mayPoll && model.version(decision.version()).isEmpty()) {
-            // a version the last poll did not see at all: perhaps it loaded since
+        if (version.isEmpty()
+                && mayPoll
+                && decision.reason() == RoutingReason.PINNED
+                && model.version(decision.version()).isEmpty()) {
+            // a pinned version the last poll did not see at all: perhaps it loaded since. (A routed one was
+            // READY when its definition was accepted; if it is gone, that is an outage: no poll per request.)
             version = catalog.refreshOnDemand().model(model.name()).flatMap(m -> m.servable(decision.version()));
         }
         if (version.isPresent()) {

@@ -11,6 +11,7 @@ import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.Served;
+import dev.trellis.experiments.assignment.RoutingDecision;
 import dev.trellis.experiments.store.Exposure;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.proto.inference.ModelInferRequest;
@@ -146,6 +147,9 @@ public final class ScoreExecutor {
         return result;
     }
 
+    /** What makes two rows of one chunk (one version, one replica) answer with the same Served. */
+    private record ServedKey(RoutingDecision decision, RoutingReason reason) {}
+
     /** One Score, ScoreBatch or ScoreStream row set on its way through routing and the upstream calls. */
     private final class Call {
         private final String model;
@@ -265,8 +269,8 @@ public final class ScoreExecutor {
                 List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
                 double[] scores = new double[chunk.size()];
                 int windowRows = 0;
-                // rows of a chunk share a handful of decisions: build each one's Served once
-                Map<RoutedRow, Served> served = new HashMap<>();
+                // rows of a chunk share one version and a handful of decisions: build each one's Served once
+                Map<ServedKey, Served> served = new HashMap<>();
                 for (int j = 0; j < chunk.size(); j++) {
                     int index = chunk.get(j);
                     RoutedRow r = routed[index];
@@ -275,7 +279,8 @@ public final class ScoreExecutor {
                         b.clearExplanation();
                     }
                     b.setRequestId(rows.requestId(index));
-                    b.setServed(served.computeIfAbsent(r, row -> served(row, replica)));
+                    b.setServed(
+                            served.computeIfAbsent(new ServedKey(r.decision(), r.reason()), key -> served(r, replica)));
                     responses[index] = b.build();
                     metrics.served(
                             model,

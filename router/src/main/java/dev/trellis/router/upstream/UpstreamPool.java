@@ -15,6 +15,7 @@ import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -50,6 +51,8 @@ public final class UpstreamPool implements Closeable {
     private final TracingClientInterceptor tracing;
     private final ModelCatalog catalog;
     private final Map<List<Member>, ReplicaSet> sets = new ConcurrentHashMap<>();
+    // the set of every version of the latest snapshot, by identity: the per-request lookup is one probe
+    private volatile Map<CatalogSnapshot.Version, ReplicaSet> byVersion = new IdentityHashMap<>();
     private final AtomicLong setNumbers = new AtomicLong();
     private volatile boolean closed;
 
@@ -71,11 +74,18 @@ public final class UpstreamPool implements Closeable {
      * there is none.
      */
     public Optional<GRPCInferenceServiceFutureStub> stub(CatalogSnapshot.Version version) {
-        List<Member> members = members(catalog.snapshot(), version);
-        if (members.isEmpty() || closed) {
+        if (closed) {
             return Optional.empty();
         }
-        ReplicaSet set = sets.computeIfAbsent(members, this::open);
+        ReplicaSet set = byVersion.get(version);
+        if (set == null) {
+            // a version of a snapshot newer (or older) than the last maintained one
+            List<Member> members = members(catalog.snapshot(), version);
+            if (members.isEmpty()) {
+                return Optional.empty();
+            }
+            set = sets.computeIfAbsent(members, this::open);
+        }
         set.lastUsed = System.nanoTime();
         return Optional.of(set.stub);
     }
@@ -87,17 +97,23 @@ public final class UpstreamPool implements Closeable {
         }
         long now = System.nanoTime();
         Set<List<Member>> used = new HashSet<>();
+        Map<CatalogSnapshot.Version, ReplicaSet> versions = new IdentityHashMap<>();
         for (CatalogSnapshot.Model model : snapshot.models().values()) {
             for (CatalogSnapshot.Version version : model.versions().values()) {
                 List<Member> members = members(snapshot, version);
-                if (!members.isEmpty() && used.add(members)) {
-                    ReplicaSet set = sets.computeIfAbsent(members, this::open);
+                if (members.isEmpty()) {
+                    continue;
+                }
+                ReplicaSet set = sets.computeIfAbsent(members, this::open);
+                versions.put(version, set);
+                if (used.add(members)) {
                     set.lastUsed = now;
                     // a replica that came back is used again now, not after the channel's exponential backoff
                     set.channel.resetConnectBackoff();
                 }
             }
         }
+        byVersion = versions;
         for (Map.Entry<List<Member>, ReplicaSet> entry : List.copyOf(sets.entrySet())) {
             if (!used.contains(entry.getKey()) && now - entry.getValue().lastUsed > RETIRE_AFTER_NANOS) {
                 if (sets.remove(entry.getKey(), entry.getValue())) {
@@ -174,6 +190,7 @@ public final class UpstreamPool implements Closeable {
         closed = true;
         List<ReplicaSet> open = List.copyOf(sets.values());
         sets.clear();
+        byVersion = new IdentityHashMap<>();
         for (ReplicaSet set : open) {
             set.channel.shutdown();
         }
