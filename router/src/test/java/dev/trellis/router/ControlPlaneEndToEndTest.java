@@ -12,6 +12,7 @@ import dev.trellis.api.v1.ExperimentStatus;
 import dev.trellis.api.v1.ExplainAssignmentRequest;
 import dev.trellis.api.v1.ExplainAssignmentResponse;
 import dev.trellis.api.v1.GetExperimentRequest;
+import dev.trellis.api.v1.GetResultsRequest;
 import dev.trellis.api.v1.GetRolloutRequest;
 import dev.trellis.api.v1.Guardrails;
 import dev.trellis.api.v1.HolderKind;
@@ -514,9 +515,26 @@ class ControlPlaneEndToEndTest {
         assertThat(issue.getVersion()).isEqualTo("1");
         assertThat(issue.getReason()).contains("FAILED: ").contains("sha256 mismatch for lightgbm.txt");
         assertThat(version(listModel(MODEL), "1").getProblem()).contains("sha256 mismatch for lightgbm.txt");
-        ScoreResponse control = cluster.scoring().score(request(firstUnitIn("control")));
+        long unit = firstUnitIn("control");
+        ScoreResponse control = cluster.scoring().score(request(unit));
         assertThat(control.getServed().getReason()).isEqualTo(RoutingReason.FALLBACK);
         assertThat(control.getServed().getVersion()).isEqualTo("2");
+        assertThat(control.getServed().getExperiment()).as("not served its arm").isEmpty();
+        assertThat(cluster.anonymous()
+                        .getResults(GetResultsRequest.newBuilder()
+                                .setExperiment("churn-ab")
+                                .build())
+                        .getVariantsList())
+                .as("no exposure logged for a fallback")
+                .allSatisfy(v -> assertThat(v.getUnits()).isZero());
+        ExplainAssignmentResponse explained = cluster.anonymous()
+                .explainAssignment(ExplainAssignmentRequest.newBuilder()
+                        .setModel(MODEL)
+                        .setUnitId("unit-" + unit)
+                        .build());
+        assertThat(explained.getReason()).isEqualTo(RoutingReason.FALLBACK);
+        assertThat(explained.getVersion()).isEqualTo("2");
+        assertThat(explained.getSummary()).contains("FALLBACK to version 2");
     }
 
     private long firstUnitIn(String variant) {
