@@ -11,6 +11,8 @@ import ml.dmlc.xgboost4j.java.Booster;
 import ml.dmlc.xgboost4j.java.DMatrix;
 import ml.dmlc.xgboost4j.java.XGBoost;
 import ml.dmlc.xgboost4j.java.XGBoostError;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An XGBoost binary:logistic booster. Scoring uses in-place prediction on a row-major float matrix
@@ -29,6 +31,7 @@ public final class XgboostModel implements AutoCloseable {
             int threads,
             long seed) {}
 
+    private static final Logger log = LoggerFactory.getLogger(XgboostModel.class);
     private static final int[] ALL_TREES = {0, 0};
 
     /** Batches up to this many rows are scored by the Java tree walker, larger ones natively. */
@@ -39,27 +42,45 @@ public final class XgboostModel implements AutoCloseable {
     private final Booster booster;
     private final int features;
     private final XgboostTrees trees; // null when the model cannot be walked in Java
+    private final String javaPathProblem; // why trees is null, or null
     // predictions hold the read lock so that close() never frees the booster under a native call
     private final NativeGuard guard = new NativeGuard("XGBoost");
 
     private XgboostModel(Booster booster, int features) {
         this.booster = requireNonNull(booster, "booster is null");
         this.features = features;
-        this.trees = javaTrees(booster, features);
+        JavaPath path = javaTrees(booster, features);
+        this.trees = path.trees();
+        this.javaPathProblem = path.problem();
+        if (trees == null) {
+            // once per model: every small batch of this model now pays the native call's fixed cost
+            log.warn(
+                    "XGBoost Java tree walker disabled for this model ({}); batches of up to {} rows use native"
+                            + " prediction",
+                    javaPathProblem,
+                    JAVA_PATH_MAX_ROWS);
+        }
     }
 
-    /** The Java walker for this booster, or null if it cannot be built or disagrees with XGBoost. */
-    private static XgboostTrees javaTrees(Booster booster, int features) {
+    /** The verified Java walker ({@code trees}), or why there is none ({@code problem}). */
+    private record JavaPath(XgboostTrees trees, String problem) {
+        static JavaPath disabled(String problem) {
+            return new JavaPath(null, problem);
+        }
+    }
+
+    /** The Java walker for this booster, unless it cannot be built or disagrees with XGBoost. */
+    private static JavaPath javaTrees(Booster booster, int features) {
         XgboostTrees trees;
         try {
             java.io.ByteArrayOutputStream json = new java.io.ByteArrayOutputStream();
             booster.saveModel(json, "json");
             trees = XgboostTrees.parse(json.toByteArray());
         } catch (XGBoostError | java.io.IOException | RuntimeException e) {
-            return null;
+            return JavaPath.disabled("cannot read the trees: " + e.getMessage());
         }
         if (trees.features() != features) {
-            return null;
+            return JavaPath.disabled("the trees use " + trees.features() + " features, the model " + features);
         }
         // probe rows: each feature random around the model's own split points, a fifth missing
         int rows = 64;
@@ -72,19 +93,25 @@ public final class XgboostModel implements AutoCloseable {
             float[][] expected = booster.inplace_predict(
                     probe, rows, features, Float.NaN, ALL_TREES, Booster.PredictionType.kMargin, null);
             for (int r = 0; r < rows; r++) {
-                if (!(Math.abs(trees.margin(probe, r, features) - expected[r][0]) <= VERIFY_TOLERANCE)) {
-                    return null;
+                double difference = Math.abs(trees.margin(probe, r, features) - expected[r][0]);
+                if (!(difference <= VERIFY_TOLERANCE)) {
+                    return JavaPath.disabled("it differs from XGBoost by " + difference + " on probe row " + r);
                 }
             }
         } catch (XGBoostError e) {
-            return null;
+            return JavaPath.disabled("cannot verify it against XGBoost: " + e.getMessage());
         }
-        return trees;
+        return new JavaPath(trees, null);
     }
 
     /** Whether small batches use the verified Java tree walker. */
     public boolean hasJavaPath() {
         return trees != null;
+    }
+
+    /** Why the Java tree walker is disabled for this model; empty when it is used. */
+    public java.util.Optional<String> javaPathProblem() {
+        return java.util.Optional.ofNullable(javaPathProblem);
     }
 
     public static XgboostModel train(Matrix x, float[] labels, Params params) {
@@ -119,10 +146,10 @@ public final class XgboostModel implements AutoCloseable {
         try {
             Booster booster = XGBoost.loadModel(new ByteArrayInputStream(model));
             booster.setParam("nthread", 1);
-            if (booster.getNumFeature() != features) {
+            long actual = booster.getNumFeature();
+            if (actual != features) {
                 booster.dispose();
-                throw new ModelException(
-                        "XGBoost model has " + booster.getNumFeature() + " features, schema has " + features);
+                throw new ModelException("XGBoost model has " + actual + " features, schema has " + features);
             }
             return new XgboostModel(booster, features);
         } catch (XGBoostError | java.io.IOException e) {
