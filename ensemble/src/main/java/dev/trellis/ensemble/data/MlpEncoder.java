@@ -6,33 +6,51 @@ import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * Encodes rows for the MLP. Numeric features are standardized with the training mean and standard
- * deviation; a missing value becomes 0, i.e. the training mean. Categorical features are one-hot over
- * the vocabulary; missing and unseen categories are all zeros. Column order: features in schema order,
- * a numeric feature taking one column and a categorical one a column per vocabulary entry.
- * Thread-safe (immutable).
+ * deviation; a missing value becomes 0, i.e. the training mean. A numeric feature with ordinal
+ * {@code levels} (a few integer codes, e.g. 0–9 bands) is also one-hot over those codes, right after
+ * its standardized column; a missing or unseen code is all zeros there. Categorical features are
+ * one-hot over the vocabulary; missing and unseen categories are all zeros. Column order: features
+ * in schema order, a numeric feature taking one column (plus one per level), a categorical one a
+ * column per vocabulary entry. Thread-safe (immutable).
  */
 public final class MlpEncoder {
+    /** Most distinct integer codes a numeric feature may have to get ordinal one-hot columns. */
+    public static final int MAX_ORDINAL_LEVELS = 10;
+
     private final FeatureSchema schema;
     private final MlpScaling scaling;
     private final int[] offsets;
     private final Map<String, Integer>[] codes;
+    private final double[][] levels; // per feature: sorted ordinal codes with one-hot columns, or null
+    private final Map<String, double[]> levelsByName;
     private final int width;
 
-    @SuppressWarnings("unchecked")
     public MlpEncoder(FeatureSchema schema, MlpScaling scaling) {
+        this(schema, scaling, Map.of());
+    }
+
+    /** @param levels numeric feature name → its ordinal codes (sorted, distinct) that get one-hot columns */
+    @SuppressWarnings("unchecked")
+    public MlpEncoder(FeatureSchema schema, MlpScaling scaling, Map<String, double[]> levels) {
         this.schema = requireNonNull(schema, "schema is null");
         this.scaling = requireNonNull(scaling, "scaling is null");
+        requireNonNull(levels, "levels is null");
         if (scaling.means().length != schema.size()) {
             throw new IllegalArgumentException(
                     "scaling has " + scaling.means().length + " features, schema " + schema.size());
         }
         this.offsets = new int[schema.size()];
         this.codes = new Map[schema.size()];
+        this.levels = new double[schema.size()][];
+        Map<String, double[]> byName = new LinkedHashMap<>();
         int next = 0;
         for (int f = 0; f < schema.size(); f++) {
             Feature feature = schema.features().get(f);
@@ -46,9 +64,57 @@ public final class MlpEncoder {
                 next += feature.vocabulary().size();
             } else {
                 next++;
+                double[] own = levels.get(feature.name());
+                if (own != null) {
+                    double[] sorted = own.clone();
+                    Arrays.sort(sorted);
+                    if (sorted.length == 0 || Arrays.stream(sorted).distinct().count() != sorted.length) {
+                        throw new IllegalArgumentException("levels of " + feature.name() + " must be distinct");
+                    }
+                    this.levels[f] = sorted;
+                    byName.put(feature.name(), sorted.clone());
+                    next += sorted.length;
+                }
             }
         }
+        for (String name : levels.keySet()) {
+            if (!byName.containsKey(name)) {
+                throw new IllegalArgumentException("levels name " + name + ", which is not a numeric feature");
+            }
+        }
+        this.levelsByName = Map.copyOf(byName);
         this.width = next;
+    }
+
+    /**
+     * The ordinal codes of every numeric feature whose non-missing values in {@code batch} are
+     * integers with 3 to {@value #MAX_ORDINAL_LEVELS} distinct values.
+     */
+    public static Map<String, double[]> ordinalLevels(FeatureBatch batch) {
+        Map<String, double[]> levels = new LinkedHashMap<>();
+        FeatureSchema schema = batch.schema();
+        for (int f = 0; f < schema.size(); f++) {
+            if (schema.features().get(f).type() != FeatureType.NUMERIC) {
+                continue;
+            }
+            TreeSet<Double> distinct = new TreeSet<>();
+            boolean integers = true;
+            for (double value : batch.numeric(f)) {
+                if (Double.isFinite(value)) {
+                    integers &= value == Math.rint(value);
+                    distinct.add(value);
+                    if (!integers || distinct.size() > MAX_ORDINAL_LEVELS) {
+                        break;
+                    }
+                }
+            }
+            if (integers && distinct.size() >= 3 && distinct.size() <= MAX_ORDINAL_LEVELS) {
+                levels.put(
+                        schema.features().get(f).name(),
+                        distinct.stream().mapToDouble(Double::doubleValue).toArray());
+            }
+        }
+        return levels;
     }
 
     public int width() {
@@ -57,6 +123,13 @@ public final class MlpEncoder {
 
     public MlpScaling scaling() {
         return scaling;
+    }
+
+    /** Numeric feature name → its one-hot ordinal codes (empty without ordinal one-hot). */
+    public Map<String, double[]> levels() {
+        Map<String, double[]> copy = new LinkedHashMap<>();
+        levelsByName.forEach((name, values) -> copy.put(name, values.clone()));
+        return copy;
     }
 
     public Matrix encode(FeatureBatch batch) {
@@ -77,9 +150,17 @@ public final class MlpEncoder {
                 double[] column = batch.numeric(f);
                 double mean = scaling.means()[f];
                 double std = scaling.stds()[f];
+                double[] own = levels[f];
                 for (int r = 0; r < rows; r++) {
                     double value = column[r];
-                    values[r * width + offset] = Double.isFinite(value) ? (float) ((value - mean) / std) : 0f;
+                    boolean finite = Double.isFinite(value);
+                    values[r * width + offset] = finite ? (float) ((value - mean) / std) : 0f;
+                    if (own != null && finite) {
+                        int level = Arrays.binarySearch(own, value);
+                        if (level >= 0) {
+                            values[r * width + offset + 1 + level] = 1f;
+                        }
+                    }
                 }
             }
         }

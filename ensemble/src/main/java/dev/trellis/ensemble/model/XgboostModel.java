@@ -15,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An XGBoost binary:logistic booster. Scoring uses in-place prediction on a row-major float matrix
- * (one native call per batch) in margin space, so logits are exact. The booster runs one native
+ * An XGBoost booster: binary:logistic (margins are log-odds) or reg:squarederror (margins are the
+ * predicted values). Scoring uses in-place prediction on a row-major float matrix (one native call
+ * per batch) in margin space, so logits are exact. The booster runs one native
  * thread per call; XGBoost's predictors are thread-safe. Thread-safe.
  */
 public final class XgboostModel implements AutoCloseable {
@@ -114,24 +115,33 @@ public final class XgboostModel implements AutoCloseable {
         return java.util.Optional.ofNullable(javaPathProblem);
     }
 
+    /** What the booster learns: a binary target (log-odds margins) or a continuous one (values). */
+    public enum Objective {
+        LOGISTIC("binary:logistic", "logloss"),
+        SQUARED_ERROR("reg:squarederror", "rmse");
+
+        private final String name;
+        private final String metric;
+
+        Objective(String name, String metric) {
+            this.name = name;
+            this.metric = metric;
+        }
+    }
+
+    /** A binary:logistic booster on 0/1 labels. */
     public static XgboostModel train(Matrix x, float[] labels, Params params) {
+        return train(x, labels, params, Objective.LOGISTIC);
+    }
+
+    /** A booster of {@code params.rounds()} rounds; margins are log-odds or predicted values. */
+    public static XgboostModel train(Matrix x, float[] targets, Params params, Objective objective) {
         try {
             DMatrix train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
             try {
-                train.setLabel(labels);
-                Map<String, Object> config = new HashMap<>();
-                config.put("objective", "binary:logistic");
-                config.put("tree_method", "hist");
-                config.put("max_depth", params.maxDepth());
-                config.put("eta", params.eta());
-                config.put("subsample", params.subsample());
-                config.put("colsample_bytree", params.colsampleByTree());
-                config.put("min_child_weight", params.minChildWeight());
-                config.put("lambda", params.lambda());
-                config.put("nthread", params.threads());
-                config.put("seed", params.seed());
-                config.put("verbosity", 0);
-                Booster booster = XGBoost.train(train, config, params.rounds(), new HashMap<>(), null, null);
+                train.setLabel(targets);
+                Booster booster =
+                        XGBoost.train(train, config(params, objective), params.rounds(), new HashMap<>(), null, null);
                 booster.setParam("nthread", 1);
                 return new XgboostModel(booster, x.cols());
             } finally {
@@ -140,6 +150,77 @@ public final class XgboostModel implements AutoCloseable {
         } catch (XGBoostError e) {
             throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Trains on {@code x} for up to {@code params.rounds()} rounds, evaluating the validation rows
+     * after each, and stops {@code patience} rounds after the best one. The booster is discarded:
+     * only the curve's minimum matters (for tuning and for choosing the number of rounds).
+     */
+    public static EarlyStopping validate(
+            Matrix x,
+            float[] targets,
+            Matrix validation,
+            float[] validationTargets,
+            Params params,
+            Objective objective,
+            int patience) {
+        DMatrix train = null;
+        DMatrix val = null;
+        Booster booster = null;
+        try {
+            train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
+            train.setLabel(targets);
+            val = new DMatrix(validation.values(), validation.rows(), validation.cols(), Float.NaN);
+            val.setLabel(validationTargets);
+            Map<String, DMatrix> watches = new HashMap<>();
+            watches.put("val", val);
+            booster = XGBoost.train(train, config(params, objective), 0, watches, null, null);
+            DMatrix[] evalSets = {val};
+            String[] evalNames = {"val"};
+            float[] metric = new float[1];
+            int best = 0;
+            double bestLoss = Double.POSITIVE_INFINITY;
+            for (int round = 0; round < params.rounds() && round - best < patience; round++) {
+                booster.update(train, round);
+                booster.evalSet(evalSets, evalNames, round, metric);
+                double loss = objective == Objective.SQUARED_ERROR ? (double) metric[0] * metric[0] : metric[0];
+                if (loss < bestLoss) {
+                    bestLoss = loss;
+                    best = round;
+                }
+            }
+            return new EarlyStopping(best + 1, bestLoss, validation.rows());
+        } catch (XGBoostError e) {
+            throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
+        } finally {
+            if (booster != null) {
+                booster.dispose();
+            }
+            if (val != null) {
+                val.dispose();
+            }
+            if (train != null) {
+                train.dispose();
+            }
+        }
+    }
+
+    private static Map<String, Object> config(Params params, Objective objective) {
+        Map<String, Object> config = new HashMap<>();
+        config.put("objective", objective.name);
+        config.put("eval_metric", objective.metric);
+        config.put("tree_method", "hist");
+        config.put("max_depth", params.maxDepth());
+        config.put("eta", params.eta());
+        config.put("subsample", params.subsample());
+        config.put("colsample_bytree", params.colsampleByTree());
+        config.put("min_child_weight", params.minChildWeight());
+        config.put("lambda", params.lambda());
+        config.put("nthread", params.threads());
+        config.put("seed", params.seed());
+        config.put("verbosity", 0);
+        return config;
     }
 
     public static XgboostModel load(byte[] model, int features) {
@@ -165,7 +246,7 @@ public final class XgboostModel implements AutoCloseable {
         });
     }
 
-    /** Log-odds per row. */
+    /** Log-odds per row (the predicted value for a reg:squarederror booster). */
     public double[] margins(Matrix x) {
         checkWidth(x);
         if (trees != null && x.rows() <= JAVA_PATH_MAX_ROWS) {
