@@ -150,20 +150,11 @@ public final class LightgbmModel implements AutoCloseable {
             val.setField("label", validationTargets);
             try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams(params, objective, datasetParams))) {
                 training.addValidData(val);
-                int best = 0;
-                double bestLoss = Double.POSITIVE_INFINITY;
-                for (int round = 0; round < params.rounds() && round - best < patience; round++) {
-                    boolean finished = training.updateOneIter();
-                    double loss = training.getEval(1)[0];
-                    if (loss < bestLoss) {
-                        bestLoss = loss;
-                        best = round;
-                    }
-                    if (finished) {
-                        break;
-                    }
-                }
-                return new EarlyStopping(best + 1, bestLoss, validation.rows());
+                // a booster that can no longer split keeps its loss, so patience ends the curve
+                return EarlyStopping.track(params.rounds(), patience, validation.rows(), round -> {
+                    training.updateOneIter();
+                    return training.getEval(1)[0];
+                });
             }
         } catch (LGBMException e) {
             throw new ModelException("LightGBM training failed: " + e.getMessage(), e);

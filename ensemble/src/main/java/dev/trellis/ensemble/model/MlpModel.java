@@ -137,9 +137,7 @@ public final class MlpModel {
         Random random = new Random(params.seed());
         int[] order = order(x.rows());
         INDArray inputs = Nd4j.create(validation.values(), new long[] {validation.rows(), validation.cols()}, 'c');
-        int best = 0;
-        double bestLoss = Double.POSITIVE_INFINITY;
-        for (int epoch = 0; epoch < params.epochs() && epoch - best < patience; epoch++) {
+        return EarlyStopping.<RuntimeException>track(params.epochs(), patience, validation.rows(), epoch -> {
             epoch(network, x, targets, params.batchSize(), order, random);
             INDArray output = network.output(inputs, false);
             double loss = 0;
@@ -153,13 +151,8 @@ public final class MlpModel {
                     loss += (p - y) * (p - y);
                 }
             }
-            loss /= validation.rows();
-            if (loss < bestLoss) {
-                bestLoss = loss;
-                best = epoch;
-            }
-        }
-        return new EarlyStopping(best + 1, bestLoss, validation.rows());
+            return loss / validation.rows();
+        });
     }
 
     private static MultiLayerNetwork network(int inputs, Params params, Objective objective) {

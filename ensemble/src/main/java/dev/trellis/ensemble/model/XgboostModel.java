@@ -179,18 +179,13 @@ public final class XgboostModel implements AutoCloseable {
             DMatrix[] evalSets = {val};
             String[] evalNames = {"val"};
             float[] metric = new float[1];
-            int best = 0;
-            double bestLoss = Double.POSITIVE_INFINITY;
-            for (int round = 0; round < params.rounds() && round - best < patience; round++) {
-                booster.update(train, round);
-                booster.evalSet(evalSets, evalNames, round, metric);
-                double loss = objective == Objective.SQUARED_ERROR ? (double) metric[0] * metric[0] : metric[0];
-                if (loss < bestLoss) {
-                    bestLoss = loss;
-                    best = round;
-                }
-            }
-            return new EarlyStopping(best + 1, bestLoss, validation.rows());
+            Booster growing = booster;
+            DMatrix fit = train;
+            return EarlyStopping.track(params.rounds(), patience, validation.rows(), round -> {
+                growing.update(fit, round);
+                growing.evalSet(evalSets, evalNames, round, metric);
+                return objective == Objective.SQUARED_ERROR ? (double) metric[0] * metric[0] : metric[0];
+            });
         } catch (XGBoostError e) {
             throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
         } finally {

@@ -16,7 +16,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class TrainerTest {
     @Test
@@ -57,9 +59,11 @@ class TrainerTest {
         }
     }
 
+    /** Two tuned trainings (about 60 early-stopped fits each): longer than the default on a busy machine. */
     @Test
+    @Timeout(value = 8, unit = TimeUnit.MINUTES)
     void train_tunedSameSeedSameMetricsAndSettings() {
-        Dataset data = TestBundles.subset(TestBundles.churn(), 800, 4);
+        Dataset data = TestBundles.subset(TestBundles.churn(), 520, 4);
         TrainingOptions options = TrainingOptions.fast().withFolds(3).withTuning(true, Duration.ofMillis(100));
         Map<String, Map<String, MetricSet>> first;
         Hyperparameters firstParams;
