@@ -63,7 +63,7 @@ final class ModelsCommand implements Callable<Integer> {
                     out.println(fmt(
                             "%s (default version %s)",
                             m.name(), m.defaultVersion().isEmpty() ? "none" : m.defaultVersion()));
-                    Table table = new Table("  VERSION", "READY", "REPLICAS", "FEATURES");
+                    Table table = new Table("  VERSION", "READY", "REPLICAS", "FEATURES", "TARGET");
                     for (ModelDescription.Version v : m.versions()) {
                         String replicas = v.replicas().entrySet().stream()
                                 .map((Map.Entry<String, Boolean> e) ->
@@ -80,7 +80,8 @@ final class ModelsCommand implements Callable<Integer> {
                                         "%d (%d numeric, %d categorical)",
                                         v.features().size(),
                                         numeric,
-                                        v.features().size() - numeric));
+                                        v.features().size() - numeric),
+                                v.targetKind().name().toLowerCase(java.util.Locale.ROOT));
                     }
                     table.print(out);
                     m.versions().stream()

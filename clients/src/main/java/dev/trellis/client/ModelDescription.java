@@ -84,19 +84,37 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
      * @param version the version
      * @param replicas replica address to readiness
      * @param features the feature inputs in schema order
+     * @param targetKind what kind of target the version predicts
      */
-    public record Version(String version, Map<String, Boolean> replicas, List<FeatureSchema.Feature> features) {
+    public record Version(
+            String version,
+            Map<String, Boolean> replicas,
+            List<FeatureSchema.Feature> features,
+            TargetKind targetKind) {
         /**
          * Copies the collections.
          *
          * @param version the version, not null
          * @param replicas the replicas, not null
          * @param features the features, not null
+         * @param targetKind the target kind, not null
          */
         public Version {
             requireNonNull(version, "version is null");
             replicas = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(replicas, "replicas is null")));
             features = List.copyOf(requireNonNull(features, "features is null"));
+            requireNonNull(targetKind, "targetKind is null");
+        }
+
+        /**
+         * A version of a binary model, as before target kinds.
+         *
+         * @param version the version, not null
+         * @param replicas the replicas, not null
+         * @param features the features, not null
+         */
+        public Version(String version, Map<String, Boolean> replicas, List<FeatureSchema.Feature> features) {
+            this(version, replicas, features, TargetKind.BINARY);
         }
 
         static Version fromProto(ModelVersionInfo info) {
@@ -107,7 +125,7 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
             List<FeatureSchema.Feature> features = info.getFeaturesList().stream()
                     .map((FeatureInfo f) -> new FeatureSchema.Feature(f.getName(), f.getDatatype()))
                     .toList();
-            return new Version(info.getVersion(), replicas, features);
+            return new Version(info.getVersion(), replicas, features, TargetKind.fromProto(info.getTargetKind()));
         }
 
         /**

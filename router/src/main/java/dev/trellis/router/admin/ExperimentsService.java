@@ -384,6 +384,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                                 .setReplica(replica)
                                 .setReady(version.replicas().get(replica).ready()));
                     }
+                    version.schema().ifPresent(schema -> v.setTargetKind(schema.targetKind()));
                     for (FeatureSchema.Feature f :
                             version.schema().map(FeatureSchema::features).orElse(List.of())) {
                         v.addFeatures(FeatureInfo.newBuilder().setName(f.name()).setDatatype(f.datatype()));

@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.DoubleUnaryOperator;
 import java.util.function.Supplier;
 
 /**
@@ -234,6 +235,7 @@ public final class ScoreExecutor {
                         long nanos = System.nanoTime() - started;
                         try {
                             List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
+                            DoubleUnaryOperator position = InferenceCodec.histogramPosition(response);
                             double[] scores = new double[chunk.size()];
                             // rows of a chunk share a handful of decisions: build each one's Served once
                             Map<RoutingDecision, Served> served = new HashMap<>();
@@ -256,7 +258,7 @@ public final class ScoreExecutor {
                                                 .setReplica(replica.get())
                                                 .build()));
                                 responses[index] = b.build();
-                                scores[j] = b.getScore();
+                                scores[j] = position.applyAsDouble(b.getScore());
                                 metrics.served(
                                         model,
                                         version,

@@ -3,6 +3,7 @@ package dev.trellis.router.upstream;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.trellis.api.v1.TargetKind;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.proto.inference.ModelMetadataRequest;
@@ -48,6 +49,9 @@ import org.slf4j.LoggerFactory;
 public final class ModelCatalog implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
     private static final long POLL_DEADLINE_MILLIS = 2_000;
+    /** Suffix of the model-server's platform for a continuous target ("trellis_stacked_ensemble_regression"). */
+    static final String REGRESSION_PLATFORM_SUFFIX = "_regression";
+
     private static final long ON_DEMAND_MIN_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     private final UpstreamConfig config;
@@ -238,11 +242,18 @@ public final class ModelCatalog implements Closeable {
                         input.getName(), "BYTES".equals(input.getDatatype()), features.size()));
             }
             try {
-                schemas.put(e.getKey(), FeatureSchema.of(features));
+                schemas.put(e.getKey(), FeatureSchema.of(features, targetKind(metadata.getPlatform())));
             } catch (IllegalArgumentException ex) {
                 log.warn("bad metadata for {}: {}", e.getKey(), ex.getMessage());
             }
         }
+    }
+
+    /** The model-server names a continuous target's models by platform (ModelMetadata has no parameters). */
+    static TargetKind targetKind(String platform) {
+        return platform.endsWith(REGRESSION_PLATFORM_SUFFIX)
+                ? TargetKind.TARGET_KIND_REGRESSION
+                : TargetKind.TARGET_KIND_BINARY;
     }
 
     private <T> T await(ListenableFuture<T> future, String what) {
