@@ -254,14 +254,29 @@ class DeploymentManifestsTest {
     @Test
     void k8s_adminTokenSecretMountMatchesFlag() throws IOException {
         List<Map<String, Object>> objects = k8sObjects();
-        Map<String, Object> deployment = find(objects, "Deployment", "trellis-router");
-        Map<String, Object> router = container(deployment);
-        Path tokenFile = Path.of(stringOption(parse("router", get(router, "args")), "--admin-token-file"));
-        List<Map<String, Object>> mounts = get(router, "volumeMounts");
+        Map<String, Object> router = find(objects, "Deployment", "trellis-router");
+        Map<String, Object> modelServer = find(objects, "Deployment", "trellis-model-server");
+
+        String routerAdmin = secretKeyBehind(objects, router, "router", "--admin-token-file");
+        // the control plane presents the model-servers' own admin token to load and unload versions
+        String replicaAdmin = secretKeyBehind(objects, modelServer, "model-server", "--admin-token-file");
+        String upstreamToken = secretKeyBehind(objects, router, "router", "--upstream-token-file");
+
+        assertThat(upstreamToken).isEqualTo(replicaAdmin);
+        assertThat(replicaAdmin).isNotEqualTo(routerAdmin);
+    }
+
+    /** The Secret and key mounted read-only where {@code flag} of the deployment's container points. */
+    private static String secretKeyBehind(
+            List<Map<String, Object>> objects, Map<String, Object> deployment, String command, String flag)
+            throws IOException {
+        Map<String, Object> container = container(deployment);
+        Path tokenFile = Path.of(stringOption(parse(command, get(container, "args")), flag));
+        List<Map<String, Object>> mounts = get(container, "volumeMounts");
         Map<String, Object> mount = mounts.stream()
                 .filter(v -> Path.of((String) v.get("mountPath")).equals(tokenFile.getParent()))
                 .findFirst()
-                .orElseThrow(() -> new AssertionError("no volume mounted at " + tokenFile.getParent()));
+                .orElseThrow(() -> new AssertionError(flag + ": no volume mounted at " + tokenFile.getParent()));
         List<Map<String, Object>> volumes = get(deployment, "spec", "template", "spec", "volumes");
         Map<String, Object> volume = volumes.stream()
                 .filter(v -> mount.get("name").equals(v.get("name")))
@@ -271,8 +286,9 @@ class DeploymentManifestsTest {
         Map<String, Object> secret = find(objects, "Secret", secretName);
         Map<String, Object> data = secret.containsKey("stringData") ? get(secret, "stringData") : get(secret, "data");
 
-        assertThat(data).containsKey(tokenFile.getFileName().toString());
-        assertThat(mount.get("readOnly")).isEqualTo(true);
+        assertThat(data).as(flag).containsKey(tokenFile.getFileName().toString());
+        assertThat(mount.get("readOnly")).as(flag).isEqualTo(true);
+        return secretName + "/" + tokenFile.getFileName();
     }
 
     @Test
@@ -513,6 +529,20 @@ class DeploymentManifestsTest {
                 .contains(tokenFile.getFileName().toString());
         assertThat((Map<String, Object>) get(compose, "secrets"))
                 .containsKey(tokenFile.getFileName().toString());
+        // the routers' control plane presents the model-servers' admin token
+        Path upstreamToken = Path.of(stringOption(parsed, "--upstream-token-file"));
+        assertThat((List<String>) get(router, "secrets"))
+                .contains(upstreamToken.getFileName().toString());
+        for (String name : modelServers) {
+            Map<String, Object> service = get(services, name);
+            Path replicaToken =
+                    Path.of(stringOption(parse("model-server", get(service, "command")), "--admin-token-file"));
+            assertThat(replicaToken).isEqualTo(upstreamToken).isNotEqualTo(tokenFile);
+            assertThat((List<String>) get(service, "secrets"))
+                    .contains(replicaToken.getFileName().toString());
+        }
+        assertThat((Map<String, Object>) get(compose, "secrets"))
+                .containsKey(upstreamToken.getFileName().toString());
 
         assertThat(stringOption(parsed, "--store")).startsWith("postgresql://");
         String storeHost = dev.trellis.experiments.store.PostgresLocation.parse(stringOption(parsed, "--store"))
