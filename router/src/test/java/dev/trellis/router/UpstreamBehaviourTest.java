@@ -75,12 +75,13 @@ class UpstreamBehaviourTest {
 
     @Test
     void score_callerDeadline_propagatesToReplica() {
+        // far from the router's default deadline, so a slow machine cannot blur the two
         ScoringGrpc.newBlockingStub(channel)
-                .withDeadlineAfter(1500, TimeUnit.MILLISECONDS)
+                .withDeadlineAfter(60, TimeUnit.SECONDS)
                 .score(request());
 
         long seen = Math.max(a.lastDeadlineMillis.get(), b.lastDeadlineMillis.get());
-        assertThat(seen).isGreaterThan(700).isLessThanOrEqualTo(1500);
+        assertThat(seen).isGreaterThan(30_000).isLessThanOrEqualTo(60_000);
     }
 
     @Test
