@@ -2,6 +2,8 @@ package dev.trellis.router.upstream;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.sched.BulkCalls;
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.router.telemetry.TracingClientInterceptor;
@@ -13,7 +15,6 @@ import java.io.Closeable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +26,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class UpstreamPool implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
-    private static final AtomicInteger BULK_THREADS = new AtomicInteger();
 
     private final ManagedChannel channel;
     private final GRPCInferenceServiceFutureStub stub;
@@ -59,13 +59,10 @@ public final class UpstreamPool implements Closeable {
         this.stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
         // Bulk and explain answers are large: parsing and decoding them on the transport thread
         // would hold up every small answer on the same connection behind them.
-        this.bulkCallbacks =
-                Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()), runnable -> {
-                    Thread thread = new Thread(runnable, "upstream-bulk-" + BULK_THREADS.incrementAndGet());
-                    thread.setDaemon(true);
-                    return thread;
-                });
-        this.bulkStub = stub.withExecutor(bulkCallbacks);
+        // They run at low priority, and the model-server parses the calls on its bulk threads too.
+        this.bulkCallbacks = Executors.newFixedThreadPool(
+                Math.max(2, Runtime.getRuntime().availableProcessors()), BulkThreads.factory("upstream-bulk"));
+        this.bulkStub = stub.withExecutor(bulkCallbacks).withInterceptors(BulkCalls.marker());
         log.info(
                 "upstream pool {} (round_robin, health service {}, {} attempts)",
                 config.targets().channelTarget(),

@@ -63,12 +63,7 @@ public final class OverloadBenchmark {
         try {
             router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
             OverloadScenario scenario = new OverloadScenario(
-                    channel,
-                    () -> NettyChannelBuilder.forAddress("127.0.0.1", router.port())
-                            .usePlaintext()
-                            .build(),
-                    "churn",
-                    ChurnRows.load(2000));
+                    channel, OverloadScenario.remoteClients("127.0.0.1", router.port()), "churn", ChurnRows.load(2000));
             // JIT warm-up of both paths
             scenario.run(Duration.ofSeconds(5), RATE, Duration.ofSeconds(2), 4, 5000, true);
             for (int round = 1; round <= ROUNDS; round++) {
