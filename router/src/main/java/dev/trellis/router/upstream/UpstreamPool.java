@@ -199,8 +199,7 @@ public final class UpstreamPool implements Closeable {
         if (bulk) {
             builder.eventLoopGroup(bulkLoops).channelType(NioSocketChannel.class);
         }
-        return UpstreamTls.apply(
-                        builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
+        return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
                 .enableRetry()
                 .maxRetryAttempts(5)
