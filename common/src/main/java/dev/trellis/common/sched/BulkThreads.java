@@ -3,6 +3,7 @@ package dev.trellis.common.sched;
 import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadFactory;
@@ -73,6 +74,17 @@ public final class BulkThreads {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
+        }
+    }
+
+    /** The calling thread's nice value (Linux: field 19 of /proc/thread-self/stat). */
+    public static int currentNice() {
+        try {
+            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+            // the fields after the parenthesized command name, which may contain spaces
+            return Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -2,8 +2,6 @@ package dev.trellis.common.sched;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -12,7 +10,7 @@ class BulkThreadsTest {
     @Test
     void factory_threadRunsAtTheBulkNiceValue() throws Exception {
         CompletableFuture<Integer> nice = new CompletableFuture<>();
-        Thread thread = BulkThreads.factory("bulk-test").newThread(() -> nice.complete(currentNice()));
+        Thread thread = BulkThreads.factory("bulk-test").newThread(() -> nice.complete(BulkThreads.currentNice()));
         assertThat(thread.getName()).isEqualTo("bulk-test-1");
         assertThat(thread.isDaemon()).isTrue();
         thread.start();
@@ -23,19 +21,8 @@ class BulkThreadsTest {
     void factory_otherThreadsKeepTheirPriority() throws Exception {
         CompletableFuture<Integer> nice = new CompletableFuture<>();
         BulkThreads.factory("bulk-test").newThread(() -> {}).start();
-        Thread plain = new Thread(() -> nice.complete(currentNice()));
+        Thread plain = new Thread(() -> nice.complete(BulkThreads.currentNice()));
         plain.start();
         assertThat(nice.get(30, TimeUnit.SECONDS)).isLessThan(BulkThreads.NICE);
-    }
-
-    /** Field 19 of /proc/thread-self/stat, after the parenthesized command name. */
-    private static int currentNice() {
-        try {
-            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Integer.parseInt(fields[16]);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

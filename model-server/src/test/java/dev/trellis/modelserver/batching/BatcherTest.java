@@ -250,23 +250,14 @@ class BatcherTest {
 
         @Override
         public dev.trellis.ensemble.api.Predictions predict(FeatureBatch batch, boolean explain) {
-            nice.put(explain ? "explain" : batch.rows() > 4 ? "bulk" : "interactive", currentNice());
+            nice.put(
+                    explain ? "explain" : batch.rows() > 4 ? "bulk" : "interactive",
+                    dev.trellis.common.sched.BulkThreads.currentNice());
             return delegate.predict(batch, explain);
         }
 
         @Override
         public void close() {}
-
-        /** Field 19 of /proc/thread-self/stat, after the parenthesized command name. */
-        private static int currentNice() {
-            try {
-                String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/thread-self/stat"));
-                return Integer.parseInt(
-                        stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]);
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }
     }
 
     private static final class GatedEnsemble implements dev.trellis.ensemble.api.Ensemble {
