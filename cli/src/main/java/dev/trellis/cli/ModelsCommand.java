@@ -195,6 +195,13 @@ final class ModelsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
+        // not mixinStandardHelpOptions: its --version would take the place of the version option
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
+
         @Option(names = "--model", required = true, description = "Logical model name.")
         String model;
 
@@ -218,7 +225,6 @@ final class ModelsCommand implements Callable<Integer> {
     /** {@code trellis models keep}: keeps a version loaded whatever definitions name it. */
     @Command(
             name = "keep",
-            mixinStandardHelpOptions = true,
             description = "Keeps a version loaded on every replica that has it until 'models release' (admin; stored,"
                     + " survives router restarts).",
             footer = {"", "Example:", "  trellis models keep --model leads --version 4"})
@@ -233,7 +239,6 @@ final class ModelsCommand implements Callable<Integer> {
     /** {@code trellis models release}: undoes {@code models keep}. */
     @Command(
             name = "release",
-            mixinStandardHelpOptions = true,
             description = "Releases a kept version: it stays loaded while a default, experiment or rollout needs it,"
                     + " else each replica's --version-policy decides (admin).",
             footer = {"", "Example:", "  trellis models release --model leads --version 4"})
