@@ -78,7 +78,7 @@ final class ModelsCommand implements Callable<Integer> {
         out.println(fmt(
                 "%s (default version %s%s)",
                 m.name(), m.defaultVersion().isEmpty() ? "none" : m.defaultVersion(), fallback));
-        Table table = new Table("  VERSION", "READY", "REPLICAS", "HELD FOR", "FEATURES");
+        Table table = new Table("  VERSION", "READY", "REPLICAS", "HELD FOR", "FEATURES", "TARGET");
         for (ModelDescription.Version v : m.versions()) {
             String replicas = v.replicas().entrySet().stream()
                     .map((Map.Entry<String, Boolean> e) -> e.getKey() + " " + replicaState(v, e.getKey(), e.getValue()))
@@ -94,7 +94,8 @@ final class ModelsCommand implements Callable<Integer> {
                             ? "-"
                             : fmt(
                                     "%d (%d numeric, %d categorical)",
-                                    v.features().size(), numeric, v.features().size() - numeric));
+                                    v.features().size(), numeric, v.features().size() - numeric),
+                    v.targetKind().name().toLowerCase(java.util.Locale.ROOT));
         }
         table.print(out);
         for (ModelDescription.Version v : m.versions()) {
@@ -195,7 +196,7 @@ final class ModelsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        // not mixinStandardHelpOptions: its --version would take the place of the version option
+        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
         @Option(
                 names = {"-h", "--help"},
                 usageHelp = true,
