@@ -25,8 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * threads, interleaved rounds, median reported). Everything runs on this machine's cores, so the
  * figure says what the shared store and the balancing cost, not what more machines would add.
  *
- * <p>Run: {@code OMP_NUM_THREADS=1 mvn -o -q -pl clients test-compile exec:java
- * -Dexec.classpathScope=test -Dexec.mainClass=dev.trellis.ha.RouterScaleBenchmark}
+ * <p>Run: {@code ./trellis bench router-scale}
  */
 public final class RouterScaleBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 10);

@@ -8,6 +8,7 @@ import com.google.inject.Module;
 import com.google.inject.util.Modules;
 import dev.trellis.common.auth.BearerAuthInterceptor;
 import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.modelserver.auth.AuthModule;
 import dev.trellis.modelserver.batching.BatchingModule;
@@ -37,6 +38,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -58,6 +60,7 @@ public final class ModelServer implements AutoCloseable {
     private final Telemetry telemetry;
     private final ModelRepository repository;
     private final ServingHealth health;
+    private final BulkCalls bulkCalls;
     private final Server server;
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -78,6 +81,12 @@ public final class ModelServer implements AutoCloseable {
         // for every service, present and future; the last added runs first: telemetry sees every status
         builder.intercept(injector.getInstance(BearerAuthInterceptor.class))
                 .intercept(injector.getInstance(TelemetryInterceptor.class));
+        // calls the router marks as bulk are parsed and decoded on low-priority threads
+        this.bulkCalls = new BulkCalls(
+                "modelserver-bulk-call",
+                Set.of(),
+                Math.max(2, Runtime.getRuntime().availableProcessors()));
+        builder.callExecutor(bulkCalls);
         this.server = builder.build();
     }
 
@@ -219,6 +228,7 @@ public final class ModelServer implements AutoCloseable {
             server.shutdownNow();
             Thread.currentThread().interrupt();
         } finally {
+            bulkCalls.close();
             repository.close();
             telemetry.close();
         }

@@ -8,6 +8,7 @@ import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.router.admin.AdminModule;
@@ -49,6 +50,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +85,11 @@ public final class RouterServer implements Closeable {
         t.setDaemon(true);
         return t;
     });
+    // ScoreBatch handlers (and the upstream answers of bulk calls) run on low-priority threads
+    private final BulkCalls bulkCalls = new BulkCalls(
+            "router-bulk-call",
+            Set.of(ScoringGrpc.getScoreBatchMethod().getFullMethodName()),
+            Math.max(2, Runtime.getRuntime().availableProcessors()));
     private final AtomicBoolean closed = new AtomicBoolean();
     private Server server;
 
@@ -163,7 +170,7 @@ public final class RouterServer implements Closeable {
                         ServerTls.credentials(
                                 config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
                 : NettyServerBuilder.forAddress(address);
-        builder.maxInboundMessageSize(config.maxMessageSize());
+        builder.maxInboundMessageSize(config.maxMessageSize()).callExecutor(bulkCalls);
         for (ServerServiceDefinition service : List.of(
                 ServerInterceptors.intercept(scoring, traceContext),
                 ServerInterceptors.intercept(experiments, traceContext),
@@ -300,6 +307,7 @@ public final class RouterServer implements Closeable {
                 Thread.currentThread().interrupt();
             }
         }
+        bulkCalls.close();
         rollouts.close();
         exposures.close();
         controlPlane.close();

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.ensemble.testing.TestBundles;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -13,9 +12,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 10's overload case end to end, real router and model-server: a 300/s single-row stream
  * (2 s deadline, a client's default) while four concurrent 5,000-row ScoreBatch calls with explain
- * run, each on its own connection as other clients' would. Single rows have their own lane on the model-server, so none may fail; the batches
- * must complete too. How fast the single rows are is the benchmark's business
- * ({@code OverloadBenchmark}), not this test's.
+ * run, each on its own connection as other clients' would (on other machines: their own threads
+ * run at low priority, see {@link OverloadScenario#remoteClients}). On both servers the bulk work
+ * (ScoreBatch handling, the bulk upstream calls, the bulk and explain lanes) runs on low-priority
+ * threads, so it takes only the CPU the single rows leave over: none may fail, and the batches must
+ * complete too. How fast the single rows are is the benchmark's business ({@code
+ * OverloadBenchmark}), not this test's.
  */
 class OverloadIsolationTest {
     @TempDir
@@ -28,9 +30,7 @@ class OverloadIsolationTest {
         try (Cluster cluster = new Cluster(repository, temp.resolve("trellis.db"), 1, config -> config)) {
             OverloadScenario scenario = new OverloadScenario(
                     cluster.channel,
-                    () -> NettyChannelBuilder.forAddress("127.0.0.1", cluster.router.port())
-                            .usePlaintext()
-                            .build(),
+                    OverloadScenario.remoteClients("127.0.0.1", cluster.router.port()),
                     "churn",
                     ChurnRows.load(500));
 

@@ -33,9 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code variantStats} over 850,000 exposures and 85,000 outcomes.
  * </ul>
  *
- * PostgreSQL runs with fsync on (a durable server). Run: {@code mvn -o -q -pl experiments
- * test-compile exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=dev.trellis.experiments.bench.StoreWriteBenchmark}
+ * PostgreSQL runs with fsync on (a durable server). Run: {@code ./trellis bench store-write}
  */
 public final class StoreWriteBenchmark {
     private static final int EXPOSURES = Integer.getInteger("bench.exposures", 200_000);

@@ -25,9 +25,10 @@ import java.util.concurrent.CompletableFuture;
  * </ul>
  *
  * Within a lane, requests are batched as described in {@link Lane}; a full lane refuses at once
- * with RESOURCE_EXHAUSTED instead of letting its callers' deadlines expire. The operating system
- * shares the cores between the lanes' threads; bulk and explain threads default to half the cores,
- * so they never hold every core. Thread-safe.
+ * with RESOURCE_EXHAUSTED instead of letting its callers' deadlines expire. Bulk and explain
+ * threads default to half the cores and run at low operating-system priority ({@code BulkThreads}):
+ * separate queues alone do not keep interactive rows from waiting for a core when bulk work keeps
+ * every core busy, a lower priority does. Thread-safe.
  */
 public final class Batcher implements AutoCloseable {
     private final String name;

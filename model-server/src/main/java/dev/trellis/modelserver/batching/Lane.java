@@ -3,6 +3,7 @@ package dev.trellis.modelserver.batching;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -119,6 +120,10 @@ final class Lane {
     }
 
     private void work() {
+        if (kind != LaneKind.INTERACTIVE) {
+            // bulk and explain scoring take only the CPU interactive rows leave over
+            BulkThreads.lowerCurrentThread();
+        }
         while (true) {
             List<Pending> batch;
             try {

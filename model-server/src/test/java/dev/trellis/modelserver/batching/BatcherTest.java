@@ -212,6 +212,54 @@ class BatcherTest {
     }
 
     /** Holds bulk and explain predictions (more than one row, or explained) until opened. */
+    @Test
+    void submit_bulkAndExplainLanesScoreAtLowPriority() throws Exception {
+        NiceRecordingEnsemble recording = new NiceRecordingEnsemble(ensemble);
+        batcher = new Batcher(
+                "churn-v1", recording, new BatchingOptions(4, Duration.ZERO, 10, 1), metrics, Attributes.empty());
+
+        batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 0), false).get(30, TimeUnit.SECONDS);
+        batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 10, 1), false).get(30, TimeUnit.SECONDS);
+        batcher.submit(TestRows.random(FakeEnsemble.SCHEMA, 1, 2), true).get(30, TimeUnit.SECONDS);
+
+        assertThat(recording.nice).containsOnlyKeys("interactive", "bulk", "explain");
+        assertThat(recording.nice.get("interactive")).isLessThan(dev.trellis.common.sched.BulkThreads.NICE);
+        assertThat(recording.nice)
+                .containsEntry("bulk", dev.trellis.common.sched.BulkThreads.NICE)
+                .containsEntry("explain", dev.trellis.common.sched.BulkThreads.NICE);
+    }
+
+    /** Records the scheduling priority (nice value) of the thread that scores each kind of call. */
+    private static final class NiceRecordingEnsemble implements dev.trellis.ensemble.api.Ensemble {
+        private final FakeEnsemble delegate;
+        final java.util.Map<String, Integer> nice = new java.util.concurrent.ConcurrentHashMap<>();
+
+        NiceRecordingEnsemble(FakeEnsemble delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public dev.trellis.ensemble.api.FeatureSchema schema() {
+            return delegate.schema();
+        }
+
+        @Override
+        public List<String> baseModels() {
+            return delegate.baseModels();
+        }
+
+        @Override
+        public dev.trellis.ensemble.api.Predictions predict(FeatureBatch batch, boolean explain) {
+            nice.put(
+                    explain ? "explain" : batch.rows() > 4 ? "bulk" : "interactive",
+                    dev.trellis.common.sched.BulkThreads.currentNice());
+            return delegate.predict(batch, explain);
+        }
+
+        @Override
+        public void close() {}
+    }
+
     private static final class GatedEnsemble implements dev.trellis.ensemble.api.Ensemble {
         private final FakeEnsemble delegate;
         private final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);

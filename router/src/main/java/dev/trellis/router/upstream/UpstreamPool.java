@@ -2,12 +2,17 @@ package dev.trellis.router.upstream;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.sched.BulkCalls;
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.router.telemetry.TracingClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import jakarta.inject.Inject;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
@@ -24,7 +29,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * <em>replica set</em>, the set of replicas on which some version takes traffic (READY or STALE,
  * replica SERVING), so that a request for a version reaches only replicas that have it. Replicas
  * holding the same versions share one set and one channel; a canary candidate that lives on its
- * own Deployment gets a channel of its own.
+ * own Deployment gets a channel of its own. Each set has a second channel for bulk calls (large
+ * batches, explanations), with its own connections and low-priority threads, so that bulk
+ * messages never queue ahead of interactive ones.
  *
  * <p>Inside a set, everything is grpc-java's own machinery, from the service config
  * ({@link UpstreamServiceConfig}): round_robin over the set's replicas, client-side health checking
@@ -60,6 +66,10 @@ public final class UpstreamPool implements Closeable {
     // Bulk and explain answers are large: parsing and decoding them on a transport thread would
     // hold up every small answer on the same connection behind them.
     private final ExecutorService bulkCallbacks;
+    // Bulk calls travel on connections of their own, served by their own transport thread: their
+    // large messages neither queue ahead of small ones on a shared connection nor take CPU from
+    // the transport threads of interactive calls.
+    private final EventLoopGroup bulkLoops;
     private volatile boolean closed;
 
     @Inject
@@ -67,13 +77,10 @@ public final class UpstreamPool implements Closeable {
         this.config = requireNonNull(config, "config is null");
         this.tracing = requireNonNull(tracing, "tracing is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
-        AtomicInteger bulkThreads = new AtomicInteger();
-        this.bulkCallbacks =
-                Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()), runnable -> {
-                    Thread thread = new Thread(runnable, "upstream-bulk-" + bulkThreads.incrementAndGet());
-                    thread.setDaemon(true);
-                    return thread;
-                });
+        // both at low priority (BulkThreads): bulk work takes only the CPU interactive calls leave over
+        this.bulkCallbacks = Executors.newFixedThreadPool(
+                Math.max(2, Runtime.getRuntime().availableProcessors()), BulkThreads.factory("upstream-bulk"));
+        this.bulkLoops = new NioEventLoopGroup(1, BulkThreads.factory("upstream-bulk-loop"));
         catalog.addListener(this::maintain);
         log.info(
                 "upstream {} (one round_robin channel per replica set, health service {}, {} attempts)",
@@ -125,6 +132,7 @@ public final class UpstreamPool implements Closeable {
                     set.lastUsed = now;
                     // a replica that came back is used again now, not after the channel's exponential backoff
                     set.channel.resetConnectBackoff();
+                    set.bulkChannel.resetConnectBackoff();
                 }
             }
         }
@@ -134,6 +142,7 @@ public final class UpstreamPool implements Closeable {
                 if (sets.remove(entry.getKey(), entry.getValue())) {
                     log.info("upstream channel to {} retired (no version uses that replica set)", entry.getKey());
                     entry.getValue().channel.shutdown();
+                    entry.getValue().bulkChannel.shutdown();
                 }
             }
         }
@@ -164,12 +173,33 @@ public final class UpstreamPool implements Closeable {
             replicas.add(new CatalogSnapshot.Replica(m.name(), m.address(), m.authority(), true, true));
             names.put(m.address(), m.name());
         }
+        ManagedChannel channel = channel(replicas, names, false);
+        ManagedChannel bulkChannel = channel(replicas, names, true);
+        // Connect now so the first request does not pay for connection setup and health checks.
+        channel.getState(true);
+        bulkChannel.getState(true);
+        log.info(
+                "upstream channel to {} opened",
+                members.stream().map(Member::name).toList());
+        return new ReplicaSet(
+                channel,
+                bulkChannel,
+                GRPCInferenceServiceGrpc.newFutureStub(channel),
+                GRPCInferenceServiceGrpc.newFutureStub(bulkChannel)
+                        .withExecutor(bulkCallbacks)
+                        .withInterceptors(BulkCalls.marker()));
+    }
+
+    private ManagedChannel channel(
+            List<CatalogSnapshot.Replica> replicas, Map<SocketAddress, String> names, boolean bulk) {
         NettyChannelBuilder builder = withResolver(
                 NettyChannelBuilder.forTarget(
                         ReplicaSetResolverProvider.SCHEME + ":///set-" + setNumbers.incrementAndGet()),
                 new ReplicaSetResolverProvider(replicas));
-        ManagedChannel channel = UpstreamTls.apply(
-                        builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
+        if (bulk) {
+            builder.eventLoopGroup(bulkLoops).channelType(NioSocketChannel.class);
+        }
+        return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
                 .enableRetry()
                 .maxRetryAttempts(5)
@@ -186,13 +216,6 @@ public final class UpstreamPool implements Closeable {
                         config.credentials(),
                         new DefaultDeadlineInterceptor(config.defaultDeadline()))
                 .build();
-        // Connect now so the first request does not pay for connection setup and health checks.
-        channel.getState(true);
-        log.info(
-                "upstream channel to {} opened",
-                members.stream().map(Member::name).toList());
-        GRPCInferenceServiceFutureStub stub = GRPCInferenceServiceGrpc.newFutureStub(channel);
-        return new ReplicaSet(channel, stub, stub.withExecutor(bulkCallbacks));
     }
 
     @SuppressWarnings("deprecation") // the per-channel resolver factory keeps the scheme out of the global registry
@@ -208,20 +231,24 @@ public final class UpstreamPool implements Closeable {
         List<ReplicaSet> open = List.copyOf(sets.values());
         sets.clear();
         byVersion = new IdentityHashMap<>();
+        List<ManagedChannel> channels = new ArrayList<>();
         for (ReplicaSet set : open) {
-            set.channel.shutdown();
+            channels.add(set.channel);
+            channels.add(set.bulkChannel);
         }
+        channels.forEach(ManagedChannel::shutdown);
         try {
-            for (ReplicaSet set : open) {
-                if (!set.channel.awaitTermination(5, TimeUnit.SECONDS)) {
-                    set.channel.shutdownNow();
+            for (ManagedChannel channel : channels) {
+                if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+                    channel.shutdownNow();
                 }
             }
         } catch (InterruptedException e) {
-            open.forEach(set -> set.channel.shutdownNow());
+            channels.forEach(ManagedChannel::shutdownNow);
             Thread.currentThread().interrupt();
         }
         bulkCallbacks.shutdownNow();
+        bulkLoops.shutdownGracefully(0, 5, TimeUnit.SECONDS);
     }
 
     /** One replica of a set: what the channel connects to, and how the router names it. */
@@ -234,13 +261,18 @@ public final class UpstreamPool implements Closeable {
 
     private static final class ReplicaSet {
         final ManagedChannel channel;
+        final ManagedChannel bulkChannel;
         final GRPCInferenceServiceFutureStub stub;
         final GRPCInferenceServiceFutureStub bulkStub;
         volatile long lastUsed = System.nanoTime();
 
         ReplicaSet(
-                ManagedChannel channel, GRPCInferenceServiceFutureStub stub, GRPCInferenceServiceFutureStub bulkStub) {
+                ManagedChannel channel,
+                ManagedChannel bulkChannel,
+                GRPCInferenceServiceFutureStub stub,
+                GRPCInferenceServiceFutureStub bulkStub) {
             this.channel = channel;
+            this.bulkChannel = bulkChannel;
             this.stub = stub;
             this.bulkStub = bulkStub;
         }

@@ -27,8 +27,7 @@ import java.util.concurrent.TimeUnit;
  * in this JVM, a churn bundle trained with the default settings (the production configuration),
  * the servers' default lanes.
  *
- * <p>Run: {@code OMP_NUM_THREADS=1 mvn -o -q -pl router test-compile exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=dev.trellis.router.bench.OverloadBenchmark} (bench.seconds, bench.rounds override).
+ * <p>Run: {@code ./trellis bench overload} ({@code -Dbench.seconds=N -Dbench.rounds=N} override).
  */
 public final class OverloadBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 15);
@@ -63,12 +62,7 @@ public final class OverloadBenchmark {
         try {
             router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
             OverloadScenario scenario = new OverloadScenario(
-                    channel,
-                    () -> NettyChannelBuilder.forAddress("127.0.0.1", router.port())
-                            .usePlaintext()
-                            .build(),
-                    "churn",
-                    ChurnRows.load(2000));
+                    channel, OverloadScenario.remoteClients("127.0.0.1", router.port()), "churn", ChurnRows.load(2000));
             // JIT warm-up of both paths
             scenario.run(Duration.ofSeconds(5), RATE, Duration.ofSeconds(2), 4, 5000, true);
             for (int round = 1; round <= ROUNDS; round++) {
@@ -77,8 +71,8 @@ public final class OverloadBenchmark {
                             Duration.ofSeconds(SECONDS), RATE, Duration.ofSeconds(2), loaded ? 4 : 0, 5000, true);
                     String line = String.format(
                             Locale.ROOT,
-                            "round %d %-28s sent %5d failed %d %s  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms"
-                                    + "  explain batches done %d failed %s",
+                            "round %d %-28s sent %5d failed %d %s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
+                                    + "  max %8.2f ms  explain batches done %d (%,d rows/s) failed %s",
                             round,
                             loaded ? "with 4 x 5,000-row explain" : "alone",
                             r.sent(),
@@ -86,8 +80,10 @@ public final class OverloadBenchmark {
                             r.failures(),
                             r.latencyMicros().getValueAtPercentile(50) / 1000.0,
                             r.latencyMicros().getValueAtPercentile(99) / 1000.0,
+                            r.latencyMicros().getValueAtPercentile(99.9) / 1000.0,
                             r.latencyMicros().getMaxValue() / 1000.0,
                             r.batchesDone(),
+                            r.batchesDone() * 5000L / SECONDS,
                             r.batchFailures());
                     System.out.println(line);
                 }

@@ -46,9 +46,8 @@ import org.HdrHistogram.Histogram;
  * are due on a fixed schedule at {@code RATE}/s; latency is measured from the due time, not the
  * send time, so a stall is charged to every request it delays (no coordinated omission).
  *
- * <p>Run: {@code OMP_NUM_THREADS=1 mvn -o -q -pl router test-compile exec:java -Dexec.classpathScope=test
- * -Dexec.mainClass=dev.trellis.router.bench.RouterBenchmark} (system properties bench.seconds,
- * bench.rate, bench.callers override the defaults).
+ * <p>Run: {@code ./trellis bench router} ({@code -Dbench.seconds=N}, {@code -Dbench.rate=N},
+ * {@code -Dbench.callers=N} override the defaults).
  */
 public final class RouterBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 10);

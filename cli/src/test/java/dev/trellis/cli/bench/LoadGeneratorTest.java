@@ -1,4 +1,4 @@
-package dev.trellis.client.bench;
+package dev.trellis.cli.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

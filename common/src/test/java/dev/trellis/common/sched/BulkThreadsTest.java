@@ -1,0 +1,28 @@
+package dev.trellis.common.sched;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class BulkThreadsTest {
+    @Test
+    void factory_threadRunsAtTheBulkNiceValue() throws Exception {
+        CompletableFuture<Integer> nice = new CompletableFuture<>();
+        Thread thread = BulkThreads.factory("bulk-test").newThread(() -> nice.complete(BulkThreads.currentNice()));
+        assertThat(thread.getName()).isEqualTo("bulk-test-1");
+        assertThat(thread.isDaemon()).isTrue();
+        thread.start();
+        assertThat(nice.get(30, TimeUnit.SECONDS)).isEqualTo(BulkThreads.NICE);
+    }
+
+    @Test
+    void factory_otherThreadsKeepTheirPriority() throws Exception {
+        CompletableFuture<Integer> nice = new CompletableFuture<>();
+        BulkThreads.factory("bulk-test").newThread(() -> {}).start();
+        Thread plain = new Thread(() -> nice.complete(BulkThreads.currentNice()));
+        plain.start();
+        assertThat(nice.get(30, TimeUnit.SECONDS)).isLessThan(BulkThreads.NICE);
+    }
+}
