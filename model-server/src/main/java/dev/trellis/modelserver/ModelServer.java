@@ -7,6 +7,7 @@ import com.google.inject.Injector;
 import com.google.inject.Module;
 import com.google.inject.util.Modules;
 import dev.trellis.common.auth.BearerAuthInterceptor;
+import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.modelserver.auth.AuthModule;
@@ -29,13 +30,13 @@ import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
+import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.services.ProtoReflectionService;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -68,11 +69,13 @@ public final class ModelServer implements AutoCloseable {
         this.repository = injector.getInstance(ModelRepository.class);
         this.health = injector.getInstance(ServingHealth.class);
         ServerBuilder<?> builder = transport.apply(config);
-        for (BindableService service : List.of(
-                injector.getInstance(InferenceService.class),
-                health.service(),
-                ProtoReflectionServiceV1.newInstance(),
-                reflectionV1Alpha())) {
+        List<BindableService> services = new ArrayList<>();
+        services.add(injector.getInstance(InferenceService.class));
+        services.add(health.service());
+        // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
+        services.addAll(ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor())
+                .services());
+        for (BindableService service : services) {
             builder.addService(MalformedRequests.guard(service.bindService(), GrpcErrors.DOMAIN));
         }
         // for every service, present and future; the last added runs first: telemetry sees every status
@@ -150,10 +153,8 @@ public final class ModelServer implements AutoCloseable {
                 .permitKeepAliveWithoutCalls(true);
     }
 
-    @SuppressWarnings("deprecation")
-    private static BindableService reflectionV1Alpha() {
-        // grpcurl and older tools still ask v1alpha first
-        return ProtoReflectionService.newInstance();
+    private List<String> serviceNames() {
+        return services().stream().map(ServiceDescriptor::getName).toList();
     }
 
     /** The bound port (the ephemeral one when configured with 0); -1 for in-process transports. */

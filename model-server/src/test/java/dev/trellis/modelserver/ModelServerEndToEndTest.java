@@ -4,10 +4,13 @@ import static dev.trellis.modelserver.StatusAssertions.assertFails;
 import static dev.trellis.modelserver.StatusAssertions.errorInfo;
 import static dev.trellis.modelserver.StatusAssertions.violations;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.assertj.core.api.Assertions.within;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.DynamicMessage;
 import com.google.rpc.BadRequest;
+import dev.trellis.common.testing.ReflectionClient;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -37,15 +40,11 @@ import dev.trellis.proto.inference.ServerMetadataResponse;
 import dev.trellis.proto.inference.ServerReadyRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.reflection.v1.ServerReflectionGrpc;
-import io.grpc.reflection.v1.ServerReflectionRequest;
-import io.grpc.reflection.v1.ServerReflectionResponse;
-import io.grpc.reflection.v1.ServiceResponse;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -146,29 +145,37 @@ class ModelServerEndToEndTest {
         assertThat(metadata.getExtensionsList()).contains("model_repository");
         assertThat(health("")).isEqualTo(ServingStatus.SERVING);
 
-        CompletableFuture<List<String>> services = new CompletableFuture<>();
-        StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(channel)
-                .withDeadlineAfter(10, TimeUnit.SECONDS)
-                .serverReflectionInfo(new StreamObserver<>() {
-                    @Override
-                    public void onNext(ServerReflectionResponse response) {
-                        services.complete(response.getListServicesResponse().getServiceList().stream()
-                                .map(ServiceResponse::getName)
-                                .toList());
-                    }
+        ReflectionClient reflection = new ReflectionClient(channel);
+        assertThat(reflection.listServices())
+                .containsExactlyInAnyOrder(
+                        "inference.GRPCInferenceService",
+                        "grpc.health.v1.Health",
+                        "grpc.reflection.v1.ServerReflection",
+                        "grpc.reflection.v1alpha.ServerReflection");
+    }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        services.completeExceptionally(t);
-                    }
+    @Test
+    void reflection_servesCommentsAndDecodesBadRequest() throws Exception {
+        ReflectionClient reflection = new ReflectionClient(channel);
+        assertThat(reflection.fieldComment("inference.ModelInferRequest", "outputs"))
+                .contains("Which outputs to return; all when empty.");
+        assertThat(reflection.fieldComment("inference.ModelInferRequest.InferInputTensor", "name"))
+                .contains("Tensor name");
 
-                    @Override
-                    public void onCompleted() {}
-                });
-        requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
-        requests.onCompleted();
-        assertThat(services.get(10, TimeUnit.SECONDS))
-                .contains("inference.GRPCInferenceService", "grpc.health.v1.Health");
+        ModelInferRequest.Builder request = goodRequest(1);
+        request.getInputsBuilder(2).setDatatype("FP16");
+        StatusRuntimeException error =
+                catchThrowableOfType(() -> stub().modelInfer(request.build()), StatusRuntimeException.class);
+        assertThat(error.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        ReflectionClient.DecodedStatus decoded = reflection.decodeStatus(error);
+        DynamicMessage badRequest = decoded.detail("google.rpc.BadRequest").orElseThrow();
+        DynamicMessage violation = (DynamicMessage)
+                ((List<?>) badRequest.getField(badRequest.getDescriptorForType().findFieldByName("field_violations")))
+                        .get(0);
+        assertThat(violation.getField(violation.getDescriptorForType().findFieldByName("field")))
+                .isEqualTo("inputs[2].datatype");
+        assertThat(badRequest.getDescriptorForType()).isNotSameAs(com.google.rpc.BadRequest.getDescriptor());
+        assertHealthy();
     }
 
     @Test

@@ -7,6 +7,7 @@ import com.google.inject.Injector;
 import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.experiments.store.ExperimentStore;
@@ -31,21 +32,22 @@ import dev.trellis.router.upstream.CatalogSnapshot;
 import dev.trellis.router.upstream.ModelCatalog;
 import dev.trellis.router.upstream.UpstreamModule;
 import dev.trellis.router.upstream.UpstreamPool;
+import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.protobuf.services.ProtoReflectionService;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import jakarta.inject.Inject;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -81,7 +83,7 @@ public final class RouterServer implements Closeable {
         return t;
     });
     private final AtomicBoolean closed = new AtomicBoolean();
-    private Server server;
+    private volatile Server server; // read by the reflection service's list call
 
     @Inject
     RouterServer(
@@ -157,12 +159,15 @@ public final class RouterServer implements Closeable {
                                 config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
                 : NettyServerBuilder.forAddress(address);
         builder.maxInboundMessageSize(config.maxMessageSize());
-        for (ServerServiceDefinition service : List.of(
+        List<ServerServiceDefinition> services = new ArrayList<>(List.of(
                 ServerInterceptors.intercept(scoring, traceContext),
                 ServerInterceptors.intercept(experiments, traceContext),
-                health.getHealthService().bindService(),
-                ProtoReflectionServiceV1.newInstance().bindService(),
-                reflectionV1Alpha().bindService())) {
+                health.getHealthService().bindService()));
+        // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
+        ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor()).services().stream()
+                .map(BindableService::bindService)
+                .forEach(services::add);
+        for (ServerServiceDefinition service : services) {
             builder.addService(MalformedRequests.guard(service, StatusMapper.DOMAIN));
         }
         // for every service, present and future; the last added runs first: the metrics see every status
@@ -187,9 +192,13 @@ public final class RouterServer implements Closeable {
                 config.upstreams());
     }
 
-    @SuppressWarnings("deprecation") // v1alpha is what older grpcurl and many tools still ask for
-    private static io.grpc.BindableService reflectionV1Alpha() {
-        return ProtoReflectionService.newInstance();
+    private List<String> serviceNames() {
+        Server running = server;
+        return running == null
+                ? List.of()
+                : running.getServices().stream()
+                        .map(s -> s.getServiceDescriptor().getName())
+                        .toList();
     }
 
     /**
