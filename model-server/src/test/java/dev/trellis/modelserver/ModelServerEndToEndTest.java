@@ -20,9 +20,13 @@ import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.config.ModelServerConfig;
+import dev.trellis.proto.inference.DataType;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub;
 import dev.trellis.proto.inference.InferTensorContents;
+import dev.trellis.proto.inference.ModelConfig;
+import dev.trellis.proto.inference.ModelConfigRequest;
+import dev.trellis.proto.inference.ModelConfigResponse;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferRequest.InferInputTensor;
 import dev.trellis.proto.inference.ModelInferResponse;
@@ -30,7 +34,10 @@ import dev.trellis.proto.inference.ModelInferResponse.InferOutputTensor;
 import dev.trellis.proto.inference.ModelMetadataRequest;
 import dev.trellis.proto.inference.ModelMetadataResponse;
 import dev.trellis.proto.inference.ModelMetadataResponse.TensorMetadata;
+import dev.trellis.proto.inference.ModelOutput;
 import dev.trellis.proto.inference.ModelReadyRequest;
+import dev.trellis.proto.inference.ModelStatistics;
+import dev.trellis.proto.inference.ModelStatisticsRequest;
 import dev.trellis.proto.inference.RepositoryIndexRequest;
 import dev.trellis.proto.inference.RepositoryIndexResponse.ModelIndex;
 import dev.trellis.proto.inference.RepositoryModelLoadRequest;
@@ -158,7 +165,7 @@ class ModelServerEndToEndTest {
     void reflection_servesCommentsAndDecodesBadRequest() throws Exception {
         ReflectionClient reflection = new ReflectionClient(channel);
         assertThat(reflection.fieldComment("inference.ModelInferRequest", "outputs"))
-                .contains("Which outputs to return; all when empty.");
+                .contains("Which outputs to return. All when empty");
         assertThat(reflection.fieldComment("inference.ModelInferRequest.InferInputTensor", "name"))
                 .contains("Tensor name");
 
@@ -175,6 +182,158 @@ class ModelServerEndToEndTest {
         assertThat(violation.getField(violation.getDescriptorForType().findFieldByName("field")))
                 .isEqualTo("inputs[2].datatype");
         assertThat(badRequest.getDescriptorForType()).isNotSameAs(com.google.rpc.BadRequest.getDescriptor());
+        assertHealthy();
+    }
+
+    @Test
+    void matrixLayout_scoresLikeOneTensorPerFeature() {
+        FeatureBatch rows = TestRows.random(schema, 6, 17);
+        ModelInferResponse perFeature = stub().modelInfer(TestRows.request(MODEL, "", rows, false));
+
+        // what Triton FIL and MLServer's numpy codec send: one [batch, features] tensor, schema order
+        InferTensorContents.Builder matrix = InferTensorContents.newBuilder();
+        for (int row = 0; row < rows.rows(); row++) {
+            for (int i = 0; i < schema.size(); i++) {
+                Feature feature = schema.features().get(i);
+                if (feature.type() == FeatureType.NUMERIC) {
+                    matrix.addFp32Contents((float) rows.numeric(i)[row]);
+                } else {
+                    String value = rows.categorical(i)[row];
+                    matrix.addFp32Contents(
+                            value == null ? -1 : feature.vocabulary().indexOf(value));
+                }
+            }
+        }
+        ModelInferResponse response = stub().modelInfer(ModelInferRequest.newBuilder()
+                .setModelName(MODEL)
+                .addInputs(InferInputTensor.newBuilder()
+                        .setName("input__0")
+                        .setDatatype("FP32")
+                        .addShape(rows.rows())
+                        .addShape(schema.size())
+                        .setContents(matrix))
+                .build());
+
+        assertThat(TestRows.output(response, "score").getContents().getFp32ContentsList())
+                .containsExactlyElementsOf(
+                        TestRows.output(perFeature, "score").getContents().getFp32ContentsList());
+        assertThat(TestRows.output(response, "score")
+                        .getParametersOrThrow("content_type")
+                        .getStringParam())
+                .isEqualTo("np");
+        assertThat(TestRows.output(response, "label")
+                        .getParametersOrThrow("content_type")
+                        .getStringParam())
+                .isEqualTo("str");
+        assertThat(response.getOutputsList())
+                .allSatisfy(output -> assertThat(output.getParametersMap()).containsKey("content_type"));
+    }
+
+    @Test
+    void readmeModelInferExamples_scoreOnTheChurnModel() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+        java.util.regex.Matcher example = java.util.regex.Pattern.compile(
+                        "-d '(\\{\"model_name\":\"churn\"[^']*)'[^']*?inference\\.GRPCInferenceService/ModelInfer")
+                .matcher(readme);
+        int checked = 0;
+        while (example.find()) {
+            ModelInferRequest.Builder request = ModelInferRequest.newBuilder();
+            com.google.protobuf.util.JsonFormat.parser().merge(example.group(1), request);
+            ModelInferResponse response = stub().modelInfer(request.build());
+            assertThat(TestRows.output(response, "score").getContents().getFp32ContentsCount())
+                    .as(example.group(1))
+                    .isEqualTo((int) request.getInputs(0).getShape(0));
+            checked++;
+        }
+        assertThat(checked).as("README ModelInfer examples on churn").isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void modelConfig_describesInputsOutputsAndBatchLimit() {
+        ModelConfigResponse response = stub().modelConfig(
+                        ModelConfigRequest.newBuilder().setName(MODEL).build());
+        ModelConfig config = response.getConfig();
+        assertThat(config.getName()).isEqualTo(MODEL);
+        assertThat(config.getMaxBatchSize()).isEqualTo(MAX_BATCH_ROWS);
+        assertThat(config.getInputList()).hasSize(schema.size());
+        for (int i = 0; i < schema.size(); i++) {
+            Feature feature = schema.features().get(i);
+            assertThat(config.getInput(i).getName()).isEqualTo(feature.name());
+            assertThat(config.getInput(i).getDataType())
+                    .isEqualTo(feature.type() == FeatureType.NUMERIC ? DataType.TYPE_FP32 : DataType.TYPE_STRING);
+            assertThat(config.getInput(i).getDimsList()).containsExactly(1L);
+            if (feature.type() == FeatureType.CATEGORICAL) {
+                assertThat(config.getParametersOrThrow("vocabulary:" + feature.name())
+                                .getStringValue())
+                        .startsWith("[\"" + feature.vocabulary().get(0) + "\"");
+            }
+        }
+        assertThat(config.getOutputList().stream().map(ModelOutput::getName))
+                .containsExactly("score", "label", "interval", "agreement", "base_scores", "contributions");
+        assertFails(
+                () -> stub().modelConfig(
+                                ModelConfigRequest.newBuilder().setName("nope").build()),
+                Status.Code.NOT_FOUND,
+                "nope");
+        assertHealthy();
+    }
+
+    @Test
+    void modelStatistics_countsRequestsRowsAndFailures() {
+        ModelStatistics before = statistics();
+        stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 3, 4), false));
+        ModelInferRequest.Builder bad = goodRequest(1);
+        bad.getInputsBuilder(0).setDatatype("FP16");
+        assertFails(() -> stub().modelInfer(bad.build()), Status.Code.INVALID_ARGUMENT);
+        ModelStatistics after = statistics();
+
+        assertThat(after.getVersion()).isEqualTo("1");
+        assertThat(after.getInferenceCount() - before.getInferenceCount()).isGreaterThanOrEqualTo(3);
+        assertThat(after.getInferenceStats().getSuccess().getCount()
+                        - before.getInferenceStats().getSuccess().getCount())
+                .isGreaterThanOrEqualTo(1);
+        assertThat(after.getInferenceStats().getFail().getCount()
+                        - before.getInferenceStats().getFail().getCount())
+                .isGreaterThanOrEqualTo(1);
+        assertThat(after.getExecutionCount()).isGreaterThan(before.getExecutionCount());
+        assertThat(after.getInferenceStats().getComputeInfer().getNs())
+                .isGreaterThan(before.getInferenceStats().getComputeInfer().getNs());
+        assertThat(after.getLastInference()).isPositive();
+        assertThat(stub().modelStatistics(ModelStatisticsRequest.getDefaultInstance())
+                        .getModelStatsList())
+                .extracting(ModelStatistics::getName)
+                .contains(MODEL);
+        assertFails(
+                () -> stub().modelStatistics(ModelStatisticsRequest.newBuilder()
+                        .setName(MODEL)
+                        .setVersion("9")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "9");
+    }
+
+    private static ModelStatistics statistics() {
+        return stub().modelStatistics(
+                        ModelStatisticsRequest.newBuilder().setName(MODEL).build())
+                .getModelStats(0);
+    }
+
+    @Test
+    void repositoryCalls_unknownRepository_isNotFound() {
+        com.google.rpc.Status status = assertFails(
+                () -> stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
+                        .setRepositoryName("elsewhere")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "unknown repository 'elsewhere'");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("repository_name");
+        assertThat(stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
+                                .setRepositoryName(repository.getFileName().toString())
+                                .build())
+                        .getModelsCount())
+                .isPositive();
         assertHealthy();
     }
 
