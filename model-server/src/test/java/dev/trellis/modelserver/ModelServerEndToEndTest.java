@@ -249,6 +249,23 @@ class ModelServerEndToEndTest {
     }
 
     @Test
+    void metrics_standardNamesInSeconds_promtoolClean() throws Exception {
+        stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 2, 3), false));
+        assertThat(server.metricsPort()).isPositive().isNotEqualTo(server.port());
+        String metrics = dev.trellis.common.testing.Promtool.scrape("127.0.0.1", server.metricsPort());
+        assertThat(metrics)
+                .containsPattern("grpc_server_call_duration_seconds_count\\{[^}]*"
+                        + "grpc_method=\"inference.GRPCInferenceService/ModelInfer\"[^}]*grpc_status=\"OK\"")
+                .contains("trellis_modelserver_queue_delay_seconds_bucket")
+                .contains("trellis_modelserver_versions_loaded")
+                .contains("jvm_memory_used_bytes")
+                .doesNotContain("_milliseconds");
+        assertThat(dev.trellis.common.testing.Promtool.check(metrics))
+                .as("promtool check metrics")
+                .isEmpty();
+    }
+
+    @Test
     void modelConfig_describesInputsOutputsAndBatchLimit() {
         ModelConfigResponse response = stub().modelConfig(
                         ModelConfigRequest.newBuilder().setName(MODEL).build());

@@ -9,6 +9,7 @@ import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.router.admin.AdminModule;
@@ -24,17 +25,14 @@ import dev.trellis.router.routing.RoutingModule;
 import dev.trellis.router.scoring.ExposureLog;
 import dev.trellis.router.scoring.ScoringModule;
 import dev.trellis.router.scoring.ScoringService;
-import dev.trellis.router.telemetry.CallMetrics;
 import dev.trellis.router.telemetry.Telemetry;
 import dev.trellis.router.telemetry.TelemetryModule;
-import dev.trellis.router.telemetry.TraceContextServerInterceptor;
 import dev.trellis.router.upstream.CatalogSnapshot;
 import dev.trellis.router.upstream.ModelCatalog;
 import dev.trellis.router.upstream.UpstreamModule;
 import dev.trellis.router.upstream.UpstreamPool;
 import io.grpc.BindableService;
 import io.grpc.Server;
-import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -68,8 +66,7 @@ public final class RouterServer implements Closeable {
     private final ScoringService scoring;
     private final ExperimentsService experiments;
     private final AuthInterceptor auth;
-    private final CallMetrics callMetrics;
-    private final TraceContextServerInterceptor traceContext;
+    private final GrpcInstrumentation instrumentation;
     private final ModelCatalog catalog;
     private final UpstreamPool pool;
     private final RolloutController rollouts;
@@ -91,8 +88,7 @@ public final class RouterServer implements Closeable {
             ScoringService scoring,
             ExperimentsService experiments,
             AuthInterceptor auth,
-            CallMetrics callMetrics,
-            TraceContextServerInterceptor traceContext,
+            GrpcInstrumentation instrumentation,
             ModelCatalog catalog,
             UpstreamPool pool,
             RolloutController rollouts,
@@ -103,8 +99,7 @@ public final class RouterServer implements Closeable {
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.auth = requireNonNull(auth, "auth is null");
-        this.callMetrics = requireNonNull(callMetrics, "callMetrics is null");
-        this.traceContext = requireNonNull(traceContext, "traceContext is null");
+        this.instrumentation = requireNonNull(instrumentation, "instrumentation is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.pool = requireNonNull(pool, "pool is null");
         this.rollouts = requireNonNull(rollouts, "rollouts is null");
@@ -159,9 +154,10 @@ public final class RouterServer implements Closeable {
                                 config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
                 : NettyServerBuilder.forAddress(address);
         builder.maxInboundMessageSize(config.maxMessageSize());
+        instrumentation.instrument(builder);
         List<ServerServiceDefinition> services = new ArrayList<>(List.of(
-                ServerInterceptors.intercept(scoring, traceContext),
-                ServerInterceptors.intercept(experiments, traceContext),
+                scoring.bindService(),
+                experiments.bindService(),
                 health.getHealthService().bindService()));
         // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
         ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor()).services().stream()
@@ -170,8 +166,9 @@ public final class RouterServer implements Closeable {
         for (ServerServiceDefinition service : services) {
             builder.addService(MalformedRequests.guard(service, StatusMapper.DOMAIN));
         }
-        // for every service, present and future; the last added runs first: the metrics see every status
-        builder.intercept(auth).intercept(callMetrics);
+        // for every service, present and future; the last added runs first: the call's span covers the
+        // auth check (the call metrics are a stream tracer and see every status anyway)
+        builder.intercept(auth).intercept(instrumentation.serverInterceptor());
         try {
             server = builder.build().start();
         } catch (IOException e) {
@@ -243,6 +240,11 @@ public final class RouterServer implements Closeable {
 
     public int port() {
         return server.getPort();
+    }
+
+    /** The bound metrics port (the ephemeral one when configured with 0); -1 when disabled. */
+    public int metricsPort() {
+        return telemetry.metricsPort();
     }
 
     /** The services this router serves, as registered (for checks that must cover every method). */

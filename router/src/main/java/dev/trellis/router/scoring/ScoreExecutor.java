@@ -263,7 +263,7 @@ public final class ScoreExecutor {
                                         r.decision().variant().orElse(""),
                                         r.decision().reason().name(),
                                         1,
-                                        nanos / 1e6);
+                                        nanos / 1e9);
                                 if (r.decision().isExperiment()) {
                                     recordExposure(r, version, rows.unitId(index));
                                 }
