@@ -176,11 +176,7 @@ class ModelServerEndToEndTest {
         assertThat(error.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
         ReflectionClient.DecodedStatus decoded = reflection.decodeStatus(error);
         DynamicMessage badRequest = decoded.detail("google.rpc.BadRequest").orElseThrow();
-        DynamicMessage violation = (DynamicMessage)
-                ((List<?>) badRequest.getField(badRequest.getDescriptorForType().findFieldByName("field_violations")))
-                        .get(0);
-        assertThat(violation.getField(violation.getDescriptorForType().findFieldByName("field")))
-                .isEqualTo("inputs[2].datatype");
+        assertThat(decoded.violationFields()).containsExactly("inputs[2].datatype");
         assertThat(badRequest.getDescriptorForType()).isNotSameAs(com.google.rpc.BadRequest.getDescriptor());
         assertHealthy();
     }

@@ -72,11 +72,7 @@ class ReflectionTest {
                 ReflectionClient.DecodedStatus decoded = reflection.decodeStatus(error);
                 DynamicMessage badRequest =
                         decoded.detail("google.rpc.BadRequest").orElseThrow();
-                DynamicMessage violation = (DynamicMessage) ((List<?>) badRequest.getField(
-                                badRequest.getDescriptorForType().findFieldByName("field_violations")))
-                        .get(0);
-                assertThat(violation.getField(violation.getDescriptorForType().findFieldByName("field")))
-                        .isEqualTo("features.nope");
+                assertThat(decoded.violationFields()).containsExactly("features.nope");
                 assertThat(decoded.detail("google.rpc.ErrorInfo")).isPresent();
                 // the generated classes were never used: the descriptors came over the wire
                 assertThat(badRequest.getDescriptorForType()).isNotSameAs(com.google.rpc.BadRequest.getDescriptor());

@@ -118,6 +118,20 @@ public final class ReflectionClient {
                     .filter(d -> d.getDescriptorForType().getFullName().equals(fullName))
                     .findFirst();
         }
+
+        /** The {@code field} of every {@code google.rpc.BadRequest} violation, read reflectively. */
+        public List<String> violationFields() {
+            List<String> fields = new ArrayList<>();
+            detail("google.rpc.BadRequest").ifPresent(badRequest -> {
+                for (Object violation : (List<?>)
+                        badRequest.getField(badRequest.getDescriptorForType().findFieldByName("field_violations"))) {
+                    DynamicMessage message = (DynamicMessage) violation;
+                    fields.add((String)
+                            message.getField(message.getDescriptorForType().findFieldByName("field")));
+                }
+            });
+            return fields;
+        }
     }
 
     private FileDescriptor fileContaining(String symbol) throws Exception {
