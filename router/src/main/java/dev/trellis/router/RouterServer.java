@@ -18,6 +18,8 @@ import dev.trellis.router.auth.AuthInterceptor;
 import dev.trellis.router.auth.AuthModule;
 import dev.trellis.router.config.ConfigModule;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.control.ControlModule;
+import dev.trellis.router.control.ControlPlane;
 import dev.trellis.router.errors.StatusMapper;
 import dev.trellis.router.rollout.RolloutController;
 import dev.trellis.router.rollout.RolloutModule;
@@ -56,7 +58,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running router: the public gRPC port (Scoring, Experiments, health, reflection), the
- * upstream pool and catalog, the rollout controller and the metrics endpoint. Thread-safe;
+ * upstream pool and catalog, the control plane, the rollout controller and the metrics endpoint. Thread-safe;
  * {@link #close()} is graceful and idempotent.
  */
 public final class RouterServer implements Closeable {
@@ -69,6 +71,7 @@ public final class RouterServer implements Closeable {
     private final GrpcInstrumentation instrumentation;
     private final ModelCatalog catalog;
     private final UpstreamPool pool;
+    private final ControlPlane controlPlane;
     private final RolloutController rollouts;
     private final ExposureLog exposures;
     private final ExperimentStore store;
@@ -91,6 +94,7 @@ public final class RouterServer implements Closeable {
             GrpcInstrumentation instrumentation,
             ModelCatalog catalog,
             UpstreamPool pool,
+            ControlPlane controlPlane,
             RolloutController rollouts,
             ExposureLog exposures,
             ExperimentStore store,
@@ -102,6 +106,7 @@ public final class RouterServer implements Closeable {
         this.instrumentation = requireNonNull(instrumentation, "instrumentation is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.pool = requireNonNull(pool, "pool is null");
+        this.controlPlane = requireNonNull(controlPlane, "controlPlane is null");
         this.rollouts = requireNonNull(rollouts, "rollouts is null");
         this.exposures = requireNonNull(exposures, "exposures is null");
         this.store = requireNonNull(store, "store is null");
@@ -115,6 +120,7 @@ public final class RouterServer implements Closeable {
                 new TelemetryModule(),
                 new UpstreamModule(),
                 new RoutingModule(),
+                new ControlModule(),
                 new RolloutModule(),
                 new AuthModule(),
                 new ScoringModule(),
@@ -143,6 +149,7 @@ public final class RouterServer implements Closeable {
         health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
         health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.SERVING);
         catalog.addListener(this::updateScoringHealth);
+        controlPlane.start();
         catalog.refresh();
         catalog.start();
 
@@ -306,6 +313,7 @@ public final class RouterServer implements Closeable {
         }
         rollouts.close();
         exposures.close();
+        controlPlane.close();
         catalog.close();
         pool.close();
         try {

@@ -36,7 +36,7 @@ import org.sqlite.SQLiteErrorCode;
 public final class SqliteExperimentStore extends JdbcExperimentStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteExperimentStore.class);
 
-    static final int SCHEMA_VERSION = 2;
+    static final int SCHEMA_VERSION = 3;
     public static final int DEFAULT_QUEUE_CAPACITY = StoreOptions.DEFAULT_QUEUE_CAPACITY;
     public static final Duration DEFAULT_MAX_BLOCK = StoreOptions.defaults().maxBlock();
 
@@ -290,6 +290,13 @@ public final class SqliteExperimentStore extends JdbcExperimentStore {
                           requests INTEGER NOT NULL, errors INTEGER NOT NULL, latency BLOB NOT NULL,
                           score_bins TEXT NOT NULL, updated_ms INTEGER NOT NULL,
                           PRIMARY KEY (source, model, version))""");
+            }
+            if (version < 3) {
+                // versions kept loaded by operators (trellis models keep)
+                s.executeUpdate("""
+                        CREATE TABLE kept_versions (
+                          model TEXT NOT NULL, version TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+                          updated_by TEXT NOT NULL, PRIMARY KEY (model, version))""");
             }
             s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
         }

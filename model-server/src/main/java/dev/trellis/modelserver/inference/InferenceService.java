@@ -11,6 +11,7 @@ import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
+import dev.trellis.ensemble.api.TargetKind;
 import dev.trellis.modelserver.batching.ScoredRows;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.errors.ErrorCode;
@@ -57,6 +58,8 @@ import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
@@ -68,9 +71,14 @@ import java.util.function.Supplier;
  */
 public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
     public static final String SERVER_NAME = "trellis-model-server";
+    /** ModelMetadata platform of a model with a binary target. */
     public static final String PLATFORM = "trellis_stacked_ensemble";
+
     static final String BACKEND = "trellis";
     static final String VOCABULARY_PARAMETER_PREFIX = "vocabulary:";
+    /** ModelMetadata platform of a model with a continuous target. */
+    public static final String REGRESSION_PLATFORM = "trellis_stacked_ensemble_regression";
+
     static final List<String> EXTENSIONS = List.of("model_repository", "parameters", "health", "reflection");
 
     private final ModelRepository repository;
@@ -139,7 +147,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                 Ensemble ensemble = version.ensemble();
                 FeatureSchema schema = ensemble.schema();
                 ModelMetadataResponse.Builder metadata =
-                        ModelMetadataResponse.newBuilder().setName(model).setPlatform(PLATFORM);
+                        ModelMetadataResponse.newBuilder().setName(model).setPlatform(platform(ensemble.targetKind()));
                 repository.readyVersions(model).forEach(ready -> metadata.addVersions(String.valueOf(ready)));
                 for (Feature feature : schema.features()) {
                     metadata.addInputs(tensor(feature.name(), feature.type().wireDatatype(), -1));
@@ -168,7 +176,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                 FeatureSchema schema = ensemble.schema();
                 ModelConfig.Builder config = ModelConfig.newBuilder()
                         .setName(model)
-                        .setPlatform(PLATFORM)
+                        .setPlatform(platform(ensemble.targetKind()))
                         .setBackend(BACKEND)
                         .setMaxBatchSize(maxBatchRows);
                 for (Feature feature : schema.features()) {
@@ -208,7 +216,9 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             ModelStatisticsResponse.Builder response = ModelStatisticsResponse.newBuilder();
             boolean found = false;
             for (VersionStatus status : repository.index()) {
-                boolean loaded = status.state() == VersionState.READY || status.state() == VersionState.DRAINING;
+                boolean loaded = status.state() == VersionState.READY
+                        || status.state() == VersionState.STALE
+                        || status.state() == VersionState.DRAINING;
                 if (!loaded
                         || (!request.getName().isEmpty() && !status.model().equals(request.getName()))
                         || (!request.getVersion().isEmpty()
@@ -271,7 +281,12 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                     }
                     long encodeStart = System.nanoTime();
                     ModelInferResponse response = InferResponseEncoder.encode(
-                            version.model(), version.version(), request.getId(), schema, scored, decoded.outputs());
+                            version.model(),
+                            version.version(),
+                            request.getId(),
+                            version.ensemble(),
+                            scored,
+                            decoded.outputs());
                     long encoded = System.nanoTime();
                     call.onNext(response);
                     call.onCompleted();
@@ -310,7 +325,9 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             requireRepository(request.getRepositoryName());
             RepositoryIndexResponse.Builder index = RepositoryIndexResponse.newBuilder();
             for (VersionStatus status : repository.index()) {
-                if (request.getReady() && status.state() != VersionState.READY) {
+                if (request.getReady()
+                        && status.state() != VersionState.READY
+                        && status.state() != VersionState.STALE) {
                     continue;
                 }
                 index.addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
@@ -328,7 +345,13 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
         respond(observer, () -> {
             requireRepository(request.getRepositoryName());
-            repository.load(requireModelName(request.getModelName()));
+            String model = requireModelName(request.getModelName());
+            Optional<Set<Integer>> held = LoadParameters.heldVersions(request.getParametersMap());
+            if (held.isPresent()) {
+                repository.hold(model, held.get());
+            } else {
+                repository.load(model);
+            }
             return RepositoryModelLoadResponse.getDefaultInstance();
         });
     }
@@ -341,6 +364,11 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             repository.unload(requireModelName(request.getModelName()));
             return RepositoryModelUnloadResponse.getDefaultInstance();
         });
+    }
+
+    /** The platform that names the target kind, since the published ModelMetadataResponse has no parameters. */
+    static String platform(TargetKind kind) {
+        return kind == TargetKind.REGRESSION ? REGRESSION_PLATFORM : PLATFORM;
     }
 
     private static String requireModelName(String name) {

@@ -24,6 +24,10 @@ final class Outputs {
     static final String CONTENT_TYPE_PARAMETER = "content_type";
     static final String STRING_CONTENT = "str";
     static final String NUMPY_CONTENT = "np";
+    /** Response parameter of a model with a continuous target: "regression". */
+    static final String TARGET_KIND_PARAMETER = "target_kind";
+    /** Response parameter of a model with a continuous target: "min,max" of its training target. */
+    static final String SCORE_RANGE_PARAMETER = "score_range";
 
     private Outputs() {}
 }

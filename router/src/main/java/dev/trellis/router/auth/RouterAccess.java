@@ -38,7 +38,9 @@ public final class RouterAccess {
                     ExperimentsGrpc.getResumeRolloutMethod(),
                     ExperimentsGrpc.getPromoteRolloutMethod(),
                     ExperimentsGrpc.getAbortRolloutMethod(),
-                    ExperimentsGrpc.getSetDefaultVersionMethod())
+                    ExperimentsGrpc.getSetDefaultVersionMethod(),
+                    ExperimentsGrpc.getKeepVersionMethod(),
+                    ExperimentsGrpc.getReleaseVersionMethod())
             .build();
 
     private RouterAccess() {}
