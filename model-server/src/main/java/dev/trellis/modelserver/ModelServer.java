@@ -7,8 +7,10 @@ import com.google.inject.Injector;
 import com.google.inject.Module;
 import com.google.inject.util.Modules;
 import dev.trellis.common.auth.BearerAuthInterceptor;
+import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
 import dev.trellis.common.sched.BulkCalls;
+import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.modelserver.auth.AuthModule;
 import dev.trellis.modelserver.batching.BatchingModule;
@@ -22,21 +24,21 @@ import dev.trellis.modelserver.inference.InferenceService;
 import dev.trellis.modelserver.repository.ModelRepository;
 import dev.trellis.modelserver.repository.RepositoryModule;
 import dev.trellis.modelserver.repository.VersionStatus;
+import dev.trellis.modelserver.rest.RestServer;
 import dev.trellis.modelserver.telemetry.Telemetry;
-import dev.trellis.modelserver.telemetry.TelemetryInterceptor;
 import dev.trellis.modelserver.telemetry.TelemetryModule;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
+import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.services.ProtoReflectionService;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -62,6 +64,9 @@ public final class ModelServer implements AutoCloseable {
     private final ServingHealth health;
     private final BulkCalls bulkCalls;
     private final Server server;
+    private final InferenceService inference;
+    private final BearerAuthInterceptor auth;
+    private volatile RestServer rest;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private ModelServer(
@@ -71,16 +76,22 @@ public final class ModelServer implements AutoCloseable {
         this.repository = injector.getInstance(ModelRepository.class);
         this.health = injector.getInstance(ServingHealth.class);
         ServerBuilder<?> builder = transport.apply(config);
-        for (BindableService service : List.of(
-                injector.getInstance(InferenceService.class),
-                health.service(),
-                ProtoReflectionServiceV1.newInstance(),
-                reflectionV1Alpha())) {
+        GrpcInstrumentation instrumentation = injector.getInstance(GrpcInstrumentation.class);
+        instrumentation.instrument(builder);
+        List<BindableService> services = new ArrayList<>();
+        this.inference = injector.getInstance(InferenceService.class);
+        this.auth = injector.getInstance(BearerAuthInterceptor.class);
+        services.add(inference);
+        services.add(health.service());
+        // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
+        services.addAll(ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor())
+                .services());
+        for (BindableService service : services) {
             builder.addService(MalformedRequests.guard(service.bindService(), GrpcErrors.DOMAIN));
         }
-        // for every service, present and future; the last added runs first: telemetry sees every status
-        builder.intercept(injector.getInstance(BearerAuthInterceptor.class))
-                .intercept(injector.getInstance(TelemetryInterceptor.class));
+        // for every service, present and future; the last added runs first: the call's span covers the
+        // auth check (the call metrics are a stream tracer and see every status anyway)
+        builder.intercept(auth).intercept(instrumentation.serverInterceptor());
         // calls the router marks as bulk are parsed and decoded on low-priority threads
         this.bulkCalls = new BulkCalls(
                 "modelserver-bulk-call",
@@ -131,6 +142,17 @@ public final class ModelServer implements AutoCloseable {
             telemetry.close();
             throw new UncheckedIOException("cannot listen on " + config.host() + ":" + config.port(), e);
         }
+        if (config.httpPort() != -1) {
+            try {
+                rest = new RestServer(
+                        config.host(), config.httpPort(), Math.max(4, config.batchWorkers()), inference, auth);
+            } catch (RuntimeException e) {
+                server.shutdownNow();
+                repository.close();
+                telemetry.close();
+                throw e;
+            }
+        }
         log.info(
                 "server started on {}:{} (repository {}, models {}, {})",
                 config.host(),
@@ -159,10 +181,19 @@ public final class ModelServer implements AutoCloseable {
                 .permitKeepAliveWithoutCalls(true);
     }
 
-    @SuppressWarnings("deprecation")
-    private static BindableService reflectionV1Alpha() {
-        // grpcurl and older tools still ask v1alpha first
-        return ProtoReflectionService.newInstance();
+    private List<String> serviceNames() {
+        return services().stream().map(ServiceDescriptor::getName).toList();
+    }
+
+    /** The bound REST port (the ephemeral one when configured with 0); -1 when REST is off. */
+    public int httpPort() {
+        RestServer restServer = rest;
+        return restServer == null ? -1 : restServer.port();
+    }
+
+    /** The bound metrics port (the ephemeral one when configured with 0); -1 when disabled. */
+    public int metricsPort() {
+        return telemetry.metricsPort();
     }
 
     /** The bound port (the ephemeral one when configured with 0); -1 for in-process transports. */
@@ -217,6 +248,10 @@ public final class ModelServer implements AutoCloseable {
         }
         log.info("server stopping (draining up to {})", config.drainTimeout());
         health.shuttingDown();
+        RestServer restServer = rest;
+        if (restServer != null) {
+            restServer.close();
+        }
         server.shutdown();
         try {
             if (!server.awaitTermination(config.drainTimeout().toMillis(), TimeUnit.MILLISECONDS)) {

@@ -54,7 +54,7 @@ final class ModelServerCommand {
             names = "--metrics-port",
             paramLabel = "PORT",
             defaultValue = "" + ModelServerConfig.DEFAULT_METRICS_PORT,
-            description = "Prometheus scrape port (/metrics); 0 disables. Default: ${DEFAULT-VALUE}.")
+            description = "Prometheus scrape port (/metrics); 0 = ephemeral, -1 disables. Default: ${DEFAULT-VALUE}.")
     int metricsPort;
 
     @Option(
@@ -212,6 +212,21 @@ final class ModelServerCommand {
     @Option(names = "--trace-log", description = "Export trace spans to the log. Default: off.")
     boolean traceLog;
 
+    @Option(
+            names = "--otlp-endpoint",
+            paramLabel = "URL",
+            description = "Send traces and metrics over OTLP/HTTP to this collector, e.g. http://collector:4318. "
+                    + "Default: none.")
+    java.net.URI otlpEndpoint;
+
+    @Option(
+            names = "--http-port",
+            paramLabel = "PORT",
+            defaultValue = "-1",
+            description = "Open Inference Protocol over HTTP/REST (KServe v2: /v2/health/live, /v2/models/NAME/infer, "
+                    + "...), plain HTTP, the same auth and errors as gRPC; 0 = ephemeral. Default: off.")
+    int httpPort;
+
     ModelServerConfig toConfig() {
         ModelServerConfig.Builder builder = ModelServerConfig.builder(repository)
                 .host(host)
@@ -232,7 +247,9 @@ final class ModelServerCommand {
                 .tlsClientCa(tlsClientCa)
                 .adminToken(adminTokenFile == null ? null : BearerToken.of(TokenFiles.read(adminTokenFile)))
                 .inferenceToken(inferenceTokenFile == null ? null : BearerToken.of(TokenFiles.read(inferenceTokenFile)))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .otlpEndpoint(otlpEndpoint)
+                .httpPort(httpPort);
         if (batchWorkers != null) {
             builder.batchWorkers(batchWorkers);
         }

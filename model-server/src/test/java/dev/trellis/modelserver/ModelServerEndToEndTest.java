@@ -4,10 +4,13 @@ import static dev.trellis.modelserver.StatusAssertions.assertFails;
 import static dev.trellis.modelserver.StatusAssertions.errorInfo;
 import static dev.trellis.modelserver.StatusAssertions.violations;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.assertj.core.api.Assertions.within;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.DynamicMessage;
 import com.google.rpc.BadRequest;
+import dev.trellis.common.testing.ReflectionClient;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
@@ -17,9 +20,13 @@ import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.config.ModelServerConfig;
+import dev.trellis.proto.inference.DataType;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub;
 import dev.trellis.proto.inference.InferTensorContents;
+import dev.trellis.proto.inference.ModelConfig;
+import dev.trellis.proto.inference.ModelConfigRequest;
+import dev.trellis.proto.inference.ModelConfigResponse;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferRequest.InferInputTensor;
 import dev.trellis.proto.inference.ModelInferResponse;
@@ -27,7 +34,10 @@ import dev.trellis.proto.inference.ModelInferResponse.InferOutputTensor;
 import dev.trellis.proto.inference.ModelMetadataRequest;
 import dev.trellis.proto.inference.ModelMetadataResponse;
 import dev.trellis.proto.inference.ModelMetadataResponse.TensorMetadata;
+import dev.trellis.proto.inference.ModelOutput;
 import dev.trellis.proto.inference.ModelReadyRequest;
+import dev.trellis.proto.inference.ModelStatistics;
+import dev.trellis.proto.inference.ModelStatisticsRequest;
 import dev.trellis.proto.inference.RepositoryIndexRequest;
 import dev.trellis.proto.inference.RepositoryIndexResponse.ModelIndex;
 import dev.trellis.proto.inference.RepositoryModelLoadRequest;
@@ -37,15 +47,11 @@ import dev.trellis.proto.inference.ServerMetadataResponse;
 import dev.trellis.proto.inference.ServerReadyRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.reflection.v1.ServerReflectionGrpc;
-import io.grpc.reflection.v1.ServerReflectionRequest;
-import io.grpc.reflection.v1.ServerReflectionResponse;
-import io.grpc.reflection.v1.ServiceResponse;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -146,29 +152,202 @@ class ModelServerEndToEndTest {
         assertThat(metadata.getExtensionsList()).contains("model_repository");
         assertThat(health("")).isEqualTo(ServingStatus.SERVING);
 
-        CompletableFuture<List<String>> services = new CompletableFuture<>();
-        StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(channel)
-                .withDeadlineAfter(10, TimeUnit.SECONDS)
-                .serverReflectionInfo(new StreamObserver<>() {
-                    @Override
-                    public void onNext(ServerReflectionResponse response) {
-                        services.complete(response.getListServicesResponse().getServiceList().stream()
-                                .map(ServiceResponse::getName)
-                                .toList());
-                    }
+        ReflectionClient reflection = new ReflectionClient(channel);
+        assertThat(reflection.listServices())
+                .containsExactlyInAnyOrder(
+                        "inference.GRPCInferenceService",
+                        "grpc.health.v1.Health",
+                        "grpc.reflection.v1.ServerReflection",
+                        "grpc.reflection.v1alpha.ServerReflection");
+    }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        services.completeExceptionally(t);
-                    }
+    @Test
+    void reflection_servesCommentsAndDecodesBadRequest() throws Exception {
+        ReflectionClient reflection = new ReflectionClient(channel);
+        assertThat(reflection.fieldComment("inference.ModelInferRequest", "outputs"))
+                .contains("Which outputs to return. All when empty");
+        assertThat(reflection.fieldComment("inference.ModelInferRequest.InferInputTensor", "name"))
+                .contains("Tensor name");
 
-                    @Override
-                    public void onCompleted() {}
-                });
-        requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
-        requests.onCompleted();
-        assertThat(services.get(10, TimeUnit.SECONDS))
-                .contains("inference.GRPCInferenceService", "grpc.health.v1.Health");
+        ModelInferRequest.Builder request = goodRequest(1);
+        request.getInputsBuilder(2).setDatatype("FP16");
+        StatusRuntimeException error =
+                catchThrowableOfType(() -> stub().modelInfer(request.build()), StatusRuntimeException.class);
+        assertThat(error.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        ReflectionClient.DecodedStatus decoded = reflection.decodeStatus(error);
+        DynamicMessage badRequest = decoded.detail("google.rpc.BadRequest").orElseThrow();
+        assertThat(decoded.violationFields()).containsExactly("inputs[2].datatype");
+        assertThat(badRequest.getDescriptorForType()).isNotSameAs(com.google.rpc.BadRequest.getDescriptor());
+        assertHealthy();
+    }
+
+    @Test
+    void matrixLayout_scoresLikeOneTensorPerFeature() {
+        FeatureBatch rows = TestRows.random(schema, 6, 17);
+        ModelInferResponse perFeature = stub().modelInfer(TestRows.request(MODEL, "", rows, false));
+
+        // what Triton FIL and MLServer's numpy codec send: one [batch, features] tensor, schema order
+        InferTensorContents.Builder matrix = InferTensorContents.newBuilder();
+        for (int row = 0; row < rows.rows(); row++) {
+            for (int i = 0; i < schema.size(); i++) {
+                Feature feature = schema.features().get(i);
+                if (feature.type() == FeatureType.NUMERIC) {
+                    matrix.addFp32Contents((float) rows.numeric(i)[row]);
+                } else {
+                    String value = rows.categorical(i)[row];
+                    matrix.addFp32Contents(
+                            value == null ? -1 : feature.vocabulary().indexOf(value));
+                }
+            }
+        }
+        ModelInferResponse response = stub().modelInfer(ModelInferRequest.newBuilder()
+                .setModelName(MODEL)
+                .addInputs(InferInputTensor.newBuilder()
+                        .setName("input__0")
+                        .setDatatype("FP32")
+                        .addShape(rows.rows())
+                        .addShape(schema.size())
+                        .setContents(matrix))
+                .build());
+
+        assertThat(TestRows.output(response, "score").getContents().getFp32ContentsList())
+                .containsExactlyElementsOf(
+                        TestRows.output(perFeature, "score").getContents().getFp32ContentsList());
+        assertThat(TestRows.output(response, "score")
+                        .getParametersOrThrow("content_type")
+                        .getStringParam())
+                .isEqualTo("np");
+        assertThat(TestRows.output(response, "label")
+                        .getParametersOrThrow("content_type")
+                        .getStringParam())
+                .isEqualTo("str");
+        assertThat(response.getOutputsList())
+                .allSatisfy(output -> assertThat(output.getParametersMap()).containsKey("content_type"));
+    }
+
+    @Test
+    void readmeModelInferExamples_scoreOnTheChurnModel() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of("..", "README.md"));
+        java.util.regex.Matcher example = java.util.regex.Pattern.compile(
+                        "-d '(\\{\"model_name\":\"churn\"[^']*)'[^']*?inference\\.GRPCInferenceService/ModelInfer")
+                .matcher(readme);
+        int checked = 0;
+        while (example.find()) {
+            ModelInferRequest.Builder request = ModelInferRequest.newBuilder();
+            com.google.protobuf.util.JsonFormat.parser().merge(example.group(1), request);
+            ModelInferResponse response = stub().modelInfer(request.build());
+            assertThat(TestRows.output(response, "score").getContents().getFp32ContentsCount())
+                    .as(example.group(1))
+                    .isEqualTo((int) request.getInputs(0).getShape(0));
+            checked++;
+        }
+        assertThat(checked).as("README ModelInfer examples on churn").isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void metrics_standardNamesInSeconds_promtoolClean() throws Exception {
+        stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 2, 3), false));
+        assertThat(server.metricsPort()).isPositive().isNotEqualTo(server.port());
+        String metrics = dev.trellis.common.testing.Promtool.scrape("127.0.0.1", server.metricsPort());
+        assertThat(metrics)
+                .containsPattern("grpc_server_call_duration_seconds_count\\{[^}]*"
+                        + "grpc_method=\"inference.GRPCInferenceService/ModelInfer\"[^}]*grpc_status=\"OK\"")
+                .contains("trellis_modelserver_queue_delay_seconds_bucket")
+                .contains("trellis_modelserver_versions_loaded")
+                .contains("jvm_memory_used_bytes")
+                .doesNotContain("_milliseconds");
+        assertThat(dev.trellis.common.testing.Promtool.check(metrics))
+                .as("promtool check metrics")
+                .isEmpty();
+    }
+
+    @Test
+    void modelConfig_describesInputsOutputsAndBatchLimit() {
+        ModelConfigResponse response = stub().modelConfig(
+                        ModelConfigRequest.newBuilder().setName(MODEL).build());
+        ModelConfig config = response.getConfig();
+        assertThat(config.getName()).isEqualTo(MODEL);
+        assertThat(config.getMaxBatchSize()).isEqualTo(MAX_BATCH_ROWS);
+        assertThat(config.getInputList()).hasSize(schema.size());
+        for (int i = 0; i < schema.size(); i++) {
+            Feature feature = schema.features().get(i);
+            assertThat(config.getInput(i).getName()).isEqualTo(feature.name());
+            assertThat(config.getInput(i).getDataType())
+                    .isEqualTo(feature.type() == FeatureType.NUMERIC ? DataType.TYPE_FP32 : DataType.TYPE_STRING);
+            assertThat(config.getInput(i).getDimsList()).containsExactly(1L);
+            if (feature.type() == FeatureType.CATEGORICAL) {
+                assertThat(config.getParametersOrThrow("vocabulary:" + feature.name())
+                                .getStringValue())
+                        .startsWith("[\"" + feature.vocabulary().get(0) + "\"");
+            }
+        }
+        assertThat(config.getOutputList().stream().map(ModelOutput::getName))
+                .containsExactly("score", "label", "interval", "agreement", "base_scores", "contributions");
+        assertFails(
+                () -> stub().modelConfig(
+                                ModelConfigRequest.newBuilder().setName("nope").build()),
+                Status.Code.NOT_FOUND,
+                "nope");
+        assertHealthy();
+    }
+
+    @Test
+    void modelStatistics_countsRequestsRowsAndFailures() {
+        ModelStatistics before = statistics();
+        stub().modelInfer(TestRows.request(MODEL, "", TestRows.random(schema, 3, 4), false));
+        ModelInferRequest.Builder bad = goodRequest(1);
+        bad.getInputsBuilder(0).setDatatype("FP16");
+        assertFails(() -> stub().modelInfer(bad.build()), Status.Code.INVALID_ARGUMENT);
+        ModelStatistics after = statistics();
+
+        assertThat(after.getVersion()).isEqualTo("1");
+        assertThat(after.getInferenceCount() - before.getInferenceCount()).isGreaterThanOrEqualTo(3);
+        assertThat(after.getInferenceStats().getSuccess().getCount()
+                        - before.getInferenceStats().getSuccess().getCount())
+                .isGreaterThanOrEqualTo(1);
+        assertThat(after.getInferenceStats().getFail().getCount()
+                        - before.getInferenceStats().getFail().getCount())
+                .isGreaterThanOrEqualTo(1);
+        assertThat(after.getExecutionCount()).isGreaterThan(before.getExecutionCount());
+        assertThat(after.getInferenceStats().getComputeInfer().getNs())
+                .isGreaterThan(before.getInferenceStats().getComputeInfer().getNs());
+        assertThat(after.getLastInference()).isPositive();
+        assertThat(stub().modelStatistics(ModelStatisticsRequest.getDefaultInstance())
+                        .getModelStatsList())
+                .extracting(ModelStatistics::getName)
+                .contains(MODEL);
+        assertFails(
+                () -> stub().modelStatistics(ModelStatisticsRequest.newBuilder()
+                        .setName(MODEL)
+                        .setVersion("9")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "9");
+    }
+
+    private static ModelStatistics statistics() {
+        return stub().modelStatistics(
+                        ModelStatisticsRequest.newBuilder().setName(MODEL).build())
+                .getModelStats(0);
+    }
+
+    @Test
+    void repositoryCalls_unknownRepository_isNotFound() {
+        com.google.rpc.Status status = assertFails(
+                () -> stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
+                        .setRepositoryName("elsewhere")
+                        .build()),
+                Status.Code.NOT_FOUND,
+                "unknown repository 'elsewhere'");
+        assertThat(violations(status))
+                .extracting(BadRequest.FieldViolation::getField)
+                .containsExactly("repository_name");
+        assertThat(stub().repositoryIndex(RepositoryIndexRequest.newBuilder()
+                                .setRepositoryName(repository.getFileName().toString())
+                                .build())
+                        .getModelsCount())
+                .isPositive();
+        assertHealthy();
     }
 
     @Test

@@ -371,17 +371,17 @@ class ModelServerFakeEnsembleTest {
                 .toList();
         assertThat(metrics)
                 .contains(
-                        "trellis.modelserver.requests",
-                        "trellis.modelserver.errors",
-                        "trellis.modelserver.request.duration",
+                        "grpc.server.call.started",
+                        "grpc.server.call.duration",
                         "trellis.modelserver.batch.size",
                         "trellis.modelserver.queue.delay",
                         "trellis.modelserver.versions.loaded");
-        MetricData errors = metricReader.collectAllMetrics().stream()
-                .filter(m -> m.getName().equals("trellis.modelserver.errors"))
+        MetricData calls = metricReader.collectAllMetrics().stream()
+                .filter(m -> m.getName().equals("grpc.server.call.duration"))
                 .findFirst()
                 .orElseThrow();
-        assertThat(errors.getLongSumData().getPoints())
+        assertThat(calls.getUnit()).isEqualTo("s");
+        assertThat(calls.getHistogramData().getPoints())
                 .anySatisfy(point -> assertThat(point.getAttributes().asMap().toString())
                         .contains("NOT_FOUND")
                         .contains("ModelInfer"));

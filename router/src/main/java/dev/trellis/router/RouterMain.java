@@ -37,7 +37,7 @@ public final class RouterMain implements Callable<Integer> {
 
     @Option(
             names = "--metrics-port",
-            description = "Prometheus /metrics port; 0 disables it (default: ${DEFAULT-VALUE}).")
+            description = "Prometheus /metrics port; 0 = ephemeral, -1 disables it (default: ${DEFAULT-VALUE}).")
     int metricsPort;
 
     @Option(
@@ -154,6 +154,11 @@ public final class RouterMain implements Callable<Integer> {
     @Option(names = "--trace-log", description = "Log every finished span (debugging).")
     boolean traceLog;
 
+    @Option(
+            names = "--otlp-endpoint",
+            description = "Send traces and metrics over OTLP/HTTP to this collector, e.g. http://collector:4318.")
+    java.net.URI otlpEndpoint;
+
     private Map<String, String> env = System.getenv();
 
     public static void main(String[] args) {
@@ -222,7 +227,8 @@ public final class RouterMain implements Callable<Integer> {
                 .catalogRefresh(DurationText.parse(catalogRefresh))
                 .upstreamMaxAttempts(upstreamMaxAttempts)
                 .shutdownGrace(DurationText.parse(shutdownGrace))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .otlpEndpoint(otlpEndpoint);
         return b.build();
     }
 

@@ -7,8 +7,10 @@ import com.google.inject.Injector;
 import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
 import dev.trellis.common.sched.BulkCalls;
+import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.common.tls.ServerTls;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.router.admin.AdminModule;
@@ -26,29 +28,27 @@ import dev.trellis.router.routing.RoutingModule;
 import dev.trellis.router.scoring.ExposureLog;
 import dev.trellis.router.scoring.ScoringModule;
 import dev.trellis.router.scoring.ScoringService;
-import dev.trellis.router.telemetry.CallMetrics;
 import dev.trellis.router.telemetry.Telemetry;
 import dev.trellis.router.telemetry.TelemetryModule;
-import dev.trellis.router.telemetry.TraceContextServerInterceptor;
 import dev.trellis.router.upstream.CatalogSnapshot;
 import dev.trellis.router.upstream.ModelCatalog;
 import dev.trellis.router.upstream.UpstreamModule;
 import dev.trellis.router.upstream.UpstreamPool;
+import io.grpc.BindableService;
 import io.grpc.Server;
-import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.protobuf.services.ProtoReflectionService;
-import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import jakarta.inject.Inject;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Executors;
@@ -70,8 +70,7 @@ public final class RouterServer implements Closeable {
     private final ScoringService scoring;
     private final ExperimentsService experiments;
     private final AuthInterceptor auth;
-    private final CallMetrics callMetrics;
-    private final TraceContextServerInterceptor traceContext;
+    private final GrpcInstrumentation instrumentation;
     private final ModelCatalog catalog;
     private final UpstreamPool pool;
     private final ControlPlane controlPlane;
@@ -91,7 +90,7 @@ public final class RouterServer implements Closeable {
             Set.of(ScoringGrpc.getScoreBatchMethod().getFullMethodName()),
             Math.max(2, Runtime.getRuntime().availableProcessors()));
     private final AtomicBoolean closed = new AtomicBoolean();
-    private Server server;
+    private volatile Server server; // read by the reflection service's list call
 
     @Inject
     RouterServer(
@@ -99,8 +98,7 @@ public final class RouterServer implements Closeable {
             ScoringService scoring,
             ExperimentsService experiments,
             AuthInterceptor auth,
-            CallMetrics callMetrics,
-            TraceContextServerInterceptor traceContext,
+            GrpcInstrumentation instrumentation,
             ModelCatalog catalog,
             UpstreamPool pool,
             ControlPlane controlPlane,
@@ -112,8 +110,7 @@ public final class RouterServer implements Closeable {
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.auth = requireNonNull(auth, "auth is null");
-        this.callMetrics = requireNonNull(callMetrics, "callMetrics is null");
-        this.traceContext = requireNonNull(traceContext, "traceContext is null");
+        this.instrumentation = requireNonNull(instrumentation, "instrumentation is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.pool = requireNonNull(pool, "pool is null");
         this.controlPlane = requireNonNull(controlPlane, "controlPlane is null");
@@ -171,16 +168,21 @@ public final class RouterServer implements Closeable {
                                 config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
                 : NettyServerBuilder.forAddress(address);
         builder.maxInboundMessageSize(config.maxMessageSize()).callExecutor(bulkCalls);
-        for (ServerServiceDefinition service : List.of(
-                ServerInterceptors.intercept(scoring, traceContext),
-                ServerInterceptors.intercept(experiments, traceContext),
-                health.getHealthService().bindService(),
-                ProtoReflectionServiceV1.newInstance().bindService(),
-                reflectionV1Alpha().bindService())) {
+        instrumentation.instrument(builder);
+        List<ServerServiceDefinition> services = new ArrayList<>(List.of(
+                scoring.bindService(),
+                experiments.bindService(),
+                health.getHealthService().bindService()));
+        // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
+        ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor()).services().stream()
+                .map(BindableService::bindService)
+                .forEach(services::add);
+        for (ServerServiceDefinition service : services) {
             builder.addService(MalformedRequests.guard(service, StatusMapper.DOMAIN));
         }
-        // for every service, present and future; the last added runs first: the metrics see every status
-        builder.intercept(auth).intercept(callMetrics);
+        // for every service, present and future; the last added runs first: the call's span covers the
+        // auth check (the call metrics are a stream tracer and see every status anyway)
+        builder.intercept(auth).intercept(instrumentation.serverInterceptor());
         try {
             server = builder.build().start();
         } catch (IOException e) {
@@ -201,9 +203,13 @@ public final class RouterServer implements Closeable {
                 config.upstreams());
     }
 
-    @SuppressWarnings("deprecation") // v1alpha is what older grpcurl and many tools still ask for
-    private static io.grpc.BindableService reflectionV1Alpha() {
-        return ProtoReflectionService.newInstance();
+    private List<String> serviceNames() {
+        Server running = server;
+        return running == null
+                ? List.of()
+                : running.getServices().stream()
+                        .map(s -> s.getServiceDescriptor().getName())
+                        .toList();
     }
 
     /**
@@ -248,6 +254,11 @@ public final class RouterServer implements Closeable {
 
     public int port() {
         return server.getPort();
+    }
+
+    /** The bound metrics port (the ephemeral one when configured with 0); -1 when disabled. */
+    public int metricsPort() {
+        return telemetry.metricsPort();
     }
 
     /** The services this router serves, as registered (for checks that must cover every method). */

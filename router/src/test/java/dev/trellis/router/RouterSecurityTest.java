@@ -167,9 +167,9 @@ class RouterSecurityTest {
         List<String> lines = metrics.lines().toList();
         assertThat(lines)
                 .anySatisfy(line -> assertThat(line)
-                        .startsWith("trellis_router_requests_total{")
-                        .contains("rpc_method=\"trellis.v1.Experiments/PutExperiment\"")
-                        .contains("rpc_grpc_status_code=\"UNAUTHENTICATED\""))
+                        .startsWith("grpc_server_call_duration_seconds_count{")
+                        .contains("grpc_method=\"trellis.v1.Experiments/PutExperiment\"")
+                        .contains("grpc_status=\"UNAUTHENTICATED\""))
                 .anySatisfy(line -> assertThat(line)
                         .startsWith("trellis_router_auth_denied_total{")
                         .contains("reason=\"WRONG_CREDENTIAL\""))

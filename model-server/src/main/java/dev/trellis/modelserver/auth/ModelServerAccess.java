@@ -22,6 +22,8 @@ public final class ModelServerAccess {
                     GRPCInferenceServiceGrpc.getModelReadyMethod(),
                     GRPCInferenceServiceGrpc.getServerMetadataMethod(),
                     GRPCInferenceServiceGrpc.getModelMetadataMethod(),
+                    GRPCInferenceServiceGrpc.getModelConfigMethod(),
+                    GRPCInferenceServiceGrpc.getModelStatisticsMethod(),
                     GRPCInferenceServiceGrpc.getRepositoryIndexMethod())
             .method(GRPCInferenceServiceGrpc.getModelInferMethod(), Access.CLIENT)
             .methods(

@@ -246,10 +246,13 @@ final class Lane {
             batch.forEach(pending -> pending.result().completeExceptionally(failure));
             return;
         }
+        long computeNanos = System.nanoTime() - start;
         int offset = 0;
         for (Pending pending : batch) {
             int rows = pending.rows().rows();
-            pending.result().complete(new ScoredRows(predictions, offset, rows, totalRows));
+            pending.result()
+                    .complete(new ScoredRows(
+                            predictions, offset, rows, totalRows, start - pending.enqueuedNanos(), computeNanos));
             offset += rows;
         }
     }

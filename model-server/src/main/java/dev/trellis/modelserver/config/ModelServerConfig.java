@@ -3,6 +3,7 @@ package dev.trellis.modelserver.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.auth.BearerToken;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,7 +16,7 @@ import java.util.Optional;
  * @param repository model repository root: {@code <repository>/<model>/<version>/bundle.json}
  * @param host address the gRPC server binds to
  * @param port gRPC port; 0 picks an ephemeral port
- * @param metricsPort Prometheus scrape port; 0 disables the endpoint
+ * @param metricsPort Prometheus scrape port; 0 picks an ephemeral port, -1 disables the endpoint
  * @param models models to serve and wait for; empty = every model folder found at startup
  * @param defaultVersionPolicy version policy of models without their own
  * @param versionPolicies version policy per model
@@ -40,6 +41,8 @@ import java.util.Optional;
  *     one they are refused
  * @param inferenceToken bearer token ModelInfer then needs (the admin token is accepted too)
  * @param traceLog export spans to the log
+ * @param otlpEndpoint OTLP/HTTP collector for traces and metrics, e.g. {@code http://collector:4318}
+ * @param httpPort KServe v2 REST port; 0 picks an ephemeral port, -1 (the default) serves no REST
  */
 public record ModelServerConfig(
         Path repository,
@@ -67,7 +70,9 @@ public record ModelServerConfig(
         Optional<Path> tlsClientCa,
         Optional<BearerToken> adminToken,
         Optional<BearerToken> inferenceToken,
-        boolean traceLog) {
+        boolean traceLog,
+        Optional<URI> otlpEndpoint,
+        int httpPort) {
     public static final int DEFAULT_PORT = 8081;
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_METRICS_PORT = 9091;
@@ -87,7 +92,7 @@ public record ModelServerConfig(
         requireNonNull(repository, "repository is null");
         requireNonNull(host, "host is null");
         checkRange(port, 0, 65535, "port");
-        checkRange(metricsPort, 0, 65535, "metricsPort");
+        checkRange(metricsPort, -1, 65535, "metricsPort");
         models = List.copyOf(requireNonNull(models, "models is null"));
         requireNonNull(defaultVersionPolicy, "defaultVersionPolicy is null");
         versionPolicies = Map.copyOf(requireNonNull(versionPolicies, "versionPolicies is null"));
@@ -118,6 +123,12 @@ public record ModelServerConfig(
         }
         requireNonNull(adminToken, "adminToken is null");
         requireNonNull(inferenceToken, "inferenceToken is null");
+        requireNonNull(otlpEndpoint, "otlpEndpoint is null");
+        checkRange(httpPort, -1, 65535, "httpPort");
+        if (httpPort != -1 && tlsCert.isPresent()) {
+            throw new IllegalArgumentException("--http-port serves plain HTTP, and this server is configured for TLS: "
+                    + "put REST behind a TLS-terminating proxy, or leave --http-port off");
+        }
     }
 
     public static Builder builder(Path repository) {
@@ -149,7 +160,9 @@ public record ModelServerConfig(
                 .tlsClientCa(tlsClientCa.orElse(null))
                 .adminToken(adminToken.orElse(null))
                 .inferenceToken(inferenceToken.orElse(null))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .otlpEndpoint(otlpEndpoint.orElse(null))
+                .httpPort(httpPort);
     }
 
     public VersionPolicy versionPolicy(String model) {
@@ -205,6 +218,8 @@ public record ModelServerConfig(
         private BearerToken adminToken;
         private BearerToken inferenceToken;
         private boolean traceLog;
+        private URI otlpEndpoint;
+        private int httpPort = -1;
 
         private Builder(Path repository) {
             this.repository = requireNonNull(repository, "repository is null");
@@ -331,6 +346,16 @@ public record ModelServerConfig(
             return this;
         }
 
+        public Builder otlpEndpoint(URI otlpEndpoint) {
+            this.otlpEndpoint = otlpEndpoint;
+            return this;
+        }
+
+        public Builder httpPort(int httpPort) {
+            this.httpPort = httpPort;
+            return this;
+        }
+
         public ModelServerConfig build() {
             return new ModelServerConfig(
                     repository,
@@ -358,7 +383,9 @@ public record ModelServerConfig(
                     Optional.ofNullable(tlsClientCa),
                     Optional.ofNullable(adminToken),
                     Optional.ofNullable(inferenceToken),
-                    traceLog);
+                    traceLog,
+                    Optional.ofNullable(otlpEndpoint),
+                    httpPort);
         }
     }
 }

@@ -1,6 +1,9 @@
 package dev.trellis.modelserver.inference;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Value;
+import com.google.protobuf.util.JsonFormat;
 import dev.trellis.common.grpc.FieldViolation;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
@@ -10,14 +13,12 @@ import dev.trellis.modelserver.batching.Priority;
 import dev.trellis.modelserver.errors.ErrorCode;
 import dev.trellis.modelserver.errors.ModelServerException;
 import dev.trellis.proto.inference.InferParameter;
-import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferRequest.InferInputTensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,26 +27,36 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Turns a columnar ModelInfer request into a {@link FeatureBatch}, or refuses it with a precise
- * error. The convention (DESIGN §3): one tensor per feature, named after it, shape {@code [batch]}
- * or {@code [batch, 1]}. Numeric features accept FP32, FP64, INT32 and INT64 (NaN = missing);
- * categorical features accept BYTES (UTF-8; an empty string = missing; a category outside the
- * vocabulary is scored as missing). Values come from the typed contents or from
- * {@code raw_input_contents} (little-endian; BYTES as a 4-byte little-endian length then the bytes),
- * never both. A feature without a tensor is missing in every row: the router validates feature names
- * before sending, so here an absent feature is a deliberate "unknown". Infinite values are refused:
- * NaN is the one way to say "missing" in a numeric tensor.
+ * Turns a ModelInfer request into a {@link FeatureBatch}, or refuses it with a precise error. Two
+ * layouts (DESIGN §3, the proto's header comment):
  *
- * <p>Field violations name fields by their position in the request, protobuf style, and their
- * descriptions name the tensor: {@code inputs[2].datatype}, {@code inputs[0].contents.fp32_contents},
- * {@code raw_input_contents[1]}, {@code parameters[explain]}. The request parameters {@code explain}
- * (bool), {@code priority} (int64, 0 = by size, 1 = high, 2 = low) and {@code timeout} (int64
- * microseconds in the queue, 0 = none) are read as Triton reads them. Stateless and thread-safe.
+ * <ul>
+ *   <li>Per feature: one tensor per feature, named after it, shape {@code [batch]} or {@code [batch,
+ *       1]}. Numeric features accept every numeric datatype (FP32, FP64, BOOL, INT8..INT64,
+ *       UINT8..UINT64; NaN = missing); categorical features accept BYTES (UTF-8; an empty string =
+ *       missing; a category outside the vocabulary is scored as missing). MLServer's pandas codec:
+ *       an input parameter {@code content_type} of {@code np}, {@code str} or {@code pd} changes
+ *       nothing; {@code pd_json} makes each BYTES element a JSON value (null = missing, a number for
+ *       numeric features, a string for categorical ones); {@code base64} makes each a base64 string.
+ *       A feature without a tensor is missing in every row: the router validates feature names
+ *       before sending, so here an absent feature is a deliberate "unknown".
+ *   <li>Matrix: a single input whose name is not a feature's (e.g. {@code input__0}), shape
+ *       {@code [batch, features]}, any numeric datatype, columns in schema order, categorical
+ *       columns as vocabulary codes (-1 or NaN = missing).
+ * </ul>
+ *
+ * <p>Values come from the typed contents or from {@code raw_input_contents} ({@link
+ * TensorElements}), never both. Infinite values are refused: NaN is the one way to say "missing"
+ * in a numeric tensor. Field violations name fields by their position in the request, protobuf
+ * style, and their descriptions name the tensor: {@code inputs[2].datatype}, {@code
+ * inputs[0].contents.fp32_contents}, {@code raw_input_contents[1]}, {@code parameters[explain]}.
+ * The request parameters {@code explain} (bool), {@code priority} (int64 or uint64, 0 = by size,
+ * 1 = high, 2 = low) and {@code timeout} (int64 or uint64 microseconds in the queue, 0 = none) are
+ * read as Triton reads them. Stateless and thread-safe.
  */
 final class InferRequestDecoder {
     static final String PRIORITY_PARAMETER = "priority";
     static final String TIMEOUT_PARAMETER = "timeout";
-    private static final Set<String> NUMERIC_TYPES = Set.of("FP32", "FP64", "INT32", "INT64");
     // a day: longer waits are no limit in practice, and the nanoseconds stay far from overflow
     private static final long MAX_TIMEOUT_MICROS = 86_400_000_000L;
 
@@ -101,6 +112,14 @@ final class InferRequestDecoder {
             }
         }
 
+        if (isMatrix(inputs, schema)) {
+            return decodeMatrix(request, schema, maxBatchRows, maxExplainRows, explain, outputs, priority, timeout);
+        }
+        ContentType[] contentTypes = new ContentType[inputs.size()];
+        for (int i = 0; i < inputs.size(); i++) {
+            contentTypes[i] = contentType(i, inputs.get(i));
+        }
+
         int[] featureIndex = new int[inputs.size()];
         List<String> unknown = new ArrayList<>();
         List<FieldViolation> unknownViolations = new ArrayList<>();
@@ -123,7 +142,8 @@ final class InferRequestDecoder {
             throw new ModelServerException(
                     ErrorCode.UNKNOWN_TENSOR,
                     "unknown input tensors: " + String.join(", ", unknown) + "; this model's inputs are: "
-                            + featureNames(schema),
+                            + featureNames(schema)
+                            + " (or one matrix input of shape [batch, " + schema.size() + "])",
                     unknownViolations,
                     Map.of("unknown_inputs", String.join(",", unknown)));
         }
@@ -134,10 +154,20 @@ final class InferRequestDecoder {
         for (int i = 0; i < inputs.size(); i++) {
             InferInputTensor tensor = inputs.get(i);
             Feature feature = schema.features().get(featureIndex[i]);
-            String expected = expectedDatatypes(feature);
-            boolean typeOk = feature.type() == FeatureType.NUMERIC
-                    ? NUMERIC_TYPES.contains(tensor.getDatatype())
-                    : tensor.getDatatype().equals("BYTES");
+            String expected = expectedDatatypes(feature, contentTypes[i]);
+            if (contentTypes[i] == ContentType.BASE64 && feature.type() == FeatureType.NUMERIC) {
+                violations.add(new FieldViolation(
+                        "inputs[" + i + "].parameters[content_type]",
+                        "input '" + tensor.getName() + "' has content_type base64, which only categorical features "
+                                + "take; numeric feature '" + feature.name() + "' takes numbers (or pd_json)"));
+                firstCode = firstCode == null ? ErrorCode.INVALID_PARAMETER : firstCode;
+                continue;
+            }
+            boolean typeOk = contentTypes[i] != ContentType.ELEMENTS
+                    ? tensor.getDatatype().equals("BYTES")
+                    : feature.type() == FeatureType.NUMERIC
+                            ? TensorElements.isNumeric(tensor.getDatatype())
+                            : tensor.getDatatype().equals("BYTES");
             if (!typeOk) {
                 violations.add(new FieldViolation(
                         "inputs[" + i + "].datatype",
@@ -184,6 +214,110 @@ final class InferRequestDecoder {
                     mismatched,
                     Map.of());
         }
+        int rows = checkBatch(batch, explain, maxBatchRows, maxExplainRows);
+        FeatureBatch features = new FeatureBatch(schema, rows);
+        for (int i = 0; i < inputs.size(); i++) {
+            InferInputTensor tensor = inputs.get(i);
+            int feature = featureIndex[i];
+            ByteString rawContents = raw ? request.getRawInputContents(i) : null;
+            if (contentTypes[i] == ContentType.PD_JSON) {
+                fillJson(features, feature, i, tensor, TensorElements.strings(i, tensor, rawContents, rows));
+            } else if (schema.features().get(feature).type() == FeatureType.NUMERIC) {
+                double[] values = TensorElements.numbers(i, tensor, rawContents, rows);
+                checkFinite(values, rows, TensorElements.field(i, tensor, rawContents), tensor);
+                System.arraycopy(values, 0, features.numeric(feature), 0, rows);
+            } else {
+                String[] values = TensorElements.strings(i, tensor, rawContents, rows);
+                String[] column = features.categorical(feature);
+                for (int row = 0; row < rows; row++) {
+                    column[row] = values[row] == null
+                            ? null
+                            : contentTypes[i] == ContentType.BASE64 ? base64(i, tensor, row, values[row]) : values[row];
+                }
+            }
+        }
+        return new DecodedRequest(features, explain, outputs, priority, timeout);
+    }
+
+    /** One input whose name is no feature's, with a 2-D shape: the matrix layout (Triton FIL, numpy codec). */
+    private static boolean isMatrix(List<InferInputTensor> inputs, FeatureSchema schema) {
+        return inputs.size() == 1
+                && inputs.get(0).getShapeCount() == 2
+                && (schema.indexOf(inputs.get(0).getName()) < 0 || inputs.get(0).getShape(1) != 1);
+    }
+
+    private static DecodedRequest decodeMatrix(
+            ModelInferRequest request,
+            FeatureSchema schema,
+            int maxBatchRows,
+            int maxExplainRows,
+            boolean explain,
+            Set<String> outputs,
+            Priority priority,
+            Duration timeout) {
+        InferInputTensor tensor = request.getInputs(0);
+        int columns = schema.size();
+        if (!TensorElements.isNumeric(tensor.getDatatype())) {
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_DATATYPE,
+                    "inputs[0].datatype",
+                    "matrix input '" + tensor.getName() + "' has datatype '" + tensor.getDatatype()
+                            + "'; expected FP32 or FP64 (or another numeric datatype), categorical columns as "
+                            + "vocabulary codes");
+        }
+        if (tensor.getShape(0) < 0 || tensor.getShape(1) != columns) {
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_SHAPE,
+                    "inputs[0].shape",
+                    "matrix input '" + tensor.getName() + "' has shape " + tensor.getShapeList() + "; expected [batch, "
+                            + columns + "]: the features " + featureNames(schema) + " in this order");
+        }
+        int rows = checkBatch(tensor.getShape(0), explain, maxBatchRows, maxExplainRows);
+        ByteString raw = request.getRawInputContentsCount() > 0 ? request.getRawInputContents(0) : null;
+        double[] values = TensorElements.numbers(0, tensor, raw, Math.multiplyExact(rows, columns));
+        String field = TensorElements.field(0, tensor, raw);
+        FeatureBatch features = new FeatureBatch(schema, rows);
+        for (int c = 0; c < columns; c++) {
+            Feature feature = schema.features().get(c);
+            if (feature.type() == FeatureType.NUMERIC) {
+                double[] column = features.numeric(c);
+                for (int row = 0; row < rows; row++) {
+                    double value = values[row * columns + c];
+                    if (Double.isInfinite(value)) {
+                        throw ModelServerException.badField(
+                                ErrorCode.INVALID_TENSOR_CONTENTS,
+                                field,
+                                "input '" + tensor.getName() + "' has " + value + " in row " + row + ", column " + c
+                                        + " (feature '" + feature.name()
+                                        + "'); send a finite number, or NaN for missing");
+                    }
+                    column[row] = value;
+                }
+            } else {
+                String[] column = features.categorical(c);
+                List<String> vocabulary = feature.vocabulary();
+                for (int row = 0; row < rows; row++) {
+                    double code = values[row * columns + c];
+                    if (Double.isNaN(code) || code == -1) {
+                        continue;
+                    }
+                    if (code != Math.rint(code) || code < 0 || code >= vocabulary.size()) {
+                        throw ModelServerException.badField(
+                                ErrorCode.INVALID_TENSOR_CONTENTS,
+                                field,
+                                "input '" + tensor.getName() + "' has " + code + " in row " + row + ", column " + c
+                                        + ": categorical feature '" + feature.name() + "' takes a vocabulary code 0.."
+                                        + (vocabulary.size() - 1) + " (ModelConfig parameter vocabulary:"
+                                        + feature.name() + "), or -1 or NaN for missing");
+                    }
+                    column[row] = vocabulary.get((int) code);
+                }
+            }
+        }
+        return new DecodedRequest(features, explain, outputs, priority, timeout);
+    }
+
+    private static int checkBatch(long batch, boolean explain, int maxBatchRows, int maxExplainRows) {
         if (batch == 0) {
             throw ModelServerException.badField(
                     ErrorCode.EMPTY_REQUEST, "inputs[0].shape", "batch size is 0; send at least one row");
@@ -205,19 +339,95 @@ final class InferRequestDecoder {
                             "explain is limited to " + maxExplainRows + " rows per request; this one has " + batch)),
                     Map.of("max_explain_rows", String.valueOf(maxExplainRows)));
         }
+        return (int) batch;
+    }
 
-        int rows = (int) batch;
-        FeatureBatch features = new FeatureBatch(schema, rows);
-        for (int i = 0; i < inputs.size(); i++) {
-            InferInputTensor tensor = inputs.get(i);
-            int feature = featureIndex[i];
-            if (raw) {
-                fillRaw(features, feature, i, tensor, request.getRawInputContents(i), rows);
-            } else {
-                fillContents(features, feature, i, tensor, rows);
+    /** MLServer's per-input {@code content_type}: how BYTES elements are to be read. */
+    private enum ContentType {
+        ELEMENTS,
+        PD_JSON,
+        BASE64
+    }
+
+    private static ContentType contentType(int index, InferInputTensor tensor) {
+        InferParameter parameter = tensor.getParametersMap().get(Outputs.CONTENT_TYPE_PARAMETER);
+        if (parameter == null) {
+            return ContentType.ELEMENTS;
+        }
+        String value = parameter.hasStringParam() ? parameter.getStringParam() : "";
+        return switch (value) {
+            case "np", "str", "pd" -> ContentType.ELEMENTS;
+            case "pd_json" -> ContentType.PD_JSON;
+            case "base64" -> ContentType.BASE64;
+            default ->
+                throw ModelServerException.badField(
+                        ErrorCode.INVALID_PARAMETER,
+                        "inputs[" + index + "].parameters[content_type]",
+                        "input '" + tensor.getName() + "' has content_type '" + value
+                                + "'; supported: np, str, pd_json, base64 (as a string_param)");
+        };
+    }
+
+    /** {@code pd_json}: each BYTES element is one JSON value; null is missing. */
+    private static void fillJson(
+            FeatureBatch batch, int feature, int index, InferInputTensor tensor, String[] elements) {
+        boolean numeric = batch.schema().features().get(feature).type() == FeatureType.NUMERIC;
+        String field = "inputs[" + index + "].contents.bytes_contents";
+        for (int row = 0; row < elements.length; row++) {
+            Value value = json(elements[row] == null ? "null" : elements[row], field, tensor, row);
+            switch (value.getKindCase()) {
+                case NULL_VALUE -> {}
+                case NUMBER_VALUE -> {
+                    if (numeric) {
+                        batch.numeric(feature)[row] = value.getNumberValue();
+                    } else {
+                        batch.categorical(feature)[row] = elements[row].strip();
+                    }
+                }
+                case STRING_VALUE -> {
+                    if (numeric) {
+                        throw ModelServerException.badField(
+                                ErrorCode.INVALID_TENSOR_CONTENTS,
+                                field,
+                                "input '" + tensor.getName() + "' has the string " + elements[row] + " in row " + row
+                                        + "; numeric feature '" + tensor.getName() + "' takes a JSON number or null");
+                    }
+                    batch.categorical(feature)[row] = value.getStringValue().isEmpty() ? null : value.getStringValue();
+                }
+                default ->
+                    throw ModelServerException.badField(
+                            ErrorCode.INVALID_TENSOR_CONTENTS,
+                            field,
+                            "input '" + tensor.getName() + "' has " + elements[row] + " in row " + row
+                                    + "; pd_json elements are a JSON number, string or null");
             }
         }
-        return new DecodedRequest(features, explain, outputs, priority, timeout);
+    }
+
+    private static Value json(String text, String field, InferInputTensor tensor, int row) {
+        Value.Builder value = Value.newBuilder();
+        try {
+            JsonFormat.parser().merge(text, value);
+            return value.build();
+        } catch (InvalidProtocolBufferException | RuntimeException e) {
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_CONTENTS,
+                    field,
+                    "input '" + tensor.getName() + "' (content_type pd_json) has " + text + " in row " + row
+                            + ", which is not JSON");
+        }
+    }
+
+    private static String base64(int index, InferInputTensor tensor, int row, String value) {
+        try {
+            String decoded = new String(Base64.getDecoder().decode(value), StandardCharsets.UTF_8);
+            return decoded.isEmpty() ? null : decoded;
+        } catch (IllegalArgumentException e) {
+            throw ModelServerException.badField(
+                    ErrorCode.INVALID_TENSOR_CONTENTS,
+                    "inputs[" + index + "].contents.bytes_contents",
+                    "input '" + tensor.getName() + "' (content_type base64) has invalid base64 in row " + row);
+        }
     }
 
     /** Triton's {@code priority}: 0 (or absent) lets the size decide, 1 is high, 2 is low. */
@@ -226,8 +436,8 @@ final class InferRequestDecoder {
         if (parameter == null) {
             return Priority.DEFAULT;
         }
-        if (parameter.hasInt64Param()) {
-            long value = parameter.getInt64Param();
+        if (parameter.hasInt64Param() || parameter.hasUint64Param()) {
+            long value = parameter.hasInt64Param() ? parameter.getInt64Param() : parameter.getUint64Param();
             if (value == 0) {
                 return Priority.DEFAULT;
             }
@@ -241,7 +451,7 @@ final class InferRequestDecoder {
         throw ModelServerException.badField(
                 ErrorCode.INVALID_PARAMETER,
                 "parameters[priority]",
-                "parameter 'priority' must be an int64_param: 0 (by request size), 1 (high) or 2 (low)");
+                "parameter 'priority' must be an int64_param or uint64_param: 0 (by request size), 1 (high) or 2 (low)");
     }
 
     /** Triton's {@code timeout}: how long, in microseconds, the request may wait in the queue; 0 = no limit. */
@@ -253,10 +463,16 @@ final class InferRequestDecoder {
         if (parameter.hasInt64Param() && parameter.getInt64Param() >= 0) {
             return Duration.ofNanos(Math.multiplyExact(Math.min(parameter.getInt64Param(), MAX_TIMEOUT_MICROS), 1000L));
         }
+        if (parameter.hasUint64Param()) {
+            long micros = Long.compareUnsigned(parameter.getUint64Param(), MAX_TIMEOUT_MICROS) > 0
+                    ? MAX_TIMEOUT_MICROS
+                    : parameter.getUint64Param();
+            return Duration.ofNanos(micros * 1000L);
+        }
         throw ModelServerException.badField(
                 ErrorCode.INVALID_PARAMETER,
                 "parameters[timeout]",
-                "parameter 'timeout' must be an int64_param of microseconds >= 0 (0 = no limit)");
+                "parameter 'timeout' must be an int64_param (or uint64_param) of microseconds >= 0 (0 = no limit)");
     }
 
     private static boolean explain(ModelInferRequest request) {
@@ -300,115 +516,6 @@ final class InferRequestDecoder {
         return requested;
     }
 
-    private static void fillContents(FeatureBatch batch, int feature, int index, InferInputTensor tensor, int rows) {
-        InferTensorContents contents = tensor.getContents();
-        switch (tensor.getDatatype()) {
-            case "FP32" -> {
-                checkCount(index, tensor, "fp32_contents", contents.getFp32ContentsCount(), rows);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = contents.getFp32Contents(row);
-                }
-                checkFinite(column, rows, "inputs[" + index + "].contents.fp32_contents", tensor);
-            }
-            case "FP64" -> {
-                checkCount(index, tensor, "fp64_contents", contents.getFp64ContentsCount(), rows);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = contents.getFp64Contents(row);
-                }
-                checkFinite(column, rows, "inputs[" + index + "].contents.fp64_contents", tensor);
-            }
-            case "INT32" -> {
-                checkCount(index, tensor, "int_contents", contents.getIntContentsCount(), rows);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = contents.getIntContents(row);
-                }
-            }
-            case "INT64" -> {
-                checkCount(index, tensor, "int64_contents", contents.getInt64ContentsCount(), rows);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = contents.getInt64Contents(row);
-                }
-            }
-            case "BYTES" -> {
-                checkCount(index, tensor, "bytes_contents", contents.getBytesContentsCount(), rows);
-                String[] column = batch.categorical(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = category(contents.getBytesContents(row));
-                }
-            }
-            default -> throw new IllegalStateException("datatype checked before: " + tensor.getDatatype());
-        }
-    }
-
-    private static void fillRaw(
-            FeatureBatch batch, int feature, int index, InferInputTensor tensor, ByteString raw, int rows) {
-        ByteBuffer buffer = raw.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-        switch (tensor.getDatatype()) {
-            case "FP32" -> {
-                checkRawSize(index, tensor, raw, rows, 4);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = buffer.getFloat();
-                }
-                checkFinite(column, rows, "raw_input_contents[" + index + "]", tensor);
-            }
-            case "FP64" -> {
-                checkRawSize(index, tensor, raw, rows, 8);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = buffer.getDouble();
-                }
-                checkFinite(column, rows, "raw_input_contents[" + index + "]", tensor);
-            }
-            case "INT32" -> {
-                checkRawSize(index, tensor, raw, rows, 4);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = buffer.getInt();
-                }
-            }
-            case "INT64" -> {
-                checkRawSize(index, tensor, raw, rows, 8);
-                double[] column = batch.numeric(feature);
-                for (int row = 0; row < rows; row++) {
-                    column[row] = buffer.getLong();
-                }
-            }
-            case "BYTES" -> {
-                String[] column = batch.categorical(feature);
-                for (int row = 0; row < rows; row++) {
-                    if (buffer.remaining() < 4) {
-                        throw rawBytesError(index, tensor, "ends after " + row + " of " + rows + " values");
-                    }
-                    int length = buffer.getInt();
-                    if (length < 0 || length > buffer.remaining()) {
-                        throw rawBytesError(
-                                index,
-                                tensor,
-                                "value " + row + " declares " + Integer.toUnsignedString(length) + " bytes but only "
-                                        + buffer.remaining() + " remain");
-                    }
-                    column[row] = category(ByteString.copyFrom(buffer, length));
-                }
-                if (buffer.hasRemaining()) {
-                    throw rawBytesError(
-                            index,
-                            tensor,
-                            "has " + buffer.remaining() + " bytes after the " + rows + " values of the shape");
-                }
-            }
-            default -> throw new IllegalStateException("datatype checked before: " + tensor.getDatatype());
-        }
-    }
-
-    private static String category(ByteString value) {
-        return value.isEmpty() ? null : value.toString(StandardCharsets.UTF_8);
-    }
-
     private static void checkFinite(double[] column, int rows, String field, InferInputTensor tensor) {
         for (int row = 0; row < rows; row++) {
             if (Double.isInfinite(column[row])) {
@@ -421,37 +528,11 @@ final class InferRequestDecoder {
         }
     }
 
-    private static void checkCount(int index, InferInputTensor tensor, String field, int count, int rows) {
-        if (count != rows) {
-            throw ModelServerException.badField(
-                    ErrorCode.INVALID_TENSOR_CONTENTS,
-                    "inputs[" + index + "].contents." + field,
-                    "input '" + tensor.getName() + "' (" + tensor.getDatatype() + ") has " + count
-                            + " values in contents." + field + "; its shape " + tensor.getShapeList() + " needs "
-                            + rows);
+    private static String expectedDatatypes(Feature feature, ContentType contentType) {
+        if (contentType != ContentType.ELEMENTS) {
+            return "BYTES (content_type " + contentType.name().toLowerCase() + ")";
         }
-    }
-
-    private static void checkRawSize(int index, InferInputTensor tensor, ByteString raw, int rows, int width) {
-        if (raw.size() != (long) rows * width) {
-            throw ModelServerException.badField(
-                    ErrorCode.INVALID_TENSOR_CONTENTS,
-                    "raw_input_contents[" + index + "]",
-                    "raw contents of input '" + tensor.getName() + "' have " + raw.size() + " bytes; shape "
-                            + tensor.getShapeList() + " of " + tensor.getDatatype() + " needs " + (long) rows * width);
-        }
-    }
-
-    private static ModelServerException rawBytesError(int index, InferInputTensor tensor, String problem) {
-        return ModelServerException.badField(
-                ErrorCode.INVALID_TENSOR_CONTENTS,
-                "raw_input_contents[" + index + "]",
-                "raw BYTES contents of input '" + tensor.getName() + "' " + problem
-                        + " (expected a 4-byte little-endian length before each value)");
-    }
-
-    private static String expectedDatatypes(Feature feature) {
-        return feature.type() == FeatureType.NUMERIC ? "FP32 (or FP64, INT32, INT64)" : "BYTES";
+        return feature.type() == FeatureType.NUMERIC ? "FP32 (or FP64, BOOL, INT8..INT64, UINT8..UINT64)" : "BYTES";
     }
 
     private static String featureNames(FeatureSchema schema) {

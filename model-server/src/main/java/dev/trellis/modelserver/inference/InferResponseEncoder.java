@@ -18,7 +18,8 @@ import java.util.Set;
 
 /**
  * Writes one caller's slice of a batch's predictions as output tensors, in typed contents (FP32
- * and BYTES). Scores are computed in double and rounded to FP32 on the wire. Stateless and
+ * and BYTES), each tagged with MLServer's {@code content_type} ({@code str} for label, {@code np}
+ * for the others). Scores are computed in double and rounded to FP32 on the wire. Stateless and
  * thread-safe.
  */
 final class InferResponseEncoder {
@@ -55,7 +56,8 @@ final class InferResponseEncoder {
                     .setName(Outputs.LABEL)
                     .setDatatype("BYTES")
                     .addShape(rows)
-                    .setContents(labels));
+                    .setContents(labels)
+                    .putParameters(Outputs.CONTENT_TYPE_PARAMETER, string(Outputs.STRING_CONTENT)));
         }
         if (outputs.contains(Outputs.INTERVAL)) {
             InferTensorContents.Builder interval = InferTensorContents.newBuilder();
@@ -110,6 +112,12 @@ final class InferResponseEncoder {
                     .addShape(features + 2)
                     .setContents(contributions)
                     .putParameters(Outputs.COLUMNS_PARAMETER, string(String.join(",", contributionColumns(schema)))));
+        }
+        // MLServer's codecs decode each output by its content_type: label as strings, the rest as arrays
+        for (InferOutputTensor.Builder output : response.getOutputsBuilderList()) {
+            if (!output.containsParameters(Outputs.CONTENT_TYPE_PARAMETER)) {
+                output.putParameters(Outputs.CONTENT_TYPE_PARAMETER, string(Outputs.NUMPY_CONTENT));
+            }
         }
         return response.build();
     }

@@ -21,6 +21,9 @@ final class Outputs {
     static final String COLUMNS_PARAMETER = "columns";
     static final String MLP_COLUMN = "mlp";
     static final String BIAS_COLUMN = "bias";
+    static final String CONTENT_TYPE_PARAMETER = "content_type";
+    static final String STRING_CONTENT = "str";
+    static final String NUMPY_CONTENT = "np";
     /** Response parameter of a model with a continuous target: "regression". */
     static final String TARGET_KIND_PARAMETER = "target_kind";
     /** Response parameter of a model with a continuous target: "min,max" of its training target. */

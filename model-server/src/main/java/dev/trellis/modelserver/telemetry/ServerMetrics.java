@@ -16,13 +16,14 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The server's instruments. Names follow OpenTelemetry conventions; Prometheus sees them as e.g.
- * {@code trellis_modelserver_requests_total} and {@code trellis_modelserver_request_duration_seconds}.
- * Thread-safe.
+ * The model-server's own instruments (batches, queues, refusals, loaded versions). Names follow
+ * OpenTelemetry conventions; Prometheus sees them as e.g. {@code trellis_modelserver_batch_size}
+ * and {@code trellis_modelserver_queue_delay_seconds}. Calls, their statuses and durations come
+ * from the standard gRPC instrumentation ({@code grpc_server_call_duration_seconds}, see
+ * {@link dev.trellis.common.telemetry.GrpcInstrumentation}). Thread-safe.
  */
 public final class ServerMetrics implements AutoCloseable {
     public static final AttributeKey<String> METHOD = AttributeKey.stringKey("rpc.method");
-    public static final AttributeKey<String> STATUS = AttributeKey.stringKey("rpc.grpc.status_code");
     public static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
     public static final AttributeKey<String> VERSION = AttributeKey.stringKey("version");
     public static final AttributeKey<String> LANE = AttributeKey.stringKey("lane");
@@ -34,9 +35,6 @@ public final class ServerMetrics implements AutoCloseable {
             List.of(1L, 2L, 4L, 8L, 16L, 32L, 64L, 128L, 256L, 1024L, 4096L, 16384L);
 
     private final Meter meter;
-    private final LongCounter requests;
-    private final LongCounter errors;
-    private final DoubleHistogram latency;
     private final LongHistogram batchRows;
     private final DoubleHistogram queueDelay;
     private final LongCounter queueRejected;
@@ -48,17 +46,6 @@ public final class ServerMetrics implements AutoCloseable {
     @Inject
     public ServerMetrics(OpenTelemetry openTelemetry) {
         this.meter = requireNonNull(openTelemetry, "openTelemetry is null").getMeter("dev.trellis.modelserver");
-        this.requests = meter.counterBuilder("trellis.modelserver.requests")
-                .setDescription("gRPC calls finished, by method and status code (every status the server returns)")
-                .build();
-        this.errors = meter.counterBuilder("trellis.modelserver.errors")
-                .setDescription("gRPC calls finished with a status other than OK, by method and status code")
-                .build();
-        this.latency = meter.histogramBuilder("trellis.modelserver.request.duration")
-                .setUnit("s")
-                .setDescription("gRPC call latency, from call start to close")
-                .setExplicitBucketBoundariesAdvice(SECONDS_BUCKETS)
-                .build();
         this.batchRows = meter.histogramBuilder("trellis.modelserver.batch.size")
                 .ofLongs()
                 .setUnit("{row}")
@@ -79,15 +66,6 @@ public final class ServerMetrics implements AutoCloseable {
         this.authDenied = meter.counterBuilder("trellis.modelserver.auth.denied")
                 .setDescription("calls refused for a missing or wrong bearer token, by method and reason")
                 .build();
-    }
-
-    public void recordCall(String method, String statusCode, double seconds) {
-        Attributes attributes = Attributes.of(METHOD, method, STATUS, statusCode);
-        requests.add(1, attributes);
-        if (!statusCode.equals("OK")) {
-            errors.add(1, attributes);
-        }
-        latency.record(seconds, Attributes.of(METHOD, method));
     }
 
     public void recordBatch(Attributes version, int rows) {

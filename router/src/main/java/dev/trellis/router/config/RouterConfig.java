@@ -2,6 +2,7 @@ package dev.trellis.router.config;
 
 import static java.util.Objects.requireNonNull;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -36,6 +37,7 @@ public final class RouterConfig {
     private final Duration rolloutTick;
     private final Duration catalogRefresh;
     private final boolean traceLog;
+    private final Optional<URI> otlpEndpoint;
     private final int upstreamMaxAttempts;
     private final String upstreamHealthService;
     private final Duration shutdownGrace;
@@ -43,7 +45,8 @@ public final class RouterConfig {
     private RouterConfig(Builder b) {
         this.host = requireNonNull(b.host, "host is null");
         this.port = checkPort(b.port, "port");
-        this.metricsPort = checkPort(b.metricsPort, "metrics port");
+        // 0 = an ephemeral port, -1 = no metrics endpoint
+        this.metricsPort = b.metricsPort == -1 ? -1 : checkPort(b.metricsPort, "metrics port");
         this.upstreams = List.copyOf(requireNonNull(b.upstreams, "upstreams is null"));
         this.store = requireNonNull(b.store, "store is null");
         this.storePassword =
@@ -67,6 +70,7 @@ public final class RouterConfig {
         this.rolloutTick = positive(b.rolloutTick, "rollout tick");
         this.catalogRefresh = positive(b.catalogRefresh, "catalog refresh");
         this.traceLog = b.traceLog;
+        this.otlpEndpoint = Optional.ofNullable(b.otlpEndpoint);
         this.upstreamMaxAttempts = b.upstreamMaxAttempts;
         this.upstreamHealthService = requireNonNull(b.upstreamHealthService, "upstreamHealthService is null");
         this.shutdownGrace = requireNonNull(b.shutdownGrace, "shutdownGrace is null");
@@ -152,6 +156,7 @@ public final class RouterConfig {
         b.rolloutTick = rolloutTick;
         b.catalogRefresh = catalogRefresh;
         b.traceLog = traceLog;
+        b.otlpEndpoint = otlpEndpoint.orElse(null);
         b.upstreamMaxAttempts = upstreamMaxAttempts;
         b.upstreamHealthService = upstreamHealthService;
         b.shutdownGrace = shutdownGrace;
@@ -264,6 +269,11 @@ public final class RouterConfig {
         return traceLog;
     }
 
+    /** OTLP/HTTP collector for traces and metrics, e.g. {@code http://collector:4318}. */
+    public Optional<URI> otlpEndpoint() {
+        return otlpEndpoint;
+    }
+
     /** Attempts per upstream call (1 = no retry), through the service config's retryPolicy. */
     public int upstreamMaxAttempts() {
         return upstreamMaxAttempts;
@@ -304,6 +314,7 @@ public final class RouterConfig {
         private Duration rolloutTick = Duration.ofSeconds(1);
         private Duration catalogRefresh = Duration.ofSeconds(5);
         private boolean traceLog;
+        private URI otlpEndpoint;
         private int upstreamMaxAttempts = 3;
         private String upstreamHealthService = "inference.GRPCInferenceService";
         private Duration shutdownGrace = Duration.ofSeconds(10);
@@ -427,6 +438,11 @@ public final class RouterConfig {
 
         public Builder traceLog(boolean v) {
             this.traceLog = v;
+            return this;
+        }
+
+        public Builder otlpEndpoint(URI v) {
+            this.otlpEndpoint = v;
             return this;
         }
 

@@ -312,7 +312,7 @@ public final class ScoreExecutor {
                             r.fallback() ? "" : r.decision().variant().orElse(""),
                             r.reason().name(),
                             1,
-                            nanos / 1e6);
+                            nanos / 1e9);
                     if (r.exposed()) {
                         recordExposure(r, rows.unitId(index));
                     }

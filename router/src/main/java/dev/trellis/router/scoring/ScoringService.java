@@ -8,7 +8,6 @@ import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.router.errors.StatusMapper;
-import dev.trellis.router.telemetry.TraceContextServerInterceptor;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.OpenTelemetry;
@@ -16,6 +15,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import jakarta.inject.Inject;
 import java.util.List;
@@ -83,9 +83,10 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
     @SuppressWarnings("try") // the scope only makes the span current while the upstream calls start
     private CompletableFuture<List<ScoreResponse>> traced(
             String name, String model, int rows, Supplier<CompletableFuture<List<ScoreResponse>>> work) {
+        // a child of the call's SERVER span (the gRPC instrumentation's), which continues the caller's trace
         Span span = tracer.spanBuilder(name)
-                .setParent(TraceContextServerInterceptor.PARENT.get())
-                .setSpanKind(SpanKind.SERVER)
+                .setParent(Context.current())
+                .setSpanKind(SpanKind.INTERNAL)
                 .setAttribute("trellis.model", model)
                 .setAttribute("trellis.rows", rows)
                 .startSpan();

@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Scoring metrics per model, version and variant: rows served, errors by status code, latency.
  * Exported as {@code trellis_router_rows_total}, {@code trellis_router_errors_total} and
- * {@code trellis_router_latency_milliseconds}. Thread-safe.
+ * {@code trellis_router_latency_seconds}. Thread-safe.
  */
 public final class ScoringMetrics {
     private static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
@@ -44,19 +44,19 @@ public final class ScoringMetrics {
                 .build();
         this.latency = meter.histogramBuilder("trellis.router.latency")
                 .setDescription("Upstream scoring latency seen by the router")
-                .setUnit("ms")
+                .setUnit("s")
                 .setExplicitBucketBoundariesAdvice(
-                        List.of(0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 25.0, 50.0, 100.0, 250.0, 1000.0))
+                        List.of(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0))
                 .build();
     }
 
-    public void served(String model, String version, String variant, String reason, int rowCount, double millis) {
+    public void served(String model, String version, String variant, String reason, int rowCount, double seconds) {
         // attribute sets are few (models x versions x variants x reasons): build each once
         Attributes attributes = servedAttributes.computeIfAbsent(
                 new Key(model, version, variant, reason),
                 k -> Attributes.of(MODEL, k.model(), VERSION, k.version(), VARIANT, k.variant(), REASON, k.reason()));
         rows.add(rowCount, attributes);
-        latency.record(millis, attributes);
+        latency.record(seconds, attributes);
     }
 
     private record Key(String model, String version, String variant, String reason) {}
