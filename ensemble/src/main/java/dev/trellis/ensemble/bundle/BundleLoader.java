@@ -195,7 +195,8 @@ public final class BundleLoader {
         }
     }
 
-    private static Map<String, Double> testMetrics(BundleManifest manifest) {
+    /** The ensemble's held-out test metrics recorded in {@code manifest}; empty when there are none. */
+    public static Map<String, Double> testMetrics(BundleManifest manifest) {
         Map<String, Double> out = new HashMap<>();
         if (manifest.metrics() != null) {
             Map<String, Map<String, Double>> test = manifest.metrics().get(TrainingResult.TEST);

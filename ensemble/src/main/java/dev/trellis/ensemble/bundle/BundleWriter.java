@@ -57,6 +57,7 @@ public final class BundleWriter {
                         .getKey();
                 files.put(key, new BundleManifest.FileEntry(file.getFileName().toString(), Checksums.sha256(file)));
             }
+            files.put(BaselineFile.KEY, BaselineFile.write(temp, result.baseline()));
             MetaLearner meta = ensemble.metaLearner();
             LabelThresholds thresholds = ensemble.thresholds();
             Map<String, Map<String, Map<String, Double>>> metrics = new LinkedHashMap<>();

@@ -163,7 +163,8 @@ public final class Trainer {
                 all.positives(),
                 train.rows(),
                 test == null ? 0 : test.rows(),
-                options);
+                options,
+                BaselineProfiler.profile(train.features(), oofEnsemble));
     }
 
     private static void store(double[][] oof, int[] rows, int model, double[] logits) {

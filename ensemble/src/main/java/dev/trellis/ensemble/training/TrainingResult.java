@@ -2,6 +2,7 @@ package dev.trellis.ensemble.training;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.monitoring.Baseline;
 import dev.trellis.ensemble.metrics.MetricSet;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
 import java.util.Map;
@@ -11,6 +12,8 @@ import java.util.Map;
  *
  * @param metrics split ("out_of_fold", "test") → model ("xgboost", "lightgbm", "mlp", "ensemble") → metrics
  * @param metricThresholds model → threshold of its classification metrics
+ * @param baseline what drift monitoring compares production with: the training rows' feature
+ *     profiles and the out-of-fold score distribution
  */
 public record TrainingResult(
         StackedEnsemble ensemble,
@@ -22,7 +25,8 @@ public record TrainingResult(
         int positives,
         int trainRows,
         int testRows,
-        TrainingOptions options)
+        TrainingOptions options,
+        Baseline baseline)
         implements AutoCloseable {
     public static final String OUT_OF_FOLD = "out_of_fold";
     public static final String TEST = "test";
@@ -36,6 +40,7 @@ public record TrainingResult(
         requireNonNull(dataFile, "dataFile is null");
         requireNonNull(dataSha256, "dataSha256 is null");
         requireNonNull(options, "options is null");
+        requireNonNull(baseline, "baseline is null");
     }
 
     @Override
