@@ -18,6 +18,8 @@ import dev.trellis.modelserver.health.HealthModule;
 import dev.trellis.modelserver.health.ServingHealth;
 import dev.trellis.modelserver.inference.InferenceModule;
 import dev.trellis.modelserver.inference.InferenceService;
+import dev.trellis.modelserver.monitoring.MonitoringModule;
+import dev.trellis.modelserver.monitoring.ReplicaMonitoringService;
 import dev.trellis.modelserver.repository.ModelRepository;
 import dev.trellis.modelserver.repository.RepositoryModule;
 import dev.trellis.modelserver.repository.VersionStatus;
@@ -70,6 +72,7 @@ public final class ModelServer implements AutoCloseable {
         ServerBuilder<?> builder = transport.apply(config);
         for (BindableService service : List.of(
                 injector.getInstance(InferenceService.class),
+                injector.getInstance(ReplicaMonitoringService.class),
                 health.service(),
                 ProtoReflectionServiceV1.newInstance(),
                 reflectionV1Alpha())) {
@@ -104,7 +107,8 @@ public final class ModelServer implements AutoCloseable {
                 new BatchingModule(),
                 new RepositoryModule(),
                 new HealthModule(),
-                new InferenceModule());
+                new InferenceModule(),
+                new MonitoringModule());
     }
 
     private void startServing() {

@@ -3,10 +3,12 @@ package dev.trellis.modelserver;
 import dev.trellis.common.TrellisVersion;
 import dev.trellis.common.auth.BearerToken;
 import dev.trellis.common.auth.TokenFiles;
+import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.config.VersionPolicy;
+import dev.trellis.modelserver.monitoring.DriftWindow;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -212,6 +214,24 @@ final class ModelServerCommand {
     @Option(names = "--trace-log", description = "Export trace spans to the log. Default: off.")
     boolean traceLog;
 
+    @Option(
+            names = "--drift-window",
+            paramLabel = "ROWS|DURATION",
+            defaultValue = DriftWindow.DEFAULT_TEXT,
+            description = "Live profile window per model version for drift: the last ROWS scored rows, or the rows "
+                    + "of the last DURATION (at most " + DriftWindow.MAX_ROWS_TEXT
+                    + " rows). Default: ${DEFAULT-VALUE}.")
+    String driftWindow;
+
+    @Option(
+            names = "--drift-thresholds",
+            paramLabel = "KEY=VALUE,...",
+            defaultValue = "",
+            description = "Overrides of the drift thresholds of the drift gauges (psi, psi-warn, p, ks, missing, "
+                    + "min-rows), e.g. psi=0.2,min-rows=500. Default: psi=0.25,psi-warn=0.1,p=0.001,ks=0.1,"
+                    + "missing=0.1,min-rows=200.")
+    String driftThresholds;
+
     ModelServerConfig toConfig() {
         ModelServerConfig.Builder builder = ModelServerConfig.builder(repository)
                 .host(host)
@@ -232,7 +252,9 @@ final class ModelServerCommand {
                 .tlsClientCa(tlsClientCa)
                 .adminToken(adminTokenFile == null ? null : BearerToken.of(TokenFiles.read(adminTokenFile)))
                 .inferenceToken(inferenceTokenFile == null ? null : BearerToken.of(TokenFiles.read(inferenceTokenFile)))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .driftWindow(DriftWindow.parse(driftWindow))
+                .driftThresholds(DriftThresholds.parse(driftThresholds));
         if (batchWorkers != null) {
             builder.batchWorkers(batchWorkers);
         }

@@ -1,9 +1,11 @@
 package dev.trellis.router;
 
 import dev.trellis.common.auth.TokenFiles;
+import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.monitoring.PayloadSampleRates;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -148,6 +150,18 @@ public final class RouterMain implements Callable<Integer> {
     @Option(names = "--trace-log", description = "Log every finished span (debugging).")
     boolean traceLog;
 
+    @Option(
+            names = "--drift-thresholds",
+            description = "Overrides of GetDrift's thresholds (psi, psi-warn, p, ks, missing, min-rows), e.g. "
+                    + "psi=0.2,min-rows=500 (default: psi=0.25,psi-warn=0.1,p=0.001,ks=0.1,missing=0.1,min-rows=200).")
+    String driftThresholds;
+
+    @Option(
+            names = "--payload-sample-rate",
+            description = "Share of scored rows logged as payload samples: 0.1 for every model, churn=1 for one "
+                    + "(repeatable; default: 0, none).")
+    List<String> payloadSampleRates = new ArrayList<>();
+
     private Map<String, String> env = System.getenv();
 
     public static void main(String[] args) {
@@ -215,7 +229,9 @@ public final class RouterMain implements Callable<Integer> {
                 .catalogRefresh(DurationText.parse(catalogRefresh))
                 .upstreamMaxAttempts(upstreamMaxAttempts)
                 .shutdownGrace(DurationText.parse(shutdownGrace))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .driftThresholds(DriftThresholds.parse(driftThresholds))
+                .payloadSampleRates(PayloadSampleRates.parse(payloadSampleRates));
         return b.build();
     }
 

@@ -6,6 +6,7 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
+import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.grpc.MalformedRequests;
 import dev.trellis.common.tls.ServerTls;
@@ -17,6 +18,8 @@ import dev.trellis.router.auth.AuthModule;
 import dev.trellis.router.config.ConfigModule;
 import dev.trellis.router.config.RouterConfig;
 import dev.trellis.router.errors.StatusMapper;
+import dev.trellis.router.monitoring.MonitoringModule;
+import dev.trellis.router.monitoring.MonitoringService;
 import dev.trellis.router.rollout.RolloutController;
 import dev.trellis.router.rollout.RolloutModule;
 import dev.trellis.router.routing.RoutingModule;
@@ -65,6 +68,7 @@ public final class RouterServer implements Closeable {
     private final RouterConfig config;
     private final ScoringService scoring;
     private final ExperimentsService experiments;
+    private final MonitoringService monitoring;
     private final AuthInterceptor auth;
     private final CallMetrics callMetrics;
     private final TraceContextServerInterceptor traceContext;
@@ -88,6 +92,7 @@ public final class RouterServer implements Closeable {
             RouterConfig config,
             ScoringService scoring,
             ExperimentsService experiments,
+            MonitoringService monitoring,
             AuthInterceptor auth,
             CallMetrics callMetrics,
             TraceContextServerInterceptor traceContext,
@@ -100,6 +105,7 @@ public final class RouterServer implements Closeable {
         this.config = requireNonNull(config, "config is null");
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
+        this.monitoring = requireNonNull(monitoring, "monitoring is null");
         this.auth = requireNonNull(auth, "auth is null");
         this.callMetrics = requireNonNull(callMetrics, "callMetrics is null");
         this.traceContext = requireNonNull(traceContext, "traceContext is null");
@@ -121,7 +127,8 @@ public final class RouterServer implements Closeable {
                 new RolloutModule(),
                 new AuthModule(),
                 new ScoringModule(),
-                new AdminModule());
+                new AdminModule(),
+                new MonitoringModule());
     }
 
     /** Starts a router; port 0 binds an ephemeral port (see {@link #port()}). */
@@ -145,6 +152,7 @@ public final class RouterServer implements Closeable {
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
         health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        health.setStatus(MonitoringGrpc.SERVICE_NAME, ServingStatus.SERVING);
         catalog.addListener(this::updateScoringHealth);
         catalog.refresh();
         catalog.start();
@@ -160,6 +168,7 @@ public final class RouterServer implements Closeable {
         for (ServerServiceDefinition service : List.of(
                 ServerInterceptors.intercept(scoring, traceContext),
                 ServerInterceptors.intercept(experiments, traceContext),
+                ServerInterceptors.intercept(monitoring, traceContext),
                 health.getHealthService().bindService(),
                 ProtoReflectionServiceV1.newInstance().bindService(),
                 reflectionV1Alpha().bindService())) {

@@ -3,6 +3,8 @@ package dev.trellis.modelserver.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.auth.BearerToken;
+import dev.trellis.common.monitoring.DriftThresholds;
+import dev.trellis.modelserver.monitoring.DriftWindow;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -40,6 +42,8 @@ import java.util.Optional;
  *     one they are refused
  * @param inferenceToken bearer token ModelInfer then needs (the admin token is accepted too)
  * @param traceLog export spans to the log
+ * @param driftWindow the live profile window of each model version (last N rows or last T)
+ * @param driftThresholds when the drift gauges flag a feature
  */
 public record ModelServerConfig(
         Path repository,
@@ -67,7 +71,9 @@ public record ModelServerConfig(
         Optional<Path> tlsClientCa,
         Optional<BearerToken> adminToken,
         Optional<BearerToken> inferenceToken,
-        boolean traceLog) {
+        boolean traceLog,
+        DriftWindow driftWindow,
+        DriftThresholds driftThresholds) {
     public static final int DEFAULT_PORT = 8081;
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_METRICS_PORT = 9091;
@@ -118,6 +124,8 @@ public record ModelServerConfig(
         }
         requireNonNull(adminToken, "adminToken is null");
         requireNonNull(inferenceToken, "inferenceToken is null");
+        requireNonNull(driftWindow, "driftWindow is null");
+        requireNonNull(driftThresholds, "driftThresholds is null");
     }
 
     public static Builder builder(Path repository) {
@@ -149,7 +157,9 @@ public record ModelServerConfig(
                 .tlsClientCa(tlsClientCa.orElse(null))
                 .adminToken(adminToken.orElse(null))
                 .inferenceToken(inferenceToken.orElse(null))
-                .traceLog(traceLog);
+                .traceLog(traceLog)
+                .driftWindow(driftWindow)
+                .driftThresholds(driftThresholds);
     }
 
     public VersionPolicy versionPolicy(String model) {
@@ -205,6 +215,8 @@ public record ModelServerConfig(
         private BearerToken adminToken;
         private BearerToken inferenceToken;
         private boolean traceLog;
+        private DriftWindow driftWindow = DriftWindow.DEFAULT;
+        private DriftThresholds driftThresholds = DriftThresholds.DEFAULTS;
 
         private Builder(Path repository) {
             this.repository = requireNonNull(repository, "repository is null");
@@ -331,6 +343,16 @@ public record ModelServerConfig(
             return this;
         }
 
+        public Builder driftWindow(DriftWindow driftWindow) {
+            this.driftWindow = driftWindow;
+            return this;
+        }
+
+        public Builder driftThresholds(DriftThresholds driftThresholds) {
+            this.driftThresholds = driftThresholds;
+            return this;
+        }
+
         public ModelServerConfig build() {
             return new ModelServerConfig(
                     repository,
@@ -358,7 +380,9 @@ public record ModelServerConfig(
                     Optional.ofNullable(tlsClientCa),
                     Optional.ofNullable(adminToken),
                     Optional.ofNullable(inferenceToken),
-                    traceLog);
+                    traceLog,
+                    driftWindow,
+                    driftThresholds);
         }
     }
 }

@@ -261,15 +261,22 @@ public final class ModelCatalog implements Closeable {
     }
 
     private GRPCInferenceServiceFutureStub stub(String replica) {
-        ManagedChannel channel = channels.computeIfAbsent(replica, r -> {
+        return GRPCInferenceServiceGrpc.newFutureStub(replicaChannel(replica))
+                .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The control channel of one replica (the catalog's own, not the data path's): for the few calls
+     * that must reach every replica, such as the monitoring profiles. Callers set deadlines.
+     */
+    public ManagedChannel replicaChannel(String replica) {
+        return channels.computeIfAbsent(replica, r -> {
             UpstreamTargets.HostPort hp = UpstreamTargets.HostPort.parse(r, 8081);
             NettyChannelBuilder builder = NettyChannelBuilder.forAddress(hp.host(), hp.port());
             return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                     .maxInboundMessageSize(config.maxMessageSize())
                     .build();
         });
-        return GRPCInferenceServiceGrpc.newFutureStub(channel)
-                .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override

@@ -1,0 +1,13 @@
+package dev.trellis.router.monitoring;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Singleton;
+
+/** Binds the Monitoring service and its parts. */
+public final class MonitoringModule extends AbstractModule {
+    @Override
+    protected void configure() {
+        bind(DriftService.class).in(Singleton.class);
+        bind(MonitoringService.class).in(Singleton.class);
+    }
+}
