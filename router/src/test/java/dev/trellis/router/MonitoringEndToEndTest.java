@@ -159,10 +159,6 @@ class MonitoringEndToEndTest {
                                 .size()
                         + 1);
 
-        unchanged
-                .getFeaturesList()
-                .forEach(f -> System.out.println("DBG " + f.getFeature() + " " + f.getSeverity() + " psi=" + f.getPsi()
-                        + " ks=" + f.getKsStatistic() + " p=" + f.getKsPValue() + " chiP=" + f.getChiSquarePValue()));
         VersionDrift changed = drift("2");
         assertThat(changed.getVerdict()).as(changed.getSummary()).isEqualTo(DriftVerdict.DRIFT);
         assertThat(drifted(changed))
