@@ -8,6 +8,8 @@ public final class MonitoringModule extends AbstractModule {
     @Override
     protected void configure() {
         bind(DriftService.class).in(Singleton.class);
+        bind(PayloadSampler.class).in(Singleton.class);
+        bind(PayloadReads.class).in(Singleton.class);
         bind(MonitoringService.class).in(Singleton.class);
     }
 }

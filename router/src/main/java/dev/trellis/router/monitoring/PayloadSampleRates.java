@@ -68,12 +68,18 @@ public record PayloadSampleRates(double defaultRate, Map<String, Double> perMode
         if (rate >= 1) {
             return true;
         }
-        // FNV-1a over model and unit: stable across routers and restarts
+        // FNV-1a over model and unit, then MurmurHash3's finalizer so that the high bits of
+        // similar ids spread evenly: stable across routers, restarts and JVMs
         long hash = 0xcbf29ce484222325L;
         for (char c : (model + '\u0000' + unitId).toCharArray()) {
             hash ^= c;
             hash *= 0x100000001b3L;
         }
+        hash ^= hash >>> 33;
+        hash *= 0xff51afd7ed558ccdL;
+        hash ^= hash >>> 33;
+        hash *= 0xc4ceb9fe1a85ec53L;
+        hash ^= hash >>> 33;
         return (hash >>> 11) * 0x1.0p-53 < rate;
     }
 }

@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import com.google.protobuf.ByteString;
 import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.RoutingReason;
 import dev.trellis.api.v1.ScoreBatchRequest;
@@ -19,11 +20,13 @@ import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.errors.StatusMapper;
+import dev.trellis.router.monitoring.PayloadSampler;
 import dev.trellis.router.rollout.VersionWindows;
 import dev.trellis.router.routing.RoutedRow;
 import dev.trellis.router.routing.RoutingService;
 import dev.trellis.router.telemetry.ScoringMetrics;
 import dev.trellis.router.upstream.CatalogSnapshot;
+import dev.trellis.router.upstream.FeatureSchema;
 import dev.trellis.router.upstream.ReplicaCapture;
 import dev.trellis.router.upstream.UpstreamPool;
 import io.grpc.Status;
@@ -37,6 +40,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntFunction;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.Supplier;
 
 /**
@@ -59,6 +64,7 @@ public final class ScoreExecutor {
     private final VersionWindows windows;
     private final ScoringMetrics metrics;
     private final Clock clock;
+    private final PayloadSampler payloads;
 
     @Inject
     public ScoreExecutor(
@@ -67,13 +73,15 @@ public final class ScoreExecutor {
             ExposureLog exposures,
             VersionWindows windows,
             ScoringMetrics metrics,
-            Clock clock) {
+            Clock clock,
+            PayloadSampler payloads) {
         this.routing = requireNonNull(routing, "routing is null");
         this.pool = requireNonNull(pool, "pool is null");
         this.exposures = requireNonNull(exposures, "exposures is null");
         this.windows = requireNonNull(windows, "windows is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.payloads = requireNonNull(payloads, "payloads is null");
     }
 
     /**
@@ -267,6 +275,9 @@ public final class ScoreExecutor {
                                 if (r.decision().isExperiment()) {
                                     recordExposure(r, version, rows.unitId(index));
                                 }
+                                if (payloads.sampled(model, rows.unitId(index))) {
+                                    recordPayload(model, version, rows, index, first.schema(), b, r);
+                                }
                             }
                             windows.recordSuccess(model, version, nanos, scores);
                         } catch (RuntimeException e) {
@@ -304,6 +315,31 @@ public final class ScoreExecutor {
                     }
                 },
                 MoreExecutors.directExecutor());
+    }
+
+    private void recordPayload(
+            String model,
+            String version,
+            ScoreRows rows,
+            int index,
+            FeatureSchema schema,
+            ScoreResponse.Builder response,
+            RoutedRow row) {
+        List<IntToDoubleFunction> numbers = new ArrayList<>();
+        List<IntFunction<ByteString>> categories = new ArrayList<>();
+        for (FeatureSchema.Feature f : schema.features()) {
+            numbers.add(f.categorical() ? null : rows.numbers(f));
+            categories.add(f.categorical() ? rows.categories(f) : null);
+        }
+        payloads.record(
+                model,
+                version,
+                rows.unitId(index),
+                PayloadSampler.featuresJson(schema, index, numbers, categories),
+                response.getScore(),
+                response.getLabel(),
+                row.decision().experiment().orElse(""),
+                row.decision().variant().orElse(""));
     }
 
     private void recordExposure(RoutedRow row, String version, String unitId) {
