@@ -47,9 +47,11 @@ public final class PayloadReads {
     private final ExperimentStore store;
     private final ModelCatalog catalog;
     private final Clock clock;
+    private final PerformanceGauges gauges;
 
     @Inject
-    public PayloadReads(ExperimentStore store, ModelCatalog catalog, Clock clock) {
+    public PayloadReads(ExperimentStore store, ModelCatalog catalog, Clock clock, PerformanceGauges gauges) {
+        this.gauges = requireNonNull(gauges, "gauges is null");
         this.store = requireNonNull(store, "store is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.clock = requireNonNull(clock, "clock is null");
@@ -86,7 +88,11 @@ public final class PayloadReads {
                         .computeIfAbsent(stored.sample().version(), v -> new Rows())
                         .add(stored));
         GetPerformanceResponse.Builder response = GetPerformanceResponse.newBuilder();
-        byVersion.forEach((version, rows) -> response.addVersions(toProto(model, version, rows)));
+        byVersion.forEach((version, rows) -> {
+            VersionPerformance performance = toProto(model, version, rows);
+            gauges.update(request.getMetric(), performance);
+            response.addVersions(performance);
+        });
         return response.build();
     }
 
