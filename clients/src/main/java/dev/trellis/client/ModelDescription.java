@@ -6,6 +6,7 @@ import dev.trellis.api.v1.FeatureInfo;
 import dev.trellis.api.v1.ModelInfo;
 import dev.trellis.api.v1.ModelVersionInfo;
 import dev.trellis.api.v1.ReplicaStatus;
+import dev.trellis.api.v1.VersionHolder;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,25 +14,40 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A model known to the router: its default version and its versions with readiness per replica and
- * feature schema.
+ * A model known to the router: its default version and its versions with readiness per replica,
+ * feature schema, and what the control plane holds them for.
  *
  * @param name logical model name
  * @param defaultVersion the version served by default
  * @param versions the versions, highest first
+ * @param fallbackVersion while the default version is READY on no replica, the version its requests
+ *     fall back to (reason FALLBACK); empty otherwise
  */
-public record ModelDescription(String name, String defaultVersion, List<Version> versions) {
+public record ModelDescription(String name, String defaultVersion, List<Version> versions, String fallbackVersion) {
     /**
      * Validates the components.
      *
      * @param name the name, not null
      * @param defaultVersion the default version, not null
      * @param versions the versions, not null
+     * @param fallbackVersion the fallback version or empty, not null
      */
     public ModelDescription {
         requireNonNull(name, "name is null");
         requireNonNull(defaultVersion, "defaultVersion is null");
         versions = List.copyOf(requireNonNull(versions, "versions is null"));
+        requireNonNull(fallbackVersion, "fallbackVersion is null");
+    }
+
+    /**
+     * A model that does not fall back.
+     *
+     * @param name the name, not null
+     * @param defaultVersion the default version, not null
+     * @param versions the versions, not null
+     */
+    public ModelDescription(String name, String defaultVersion, List<Version> versions) {
+        this(name, defaultVersion, versions, "");
     }
 
     /**
@@ -44,7 +60,8 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
         return new ModelDescription(
                 info.getName(),
                 info.getDefaultVersion(),
-                info.getVersionsList().stream().map(Version::fromProto).toList());
+                info.getVersionsList().stream().map(Version::fromProto).toList(),
+                info.getFallbackVersion());
     }
 
     /**
@@ -82,32 +99,83 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
      * One model version.
      *
      * @param version the version
-     * @param replicas replica address to readiness
+     * @param replicas replica address to readiness (takes traffic there)
      * @param features the feature inputs in schema order
+     * @param states replica address to that replica's state of the version (READY, STALE, FAILED,
+     *     ABSENT, UNREACHABLE, ...) and its reason
+     * @param heldBy why the control plane keeps the version loaded ("default", "experiment KEY/VARIANT",
+     *     "rollout stable", "rollout candidate", "kept by ACTOR"); empty when it is not desired
+     * @param problem for a desired version that is READY on no replica, why; empty otherwise
      */
-    public record Version(String version, Map<String, Boolean> replicas, List<FeatureSchema.Feature> features) {
+    public record Version(
+            String version,
+            Map<String, Boolean> replicas,
+            List<FeatureSchema.Feature> features,
+            Map<String, ReplicaState> states,
+            List<String> heldBy,
+            String problem) {
         /**
          * Copies the collections.
          *
          * @param version the version, not null
          * @param replicas the replicas, not null
          * @param features the features, not null
+         * @param states the replicas' states, not null
+         * @param heldBy the holders, not null
+         * @param problem the problem or empty, not null
          */
         public Version {
             requireNonNull(version, "version is null");
             replicas = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(replicas, "replicas is null")));
             features = List.copyOf(requireNonNull(features, "features is null"));
+            states = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(states, "states is null")));
+            heldBy = List.copyOf(requireNonNull(heldBy, "heldBy is null"));
+            requireNonNull(problem, "problem is null");
+        }
+
+        /**
+         * A version without state details and not held.
+         *
+         * @param version the version, not null
+         * @param replicas the replicas, not null
+         * @param features the features, not null
+         */
+        public Version(String version, Map<String, Boolean> replicas, List<FeatureSchema.Feature> features) {
+            this(version, replicas, features, Map.of(), List.of(), "");
         }
 
         static Version fromProto(ModelVersionInfo info) {
             Map<String, Boolean> replicas = new LinkedHashMap<>();
+            Map<String, ReplicaState> states = new LinkedHashMap<>();
             for (ReplicaStatus r : info.getReplicasList()) {
                 replicas.put(r.getReplica(), r.getReady());
+                states.put(r.getReplica(), new ReplicaState(r.getState(), r.getReason()));
             }
             List<FeatureSchema.Feature> features = info.getFeaturesList().stream()
                     .map((FeatureInfo f) -> new FeatureSchema.Feature(f.getName(), f.getDatatype()))
                     .toList();
-            return new Version(info.getVersion(), replicas, features);
+            List<String> heldBy =
+                    info.getHoldersList().stream().map(Version::describe).toList();
+            return new Version(info.getVersion(), replicas, features, states, heldBy, info.getProblem());
+        }
+
+        private static String describe(VersionHolder holder) {
+            return switch (holder.getKind()) {
+                case HOLDER_DEFAULT -> "default";
+                case HOLDER_EXPERIMENT -> "experiment " + holder.getName();
+                case HOLDER_ROLLOUT -> "rollout " + holder.getName();
+                case HOLDER_KEPT -> "kept by " + holder.getName();
+                default -> holder.getKind().name().toLowerCase(java.util.Locale.ROOT);
+            };
+        }
+
+        /**
+         * Whether the control plane keeps this version loaded.
+         *
+         * @return true when something holds it
+         */
+        public boolean desired() {
+            return !heldBy.isEmpty();
         }
 
         /**
@@ -117,6 +185,26 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
          */
         public long readyReplicas() {
             return replicas.values().stream().filter(Boolean::booleanValue).count();
+        }
+    }
+
+    /**
+     * How one replica reports a version.
+     *
+     * @param state READY, STALE, LOADING, DRAINING, UNAVAILABLE, FAILED, ABSENT (not in that replica's
+     *     repository), UNREACHABLE; empty from a router that does not report it
+     * @param reason the replica's reason, e.g. the checksum that did not match
+     */
+    public record ReplicaState(String state, String reason) {
+        /**
+         * Validates the components.
+         *
+         * @param state the state, not null
+         * @param reason the reason, not null
+         */
+        public ReplicaState {
+            requireNonNull(state, "state is null");
+            requireNonNull(reason, "reason is null");
         }
     }
 }

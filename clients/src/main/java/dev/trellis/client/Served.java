@@ -11,7 +11,8 @@ import dev.trellis.api.v1.RoutingReason;
  * @param version the version that scored the row
  * @param experiment experiment key, empty unless the row was in an experiment
  * @param variant variant key, empty unless the row was in an experiment
- * @param reason why this version: PINNED, EXPERIMENT, ROLLOUT or DEFAULT
+ * @param reason why this version: PINNED, EXPERIMENT, ROLLOUT, DEFAULT, or FALLBACK (the version the
+ *     request resolved to was READY on no replica)
  * @param replica address of the model-server replica that answered
  */
 public record Served(

@@ -11,11 +11,13 @@ import dev.trellis.api.v1.GetExperimentRequest;
 import dev.trellis.api.v1.GetExperimentResponse;
 import dev.trellis.api.v1.GetResultsRequest;
 import dev.trellis.api.v1.GetRolloutRequest;
+import dev.trellis.api.v1.KeepVersionRequest;
 import dev.trellis.api.v1.ListExperimentsRequest;
 import dev.trellis.api.v1.ListModelsRequest;
 import dev.trellis.api.v1.PutExperimentRequest;
 import dev.trellis.api.v1.RecordOutcomeRequest;
 import dev.trellis.api.v1.RecordOutcomesResponse;
+import dev.trellis.api.v1.ReleaseVersionRequest;
 import dev.trellis.api.v1.Revision;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.RolloutActionRequest;
@@ -762,6 +764,43 @@ public final class TrellisClient implements AutoCloseable {
                         .setModel(model)
                         .setVersion(version)
                         .build()));
+    }
+
+    /**
+     * Keeps a version loaded on every replica whose repository has it, whatever definitions name it,
+     * until {@link #releaseVersion} (admin). The router stores it, so it survives restarts.
+     *
+     * @param model the logical model name
+     * @param version the version
+     * @return the replicas on which the version is READY
+     * @throws TrellisException NOT_FOUND when no replica has the version, FAILED_PRECONDITION (with the
+     *     reason) when none can load it
+     */
+    public List<String> keepVersion(String model, String version) {
+        return call(() -> experiments()
+                        .keepVersion(KeepVersionRequest.newBuilder()
+                                .setModel(model)
+                                .setVersion(version)
+                                .build()))
+                .getReadyReplicasList();
+    }
+
+    /**
+     * Undoes {@link #keepVersion} (admin): the version stays loaded while a default, experiment or
+     * rollout needs it; otherwise each replica's version policy decides.
+     *
+     * @param model the logical model name
+     * @param version the version
+     * @return false when the version was not kept
+     * @throws TrellisException when the call fails
+     */
+    public boolean releaseVersion(String model, String version) {
+        return call(() -> experiments()
+                        .releaseVersion(ReleaseVersionRequest.newBuilder()
+                                .setModel(model)
+                                .setVersion(version)
+                                .build()))
+                .getReleased();
     }
 
     /**

@@ -551,6 +551,35 @@ class TrellisCliTest {
     }
 
     @Test
+    void models_showsWhatHoldsEachVersionAndEachReplicasState() {
+        CliRunner.Result r = CliRunner.run(target, "models");
+
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out())
+                .contains("HELD FOR")
+                .contains("default, experiment leads-ab/treatment")
+                .contains("fake:8081 unavailable");
+    }
+
+    @Test
+    void modelsKeepAndRelease_callTheRouterAndReportPreciseErrors() {
+        CliRunner.Result keep = CliRunner.run(target, "models", "keep", "--model", "leads", "--version", "1");
+        CliRunner.Result missing = CliRunner.run(target, "models", "keep", "--model", "leads", "--version", "9");
+        CliRunner.Result release = CliRunner.run(target, "models", "release", "--model", "leads", "--version", "1");
+        CliRunner.Result again = CliRunner.run(target, "models", "release", "--model", "leads", "--version", "1");
+        CliRunner.Result usage = CliRunner.run(target, "models", "keep", "--model", "leads");
+
+        assertThat(keep.exitCode()).as(keep.err()).isZero();
+        assertThat(keep.out()).contains("kept leads version 1 (READY on fake:8081)");
+        assertThat(missing.exitCode()).isEqualTo(1);
+        assertThat(missing.err()).contains("NOT_FOUND").contains("has no version 9");
+        assertThat(release.out()).contains("released leads version 1");
+        assertThat(again.out()).contains("was not kept; nothing changed");
+        assertThat(usage.exitCode()).isEqualTo(2);
+        assertThat(fake.kept).isEmpty();
+    }
+
+    @Test
     void models_waitReturnsOnceEveryReplicaIsReady() {
         CliRunner.Result ready = CliRunner.run(target, "models", "--wait", "5s");
         CliRunner.Result unknown = CliRunner.run(target, "models", "--model", "nope", "--wait", "1s");

@@ -24,7 +24,10 @@ import dev.trellis.api.v1.GetExperimentResponse;
 import dev.trellis.api.v1.GetResultsRequest;
 import dev.trellis.api.v1.GetResultsResponse;
 import dev.trellis.api.v1.GetRolloutRequest;
+import dev.trellis.api.v1.HolderKind;
 import dev.trellis.api.v1.Interval;
+import dev.trellis.api.v1.KeepVersionRequest;
+import dev.trellis.api.v1.KeepVersionResponse;
 import dev.trellis.api.v1.ListExperimentsRequest;
 import dev.trellis.api.v1.ListExperimentsResponse;
 import dev.trellis.api.v1.ListModelsRequest;
@@ -37,6 +40,8 @@ import dev.trellis.api.v1.PutExperimentResponse;
 import dev.trellis.api.v1.Recommendation;
 import dev.trellis.api.v1.RecordOutcomeRequest;
 import dev.trellis.api.v1.RecordOutcomesResponse;
+import dev.trellis.api.v1.ReleaseVersionRequest;
+import dev.trellis.api.v1.ReleaseVersionResponse;
 import dev.trellis.api.v1.ReplicaStatus;
 import dev.trellis.api.v1.Rollout;
 import dev.trellis.api.v1.RolloutActionRequest;
@@ -54,6 +59,7 @@ import dev.trellis.api.v1.StartRolloutRequest;
 import dev.trellis.api.v1.StopExperimentRequest;
 import dev.trellis.api.v1.StopExperimentResponse;
 import dev.trellis.api.v1.VariantResult;
+import dev.trellis.api.v1.VersionHolder;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
@@ -91,6 +97,9 @@ public final class FakeTrellis implements AutoCloseable {
     public final List<RecordOutcomeRequest> outcomes = new CopyOnWriteArrayList<>();
     public final Map<String, Experiment> experiments = new ConcurrentHashMap<>();
     public volatile Rollout rollout;
+    /** Versions kept through KeepVersion, as model/version. */
+    public final java.util.Set<String> kept = ConcurrentHashMap.newKeySet();
+
     private final Server server;
 
     public FakeTrellis() throws IOException {
@@ -309,6 +318,11 @@ public final class FakeTrellis implements AutoCloseable {
                     .setVersion("2")
                     .addReplicas(
                             ReplicaStatus.newBuilder().setReplica("fake:8081").setReady(true))
+                    .setDesired(true)
+                    .addHolders(VersionHolder.newBuilder().setKind(HolderKind.HOLDER_DEFAULT))
+                    .addHolders(VersionHolder.newBuilder()
+                            .setKind(HolderKind.HOLDER_EXPERIMENT)
+                            .setName("leads-ab/treatment"))
                     .addFeatures(FeatureInfo.newBuilder().setName("tenure").setDatatype("FP32"))
                     .addFeatures(FeatureInfo.newBuilder().setName("contract").setDatatype("BYTES"))
                     .addFeatures(
@@ -317,7 +331,41 @@ public final class FakeTrellis implements AutoCloseable {
                     .addModels(ModelInfo.newBuilder()
                             .setName("leads")
                             .setDefaultVersion("2")
-                            .addVersions(v2))
+                            .addVersions(v2)
+                            .addVersions(ModelVersionInfo.newBuilder()
+                                    .setVersion("1")
+                                    .addReplicas(ReplicaStatus.newBuilder()
+                                            .setReplica("fake:8081")
+                                            .setState("UNAVAILABLE")
+                                            .setReason("not loaded: outside version policy latest:1"))))
+                    .build());
+            observer.onCompleted();
+        }
+
+        @Override
+        public void keepVersion(KeepVersionRequest request, StreamObserver<KeepVersionResponse> observer) {
+            if (request.getVersion().equals("9")) {
+                observer.onError(Status.NOT_FOUND
+                        .withDescription(
+                                "model " + request.getModel() + " has no version 9 in any replica's repository")
+                        .asRuntimeException());
+                return;
+            }
+            kept.add(request.getModel() + "/" + request.getVersion());
+            observer.onNext(KeepVersionResponse.newBuilder()
+                    .setModel(request.getModel())
+                    .setVersion(request.getVersion())
+                    .addReadyReplicas("fake:8081")
+                    .build());
+            observer.onCompleted();
+        }
+
+        @Override
+        public void releaseVersion(ReleaseVersionRequest request, StreamObserver<ReleaseVersionResponse> observer) {
+            observer.onNext(ReleaseVersionResponse.newBuilder()
+                    .setModel(request.getModel())
+                    .setVersion(request.getVersion())
+                    .setReleased(kept.remove(request.getModel() + "/" + request.getVersion()))
                     .build());
             observer.onCompleted();
         }

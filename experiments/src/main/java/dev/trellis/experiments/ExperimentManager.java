@@ -14,6 +14,7 @@ import dev.trellis.experiments.rollout.RolloutManager;
 import dev.trellis.experiments.stats.ResultsCalculator;
 import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.experiments.store.Exposure;
+import dev.trellis.experiments.store.KeptVersion;
 import dev.trellis.experiments.store.Outcome;
 import dev.trellis.experiments.store.Revisions;
 import java.time.Clock;
@@ -26,12 +27,13 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What the router calls: experiment definitions (validated, revisioned), the routing snapshot
- * per model, exposure and outcome logging, results, default versions, and (through
+ * per model, exposure and outcome logging, results, default and kept versions, and (through
  * {@link #rollouts()}) canary rollouts. Thread-safe.
  *
  * <p>{@link #routingState} is served from an immutable in-memory snapshot, replaced after every
@@ -53,6 +55,8 @@ public final class ExperimentManager {
     private final Object writeLock = new Object();
     private final Set<String> exposed = ConcurrentHashMap.newKeySet();
     private volatile Map<String, ModelRoutingState> snapshot = Map.of();
+    private volatile List<KeptVersion> kept = List.of();
+    private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
 
     public ExperimentManager(ExperimentStore store, Clock clock, DefinitionValidator validator) {
         this.store = requireNonNull(store, "store is null");
@@ -68,7 +72,19 @@ public final class ExperimentManager {
             refresh();
         } catch (RuntimeException e) {
             log.warn("cannot reload definitions from the store ({}); serving the last known ones", e.getMessage());
+            return;
         }
+        for (Runnable listener : listeners) {
+            listener.run();
+        }
+    }
+
+    /**
+     * Calls {@code listener} after the snapshot was reloaded because definitions changed in the store,
+     * by this or another router (e.g. so the control plane reconciles without waiting for its next pass).
+     */
+    public void onStoreChange(Runnable listener) {
+        listeners.add(requireNonNull(listener, "listener is null"));
     }
 
     /** The rollout manager over the same store; its changes refresh this manager's snapshot. */
@@ -194,6 +210,11 @@ public final class ExperimentManager {
         return state != null ? state : ModelRoutingState.empty(model);
     }
 
+    /** Models that have a default version, a running experiment or an active rollout. */
+    public Set<String> routedModels() {
+        return new TreeSet<>(snapshot.keySet());
+    }
+
     /** Rebuilds the routing snapshot from the store (e.g. after another router changed it). */
     public void refresh() {
         synchronized (writeLock) {
@@ -225,6 +246,44 @@ public final class ExperimentManager {
                                 Optional.ofNullable(active.get(model))));
             }
             snapshot = Map.copyOf(next);
+            kept = List.copyOf(store.keptVersions());
+        }
+    }
+
+    /** Versions operators keep loaded, ordered by model and version; from the in-memory snapshot. */
+    public List<KeptVersion> keptVersions() {
+        return kept;
+    }
+
+    /** Keeps a version loaded on the replicas (checking that it exists is the caller's job). */
+    public void keepVersion(String model, String version, String actor) {
+        requireModelAndVersion(model, version);
+        requireNonNull(actor, "actor is null");
+        synchronized (writeLock) {
+            store.keepVersion(model, version, actor);
+            refresh();
+        }
+    }
+
+    /** Undoes {@link #keepVersion}; false when the version was not kept. */
+    public boolean releaseVersion(String model, String version) {
+        requireModelAndVersion(model, version);
+        synchronized (writeLock) {
+            boolean released = store.releaseVersion(model, version);
+            refresh();
+            return released;
+        }
+    }
+
+    private static void requireModelAndVersion(String model, String version) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        if (model.isEmpty() || version.isEmpty()) {
+            throw new ExperimentsException(
+                    ErrorCode.INVALID_DEFINITION,
+                    "model and version must not be empty",
+                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")),
+                    null);
         }
     }
 
@@ -277,13 +336,7 @@ public final class ExperimentManager {
         requireNonNull(model, "model is null");
         requireNonNull(version, "version is null");
         requireNonNull(actor, "actor is null");
-        if (model.isEmpty() || version.isEmpty()) {
-            throw new ExperimentsException(
-                    ErrorCode.INVALID_DEFINITION,
-                    "model and version must not be empty",
-                    List.of(new FieldViolation(model.isEmpty() ? "model" : "version", "must not be empty")),
-                    null);
-        }
+        requireModelAndVersion(model, version);
         synchronized (writeLock) {
             store.setDefaultVersion(model, version, actor);
             refresh();

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code trellis router}: the public Scoring and Experiments API in front of model-server replicas.
  * Defaults come from {@link RouterConfig} (shown by --help); environment variables
- * TRELLIS_ADMIN_TOKEN and TRELLIS_SCORING_TOKEN stand in for the token files.
+ * TRELLIS_ADMIN_TOKEN, TRELLIS_SCORING_TOKEN and TRELLIS_UPSTREAM_TOKEN stand in for the token files.
  */
 @Command(
         name = "router",
@@ -114,6 +114,12 @@ public final class RouterMain implements Callable<Integer> {
 
     @Option(names = "--upstream-key", description = "PEM private key (PKCS#8) for --upstream-cert.")
     Path upstreamKey;
+
+    @Option(
+            names = "--upstream-token-file",
+            description =
+                    "File holding the bearer token sent to the model-servers on every call (else env TRELLIS_UPSTREAM_TOKEN; without either none is sent).")
+    Path upstreamTokenFile;
 
     @Option(
             names = "--default-deadline",
@@ -223,6 +229,7 @@ public final class RouterMain implements Callable<Integer> {
                 .upstreamCa(upstreamCa)
                 .upstreamCert(upstreamCert)
                 .upstreamKey(upstreamKey)
+                .upstreamToken(token(upstreamTokenFile, "TRELLIS_UPSTREAM_TOKEN"))
                 .defaultDeadline(DurationText.parse(defaultDeadline))
                 .maxMessageSize(DataSizeText.parse(maxMessageSize))
                 .rolloutTick(DurationText.parse(rolloutTick))

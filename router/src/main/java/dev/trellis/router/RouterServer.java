@@ -17,6 +17,8 @@ import dev.trellis.router.auth.AuthInterceptor;
 import dev.trellis.router.auth.AuthModule;
 import dev.trellis.router.config.ConfigModule;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.control.ControlModule;
+import dev.trellis.router.control.ControlPlane;
 import dev.trellis.router.errors.StatusMapper;
 import dev.trellis.router.monitoring.MonitoringModule;
 import dev.trellis.router.monitoring.MonitoringService;
@@ -59,7 +61,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A running router: the public gRPC port (Scoring, Experiments, health, reflection), the
- * upstream pool and catalog, the rollout controller and the metrics endpoint. Thread-safe;
+ * upstream pool and catalog, the control plane, the rollout controller and the metrics endpoint. Thread-safe;
  * {@link #close()} is graceful and idempotent.
  */
 public final class RouterServer implements Closeable {
@@ -74,6 +76,7 @@ public final class RouterServer implements Closeable {
     private final TraceContextServerInterceptor traceContext;
     private final ModelCatalog catalog;
     private final UpstreamPool pool;
+    private final ControlPlane controlPlane;
     private final RolloutController rollouts;
     private final ExposureLog exposures;
     private final ExperimentStore store;
@@ -98,6 +101,7 @@ public final class RouterServer implements Closeable {
             TraceContextServerInterceptor traceContext,
             ModelCatalog catalog,
             UpstreamPool pool,
+            ControlPlane controlPlane,
             RolloutController rollouts,
             ExposureLog exposures,
             ExperimentStore store,
@@ -111,6 +115,7 @@ public final class RouterServer implements Closeable {
         this.traceContext = requireNonNull(traceContext, "traceContext is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.pool = requireNonNull(pool, "pool is null");
+        this.controlPlane = requireNonNull(controlPlane, "controlPlane is null");
         this.rollouts = requireNonNull(rollouts, "rollouts is null");
         this.exposures = requireNonNull(exposures, "exposures is null");
         this.store = requireNonNull(store, "store is null");
@@ -124,6 +129,7 @@ public final class RouterServer implements Closeable {
                 new TelemetryModule(),
                 new UpstreamModule(),
                 new RoutingModule(),
+                new ControlModule(),
                 new RolloutModule(),
                 new AuthModule(),
                 new ScoringModule(),
@@ -154,6 +160,7 @@ public final class RouterServer implements Closeable {
         health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.SERVING);
         health.setStatus(MonitoringGrpc.SERVICE_NAME, ServingStatus.SERVING);
         catalog.addListener(this::updateScoringHealth);
+        controlPlane.start();
         catalog.refresh();
         catalog.start();
 
@@ -304,6 +311,7 @@ public final class RouterServer implements Closeable {
         }
         rollouts.close();
         exposures.close();
+        controlPlane.close();
         catalog.close();
         pool.close();
         try {

@@ -1,13 +1,17 @@
 package dev.trellis.router;
 
+import dev.trellis.common.control.ModelControl;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.proto.inference.ModelMetadataRequest;
 import dev.trellis.proto.inference.ModelMetadataResponse;
+import dev.trellis.proto.inference.ModelRepositoryParameter;
 import dev.trellis.proto.inference.RepositoryIndexRequest;
 import dev.trellis.proto.inference.RepositoryIndexResponse;
+import dev.trellis.proto.inference.RepositoryModelLoadRequest;
+import dev.trellis.proto.inference.RepositoryModelLoadResponse;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -23,6 +27,7 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -31,7 +36,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * A hand-written model-server stand-in on a real loopback port: model "m" version "1" with a
  * numeric feature x and a categorical feature c, score 0.5, client-side health, and switches to
- * fail. Records what the last ModelInfer call carried (deadline, headers).
+ * fail. Records what the last ModelInfer call carried (deadline, headers), the headers of the last
+ * RepositoryIndex and RepositoryModelLoad, counts index polls, can hold polls at a gate, and
+ * accepts the control plane's holds (reported in the index like a real model-server).
  */
 final class FakeReplica implements AutoCloseable {
     static final Context.Key<Metadata> HEADERS = Context.key("headers");
@@ -40,7 +47,14 @@ final class FakeReplica implements AutoCloseable {
     final AtomicReference<Metadata> lastHeaders = new AtomicReference<>();
     final AtomicReference<ModelInferRequest> lastRequest = new AtomicReference<>();
     final AtomicLong lastDeadlineMillis = new AtomicLong(-1);
+    final AtomicInteger indexCalls = new AtomicInteger();
+    final AtomicReference<Metadata> lastIndexHeaders = new AtomicReference<>();
+    final AtomicReference<Metadata> lastLoadHeaders = new AtomicReference<>();
+    final AtomicReference<String> heldConfig = new AtomicReference<>("");
     volatile Status failWith;
+    /** When set, index polls wait for it (up to 30 s). */
+    volatile CountDownLatch indexGate;
+
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;
 
@@ -88,12 +102,34 @@ final class FakeReplica implements AutoCloseable {
     private final class Service extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
         @Override
         public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> observer) {
+            indexCalls.incrementAndGet();
+            lastIndexHeaders.set(HEADERS.get());
+            CountDownLatch gate = indexGate;
+            if (gate != null) {
+                try {
+                    gate.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             observer.onNext(RepositoryIndexResponse.newBuilder()
                     .addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
                             .setName("m")
                             .setVersion("1")
-                            .setState("READY"))
+                            .setState("READY")
+                            .setReason(heldConfig.get().contains("[1]") ? ModelControl.HELD_REASON : ""))
                     .build());
+            observer.onCompleted();
+        }
+
+        @Override
+        public void repositoryModelLoad(
+                RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
+            lastLoadHeaders.set(HEADERS.get());
+            heldConfig.set(request.getParametersOrDefault(
+                            ModelControl.CONFIG_PARAMETER, ModelRepositoryParameter.getDefaultInstance())
+                    .getStringParam());
+            observer.onNext(RepositoryModelLoadResponse.getDefaultInstance());
             observer.onCompleted();
         }
 

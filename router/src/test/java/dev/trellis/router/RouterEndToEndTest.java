@@ -1,5 +1,7 @@
 package dev.trellis.router;
 
+import static dev.trellis.router.StatusAssertions.catchStatus;
+import static dev.trellis.router.StatusAssertions.violations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -47,7 +49,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -656,14 +657,15 @@ class RouterEndToEndTest {
     }
 
     /**
-     * The failure: mid-rollout the candidate's bundle disappears from the repository (a failed
-     * sync, an operator's mistake). The replicas unload it, so every request the rollout sends to
-     * the candidate fails while the stable version keeps serving; the error-rate guardrail must
-     * abort the rollout on its own, which sends all traffic back to the stable version.
+     * Mid-rollout the candidate's bundle disappears from the repository (a failed sync, an operator's
+     * mistake). A file operation alone must not take traffic down: the replicas keep serving the
+     * candidate from memory (STALE) while the rollout holds it, so every request succeeds and the
+     * rollout carries on. Once the rollout is aborted nothing holds the candidate any more: traffic
+     * returns to the stable version and the replicas drain and unload the STALE candidate.
      */
     @Test
     @Order(9)
-    void rollout_candidateVanishes_abortsByItselfAndTrafficReturnsToStable() {
+    void rollout_candidateFilesVanish_servesStaleUntilAbortedThenUnloads() {
         cluster.admin()
                 .startRollout(StartRolloutRequest.newBuilder()
                         .setRollout(Rollout.newBuilder()
@@ -672,8 +674,7 @@ class RouterEndToEndTest {
                                 .setCandidateVersion("2")
                                 .addSteps(25)
                                 .addSteps(100)
-                                .setStepInterval(
-                                        Durations.fromMillis(60_000)) // only a guardrail breach can end this step
+                                .setStepInterval(Durations.fromMillis(60_000)) // nothing ends this step by itself
                                 .setMinCandidateRequests(50)
                                 .setGuardrails(Guardrails.newBuilder()
                                         .setMaxErrorRateIncrease(0.01)
@@ -681,19 +682,49 @@ class RouterEndToEndTest {
                                         .setMaxScorePsi(2)))
                         .build());
         deleteRecursively(cluster.repository.resolve(BROKEN).resolve("2"));
+        await(
+                () -> cluster.router.catalog().snapshot().model(BROKEN).flatMap(m -> m.version("2")).stream()
+                                .flatMap(v -> v.replicas().values().stream())
+                                .filter(r -> r.state().equals("STALE"))
+                                .count()
+                        == 2,
+                "the candidate STALE on both replicas");
 
-        Rollout last = driveTraffic(BROKEN, r -> r.getState() != RolloutState.PROGRESSING);
+        ScoreBatchResponse whileStale = scoreBatch(BROKEN, 0, 400, Map.of());
+        assertThat(whileStale.getResultsList())
+                .allSatisfy(r -> assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.ROLLOUT));
+        assertThat(whileStale.getResultsList())
+                .extracting(r -> r.getServed().getVersion())
+                .contains("1", "2");
+        cluster.router.tickRollouts();
+        assertThat(cluster.anonymous()
+                        .getRollout(
+                                GetRolloutRequest.newBuilder().setModel(BROKEN).build())
+                        .getRollout()
+                        .getState())
+                .isEqualTo(RolloutState.PROGRESSING);
 
-        assertThat(last.getState()).isEqualTo(RolloutState.ABORTED);
-        assertThat(last.getCurrentWeight()).isZero();
-        assertThat(last.getReason()).contains("error");
-        assertThat(last.getLastCheck().getCandidateErrorRate()).isGreaterThan(0.01);
-        awaitScore(
-                row("after-abort", 0).setModel(BROKEN).build(),
-                r -> r.getServed().getReason() == RoutingReason.DEFAULT);
+        Rollout aborted = cluster.admin()
+                .abortRollout(dev.trellis.api.v1.RolloutActionRequest.newBuilder()
+                        .setModel(BROKEN)
+                        .setReason("its files are gone")
+                        .build())
+                .getRollout();
+        assertThat(aborted.getState()).isEqualTo(RolloutState.ABORTED);
         ScoreBatchResponse afterwards = scoreBatch(BROKEN, 0, 200, Map.of());
-        assertThat(afterwards.getResultsList())
-                .allSatisfy(r -> assertThat(r.getServed().getVersion()).isEqualTo("1"));
+        assertThat(afterwards.getResultsList()).allSatisfy(r -> {
+            assertThat(r.getServed().getVersion()).isEqualTo("1");
+            assertThat(r.getServed().getReason()).isEqualTo(RoutingReason.DEFAULT);
+        });
+        await(
+                () -> cluster.router
+                        .catalog()
+                        .snapshot()
+                        .model(BROKEN)
+                        .flatMap(m -> m.version("2"))
+                        .map(v -> v.readyReplicas().isEmpty())
+                        .orElse(true),
+                "the released STALE candidate unloaded on both replicas");
     }
 
     /**
@@ -1032,30 +1063,6 @@ class RouterEndToEndTest {
                 .setExperiment(experiment)
                 .setExpectedRevision(expectedRevision)
                 .build();
-    }
-
-    private static StatusRuntimeException catchStatus(Runnable call) {
-        try {
-            call.run();
-        } catch (StatusRuntimeException e) {
-            return e;
-        }
-        throw new AssertionError("expected the call to fail");
-    }
-
-    private static List<BadRequest.FieldViolation> violations(StatusRuntimeException e) {
-        com.google.rpc.Status status = StatusProto.fromThrowable(e);
-        assertThat(status).isNotNull();
-        return status.getDetailsList().stream()
-                .filter(a -> a.is(BadRequest.class))
-                .flatMap(a -> {
-                    try {
-                        return a.unpack(BadRequest.class).getFieldViolationsList().stream();
-                    } catch (com.google.protobuf.InvalidProtocolBufferException ex) {
-                        throw new AssertionError(ex);
-                    }
-                })
-                .toList();
     }
 
     private static void await(BooleanSupplier condition, String what) {

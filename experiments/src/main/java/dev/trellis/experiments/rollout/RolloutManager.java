@@ -23,8 +23,9 @@ import java.util.function.UnaryOperator;
  * revision check catches a second router changing the same rollout.
  *
  * <p>Promotion makes the candidate the model's default version in the same store transaction.
- * An abort of a model without a default version makes the stable version its default, so that
- * the router's "highest ready version" fallback cannot pick the rejected candidate.
+ * An abort makes the stable version the default when the model has no default or its default is
+ * the rejected candidate (e.g. adopted as the highest ready version), so the rejected candidate
+ * never keeps traffic.
  */
 public final class RolloutManager {
     /** Actor recorded for transitions made by {@link #tick}. */
@@ -128,7 +129,9 @@ public final class RolloutManager {
         if (next.getState() == RolloutState.PROMOTED) {
             newDefault = Optional.of(next.getCandidateVersion());
         } else if (next.getState() == RolloutState.ABORTED
-                && store.getDefaultVersion(next.getModel()).isEmpty()) {
+                && store.getDefaultVersion(next.getModel())
+                        .map(v -> v.equals(next.getCandidateVersion()))
+                        .orElse(true)) {
             newDefault = Optional.of(next.getStableVersion());
         }
         Rollout stored = store.putRollout(next, current.getRevision(), actor, action, newDefault);

@@ -17,6 +17,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -180,6 +181,54 @@ final class DefinitionTables {
             upsertDefault(c, model, version, clock.millis(), actor);
             changed(c);
             return null;
+        });
+    }
+
+    List<KeptVersion> keptVersions() {
+        return tx.run("list kept versions", c -> {
+            List<KeptVersion> kept = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(
+                            "SELECT model, version, updated_by, updated_ms FROM kept_versions ORDER BY model, version");
+                    ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    kept.add(new KeptVersion(
+                            rs.getString(1), rs.getString(2), rs.getString(3), Instant.ofEpochMilli(rs.getLong(4))));
+                }
+            }
+            return kept;
+        });
+    }
+
+    void keepVersion(String model, String version, String actor) {
+        tx.run("keep version", c -> {
+            try (PreparedStatement ps = c.prepareStatement("""
+                    INSERT INTO kept_versions (model, version, updated_ms, updated_by) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (model, version) DO UPDATE SET updated_ms = excluded.updated_ms,
+                      updated_by = excluded.updated_by""")) {
+                ps.setString(1, model);
+                ps.setString(2, version);
+                ps.setLong(3, clock.millis());
+                ps.setString(4, actor);
+                ps.executeUpdate();
+            }
+            changed(c);
+            return null;
+        });
+    }
+
+    boolean releaseVersion(String model, String version) {
+        return tx.run("release version", c -> {
+            boolean released;
+            try (PreparedStatement ps =
+                    c.prepareStatement("DELETE FROM kept_versions WHERE model = ? AND version = ?")) {
+                ps.setString(1, model);
+                ps.setString(2, version);
+                released = ps.executeUpdate() > 0;
+            }
+            if (released) {
+                changed(c);
+            }
+            return released;
         });
     }
 

@@ -12,10 +12,10 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Durable state of the experiments module: definitions with revisions and history, default
- * versions, the exposure/outcome log, and what several routers sharing one store coordinate
- * through (change notifications, the rollout leader lease, published rollout windows).
- * Implementations are thread-safe: {@link SqliteExperimentStore} (one file, one router) and
- * {@link PostgresExperimentStore} (many routers).
+ * versions, versions kept by operators, the exposure/outcome log, and what several routers sharing
+ * one store coordinate through (change notifications, the rollout leader lease, published rollout
+ * windows). Implementations are thread-safe: {@link SqliteExperimentStore} (one file, one router)
+ * and {@link PostgresExperimentStore} (many routers).
  *
  * <p>Definition writes are compare-and-set on the revision inside one transaction
  * ({@link Revisions#check}): of two writers with the same expected revision, in one process or in
@@ -85,6 +85,15 @@ public interface ExperimentStore extends AutoCloseable {
      * poll a change counter as the fallback.
      */
     void onChange(Runnable listener);
+
+    /** Versions kept loaded by an operator, ordered by model, then version. */
+    List<KeptVersion> keptVersions();
+
+    /** Keeps a version loaded; keeping it again only updates actor and time. */
+    void keepVersion(String model, String version, String actor);
+
+    /** Undoes {@link #keepVersion}; false when the version was not kept. */
+    boolean releaseVersion(String model, String version);
 
     /** Queues an exposure for a batched write; blocks only when the queue is full (bounded wait). */
     void recordExposure(Exposure exposure);

@@ -180,6 +180,29 @@ public abstract class JdbcExperimentStore implements ExperimentStore {
         definitions.setDefaultVersion(model, version, actor);
     }
 
+    @Override
+    public List<KeptVersion> keptVersions() {
+        checkOpen();
+        return definitions.keptVersions();
+    }
+
+    @Override
+    public void keepVersion(String model, String version, String actor) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        requireNonNull(actor, "actor is null");
+        checkOpen();
+        definitions.keepVersion(model, version, actor);
+    }
+
+    @Override
+    public boolean releaseVersion(String model, String version) {
+        requireNonNull(model, "model is null");
+        requireNonNull(version, "version is null");
+        checkOpen();
+        return definitions.releaseVersion(model, version);
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Changes by other routers
     // ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import org.sqlite.SQLiteErrorCode;
 public final class SqliteExperimentStore extends JdbcExperimentStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteExperimentStore.class);
 
-    static final int SCHEMA_VERSION = 3;
+    static final int SCHEMA_VERSION = 4;
     public static final int DEFAULT_QUEUE_CAPACITY = StoreOptions.DEFAULT_QUEUE_CAPACITY;
     public static final Duration DEFAULT_MAX_BLOCK = StoreOptions.defaults().maxBlock();
 
@@ -298,6 +298,13 @@ public final class SqliteExperimentStore extends JdbcExperimentStore {
                           PRIMARY KEY (source, model, version))""");
             }
             if (version < 3) {
+                // versions kept loaded by operators (trellis models keep)
+                s.executeUpdate("""
+                        CREATE TABLE kept_versions (
+                          model TEXT NOT NULL, version TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+                          updated_by TEXT NOT NULL, PRIMARY KEY (model, version))""");
+            }
+            if (version < 4) {
                 // the scored rows the router logs for drift, live performance and retraining
                 s.executeUpdate(PAYLOAD_SAMPLES);
                 s.executeUpdate("CREATE INDEX payload_samples_model ON payload_samples (model, time_ms)");

@@ -229,6 +229,17 @@ class RolloutManagerTest {
     }
 
     @Test
+    void abort_defaultIsTheCandidate_stableBecomesTheDefault() {
+        // e.g. the router adopted the highest ready version, the candidate, as the default
+        store.setDefaultVersion("leads", "2", "control-plane");
+        manager.start(spec(), "alice", Set.of());
+
+        manager.abort("leads", "bad scores", "bob");
+
+        assertThat(store.getDefaultVersion("leads")).contains("1");
+    }
+
+    @Test
     void restart_newManagerResumesWhereItWas() {
         manager.start(spec(), "alice", Set.of());
         clock.advance(Duration.ofMinutes(5));

@@ -142,6 +142,32 @@ abstract class ExperimentStoreContract {
     }
 
     @Test
+    void keepVersion_survivesReopenUntilReleasedAndTellsOtherStores() {
+        AtomicInteger changes = new AtomicInteger();
+        try (ExperimentStore a = open();
+                ExperimentStore b = open()) {
+            b.onChange(changes::incrementAndGet);
+            a.keepVersion("leads", "4", "alice");
+            a.keepVersion("leads", "2", "bob");
+            a.keepVersion("churn", "1", "carol");
+            clock.advance(Duration.ofMinutes(1));
+            a.keepVersion("leads", "4", "dave"); // again: only actor and time change
+            assertThat(b.keptVersions())
+                    .extracting(k -> k.model() + "/" + k.version() + " " + k.actor())
+                    .containsExactly("churn/1 carol", "leads/2 bob", "leads/4 dave");
+            assertThat(b.keptVersions().get(2).since()).isEqualTo(clock.instant());
+            await().atMost(Duration.ofSeconds(30)).until(() -> changes.get() > 0);
+            assertThat(b.releaseVersion("leads", "2")).isTrue();
+            assertThat(b.releaseVersion("leads", "2")).isFalse();
+        }
+        try (ExperimentStore store = open()) {
+            assertThat(store.keptVersions())
+                    .extracting(k -> k.model() + "/" + k.version())
+                    .containsExactly("churn/1", "leads/4");
+        }
+    }
+
+    @Test
     void putExperiment_concurrentWritersOnTwoStoresExactlyOneWins() throws Exception {
         try (ExperimentStore a = open();
                 ExperimentStore b = open()) {

@@ -42,6 +42,8 @@ import io.opentelemetry.api.trace.Span;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
@@ -202,7 +204,9 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
         respond(observer, () -> {
             RepositoryIndexResponse.Builder index = RepositoryIndexResponse.newBuilder();
             for (VersionStatus status : repository.index()) {
-                if (request.getReady() && status.state() != VersionState.READY) {
+                if (request.getReady()
+                        && status.state() != VersionState.READY
+                        && status.state() != VersionState.STALE) {
                     continue;
                 }
                 index.addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
@@ -219,7 +223,13 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
     public void repositoryModelLoad(
             RepositoryModelLoadRequest request, StreamObserver<RepositoryModelLoadResponse> observer) {
         respond(observer, () -> {
-            repository.load(requireModelName(request.getModelName()));
+            String model = requireModelName(request.getModelName());
+            Optional<Set<Integer>> held = LoadParameters.heldVersions(request.getParametersMap());
+            if (held.isPresent()) {
+                repository.hold(model, held.get());
+            } else {
+                repository.load(model);
+            }
             return RepositoryModelLoadResponse.getDefaultInstance();
         });
     }

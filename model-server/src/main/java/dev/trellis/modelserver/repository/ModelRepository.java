@@ -2,6 +2,7 @@ package dev.trellis.modelserver.repository;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.control.ModelControl;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.batching.Batcher;
@@ -51,14 +52,24 @@ import org.slf4j.LoggerFactory;
  * warms up new versions, and drains and unloads versions that left the policy or the disk. Folders
  * whose names are not integers are ignored (the trainer writes to a temporary folder and renames it).
  *
- * <p>Requests see an immutable snapshot of the READY versions, swapped atomically after each change:
- * a new version becomes visible only once READY, and a version leaves the snapshot before it starts
- * draining. A version that fails to load is FAILED with its reason and is not retried by polling
- * (only by an explicit load); the versions already served stay. Thread-safe.
+ * <p>Versions held by the control plane ({@link #hold}) are loaded whatever the policy says and
+ * never unloaded by it: the policy only governs the versions nobody holds.
+ *
+ * <p>Every poll re-verifies the files of each loaded version against the sha256 taken when it
+ * loaded ({@link BundleFingerprint}). A version whose files changed or disappeared is STALE: it keeps
+ * serving from memory while held, is never reloaded from the changed files, and is drained and
+ * unloaded once nobody holds it. A file operation alone therefore never takes a held version down.
+ *
+ * <p>Requests see an immutable snapshot of the serving (READY or STALE) versions, swapped atomically
+ * after each change: a new version becomes visible only once READY, and a version leaves the snapshot
+ * before it starts draining. A version that fails to load is FAILED with its reason and is not retried
+ * by polling (only by an explicit load or hold); the versions already served stay. Thread-safe.
  */
 public final class ModelRepository implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
     private static final Duration MANAGEMENT_TIMEOUT = Duration.ofMinutes(10);
+    private static final long FULL_CHECK_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+    private static final String FROM_MEMORY = "; serving the copy loaded in memory";
 
     private final ModelServerConfig config;
     private final BundleReader reader;
@@ -69,12 +80,19 @@ public final class ModelRepository implements AutoCloseable {
     // all versions the repository knows, in any state; mutated only on the executor thread
     private final Map<String, ConcurrentSkipListMap<Integer, ModelVersion>> versions = new ConcurrentHashMap<>();
     private final Set<String> unloadedModels = ConcurrentHashMap.newKeySet();
+    // versions the control plane holds, per model; written only on the executor thread
+    private final Map<String, Set<Integer>> holds = new ConcurrentHashMap<>();
+    // the last scan's versions on disk and the policy's selection among them, per model (for the index)
+    private final Map<String, SortedSet<Integer>> lastOnDisk = new ConcurrentHashMap<>();
+    private final Map<String, SortedSet<Integer>> lastSelected = new ConcurrentHashMap<>();
     private final AtomicReference<Map<String, NavigableMap<Integer, ModelVersion>>> serving =
             new AtomicReference<>(Map.of());
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Set<String> expectedModels = Set.of();
+    // executor thread only
+    private long lastFullCheckNanos = System.nanoTime();
 
     @Inject
     public ModelRepository(
@@ -104,6 +122,13 @@ public final class ModelRepository implements AutoCloseable {
             serving.get().forEach((model, ready) -> counts.put(model, ready.size()));
             return counts;
         });
+        metrics.observeStaleVersions(() -> {
+            Map<String, Integer> counts = new TreeMap<>();
+            versions.forEach((model, known) -> counts.put(model, (int) known.values().stream()
+                    .filter(v -> v.state() == VersionState.STALE)
+                    .count()));
+            return counts;
+        });
         executor.scheduleWithFixedDelay(this::pollAll, 0, config.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -128,17 +153,56 @@ public final class ModelRepository implements AutoCloseable {
         return true;
     }
 
-    /** READY versions of a model, ascending. */
+    /** Serving (READY or STALE) versions of a model, ascending. */
     public List<Integer> readyVersions(String model) {
         NavigableMap<Integer, ModelVersion> ready = serving.get().get(model);
         return ready == null ? List.of() : List.copyOf(ready.keySet());
     }
 
-    /** Every version the repository knows, sorted by model and version. */
+    /**
+     * Every version the repository has on disk or loaded, sorted by model and version. A READY
+     * version's reason says who keeps it loaded (the control plane, the version policy); a version
+     * on disk that is not loaded is UNAVAILABLE with the reason.
+     */
     public List<VersionStatus> index() {
         List<VersionStatus> index = new ArrayList<>();
-        new TreeMap<>(versions)
-                .forEach((model, known) -> known.values().forEach(version -> index.add(version.status())));
+        Set<String> models = new TreeSet<>(versions.keySet());
+        models.addAll(lastOnDisk.keySet());
+        for (String model : models) {
+            Map<Integer, ModelVersion> known = versions.getOrDefault(model, new ConcurrentSkipListMap<>());
+            SortedSet<Integer> all = new TreeSet<>(known.keySet());
+            all.addAll(lastOnDisk.getOrDefault(model, new TreeSet<>()));
+            Set<Integer> held = holds.getOrDefault(model, Set.of());
+            Set<Integer> selected = lastSelected.getOrDefault(model, new TreeSet<>());
+            for (int number : all) {
+                ModelVersion version = known.get(number);
+                if (version == null) {
+                    index.add(new VersionStatus(
+                            model,
+                            number,
+                            VersionState.UNAVAILABLE,
+                            unloadedModels.contains(model)
+                                    ? "model unloaded on request"
+                                    : "not loaded: outside version policy " + config.versionPolicy(model)));
+                    continue;
+                }
+                VersionStatus status = version.status();
+                if (status.state() == VersionState.READY) {
+                    List<String> why = new ArrayList<>();
+                    if (held.contains(number)) {
+                        why.add(ModelControl.HELD_REASON);
+                    }
+                    if (selected.contains(number)) {
+                        why.add("version policy " + config.versionPolicy(model));
+                    }
+                    status = new VersionStatus(model, number, VersionState.READY, String.join("; ", why));
+                } else if (status.state() == VersionState.STALE && held.contains(number)) {
+                    status = new VersionStatus(
+                            model, number, VersionState.STALE, status.reason() + "; " + ModelControl.HELD_REASON);
+                }
+                index.add(status);
+            }
+        }
         return index;
     }
 
@@ -153,6 +217,12 @@ public final class ModelRepository implements AutoCloseable {
         requireNonNull(version, "version is null");
         NavigableMap<Integer, ModelVersion> ready = serving.get().getOrDefault(model, Collections.emptyNavigableMap());
         if (version.isEmpty()) {
+            // the highest READY version; a STALE one only when no version is READY
+            for (ModelVersion candidate : ready.descendingMap().values()) {
+                if (candidate.state() == VersionState.READY) {
+                    return candidate;
+                }
+            }
             if (!ready.isEmpty()) {
                 return ready.lastEntry().getValue();
             }
@@ -217,7 +287,7 @@ public final class ModelRepository implements AutoCloseable {
             if (known != null) {
                 known.values().removeIf(version -> version.state() == VersionState.FAILED);
             }
-            sync(model);
+            sync(model, false);
         });
         if (readyVersions(model).isEmpty()) {
             throw new ModelServerException(
@@ -228,7 +298,90 @@ public final class ModelRepository implements AutoCloseable {
         }
     }
 
-    /** Drains and unloads every version of a model; polling leaves it unloaded until {@link #load}. */
+    /**
+     * Makes {@code held} the model's held set (replacing the previous one; empty releases every hold):
+     * loads each held version that is not loaded (retrying a FAILED one), and from then on neither
+     * the version policy nor polling unloads it. Versions that leave the held set fall back under the
+     * version policy. Re-enables a model unloaded on request. Returns once done.
+     *
+     * @throws ModelServerException MODEL_NOT_FOUND for a model this server does not have,
+     *     VERSION_NOT_FOUND when held versions are not in the repository, LOAD_FAILED when one
+     *     failed to load; the hold is recorded either way and the other versions are unaffected
+     */
+    public void hold(String model, Set<Integer> held) {
+        requireNonNull(model, "model is null");
+        Set<Integer> wanted = Set.copyOf(requireNonNull(held, "held is null"));
+        boolean present =
+                isServable(model) && (Files.isDirectory(modelDirectory(model)) || versions.containsKey(model));
+        if (!present) {
+            if (wanted.isEmpty() && !holds.containsKey(model)) {
+                return; // releasing a model this server does not have: nothing to do
+            }
+            throw modelNotFound(model);
+        }
+        runOnRepositoryThread(() -> {
+            Set<Integer> previous = holds.getOrDefault(model, Set.of());
+            unloadedModels.remove(model);
+            if (wanted.isEmpty()) {
+                holds.remove(model);
+            } else {
+                holds.put(model, wanted);
+            }
+            ConcurrentSkipListMap<Integer, ModelVersion> known = versions.get(model);
+            if (known != null) {
+                known.values()
+                        .removeIf(version ->
+                                wanted.contains(version.version()) && version.state() == VersionState.FAILED);
+            }
+            if (!previous.equals(wanted)) {
+                log.info(
+                        "model {}: the control plane holds versions {} (was {})",
+                        model,
+                        new TreeSet<>(wanted),
+                        new TreeSet<>(previous));
+            }
+            sync(model, false);
+        });
+        List<String> problems = new ArrayList<>();
+        boolean allMissing = true;
+        Map<Integer, ModelVersion> known = versions.getOrDefault(model, new ConcurrentSkipListMap<>());
+        for (int number : new TreeSet<>(wanted)) {
+            ModelVersion version = known.get(number);
+            if (version == null) {
+                problems.add("version " + number + " is not in the repository");
+                continue;
+            }
+            VersionStatus status = version.status();
+            if (!ModelVersion.serving(status.state())) {
+                allMissing = false;
+                problems.add("version " + number + " is " + status.state()
+                        + (status.reason().isEmpty() ? "" : ": " + status.reason()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new ModelServerException(
+                    allMissing ? ErrorCode.VERSION_NOT_FOUND : ErrorCode.LOAD_FAILED,
+                    "model '" + model + "': " + String.join("; ", problems),
+                    List.of(),
+                    Map.of(
+                            "model",
+                            model,
+                            "held_versions",
+                            joined(List.copyOf(new TreeSet<>(wanted))),
+                            "available_versions",
+                            joined(readyVersions(model))));
+        }
+    }
+
+    /** Versions the control plane holds for a model, ascending. */
+    public List<Integer> heldVersions(String model) {
+        return List.copyOf(new TreeSet<>(holds.getOrDefault(model, Set.of())));
+    }
+
+    /**
+     * Drains and unloads every version of a model and drops its holds; polling leaves it unloaded
+     * until {@link #load} or {@link #hold}.
+     */
     public void unload(String model) {
         requireNonNull(model, "model is null");
         if (!versions.containsKey(model)) {
@@ -236,7 +389,8 @@ public final class ModelRepository implements AutoCloseable {
         }
         runOnRepositoryThread(() -> {
             unloadedModels.add(model);
-            sync(model);
+            holds.remove(model);
+            sync(model, false);
         });
     }
 
@@ -272,46 +426,101 @@ public final class ModelRepository implements AutoCloseable {
         }
         Set<String> models = new LinkedHashSet<>(config.models().isEmpty() ? scanModels() : config.models());
         models.addAll(versions.keySet());
+        boolean fullCheck = System.nanoTime() - lastFullCheckNanos >= FULL_CHECK_INTERVAL_NANOS;
+        if (fullCheck) {
+            lastFullCheckNanos = System.nanoTime();
+        }
         for (String model : models) {
             try {
-                sync(model);
+                sync(model, fullCheck);
             } catch (RuntimeException e) {
                 log.error("model {}: repository scan failed", model, e);
             }
         }
     }
 
-    /** Brings one model's versions in line with the disk and its policy. Repository thread only. */
-    private void sync(String model) {
+    /**
+     * Brings one model's versions in line with the disk, its holds and its policy: re-verifies the
+     * files of loaded versions, loads what is held or selected, unloads what is neither (and STALE
+     * versions nobody holds). Repository thread only.
+     */
+    private void sync(String model, boolean fullCheck) {
         SortedSet<Integer> onDisk = scanVersions(model);
         ConcurrentSkipListMap<Integer, ModelVersion> known =
                 versions.computeIfAbsent(model, ignored -> new ConcurrentSkipListMap<>());
         known.values()
                 .removeIf(version -> !onDisk.contains(version.version())
                         && (version.state() == VersionState.FAILED || version.state() == VersionState.UNAVAILABLE));
+        verifyLoaded(known, fullCheck);
         VersionPolicy policy = config.versionPolicy(model);
         boolean enabled = !unloadedModels.contains(model) && !closed.get();
+        Set<Integer> held = enabled ? holds.getOrDefault(model, Set.of()) : Set.of();
         if (enabled) {
-            for (int version : new TreeSet<>(policy.select(loadable(onDisk, known))).descendingSet()) {
+            SortedSet<Integer> toLoad = new TreeSet<>(policy.select(loadable(onDisk, known)));
+            toLoad.addAll(held);
+            for (int version : new TreeSet<>(toLoad).descendingSet()) {
                 ModelVersion current = known.get(version);
-                if (current == null || current.state() == VersionState.UNAVAILABLE) {
+                if ((current == null || current.state() == VersionState.UNAVAILABLE) && onDisk.contains(version)) {
                     loadVersion(model, version, known);
                 }
             }
         }
-        SortedSet<Integer> wanted = enabled ? policy.select(loadable(onDisk, known)) : new TreeSet<>();
+        // after loading: a new version that failed leaves the policy's choice to the next one
+        SortedSet<Integer> selected = enabled ? policy.select(loadable(onDisk, known)) : new TreeSet<>();
+        lastOnDisk.put(model, onDisk);
+        lastSelected.put(model, selected);
         for (ModelVersion version : List.copyOf(known.values())) {
-            if (version.state() == VersionState.READY && !wanted.contains(version.version())) {
+            VersionState state = version.state();
+            boolean isHeld = held.contains(version.version());
+            if (state == VersionState.STALE && !isHeld) {
+                String stale = version.status().reason().replace(FROM_MEMORY, "");
+                unloadVersion(version, "STALE and not held: " + stale);
+                // never reloaded from the changed files by polling; an explicit load or hold retries
+                version.failed("files changed on disk while it was loaded (" + stale
+                        + "); not reloaded from them until an explicit load");
+            } else if (state == VersionState.READY && !isHeld && !selected.contains(version.version())) {
                 String why = !enabled
                         ? "model unloaded on request"
                         : !onDisk.contains(version.version())
                                 ? "removed from the repository"
-                                : "outside version policy " + policy;
+                                : "outside version policy " + policy + " and not held";
                 unloadVersion(version, why);
             }
         }
-        if (known.isEmpty() && onDisk.isEmpty()) {
+        if (known.isEmpty() && onDisk.isEmpty() && held.isEmpty()) {
             versions.remove(model);
+            lastOnDisk.remove(model);
+            lastSelected.remove(model);
+        }
+    }
+
+    /** READY to STALE when a loaded version's files changed on disk, STALE to READY when they match again. */
+    private void verifyLoaded(Map<Integer, ModelVersion> known, boolean fullCheck) {
+        boolean changed = false;
+        for (ModelVersion version : known.values()) {
+            VersionStatus status = version.status();
+            if (!ModelVersion.serving(status.state())) {
+                continue;
+            }
+            Optional<String> change = version.fingerprint().check(fullCheck);
+            if (change.isPresent()) {
+                String reason = change.get() + FROM_MEMORY;
+                if (!reason.equals(status.reason())) {
+                    version.markStale(reason);
+                    changed = true;
+                    log.warn("model {} version {} is STALE: {}", version.model(), version.version(), reason);
+                }
+            } else if (status.state() == VersionState.STALE) {
+                version.markFresh();
+                changed = true;
+                log.info(
+                        "model {} version {} is READY again: its files match the loaded copy",
+                        version.model(),
+                        version.version());
+            }
+        }
+        if (changed) {
+            publish();
         }
     }
 
@@ -331,6 +540,14 @@ public final class ModelRepository implements AutoCloseable {
         long start = System.nanoTime();
         LoadedBundle bundle = null;
         try {
+            // taken before reading, so a change while loading shows up as STALE on the next poll
+            BundleFingerprint fingerprint;
+            try {
+                fingerprint = BundleFingerprint.read(directory);
+            } catch (IOException e) {
+                fail(loading, null, "cannot read the version folder: " + e.getMessage());
+                return;
+            }
             bundle = reader.load(directory);
             if (bundle.version() != version || !bundle.model().equals(model)) {
                 throw new InvalidBundleException(
@@ -340,7 +557,7 @@ public final class ModelRepository implements AutoCloseable {
             }
             Warmup.run(bundle.ensemble());
             Batcher batcher = batchers.create(model, version, bundle.ensemble());
-            loading.ready(bundle, batcher);
+            loading.ready(bundle, batcher, fingerprint);
         } catch (InvalidBundleException e) {
             fail(loading, bundle, e.getMessage());
             return;
@@ -408,7 +625,7 @@ public final class ModelRepository implements AutoCloseable {
         versions.forEach((model, known) -> {
             NavigableMap<Integer, ModelVersion> ready = new TreeMap<>();
             known.forEach((number, version) -> {
-                if (version.state() == VersionState.READY) {
+                if (ModelVersion.serving(version.state())) {
                     ready.put(number, version);
                 }
             });
@@ -538,7 +755,7 @@ public final class ModelRepository implements AutoCloseable {
         }
         for (Map<Integer, ModelVersion> known : versions.values()) {
             for (ModelVersion version : known.values()) {
-                if (version.state() == VersionState.READY) {
+                if (ModelVersion.serving(version.state())) {
                     unloadVersion(version, "server shutting down");
                 }
             }

@@ -11,7 +11,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One version of one model: its lifecycle state and, while READY or DRAINING, its bundle and
+ * One version of one model: its lifecycle state and, while READY, STALE or DRAINING, its bundle and
  * batcher. Requests hold a reference ({@link #tryAcquire} / {@link #release}) for their whole
  * duration, so a draining version is closed only after the last of them finished. Only the
  * repository changes the state. Thread-safe.
@@ -37,6 +37,9 @@ public final class ModelVersion {
 
     @GuardedBy("lock")
     private Batcher batcher;
+
+    @GuardedBy("lock")
+    private BundleFingerprint fingerprint;
 
     ModelVersion(String model, int version, Path directory) {
         this.model = requireNonNull(model, "model is null");
@@ -88,10 +91,10 @@ public final class ModelVersion {
         }
     }
 
-    /** Takes a reference if the version is READY; the caller must {@link #release} it exactly once. */
+    /** Takes a reference if the version serves (READY or STALE); the caller must {@link #release} it exactly once. */
     public boolean tryAcquire() {
         synchronized (lock) {
-            if (state != VersionState.READY) {
+            if (!serving(state)) {
                 return false;
             }
             inFlight++;
@@ -117,13 +120,49 @@ public final class ModelVersion {
         }
     }
 
-    void ready(LoadedBundle bundle, Batcher batcher) {
+    /** Whether a version in {@code state} takes requests. */
+    static boolean serving(VersionState state) {
+        return state == VersionState.READY || state == VersionState.STALE;
+    }
+
+    void ready(LoadedBundle bundle, Batcher batcher, BundleFingerprint fingerprint) {
         synchronized (lock) {
             checkState(VersionState.LOADING);
             this.bundle = requireNonNull(bundle, "bundle is null");
             this.batcher = requireNonNull(batcher, "batcher is null");
+            this.fingerprint = requireNonNull(fingerprint, "fingerprint is null");
             this.state = VersionState.READY;
             this.reason = "";
+        }
+    }
+
+    /** The files as they were when the version loaded; only while loaded. */
+    BundleFingerprint fingerprint() {
+        synchronized (lock) {
+            if (fingerprint == null) {
+                throw new IllegalStateException(this + " is not loaded");
+            }
+            return fingerprint;
+        }
+    }
+
+    /** READY to STALE (or a new reason while STALE): the files changed on disk; requests keep being served. */
+    void markStale(String why) {
+        synchronized (lock) {
+            if (!serving(state)) {
+                throw new IllegalStateException(this + " is " + state + ", expected READY or STALE");
+            }
+            state = VersionState.STALE;
+            reason = requireNonNull(why, "why is null");
+        }
+    }
+
+    /** STALE back to READY: the files match the loaded copy again. */
+    void markFresh() {
+        synchronized (lock) {
+            checkState(VersionState.STALE);
+            state = VersionState.READY;
+            reason = "";
         }
     }
 
@@ -137,7 +176,9 @@ public final class ModelVersion {
     /** Stops new requests: from now on {@link #tryAcquire} fails. */
     void markDraining(String why) {
         synchronized (lock) {
-            checkState(VersionState.READY);
+            if (!serving(state)) {
+                throw new IllegalStateException(this + " is " + state + ", expected READY or STALE");
+            }
             state = VersionState.DRAINING;
             reason = requireNonNull(why, "why is null");
         }
@@ -167,6 +208,7 @@ public final class ModelVersion {
             closingBundle = bundle;
             batcher = null;
             bundle = null;
+            fingerprint = null;
             if (state != VersionState.FAILED) {
                 state = VersionState.UNAVAILABLE;
                 reason = why;

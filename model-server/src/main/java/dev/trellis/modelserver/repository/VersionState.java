@@ -6,6 +6,11 @@ public enum VersionState {
     LOADING,
     /** Served. */
     READY,
+    /**
+     * Served from memory, but the files it loaded from changed or disappeared on disk (see the
+     * reason). Never reloaded from the changed files; unloaded once the control plane stops holding it.
+     */
+    STALE,
     /** No new requests; in-flight ones finishing before unload. */
     DRAINING,
     /** Unloaded (out of the version policy, removed from disk, or unloaded on request). */

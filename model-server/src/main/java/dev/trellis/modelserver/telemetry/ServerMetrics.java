@@ -43,6 +43,7 @@ public final class ServerMetrics implements AutoCloseable {
     private final LongCounter queueExpired;
     private final LongCounter authDenied;
     private volatile ObservableLongGauge loadedVersions;
+    private volatile ObservableLongGauge staleVersions;
 
     @Inject
     public ServerMetrics(OpenTelemetry openTelemetry) {
@@ -109,15 +110,31 @@ public final class ServerMetrics implements AutoCloseable {
         authDenied.add(1, Attributes.of(METHOD, method, REASON, reason));
     }
 
-    /** Reports, at each collection, the number of READY versions per model. */
+    /** Reports, at each collection, the number of serving (READY or STALE) versions per model. */
     public void observeLoadedVersions(Supplier<Map<String, Integer>> readyVersionsByModel) {
-        requireNonNull(readyVersionsByModel, "readyVersionsByModel is null");
-        loadedVersions = meter.gaugeBuilder("trellis.modelserver.versions.loaded")
+        loadedVersions = perModel(
+                "trellis.modelserver.versions.loaded",
+                "model versions loaded and serving (READY or STALE), by model",
+                requireNonNull(readyVersionsByModel, "readyVersionsByModel is null"));
+    }
+
+    /**
+     * Reports, at each collection, the number of STALE versions per model: loaded versions whose
+     * files changed or disappeared on disk ({@code trellis_modelserver_versions_stale}).
+     */
+    public void observeStaleVersions(Supplier<Map<String, Integer>> staleVersionsByModel) {
+        staleVersions = perModel(
+                "trellis.modelserver.versions.stale",
+                "loaded model versions whose files changed or disappeared on disk, by model",
+                requireNonNull(staleVersionsByModel, "staleVersionsByModel is null"));
+    }
+
+    private ObservableLongGauge perModel(String name, String description, Supplier<Map<String, Integer>> counts) {
+        return meter.gaugeBuilder(name)
                 .ofLongs()
-                .setDescription("model versions READY to serve, by model")
-                .buildWithCallback(measurement -> readyVersionsByModel
-                        .get()
-                        .forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
+                .setDescription(description)
+                .buildWithCallback(measurement ->
+                        counts.get().forEach((model, count) -> measurement.record(count, Attributes.of(MODEL, model))));
     }
 
     public static Attributes versionAttributes(String model, int version) {
@@ -126,9 +143,10 @@ public final class ServerMetrics implements AutoCloseable {
 
     @Override
     public void close() {
-        ObservableLongGauge gauge = loadedVersions;
-        if (gauge != null) {
-            gauge.close();
+        for (ObservableLongGauge gauge : new ObservableLongGauge[] {loadedVersions, staleVersions}) {
+            if (gauge != null) {
+                gauge.close();
+            }
         }
     }
 }

@@ -42,6 +42,8 @@ public final class RouterAccess {
                     ExperimentsGrpc.getPromoteRolloutMethod(),
                     ExperimentsGrpc.getAbortRolloutMethod(),
                     ExperimentsGrpc.getSetDefaultVersionMethod(),
+                    ExperimentsGrpc.getKeepVersionMethod(),
+                    ExperimentsGrpc.getReleaseVersionMethod(),
                     // production rows (features of real units): as sensitive as writing outcomes
                     MonitoringGrpc.getExportPayloadsMethod())
             .build();

@@ -32,6 +32,7 @@ public final class RouterConfig {
     private final Optional<Path> upstreamCa;
     private final Optional<Path> upstreamCert;
     private final Optional<Path> upstreamKey;
+    private final Optional<String> upstreamToken;
     private final Duration defaultDeadline;
     private final int maxMessageSize;
     private final Duration rolloutTick;
@@ -63,6 +64,8 @@ public final class RouterConfig {
         this.upstreamCa = requireNonNull(b.upstreamCa, "upstreamCa is null");
         this.upstreamCert = requireNonNull(b.upstreamCert, "upstreamCert is null");
         this.upstreamKey = requireNonNull(b.upstreamKey, "upstreamKey is null");
+        this.upstreamToken =
+                requireNonNull(b.upstreamToken, "upstreamToken is null").filter(t -> !t.isBlank());
         this.defaultDeadline = positive(b.defaultDeadline, "default deadline");
         this.maxMessageSize = b.maxMessageSize;
         this.rolloutTick = positive(b.rolloutTick, "rollout tick");
@@ -149,6 +152,7 @@ public final class RouterConfig {
         b.upstreamCa = upstreamCa;
         b.upstreamCert = upstreamCert;
         b.upstreamKey = upstreamKey;
+        b.upstreamToken = upstreamToken;
         b.defaultDeadline = defaultDeadline;
         b.maxMessageSize = maxMessageSize;
         b.rolloutTick = rolloutTick;
@@ -240,6 +244,11 @@ public final class RouterConfig {
         return upstreamCa;
     }
 
+    /** Bearer token sent on every call to the model-servers (repository control and inference). */
+    public Optional<String> upstreamToken() {
+        return upstreamToken;
+    }
+
     /** Deadline given to upstream calls whose caller sent none. */
     public Duration defaultDeadline() {
         return defaultDeadline;
@@ -307,6 +316,7 @@ public final class RouterConfig {
         private Optional<Path> upstreamCa = Optional.empty();
         private Optional<Path> upstreamCert = Optional.empty();
         private Optional<Path> upstreamKey = Optional.empty();
+        private Optional<String> upstreamToken = Optional.empty();
         private Duration defaultDeadline = Duration.ofSeconds(2);
         private int maxMessageSize = 4 * 1024 * 1024;
         private Duration rolloutTick = Duration.ofSeconds(1);
@@ -407,6 +417,11 @@ public final class RouterConfig {
 
         public Builder upstreamCa(Path v) {
             this.upstreamCa = Optional.ofNullable(v);
+            return this;
+        }
+
+        public Builder upstreamToken(String v) {
+            this.upstreamToken = Optional.ofNullable(v);
             return this;
         }
 

@@ -8,6 +8,8 @@ public enum RouterErrorCode {
     UNKNOWN_MODEL,
     /** The pinned or routed version is not ready on any replica. */
     UNKNOWN_VERSION,
+    /** A version exists in a replica's repository but no replica can load it (the reason says why). */
+    VERSION_NOT_LOADABLE,
     /** No replica could serve the request (all down or unhealthy). */
     NO_REPLICA,
     /** The caller's deadline passed before an upstream answered. */

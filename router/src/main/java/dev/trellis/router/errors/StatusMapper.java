@@ -118,6 +118,7 @@ public final class StatusMapper {
         return switch (code) {
             case INVALID_REQUEST -> Status.Code.INVALID_ARGUMENT;
             case UNKNOWN_MODEL, UNKNOWN_VERSION -> Status.Code.NOT_FOUND;
+            case VERSION_NOT_LOADABLE -> Status.Code.FAILED_PRECONDITION;
             case NO_REPLICA -> Status.Code.UNAVAILABLE;
             case DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
             case TOO_LARGE -> Status.Code.RESOURCE_EXHAUSTED;

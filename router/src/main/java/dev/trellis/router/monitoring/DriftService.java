@@ -102,10 +102,11 @@ public final class DriftService {
         Map<String, Future<GetProfileResponse>> calls = new LinkedHashMap<>();
         for (Map.Entry<String, CatalogSnapshot.ReplicaState> replica :
                 new java.util.TreeMap<>(version.replicas()).entrySet()) {
-            if (replica.getValue().ready()) {
+            Optional<io.grpc.ManagedChannel> channel = catalog.replicaChannel(replica.getKey());
+            if (replica.getValue().ready() && channel.isPresent()) {
                 calls.put(
                         replica.getKey(),
-                        ReplicaMonitoringGrpc.newFutureStub(catalog.replicaChannel(replica.getKey()))
+                        ReplicaMonitoringGrpc.newFutureStub(channel.get())
                                 .withDeadlineAfter(PROFILE_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
                                 .getProfile(GetProfileRequest.newBuilder()
                                         .setModel(model)

@@ -193,12 +193,12 @@ public final class PayloadReads {
             return Map.of();
         }
         for (Map.Entry<String, CatalogSnapshot.ReplicaState> replica : new TreeMap<>(known.replicas()).entrySet()) {
-            if (!replica.getValue().ready()) {
+            java.util.Optional<io.grpc.ManagedChannel> channel = catalog.replicaChannel(replica.getKey());
+            if (!replica.getValue().ready() || channel.isEmpty()) {
                 continue;
             }
             try {
-                GetProfileResponse profile = ReplicaMonitoringGrpc.newBlockingStub(
-                                catalog.replicaChannel(replica.getKey()))
+                GetProfileResponse profile = ReplicaMonitoringGrpc.newBlockingStub(channel.get())
                         .withDeadlineAfter(PROFILE_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
                         .getProfile(GetProfileRequest.newBuilder()
                                 .setModel(model.name())

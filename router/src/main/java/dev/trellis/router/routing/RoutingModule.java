@@ -12,11 +12,12 @@ import dev.trellis.experiments.store.StoreOptions;
 import dev.trellis.router.config.RouterConfig;
 import java.time.Clock;
 
-/** Binds the experiments module's store, manager and decider, and the routing service. */
+/** Binds the experiments module's store, manager and decider, the routing service and its fallbacks. */
 public final class RoutingModule extends AbstractModule {
     @Override
     protected void configure() {
         bind(RoutingService.class).in(Singleton.class);
+        bind(Fallbacks.class).in(Singleton.class);
     }
 
     @Provides

@@ -17,24 +17,35 @@ import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The routing decision of DESIGN §5 for one request, checked against what the replicas serve:
- * the model must be known (NOT_FOUND), a pinned version must be ready somewhere (NOT_FOUND), and
- * a version chosen by an experiment, rollout or default that no replica serves is an outage of
- * that version (UNAVAILABLE), not the caller's mistake. The experiments' routing state is an
- * in-memory snapshot (no store read per request). Thread-safe.
+ *
+ * <ul>
+ *   <li>the model must be known (NOT_FOUND);
+ *   <li>a pinned version must exist somewhere (NOT_FOUND) and be READY somewhere (UNAVAILABLE, naming
+ *       the version and each replica's state): a pin never falls back;
+ *   <li>a version chosen by an experiment, a rollout or the default that is READY on no replica is
+ *       served by the model's best available version instead, reason FALLBACK: the previous default
+ *       when it is ready, else the highest ready version (see {@link Fallbacks}). Only when the model
+ *       has no ready version at all is the request UNAVAILABLE.
+ * </ul>
+ *
+ * The experiments' routing state is an in-memory snapshot (no store read per request). Thread-safe.
  */
 public final class RoutingService {
     private final RoutingDecider decider;
     private final ExperimentManager states;
     private final ModelCatalog catalog;
+    private final Fallbacks fallbacks;
 
     @Inject
-    public RoutingService(RoutingDecider decider, ExperimentManager states, ModelCatalog catalog) {
+    public RoutingService(RoutingDecider decider, ExperimentManager states, ModelCatalog catalog, Fallbacks fallbacks) {
         this.decider = requireNonNull(decider, "decider is null");
         this.states = requireNonNull(states, "states is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
+        this.fallbacks = requireNonNull(fallbacks, "fallbacks is null");
     }
 
     /** The model as the replicas serve it; NOT_FOUND when no replica knows it. */
@@ -65,73 +76,113 @@ public final class RoutingService {
         ModelRoutingState state = states.routingState(model.name());
         RoutingDecision decision =
                 decider.decide(new RoutingRequest(model.name(), unitId, attributes, pinnedVersion), state);
-        return resolve(model, decision);
+        return resolve(model, decision, true, true);
     }
 
-    /** The decision with its reasoning, on the same state the scoring path uses. */
+    /**
+     * Routes rows again after their upstream call failed although the catalog said their version was
+     * ready: with a snapshot from a poll that started after the call ({@code callStartedNanos}), the
+     * version may now be READY nowhere, and its rows fall back. Empty when nothing changed (the
+     * version still looks ready), so the failure stands. Does not block: the poll runs on the
+     * catalog's thread, and the future completes there.
+     */
+    public CompletableFuture<Optional<CatalogSnapshot.Model>> afterFailure(
+            String model, String version, long callStartedNanos) {
+        return catalog.refreshIfOlderThanAsync(callStartedNanos)
+                .thenApply(fresh ->
+                        fresh.model(model).filter(m -> m.servable(version).isEmpty()));
+    }
+
+    /** The decision with its reasoning, on the same state and resolution the scoring path uses. */
     public ExplainAssignmentResponse explain(
             String model, String unitId, Map<String, String> attributes, String pinnedVersion) {
         CatalogSnapshot.Model known = model(model);
-        ExplainAssignmentResponse response = decider.explain(
-                new RoutingRequest(model, unitId, attributes, pinnedVersion), states.routingState(model));
+        RoutingRequest request = new RoutingRequest(model, unitId, attributes, pinnedVersion);
+        ModelRoutingState state = states.routingState(model);
+        ExplainAssignmentResponse response = decider.explain(request, state);
+        RoutedRow routed = resolve(known, decider.decide(request, state), false, true);
+        if (routed.fallback()) {
+            return response.toBuilder()
+                    .setVersion(routed.version())
+                    .setReason(RoutingReason.FALLBACK)
+                    .setSummary(response.getSummary() + " -> version "
+                            + routed.decision().version() + " is READY on no replica: FALLBACK to version "
+                            + routed.version())
+                    .build();
+        }
         if (response.getReason() == RoutingReason.DEFAULT
                 && response.getVersion().isEmpty()) {
-            String highest =
-                    known.highestReady().map(CatalogSnapshot.Version::version).orElse("");
-            return response.toBuilder().setVersion(highest).build();
+            return response.toBuilder().setVersion(routed.version()).build();
         }
         return response;
     }
 
-    private RoutedRow resolve(CatalogSnapshot.Model model, RoutingDecision decision) {
+    /**
+     * The version a decision resolves to on {@code model}: itself when ready, else a fallback.
+     * Never blocks (no catalog poll), so it may run on any thread.
+     */
+    public RoutedRow resolve(CatalogSnapshot.Model model, RoutingDecision decision) {
+        return resolve(model, decision, true, false);
+    }
+
+    /**
+     * @param servesARow whether a row is served this way (ExplainAssignment only asks)
+     * @param mayPoll whether a pinned version the catalog has never seen may trigger an on-demand poll (blocking)
+     */
+    private RoutedRow resolve(
+            CatalogSnapshot.Model model, RoutingDecision decision, boolean servesARow, boolean mayPoll) {
         if (decision.version().isEmpty()) {
+            // no default set yet (the control plane adopts one at its next pass): the highest ready version
             CatalogSnapshot.Version highest = model.highestReady()
                     .orElseThrow(() -> new RouterException(
                             RouterErrorCode.NO_REPLICA,
                             "model " + model.name() + " has no version ready on any replica"));
-            return new RoutedRow(highest.version(), decision, highest.schema().orElseThrow());
+            return new RoutedRow(highest, decision, decision.reason());
         }
-        Optional<CatalogSnapshot.Version> version =
-                model.version(decision.version()).filter(CatalogSnapshot.Version::servable);
-        if (version.isEmpty()) {
-            version = catalog.refreshOnDemand()
-                    .model(model.name())
-                    .flatMap(m -> m.version(decision.version()))
-                    .filter(CatalogSnapshot.Version::servable);
+        Optional<CatalogSnapshot.Version> version = model.servable(decision.version());
+        if (version.isEmpty()
+                && mayPoll
+                && decision.reason() == RoutingReason.PINNED
+                && model.version(decision.version()).isEmpty()) {
+            // a pinned version the last poll did not see at all: perhaps it loaded since. (A routed one was
+            // READY when its definition was accepted; if it is gone, that is an outage: no poll per request.)
+            version = catalog.refreshOnDemand().model(model.name()).flatMap(m -> m.servable(decision.version()));
         }
-        if (version.isEmpty()) {
-            String ready = String.join(
-                    ", ",
-                    model.versionsDescending().stream()
-                            .filter(CatalogSnapshot.Version::servable)
-                            .map(CatalogSnapshot.Version::version)
-                            .toList());
-            String message = "version " + decision.version() + " of model " + model.name()
-                    + " is not ready on any replica (ready: " + (ready.isEmpty() ? "none" : ready) + ")";
-            if (decision.reason() == RoutingReason.PINNED) {
-                throw new RouterException(RouterErrorCode.UNKNOWN_VERSION, message);
+        if (version.isPresent()) {
+            fallbacks.servedAsDecided(model.name(), decision);
+            return new RoutedRow(version.get(), decision, decision.reason());
+        }
+        Optional<CatalogSnapshot.Version> known = model.version(decision.version());
+        String why = known.map(CatalogSnapshot.Version::whyNotReady).orElse("not in any replica's repository");
+        if (decision.reason() == RoutingReason.PINNED) {
+            if (known.isEmpty() || !known.get().inAnyRepository()) {
+                throw new RouterException(
+                        RouterErrorCode.UNKNOWN_VERSION,
+                        "model " + model.name() + " has no version " + decision.version() + " (versions: "
+                                + versions(model) + ")");
             }
-            throw new RoutingUnavailableException(decision, message);
+            throw new RouterException(
+                    RouterErrorCode.NO_REPLICA,
+                    "pinned version " + decision.version() + " of model " + model.name() + " is READY on no replica ("
+                            + why + "); a pinned version never falls back");
         }
-        return new RoutedRow(
-                version.get().version(), decision, version.get().schema().orElseThrow());
+        CatalogSnapshot.Version fallback = fallbacks
+                .previousDefault(model.name())
+                .filter(previous -> !previous.equals(decision.version()))
+                .flatMap(model::servable)
+                .or(model::highestReady)
+                .orElseThrow(() -> new RouterException(
+                        RouterErrorCode.NO_REPLICA,
+                        "version " + decision.version() + " of model " + model.name() + " is READY on no replica ("
+                                + why + ") and no other version of the model is ready"));
+        fallbacks.fellBack(model.name(), decision, fallback.version(), why, servesARow);
+        return new RoutedRow(fallback, decision, RoutingReason.FALLBACK);
     }
 
-    /** A routed (not pinned) version no replica serves; the rollout controller counts it as an error of that version. */
-    public static final class RoutingUnavailableException extends RuntimeException {
-        private final RoutingDecision decision;
-
-        RoutingUnavailableException(RoutingDecision decision, String message) {
-            super(message, null, false, false);
-            this.decision = decision;
-        }
-
-        public RoutingDecision decision() {
-            return decision;
-        }
-
-        public RouterException toRouterException() {
-            return new RouterException(RouterErrorCode.NO_REPLICA, getMessage());
-        }
+    private static String versions(CatalogSnapshot.Model model) {
+        List<String> versions = model.versionsDescending().stream()
+                .map(CatalogSnapshot.Version::version)
+                .toList();
+        return versions.isEmpty() ? "none" : String.join(", ", versions);
     }
 }

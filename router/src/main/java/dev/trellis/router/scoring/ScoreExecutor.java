@@ -15,6 +15,7 @@ import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.Served;
 import dev.trellis.experiments.assignment.RoutingDecision;
 import dev.trellis.experiments.store.Exposure;
+import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.proto.inference.ModelInferRequest;
 import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.router.errors.RouterErrorCode;
@@ -29,14 +30,17 @@ import dev.trellis.router.upstream.CatalogSnapshot;
 import dev.trellis.router.upstream.FeatureSchema;
 import dev.trellis.router.upstream.ReplicaCapture;
 import dev.trellis.router.upstream.UpstreamPool;
+import io.grpc.Context;
 import io.grpc.Status;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -48,15 +52,18 @@ import java.util.function.Supplier;
  * The scoring path shared by Score, ScoreBatch (rows or columns, see {@link ScoreRows}) and
  * ScoreStream: check the model, route every row, validate its features against the routed
  * version's schema, send one ModelInfer per version (rows of a version travel together, in chunks
- * of at most {@link #MAX_ROWS_PER_CALL}), and put the answers back in request order. A batch succeeds or fails as a whole. Exposures are logged
- * for rows served by an experiment; every call feeds the rollout windows and the metrics.
- * Thread-safe.
+ * of at most {@link #MAX_ROWS_PER_CALL}) to the replicas that have that version, and put the
+ * answers back in request order. A batch succeeds or fails as a whole. Exposures are logged for
+ * rows served by their experiment arm; every call feeds the rollout windows and the metrics.
+ *
+ * <p>When a chunk's call fails UNAVAILABLE or NOT_FOUND after the channel's own retries, and a poll
+ * started after the call shows that its version is READY nowhere any more (the last replica holding
+ * it went away), its rows are routed once more: they fall back (reason FALLBACK). This is one new
+ * routing decision on new facts, not a retry of the same call. Thread-safe.
  */
 public final class ScoreExecutor {
     static final int MAX_ROWS_PER_CALL = 1000;
     private static final int BULK_ROWS = 64;
-    private static final String SCORE = "Score";
-    private static final String SCORE_BATCH = "ScoreBatch";
 
     private final RoutingService routing;
     private final UpstreamPool pool;
@@ -85,24 +92,37 @@ public final class ScoreExecutor {
     }
 
     /**
-     * Scores rows of one model. Must be called in the gRPC context of the server call, so the
-     * caller's deadline and cancellation reach the upstream calls.
+     * How a list of rows is scored.
      *
-     * @param batchPin version pin for rows without their own, or ""
-     * @param batchExplain explain every row
+     * @param pin version pin for rows without their own, or ""
+     * @param explain explain every row
      * @param batch whether the rows came in a ScoreBatch (field names then start with rows[i].)
      */
-    public CompletableFuture<List<ScoreResponse>> score(
-            String model, List<ScoreRequest> rows, String batchPin, boolean batchExplain, boolean batch) {
+    public record ScoreOptions(String pin, boolean explain, boolean batch) {
+        /** One row of Score or ScoreStream. */
+        public static final ScoreOptions SINGLE = new ScoreOptions("", false, false);
+
+        public ScoreOptions {
+            requireNonNull(pin, "pin is null");
+        }
+
+        String method() {
+            return batch ? "ScoreBatch" : "Score";
+        }
+    }
+
+    /**
+     * Scores rows of one model. Must be called in the gRPC context of the server call, so the
+     * caller's deadline and cancellation reach the upstream calls.
+     */
+    public CompletableFuture<List<ScoreResponse>> score(String model, List<ScoreRequest> rows, ScoreOptions options) {
         Priority priority =
                 rows.isEmpty() ? Priority.PRIORITY_UNSPECIFIED : rows.get(0).getPriority();
         return run(
                 model,
-                () -> RequestRows.of(model, rows, batch),
-                batchPin,
-                batchExplain,
-                batch ? SCORE_BATCH : SCORE,
-                InferenceCodec.upstreamPriority(priority, batch ? Priority.LOW : Priority.HIGH));
+                () -> RequestRows.of(model, rows, options.batch()),
+                options,
+                InferenceCodec.upstreamPriority(priority, options.batch() ? Priority.LOW : Priority.HIGH));
     }
 
     /**
@@ -113,9 +133,7 @@ public final class ScoreExecutor {
         return run(
                 request.getModel(),
                 () -> rowsOf(request),
-                request.getVersion(),
-                request.getExplain(),
-                SCORE_BATCH,
+                new ScoreOptions(request.getVersion(), request.getExplain(), true),
                 InferenceCodec.upstreamPriority(request.getPriority(), Priority.LOW));
     }
 
@@ -136,218 +154,305 @@ public final class ScoreExecutor {
         return ColumnRows.of(request.getColumns());
     }
 
+    /** @param priority the OIP priority of the upstream calls (1 interactive, 2 bulk) */
     private CompletableFuture<List<ScoreResponse>> run(
-            String model,
-            Supplier<ScoreRows> rows,
-            String batchPin,
-            boolean batchExplain,
-            String method,
-            long priority) {
+            String model, Supplier<ScoreRows> rows, ScoreOptions options, long priority) {
         CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
         try {
-            start(model, rows.get(), batchPin, batchExplain, method, priority, result);
+            new Call(model, rows.get(), options, priority, result).start();
         } catch (RuntimeException e) {
             result.completeExceptionally(e);
         }
         return result;
     }
 
-    private void start(
-            String model,
-            ScoreRows rows,
-            String batchPin,
-            boolean batchExplain,
-            String method,
-            long priority,
-            CompletableFuture<List<ScoreResponse>> result) {
-        CatalogSnapshot.Model known = routing.model(model);
-        if (rows.size() == 0) {
-            result.complete(List.of());
-            return;
+    /** What makes two rows of one chunk (one version, one replica) answer with the same Served. */
+    private record ServedKey(RoutingDecision decision, RoutingReason reason) {}
+
+    /** One Score, ScoreBatch or ScoreStream row set on its way through routing and the upstream calls. */
+    private final class Call {
+        private final String model;
+        private final ScoreRows rows;
+        private final ScoreOptions options;
+        private final long priority;
+        private final CompletableFuture<List<ScoreResponse>> result;
+        private final RoutedRow[] routed;
+        private final ScoreResponse[] responses;
+        private final AtomicInteger pending = new AtomicInteger();
+        // the server call's context: its deadline and cancellation reach calls sent from other threads
+        private final Context context = Context.current();
+
+        Call(
+                String model,
+                ScoreRows rows,
+                ScoreOptions options,
+                long priority,
+                CompletableFuture<List<ScoreResponse>> result) {
+            this.model = model;
+            this.rows = rows;
+            this.options = options;
+            this.priority = priority;
+            this.result = result;
+            this.routed = new RoutedRow[rows.size()];
+            this.responses = new ScoreResponse[rows.size()];
         }
 
-        // route every row, group by version (insertion order keeps the first row's version first)
-        RoutedRow[] routed = new RoutedRow[rows.size()];
-        Map<String, List<Integer>> groups = new LinkedHashMap<>();
-        for (int i = 0; i < rows.size(); i++) {
-            String pin = rows.version(i).isEmpty() ? batchPin : rows.version(i);
-            try {
+        void start() {
+            CatalogSnapshot.Model known = routing.model(model);
+            if (rows.size() == 0) {
+                result.complete(List.of());
+                return;
+            }
+            List<Integer> all = new ArrayList<>(rows.size());
+            for (int i = 0; i < rows.size(); i++) {
+                String pin = rows.version(i).isEmpty() ? options.pin() : rows.version(i);
                 routed[i] = routing.route(known, rows.unitId(i), rows.attributes(i), pin);
-            } catch (RoutingService.RoutingUnavailableException e) {
-                windows.recordFailure(model, e.decision().version(), 1, 0);
-                metrics.failed(method, model, e.decision().version(), Status.Code.UNAVAILABLE.name());
-                throw e.toRouterException();
+                all.add(i);
             }
-            groups.computeIfAbsent(routed[i].version(), v -> new ArrayList<>()).add(i);
-        }
-
-        // validate all rows before any upstream work
-        List<RouterException.Violation> violations = new ArrayList<>();
-        for (Map.Entry<String, List<Integer>> group : groups.entrySet()) {
-            rows.validate(
-                    routed[group.getValue().get(0)].schema(), group.getValue(), model, group.getKey(), violations);
-        }
-        if (!violations.isEmpty()) {
-            throw RouterException.invalidRequest("invalid features", violations);
-        }
-
-        ScoreResponse[] responses = new ScoreResponse[rows.size()];
-        List<List<Integer>> chunks = new ArrayList<>();
-        for (List<Integer> group : groups.values()) {
-            for (int from = 0; from < group.size(); from += MAX_ROWS_PER_CALL) {
-                chunks.add(group.subList(from, Math.min(group.size(), from + MAX_ROWS_PER_CALL)));
+            List<List<Integer>> chunks = chunks(validatedGroups(all));
+            pending.set(chunks.size());
+            for (List<Integer> chunk : chunks) {
+                if (result.isDone()) {
+                    return; // an earlier chunk already failed the call
+                }
+                send(chunk, true);
             }
         }
-        AtomicInteger pending = new AtomicInteger(chunks.size());
-        for (List<Integer> chunk : chunks) {
-            if (result.isDone()) {
-                return; // an earlier chunk already failed the batch
-            }
-            send(model, rows, routed, chunk, batchExplain, method, priority, responses, pending, result);
-        }
-    }
 
-    private void send(
-            String model,
-            ScoreRows rows,
-            RoutedRow[] routed,
-            List<Integer> chunk,
-            boolean batchExplain,
-            String method,
-            long priority,
-            ScoreResponse[] responses,
-            AtomicInteger pending,
-            CompletableFuture<List<ScoreResponse>> result) {
-        RoutedRow first = routed[chunk.get(0)];
-        String version = first.version();
-        boolean explain = batchExplain;
-        for (int index : chunk) {
-            explain |= rows.explain(index);
+        /** Rows grouped by their serving version (first row's version first), all validated before any call. */
+        private Map<String, List<Integer>> validatedGroups(List<Integer> indexes) {
+            Map<String, List<Integer>> groups = new LinkedHashMap<>();
+            for (int i : indexes) {
+                groups.computeIfAbsent(routed[i].version(), v -> new ArrayList<>())
+                        .add(i);
+            }
+            List<RouterException.Violation> violations = new ArrayList<>();
+            for (Map.Entry<String, List<Integer>> group : groups.entrySet()) {
+                rows.validate(
+                        routed[group.getValue().get(0)].schema(), group.getValue(), model, group.getKey(), violations);
+            }
+            if (!violations.isEmpty()) {
+                throw RouterException.invalidRequest("invalid features", violations);
+            }
+            return groups;
         }
-        ModelInferRequest request =
-                InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain, priority);
-        AtomicReference<String> replica = new AtomicReference<>("");
-        long started = System.nanoTime();
-        // large and explained answers are handled off the connection's transport thread
-        boolean bulk = explain || priority == 2 || chunk.size() > BULK_ROWS;
-        ListenableFuture<ModelInferResponse> call = (bulk ? pool.bulkStub() : pool.stub())
-                .withOption(ReplicaCapture.KEY, replica)
-                .modelInfer(request);
-        boolean anyExplain = explain;
-        Futures.addCallback(
-                call,
-                new FutureCallback<>() {
-                    @Override
-                    public void onSuccess(ModelInferResponse response) {
-                        long nanos = System.nanoTime() - started;
-                        try {
-                            List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
-                            double[] scores = new double[chunk.size()];
-                            // rows of a chunk share a handful of decisions: build each one's Served once
-                            Map<RoutingDecision, Served> served = new HashMap<>();
-                            for (int j = 0; j < chunk.size(); j++) {
-                                int index = chunk.get(j);
-                                RoutedRow r = routed[index];
-                                ScoreResponse.Builder b = decoded.get(j);
-                                if (anyExplain && !batchExplain && !rows.explain(index)) {
-                                    b.clearExplanation();
-                                }
-                                b.setRequestId(rows.requestId(index));
-                                b.setServed(served.computeIfAbsent(
-                                        r.decision(),
-                                        d -> Served.newBuilder()
-                                                .setModel(model)
-                                                .setVersion(version)
-                                                .setExperiment(d.experiment().orElse(""))
-                                                .setVariant(d.variant().orElse(""))
-                                                .setReason(d.reason())
-                                                .setReplica(replica.get())
-                                                .build()));
-                                responses[index] = b.build();
-                                scores[j] = b.getScore();
-                                metrics.served(
-                                        model,
-                                        version,
-                                        r.decision().variant().orElse(""),
-                                        r.decision().reason().name(),
-                                        1,
-                                        nanos / 1e6);
-                                if (r.decision().isExperiment()) {
-                                    recordExposure(r, version, rows.unitId(index));
-                                }
-                                if (payloads.sampled(model, rows.unitId(index))) {
-                                    recordPayload(model, version, rows, index, first.schema(), b, r);
-                                }
+
+        private List<List<Integer>> chunks(Map<String, List<Integer>> groups) {
+            List<List<Integer>> chunks = new ArrayList<>();
+            for (List<Integer> group : groups.values()) {
+                for (int from = 0; from < group.size(); from += MAX_ROWS_PER_CALL) {
+                    chunks.add(group.subList(from, Math.min(group.size(), from + MAX_ROWS_PER_CALL)));
+                }
+            }
+            return chunks;
+        }
+
+        /** @param mayReroute whether a failure may route the chunk once more (not after a reroute) */
+        private void send(List<Integer> chunk, boolean mayReroute) {
+            RoutedRow first = routed[chunk.get(0)];
+            String version = first.version();
+            boolean explain = options.explain();
+            for (int index : chunk) {
+                explain |= rows.explain(index);
+            }
+            // large and explained answers are handled off the connection's transport thread
+            boolean bulk = explain || priority == 2 || chunk.size() > BULK_ROWS;
+            Optional<GRPCInferenceServiceFutureStub> stub = pool.stub(first.served(), bulk);
+            if (stub.isEmpty()) {
+                fail(new RouterException(
+                        RouterErrorCode.NO_REPLICA,
+                        "version " + version + " of model " + model + " is READY on no replica"));
+                return;
+            }
+            ModelInferRequest request =
+                    InferenceCodec.encode(model, version, first.schema(), rows, chunk, explain, priority);
+            AtomicReference<String> replica = new AtomicReference<>("");
+            long started = System.nanoTime();
+            ListenableFuture<ModelInferResponse> call =
+                    stub.get().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
+            boolean anyExplain = explain;
+            Futures.addCallback(
+                    call,
+                    new FutureCallback<>() {
+                        @Override
+                        public void onSuccess(ModelInferResponse response) {
+                            answered(chunk, version, replica.get(), response, anyExplain, System.nanoTime() - started);
+                        }
+
+                        @Override
+                        public void onFailure(Throwable t) {
+                            failed(chunk, version, t, started, mayReroute);
+                        }
+                    },
+                    MoreExecutors.directExecutor());
+        }
+
+        private void answered(
+                List<Integer> chunk,
+                String version,
+                String replica,
+                ModelInferResponse response,
+                boolean anyExplain,
+                long nanos) {
+            try {
+                List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
+                double[] scores = new double[chunk.size()];
+                int windowRows = 0;
+                // rows of a chunk share one version and a handful of decisions: build each one's Served once
+                Map<ServedKey, Served> served = new HashMap<>();
+                for (int j = 0; j < chunk.size(); j++) {
+                    int index = chunk.get(j);
+                    RoutedRow r = routed[index];
+                    ScoreResponse.Builder b = decoded.get(j);
+                    if (anyExplain && !options.explain() && !rows.explain(index)) {
+                        b.clearExplanation();
+                    }
+                    b.setRequestId(rows.requestId(index));
+                    b.setServed(
+                            served.computeIfAbsent(new ServedKey(r.decision(), r.reason()), key -> served(r, replica)));
+                    responses[index] = b.build();
+                    metrics.served(
+                            model,
+                            version,
+                            r.fallback() ? "" : r.decision().variant().orElse(""),
+                            r.reason().name(),
+                            1,
+                            nanos / 1e6);
+                    if (r.exposed()) {
+                        recordExposure(r, rows.unitId(index));
+                    }
+                    if (payloads.sampled(model, rows.unitId(index))) {
+                        recordPayload(version, index, r, b);
+                    }
+                    if (r.fallback()) {
+                        if (r.decision().reason() == RoutingReason.ROLLOUT) {
+                            // a rollout version READY nowhere fails its guardrail, though the row was served
+                            windows.recordFailure(model, r.decision().version(), 1, 0);
+                        }
+                    } else {
+                        scores[windowRows++] = b.getScore();
+                    }
+                }
+                if (windowRows > 0) {
+                    windows.recordSuccess(model, version, nanos, Arrays.copyOf(scores, windowRows));
+                }
+            } catch (RuntimeException e) {
+                windows.recordFailure(model, version, chunk.size(), nanos);
+                fail(e);
+                return;
+            }
+            if (pending.decrementAndGet() == 0) {
+                result.complete(List.of(responses));
+            }
+        }
+
+        private Served served(RoutedRow row, String replica) {
+            Served.Builder served = Served.newBuilder()
+                    .setModel(model)
+                    .setVersion(row.version())
+                    .setReason(row.reason())
+                    .setReplica(replica);
+            if (!row.fallback()) {
+                served.setExperiment(row.decision().experiment().orElse(""))
+                        .setVariant(row.decision().variant().orElse(""));
+            }
+            return served.build();
+        }
+
+        private void failed(List<Integer> chunk, String version, Throwable failure, long started, boolean mayReroute) {
+            long nanos = System.nanoTime() - started;
+            Status status = Status.fromThrowable(failure);
+            RoutedRow first = routed[chunk.get(0)];
+            boolean pinned = first.decision().reason() == RoutingReason.PINNED;
+            boolean gone = status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.NOT_FOUND;
+            if (gone && !pinned && mayReroute && !result.isDone()) {
+                routing.afterFailure(model, version, started)
+                        .whenComplete((fresh, error) -> context.run(() -> {
+                            if (error == null && fresh.isPresent()) {
+                                reroute(chunk, fresh.get(), status, nanos);
+                            } else {
+                                failWith(chunk, version, failure, nanos, pinned);
                             }
-                            windows.recordSuccess(model, version, nanos, scores);
-                        } catch (RuntimeException e) {
-                            windows.recordFailure(model, version, chunk.size(), nanos);
-                            result.completeExceptionally(e);
-                            return;
-                        }
-                        if (pending.decrementAndGet() == 0) {
-                            result.complete(List.of(responses));
-                        }
-                    }
-
-                    @Override
-                    public void onFailure(Throwable t) {
-                        long nanos = System.nanoTime() - started;
-                        Status status = Status.fromThrowable(t);
-                        boolean pinned = first.decision().reason() == RoutingReason.PINNED;
-                        RouterException error;
-                        if (status.getCode() == Status.Code.NOT_FOUND && !pinned) {
-                            // the catalog said the version was ready; a routed version that vanished is an outage, not
-                            // the caller's mistake
-                            error = new RouterException(
-                                    RouterErrorCode.NO_REPLICA,
-                                    "version " + version + " of model " + model
-                                            + " is routed but no replica serves it: " + status.getDescription());
-                        } else {
-                            error = StatusMapper.fromUpstream(t, model, version);
-                        }
-                        if (error.code() != RouterErrorCode.INVALID_REQUEST
-                                && error.code() != RouterErrorCode.CANCELLED) {
-                            windows.recordFailure(model, version, chunk.size(), nanos);
-                        }
-                        metrics.failed(method, model, version, status.getCode().name());
-                        result.completeExceptionally(error);
-                    }
-                },
-                MoreExecutors.directExecutor());
-    }
-
-    private void recordPayload(
-            String model,
-            String version,
-            ScoreRows rows,
-            int index,
-            FeatureSchema schema,
-            ScoreResponse.Builder response,
-            RoutedRow row) {
-        List<IntToDoubleFunction> numbers = new ArrayList<>();
-        List<IntFunction<ByteString>> categories = new ArrayList<>();
-        for (FeatureSchema.Feature f : schema.features()) {
-            numbers.add(f.categorical() ? null : rows.numbers(f));
-            categories.add(f.categorical() ? rows.categories(f) : null);
+                        }));
+                return;
+            }
+            failWith(chunk, version, failure, nanos, pinned);
         }
-        payloads.record(
-                model,
-                version,
-                rows.unitId(index),
-                PayloadSampler.featuresJson(schema, index, numbers, categories),
-                response.getScore(),
-                response.getLabel(),
-                row.decision().experiment().orElse(""),
-                row.decision().variant().orElse(""));
-    }
 
-    private void recordExposure(RoutedRow row, String version, String unitId) {
-        exposures.record(new Exposure(
-                row.decision().experiment().orElseThrow(),
-                row.decision().variant().orElseThrow(),
-                version,
-                row.decision().unit().orElse(unitId), // the hashed value: the unit id or the hash attribute
-                clock.instant()));
+        private void failWith(List<Integer> chunk, String version, Throwable failure, long nanos, boolean pinned) {
+            Status status = Status.fromThrowable(failure);
+            RouterException error;
+            if (status.getCode() == Status.Code.NOT_FOUND && !pinned) {
+                // the catalog said the version was ready; a routed version that vanished is an outage, not
+                // the caller's mistake
+                error = new RouterException(
+                        RouterErrorCode.NO_REPLICA,
+                        "version " + version + " of model " + model + " is routed but no replica serves it: "
+                                + status.getDescription());
+            } else {
+                error = StatusMapper.fromUpstream(failure, model, version);
+            }
+            if (error.code() != RouterErrorCode.INVALID_REQUEST && error.code() != RouterErrorCode.CANCELLED) {
+                windows.recordFailure(model, version, chunk.size(), nanos);
+            }
+            metrics.failed(options.method(), model, version, status.getCode().name());
+            fail(error);
+        }
+
+        /** The chunk's version went away everywhere: route its rows again (they fall back) and send them once more. */
+        private void reroute(List<Integer> chunk, CatalogSnapshot.Model fresh, Status status, long nanos) {
+            List<List<Integer>> again;
+            try {
+                for (int index : chunk) {
+                    routed[index] = routing.resolve(fresh, routed[index].decision());
+                }
+                again = chunks(validatedGroups(chunk));
+            } catch (RuntimeException e) {
+                windows.recordFailure(model, routed[chunk.get(0)].decision().version(), chunk.size(), nanos);
+                metrics.failed(
+                        options.method(),
+                        model,
+                        routed[chunk.get(0)].decision().version(),
+                        status.getCode().name());
+                fail(e);
+                return;
+            }
+            pending.addAndGet(again.size() - 1);
+            for (List<Integer> part : again) {
+                send(part, false);
+            }
+        }
+
+        private void fail(Throwable error) {
+            result.completeExceptionally(error);
+        }
+
+        private void recordPayload(String version, int index, RoutedRow row, ScoreResponse.Builder response) {
+            FeatureSchema schema = row.schema();
+            List<IntToDoubleFunction> numbers = new ArrayList<>();
+            List<IntFunction<ByteString>> categories = new ArrayList<>();
+            for (FeatureSchema.Feature f : schema.features()) {
+                numbers.add(f.categorical() ? null : rows.numbers(f));
+                categories.add(f.categorical() ? rows.categories(f) : null);
+            }
+            payloads.record(
+                    model,
+                    version,
+                    rows.unitId(index),
+                    PayloadSampler.featuresJson(schema, index, numbers, categories),
+                    response.getScore(),
+                    response.getLabel(),
+                    row.fallback() ? "" : row.decision().experiment().orElse(""),
+                    row.fallback() ? "" : row.decision().variant().orElse(""));
+        }
+
+        private void recordExposure(RoutedRow row, String unitId) {
+            exposures.record(new Exposure(
+                    row.decision().experiment().orElseThrow(),
+                    row.decision().variant().orElseThrow(),
+                    row.version(),
+                    row.decision().unit().orElse(unitId), // the hashed value: the unit id or the hash attribute
+                    clock.instant()));
+        }
     }
 }

@@ -39,7 +39,7 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
                         "trellis.v1.Scoring/Score",
                         request.getModel(),
                         1,
-                        () -> executor.score(request.getModel(), List.of(request), "", false, false))
+                        () -> executor.score(request.getModel(), List.of(request), ScoreExecutor.ScoreOptions.SINGLE))
                 .whenComplete((responses, error) -> {
                     if (error != null) {
                         responseObserver.onError(StatusMapper.toStatusException(error));
@@ -77,7 +77,7 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
                         "trellis.v1.Scoring/ScoreStream",
                         request.getModel(),
                         1,
-                        () -> executor.score(request.getModel(), List.of(request), "", false, false)));
+                        () -> executor.score(request.getModel(), List.of(request), ScoreExecutor.ScoreOptions.SINGLE)));
     }
 
     @SuppressWarnings("try") // the scope only makes the span current while the upstream calls start

@@ -3,6 +3,7 @@ package dev.trellis.router.upstream;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.proto.inference.ModelMetadataRequest;
@@ -10,20 +11,31 @@ import dev.trellis.proto.inference.ModelMetadataResponse;
 import dev.trellis.proto.inference.RepositoryIndexRequest;
 import dev.trellis.proto.inference.RepositoryIndexResponse;
 import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import jakarta.inject.Inject;
 import java.io.Closeable;
+import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -33,17 +45,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Knows which models and versions the replicas serve, each version's feature schema, and each
- * replica's readiness, by polling every replica's {@code RepositoryIndex} (and, once per new
- * version, {@code ModelMetadata}) periodically and on demand.
+ * Knows which models and versions the replicas have, each version's state on each replica and its
+ * feature schema, and each replica's health, by polling every replica's {@code RepositoryIndex} and
+ * health (and, once per new version, {@code ModelMetadata}) periodically and on demand.
  *
- * <p>Why separate per-replica channels: the pool channel balances calls round-robin and hides
- * which replica answers, but ListModels must report readiness <em>per replica</em>, and a poll
- * must reach every replica, not whichever is next. These channels carry only a few small calls
- * every refresh interval, so they cost one idle HTTP/2 connection per replica and never touch
- * the data path.
+ * <p>Why separate per-replica channels: the data-path channels balance calls round-robin and hide
+ * which replica answers, but the catalog must reach every replica, not whichever is next. These
+ * channels carry only a few small calls every refresh interval, and the control plane's load and
+ * unload calls ({@link #replicaStub}); they never carry scoring traffic.
  *
- * <p>Thread-safe: readers see immutable snapshots; refreshes are serialized by a lock.
+ * <p>Thread-safe: readers see immutable snapshots; polls are serialized by a lock; on-demand
+ * refreshes are single-flight (one poll at a time, concurrent callers wait for its result, each
+ * bounded by its own deadline).
  */
 public final class ModelCatalog implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
@@ -54,10 +67,21 @@ public final class ModelCatalog implements Closeable {
     private final ScheduledExecutorService scheduler;
     private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final Map<String, FeatureSchema> schemas = new ConcurrentHashMap<>();
+    // the last index each replica answered: what an unreachable replica is known to have had
+    private final Map<String, RepositoryIndexResponse> lastIndexes = new ConcurrentHashMap<>();
     private final AtomicReference<CatalogSnapshot> snapshot = new AtomicReference<>(CatalogSnapshot.EMPTY);
     private final List<Consumer<CatalogSnapshot>> listeners = new CopyOnWriteArrayList<>();
     private final Object refreshLock = new Object();
-    private volatile long lastRefreshNanos = System.nanoTime() - ON_DEMAND_MIN_INTERVAL_NANOS;
+    private final Object demandLock = new Object();
+
+    @GuardedBy("demandLock")
+    private CompletableFuture<CatalogSnapshot> demandPoll;
+
+    @GuardedBy("demandLock")
+    private long demandPollStartNanos;
+
+    // when the poll behind the current snapshot started; polls are serialized, so this only grows
+    private volatile long completedPollStartNanos = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
     private volatile boolean closed;
 
     @Inject
@@ -80,20 +104,91 @@ public final class ModelCatalog implements Closeable {
         return snapshot.get();
     }
 
+    /** Called with every new snapshot, on the polling thread. */
     public void addListener(Consumer<CatalogSnapshot> listener) {
         listeners.add(requireNonNull(listener, "listener is null"));
     }
 
     /**
-     * Refreshes now unless a refresh finished very recently; for a request that names a model or
-     * version the last snapshot does not know (a version loaded since). Blocks up to the poll
-     * deadline.
+     * A snapshot at most half a second old, polling now if the current one is older; for a request
+     * that names a model or version the last snapshot does not know (a version loaded since).
+     * Single-flight: see {@link #refreshIfOlderThan}.
      */
     public CatalogSnapshot refreshOnDemand() {
-        if (System.nanoTime() - lastRefreshNanos >= ON_DEMAND_MIN_INTERVAL_NANOS) {
-            refreshQuietly();
+        return refreshIfOlderThan(System.nanoTime() - ON_DEMAND_MIN_INTERVAL_NANOS);
+    }
+
+    /**
+     * A snapshot from a poll that started at or after {@code notBeforeNanos} ({@link System#nanoTime}),
+     * e.g. after an upstream call that started then failed, to learn what changed. Blocks the caller
+     * at most until its own deadline (then it gets the current snapshot). See
+     * {@link #refreshIfOlderThanAsync}.
+     */
+    public CatalogSnapshot refreshIfOlderThan(long notBeforeNanos) {
+        return awaitWithinDeadline(refreshIfOlderThanAsync(notBeforeNanos));
+    }
+
+    /**
+     * Like {@link #refreshIfOlderThan} without blocking: the poll runs on the catalog's thread, so a
+     * transport thread may ask. Single-flight: while one poll is pending, callers share it instead of
+     * starting another; a caller that needs a newer poll than the pending one gets the one after it.
+     */
+    public CompletableFuture<CatalogSnapshot> refreshIfOlderThanAsync(long notBeforeNanos) {
+        CompletableFuture<CatalogSnapshot> pending;
+        synchronized (demandLock) {
+            if (completedPollStartNanos - notBeforeNanos >= 0 || closed) {
+                return CompletableFuture.completedFuture(snapshot.get());
+            }
+            if (demandPoll != null && demandPollStartNanos - notBeforeNanos >= 0) {
+                return demandPoll;
+            }
+            if (demandPoll != null) {
+                pending = demandPoll;
+            } else {
+                pending = null;
+                demandPoll = new CompletableFuture<>();
+                demandPollStartNanos = System.nanoTime();
+                CompletableFuture<CatalogSnapshot> mine = demandPoll;
+                try {
+                    scheduler.execute(() -> pollFor(mine));
+                } catch (RejectedExecutionException e) {
+                    demandPoll = null;
+                    mine.complete(snapshot.get());
+                }
+                return mine;
+            }
         }
-        return snapshot.get();
+        // the pending poll was asked for too early: the next one, once it is done
+        return pending.thenCompose(ignored -> refreshIfOlderThanAsync(notBeforeNanos));
+    }
+
+    private void pollFor(CompletableFuture<CatalogSnapshot> poll) {
+        try {
+            refreshQuietly();
+        } finally {
+            synchronized (demandLock) {
+                if (demandPoll == poll) {
+                    demandPoll = null;
+                }
+            }
+            poll.complete(snapshot.get());
+        }
+    }
+
+    private CatalogSnapshot awaitWithinDeadline(CompletableFuture<CatalogSnapshot> poll) {
+        long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(POLL_DEADLINE_MILLIS + 500);
+        Deadline deadline = Context.current().getDeadline();
+        if (deadline != null) {
+            timeoutNanos = Math.min(timeoutNanos, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+        }
+        try {
+            return poll.get(Math.max(0, timeoutNanos), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            return snapshot.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return snapshot.get();
+        }
     }
 
     /** Blocks until at least one version is servable or the timeout passes. */
@@ -127,51 +222,108 @@ public final class ModelCatalog implements Closeable {
         synchronized (refreshLock) {
             // Background work: detach from any caller's context so a cancelled request cannot cancel the poll.
             Context previous = Context.ROOT.attach();
+            long started = System.nanoTime();
             try {
                 doRefresh();
             } finally {
                 Context.ROOT.detach(previous);
-                lastRefreshNanos = System.nanoTime();
+                completedPollStartNanos = started;
             }
         }
     }
 
+    /**
+     * A stub to one replica by its name, with a deadline; for the control plane's repository calls.
+     * Empty when the last poll did not see that replica.
+     */
+    public Optional<GRPCInferenceServiceFutureStub> replicaStub(String replica, Duration deadline) {
+        return snapshot.get()
+                .replica(replica)
+                .map(r -> GRPCInferenceServiceGrpc.newFutureStub(channel(r))
+                        .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS));
+    }
+
+    /**
+     * The control channel of one replica by its name (the catalog's own, not the data path's), for
+     * the few calls that must reach every replica, such as the monitoring profiles; callers set
+     * deadlines. Empty when the last poll did not see that replica.
+     */
+    public Optional<ManagedChannel> replicaChannel(String replica) {
+        return snapshot.get().replica(replica).map(this::channel);
+    }
+
     private void doRefresh() {
-        List<String> replicas;
-        try {
-            replicas = config.targets().resolveReplicas().stream()
-                    .map(UpstreamTargets.HostPort::toString)
-                    .toList();
-        } catch (java.net.UnknownHostException e) {
-            log.warn("cannot resolve upstream replicas: {}", e.getMessage());
-            replicas = List.copyOf(channels.keySet());
+        UpstreamTargets.Resolution resolution = config.targets().resolve();
+        for (String problem : resolution.problems()) {
+            log.warn("{}", problem);
+        }
+        List<CatalogSnapshot.Replica> replicas = new ArrayList<>();
+        for (UpstreamTargets.Replica replica : resolution.replicas()) {
+            replicas.add(new CatalogSnapshot.Replica(
+                    replica.name(),
+                    new InetSocketAddress(replica.host(), replica.port()),
+                    replica.authority(),
+                    false,
+                    false));
         }
         // drop channels of replicas that left
+        Set<String> names = new HashSet<>();
+        replicas.forEach(r -> names.add(r.name()));
         for (String gone : new ArrayList<>(channels.keySet())) {
-            if (!replicas.contains(gone)) {
+            if (!names.contains(gone)) {
                 ManagedChannel channel = channels.remove(gone);
+                lastIndexes.remove(gone);
                 if (channel != null) {
                     channel.shutdownNow();
                 }
             }
         }
         Map<String, ListenableFuture<RepositoryIndexResponse>> indexes = new LinkedHashMap<>();
-        for (String replica : replicas) {
+        Map<String, ListenableFuture<HealthCheckResponse>> healths = new HashMap<>();
+        for (CatalogSnapshot.Replica replica : replicas) {
+            if (replica.address().isUnresolved()) {
+                continue;
+            }
+            ManagedChannel channel = channel(replica);
+            // a replica that was down is tried now, not after the channel's exponential backoff
+            channel.resetConnectBackoff();
             indexes.put(
-                    replica,
-                    stub(replica)
+                    replica.name(),
+                    GRPCInferenceServiceGrpc.newFutureStub(channel)
+                            .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+                            .withWaitForReady()
                             .repositoryIndex(RepositoryIndexRequest.newBuilder()
                                     .setReady(false)
                                     .build()));
+            healths.put(
+                    replica.name(),
+                    HealthGrpc.newFutureStub(channel)
+                            .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+                            .withWaitForReady()
+                            .check(HealthCheckRequest.newBuilder()
+                                    .setService(config.healthService())
+                                    .build()));
         }
-        // model -> version -> replica -> state
-        Map<String, Map<String, Map<String, CatalogSnapshot.ReplicaState>>> states = new HashMap<>();
+        // model -> version -> replica -> (state, reason)
+        Map<String, Map<String, Map<String, RepositoryIndexResponse.ModelIndex>>> states = new HashMap<>();
         Map<String, String> readyReplicaOfVersion = new HashMap<>();
-        for (Map.Entry<String, ListenableFuture<RepositoryIndexResponse>> entry : indexes.entrySet()) {
-            String replica = entry.getKey();
-            RepositoryIndexResponse index = await(entry.getValue(), replica);
-            if (index == null) {
-                continue;
+        List<CatalogSnapshot.Replica> seen = new ArrayList<>();
+        for (CatalogSnapshot.Replica replica : replicas) {
+            RepositoryIndexResponse index =
+                    indexes.containsKey(replica.name()) ? await(indexes.get(replica.name()), replica.name()) : null;
+            boolean serving = index != null && serving(healths.get(replica.name()));
+            seen.add(new CatalogSnapshot.Replica(
+                    replica.name(), replica.address(), replica.authority(), index != null, serving));
+            boolean reachable = index != null;
+            if (reachable) {
+                lastIndexes.put(replica.name(), index);
+            } else {
+                // keep the versions it had in view, as UNREACHABLE: a model whose replicas are all down is
+                // unavailable, not unknown
+                index = lastIndexes.get(replica.name());
+                if (index == null) {
+                    continue;
+                }
             }
             for (RepositoryIndexResponse.ModelIndex m : index.getModelsList()) {
                 if (m.getVersion().isEmpty()) {
@@ -179,25 +331,44 @@ public final class ModelCatalog implements Closeable {
                 }
                 states.computeIfAbsent(m.getName(), k -> new HashMap<>())
                         .computeIfAbsent(m.getVersion(), k -> new HashMap<>())
-                        .put(replica, new CatalogSnapshot.ReplicaState(m.getState(), m.getReason()));
-                if ("READY".equals(m.getState())) {
-                    readyReplicaOfVersion.putIfAbsent(m.getName() + "/" + m.getVersion(), replica);
+                        .put(
+                                replica.name(),
+                                reachable
+                                        ? m
+                                        : m.toBuilder()
+                                                .setState(CatalogSnapshot.UNREACHABLE)
+                                                .setReason("last seen " + m.getState())
+                                                .build());
+                if (reachable && ("READY".equals(m.getState()) || "STALE".equals(m.getState()))) {
+                    readyReplicaOfVersion.putIfAbsent(m.getName() + "/" + m.getVersion(), replica.name());
                 }
             }
         }
-        fetchMissingSchemas(readyReplicaOfVersion);
+        fetchMissingSchemas(readyReplicaOfVersion, seen);
 
         Map<String, CatalogSnapshot.Model> models = new HashMap<>();
-        for (Map.Entry<String, Map<String, Map<String, CatalogSnapshot.ReplicaState>>> model : states.entrySet()) {
+        for (Map.Entry<String, Map<String, Map<String, RepositoryIndexResponse.ModelIndex>>> model :
+                states.entrySet()) {
             Map<String, CatalogSnapshot.Version> versions = new HashMap<>();
-            for (Map.Entry<String, Map<String, CatalogSnapshot.ReplicaState>> version :
+            for (Map.Entry<String, Map<String, RepositoryIndexResponse.ModelIndex>> version :
                     model.getValue().entrySet()) {
-                Map<String, CatalogSnapshot.ReplicaState> perReplica = new HashMap<>(version.getValue());
-                for (String replica : replicas) {
-                    perReplica.putIfAbsent(
-                            replica,
-                            new CatalogSnapshot.ReplicaState(
-                                    indexes.containsKey(replica) ? "UNKNOWN" : "UNREACHABLE", ""));
+                Map<String, CatalogSnapshot.ReplicaState> perReplica = new HashMap<>();
+                for (CatalogSnapshot.Replica replica : seen) {
+                    RepositoryIndexResponse.ModelIndex entry =
+                            version.getValue().get(replica.name());
+                    if (entry != null) {
+                        perReplica.put(
+                                replica.name(),
+                                new CatalogSnapshot.ReplicaState(
+                                        entry.getState(), entry.getReason(), replica.serving()));
+                    } else {
+                        perReplica.put(
+                                replica.name(),
+                                new CatalogSnapshot.ReplicaState(
+                                        replica.reachable() ? CatalogSnapshot.ABSENT : CatalogSnapshot.UNREACHABLE,
+                                        "",
+                                        false));
+                    }
                 }
                 Optional<FeatureSchema> schema =
                         Optional.ofNullable(schemas.get(model.getKey() + "/" + version.getKey()));
@@ -205,14 +376,36 @@ public final class ModelCatalog implements Closeable {
             }
             models.put(model.getKey(), CatalogSnapshot.Model.of(model.getKey(), versions));
         }
-        CatalogSnapshot next = new CatalogSnapshot(replicas, models);
+        CatalogSnapshot next = new CatalogSnapshot(seen, models);
         snapshot.set(next);
         for (Consumer<CatalogSnapshot> listener : listeners) {
-            listener.accept(next);
+            try {
+                listener.accept(next);
+            } catch (RuntimeException e) {
+                log.warn("catalog listener failed: {}", e.toString());
+            }
         }
     }
 
-    private void fetchMissingSchemas(Map<String, String> readyReplicaOfVersion) {
+    private boolean serving(ListenableFuture<HealthCheckResponse> health) {
+        try {
+            return health.get(POLL_DEADLINE_MILLIS + 500, TimeUnit.MILLISECONDS).getStatus()
+                    == HealthCheckResponse.ServingStatus.SERVING;
+        } catch (ExecutionException e) {
+            // like client-side health checking: a server without the health service counts as healthy
+            return Status.fromThrowable(e.getCause()).getCode() == Status.Code.UNIMPLEMENTED;
+        } catch (TimeoutException e) {
+            health.cancel(true);
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void fetchMissingSchemas(Map<String, String> readyReplicaOfVersion, List<CatalogSnapshot.Replica> seen) {
+        Map<String, CatalogSnapshot.Replica> byName = new HashMap<>();
+        seen.forEach(r -> byName.put(r.name(), r));
         Map<String, ListenableFuture<ModelMetadataResponse>> pending = new HashMap<>();
         for (Map.Entry<String, String> e : readyReplicaOfVersion.entrySet()) {
             if (schemas.containsKey(e.getKey())) {
@@ -221,7 +414,8 @@ public final class ModelCatalog implements Closeable {
             int slash = e.getKey().lastIndexOf('/');
             pending.put(
                     e.getKey(),
-                    stub(e.getValue())
+                    GRPCInferenceServiceGrpc.newFutureStub(channel(byName.get(e.getValue())))
+                            .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
                             .modelMetadata(ModelMetadataRequest.newBuilder()
                                     .setName(e.getKey().substring(0, slash))
                                     .setVersion(e.getKey().substring(slash + 1))
@@ -260,21 +454,14 @@ public final class ModelCatalog implements Closeable {
         }
     }
 
-    private GRPCInferenceServiceFutureStub stub(String replica) {
-        return GRPCInferenceServiceGrpc.newFutureStub(replicaChannel(replica))
-                .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * The control channel of one replica (the catalog's own, not the data path's): for the few calls
-     * that must reach every replica, such as the monitoring profiles. Callers set deadlines.
-     */
-    public ManagedChannel replicaChannel(String replica) {
-        return channels.computeIfAbsent(replica, r -> {
-            UpstreamTargets.HostPort hp = UpstreamTargets.HostPort.parse(r, 8081);
-            NettyChannelBuilder builder = NettyChannelBuilder.forAddress(hp.host(), hp.port());
+    private ManagedChannel channel(CatalogSnapshot.Replica replica) {
+        return channels.computeIfAbsent(replica.name(), name -> {
+            NettyChannelBuilder builder = NettyChannelBuilder.forAddress(
+                    replica.address().getHostString(), replica.address().getPort());
             return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
+                    .overrideAuthority(replica.authority())
                     .maxInboundMessageSize(config.maxMessageSize())
+                    .intercept(config.credentials())
                     .build();
         });
     }
@@ -283,6 +470,12 @@ public final class ModelCatalog implements Closeable {
     public void close() {
         closed = true;
         scheduler.shutdownNow();
+        synchronized (demandLock) {
+            if (demandPoll != null) {
+                demandPoll.complete(snapshot.get());
+                demandPoll = null;
+            }
+        }
         for (ManagedChannel channel : channels.values()) {
             channel.shutdownNow();
         }

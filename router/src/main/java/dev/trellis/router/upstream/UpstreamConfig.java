@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 
-/** The part of {@link RouterConfig} the upstream pool and catalog use. */
+/** The part of {@link RouterConfig} the upstream channels and the catalog use. */
 public record UpstreamConfig(
         UpstreamTargets targets,
         boolean tls,
@@ -18,7 +18,8 @@ public record UpstreamConfig(
         int maxMessageSize,
         int maxAttempts,
         String healthService,
-        Duration catalogRefresh) {
+        Duration catalogRefresh,
+        Optional<String> token) {
     public UpstreamConfig {
         requireNonNull(targets, "targets is null");
         requireNonNull(ca, "ca is null");
@@ -27,6 +28,7 @@ public record UpstreamConfig(
         requireNonNull(defaultDeadline, "defaultDeadline is null");
         requireNonNull(healthService, "healthService is null");
         requireNonNull(catalogRefresh, "catalogRefresh is null");
+        requireNonNull(token, "token is null");
     }
 
     public static UpstreamConfig from(RouterConfig config) {
@@ -40,6 +42,12 @@ public record UpstreamConfig(
                 config.maxMessageSize(),
                 config.upstreamMaxAttempts(),
                 config.upstreamHealthService(),
-                config.catalogRefresh());
+                config.catalogRefresh(),
+                config.upstreamToken());
+    }
+
+    /** The interceptor that carries the upstream token on every model-server call. */
+    public UpstreamCredentials credentials() {
+        return new UpstreamCredentials(token);
     }
 }

@@ -12,12 +12,15 @@ import java.util.Map;
  *   <li>{@code round_robin} over every resolved replica;</li>
  *   <li>client-side health checking: each replica's {@code grpc.health.v1.Health/Watch} for the
  *       inference service; a NOT_SERVING replica (draining, loading) leaves the rotation;</li>
- *   <li>retry of UNAVAILABLE and CANCELLED for ModelInfer, ModelMetadata and ModelReady: scoring is
- *       idempotent, and round_robin sends the next attempt to the next healthy replica. CANCELLED
- *       is what a replica that dies abruptly (server shutdownNow) sends for the calls it was
- *       running (RST_STREAM CANCEL); a cancellation by our own caller is never retried, since
- *       grpc-java commits the call when the client cancels. Retries stay inside the call's
- *       deadline (grpc-java's retry never outlives it).</li>
+ *   <li>retry of UNAVAILABLE, CANCELLED and NOT_FOUND for ModelInfer, ModelMetadata and ModelReady:
+ *       scoring is idempotent, and round_robin sends the next attempt to the next healthy replica of
+ *       the same replica set, i.e. another replica that has the version. CANCELLED is what a
+ *       replica that dies abruptly (server shutdownNow) sends for the calls it was running
+ *       (RST_STREAM CANCEL); a cancellation by our own caller is never retried, since grpc-java
+ *       commits the call when the client cancels. NOT_FOUND: the router sends a version only to
+ *       replicas whose last poll said they have it, so a replica answering NOT_FOUND lost it since
+ *       (it restarted) and another replica of the set may still have it. Retries stay inside the
+ *       call's deadline (grpc-java's retry never outlives it).</li>
  * </ul>
  */
 public final class UpstreamServiceConfig {
@@ -34,7 +37,7 @@ public final class UpstreamServiceConfig {
                 "backoffMultiplier",
                 2.0,
                 "retryableStatusCodes",
-                List.of("UNAVAILABLE", "CANCELLED"));
+                List.of("UNAVAILABLE", "CANCELLED", "NOT_FOUND"));
         String service = GRPCInferenceServiceGrpc.SERVICE_NAME;
         Map<String, Object> methodConfig = Map.of(
                 "name",

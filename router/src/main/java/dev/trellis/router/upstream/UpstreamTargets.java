@@ -5,80 +5,112 @@ import static java.util.Objects.requireNonNull;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * Where the model-server replicas are: either a static list of {@code host:port} addresses or one
- * {@code dns:///name:port} name (a Kubernetes headless Service). The pool channel gets one target
- * string; the catalog resolves the individual replica addresses itself to poll each one.
+ * Where the model-server replicas are: any mix of {@code host:port} addresses and
+ * {@code dns:///name:port} names (Kubernetes headless Services), each {@code --upstream} a pool of its
+ * own, all merged into one catalog. A replica is named, everywhere (ListModels, served.replica, logs),
+ * by its address as configured ({@code host:port}) or, behind a DNS name, as resolved
+ * ({@code ip:port}).
  */
-public record UpstreamTargets(List<HostPort> staticAddresses, String dnsHost, int dnsPort) {
+public record UpstreamTargets(List<HostPort> staticAddresses, List<HostPort> dnsNames) {
     public UpstreamTargets {
         staticAddresses = List.copyOf(requireNonNull(staticAddresses, "staticAddresses is null"));
-        if (staticAddresses.isEmpty() == (dnsHost == null)) {
-            throw new IllegalArgumentException("give either host:port addresses or one dns:/// name");
+        dnsNames = List.copyOf(requireNonNull(dnsNames, "dnsNames is null"));
+        if (staticAddresses.isEmpty() && dnsNames.isEmpty()) {
+            throw new IllegalArgumentException("no upstream given");
         }
     }
 
-    /** Parses --upstream values: each may be a comma list; "dns:///name:port" must stand alone. */
+    /** Parses --upstream values: each may be a comma list of host:port and dns:///name:port entries. */
     public static UpstreamTargets parse(List<String> values) {
-        List<String> entries = new ArrayList<>();
+        LinkedHashSet<HostPort> addresses = new LinkedHashSet<>();
+        LinkedHashSet<HostPort> names = new LinkedHashSet<>();
         for (String value : values) {
             for (String part : value.split(",")) {
-                if (!part.isBlank()) {
-                    entries.add(part.trim());
+                String entry = part.trim();
+                if (entry.isEmpty()) {
+                    continue;
+                }
+                if (entry.toLowerCase(Locale.ROOT).startsWith("dns:")) {
+                    String rest = entry.substring("dns:".length());
+                    rest = rest.startsWith("///") ? rest.substring(3) : rest.replaceFirst("^//[^/]*/", "");
+                    names.add(HostPort.parse(rest, 8081));
+                } else {
+                    addresses.add(HostPort.parse(entry.startsWith("static:///") ? entry.substring(10) : entry, 8081));
                 }
             }
         }
-        if (entries.isEmpty()) {
-            throw new IllegalArgumentException("no upstream given");
+        return new UpstreamTargets(List.copyOf(addresses), List.copyOf(names));
+    }
+
+    /**
+     * The replicas right now: every static address as given, and a DNS lookup of every name. A name
+     * that does not resolve contributes no replica and a problem.
+     */
+    public Resolution resolve() {
+        Map<String, Replica> replicas = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (HostPort address : staticAddresses) {
+            replicas.putIfAbsent(
+                    address.toString(),
+                    new Replica(address.toString(), address.host(), address.port(), address.host()));
         }
-        List<String> dns = entries.stream()
-                .filter(e -> e.toLowerCase(Locale.ROOT).startsWith("dns:"))
-                .toList();
-        if (!dns.isEmpty()) {
-            if (entries.size() != 1) {
-                throw new IllegalArgumentException(
-                        "a dns:/// upstream cannot be mixed with other upstreams: " + entries);
+        for (HostPort name : dnsNames) {
+            try {
+                for (InetAddress ip : InetAddress.getAllByName(name.host())) {
+                    HostPort resolved = new HostPort(ip.getHostAddress(), name.port());
+                    replicas.putIfAbsent(
+                            resolved.toString(),
+                            new Replica(resolved.toString(), resolved.host(), resolved.port(), name.host()));
+                }
+            } catch (UnknownHostException e) {
+                problems.add("cannot resolve dns:///" + name + ": " + e.getMessage());
             }
-            String rest = dns.get(0).substring("dns:".length());
-            rest = rest.startsWith("///") ? rest.substring(3) : rest.replaceFirst("^//[^/]*/", "");
-            HostPort hp = HostPort.parse(rest, 8081);
-            return new UpstreamTargets(List.of(), hp.host(), hp.port());
         }
-        LinkedHashSet<HostPort> addresses = new LinkedHashSet<>();
-        for (String entry : entries) {
-            addresses.add(HostPort.parse(entry.startsWith("static:///") ? entry.substring(10) : entry, 8081));
-        }
-        return new UpstreamTargets(List.copyOf(addresses), null, 0);
+        return new Resolution(List.copyOf(replicas.values()), problems);
     }
 
-    public boolean isDns() {
-        return dnsHost != null;
+    @Override
+    public String toString() {
+        List<String> entries = new ArrayList<>();
+        staticAddresses.forEach(a -> entries.add(a.toString()));
+        dnsNames.forEach(n -> entries.add("dns:///" + n));
+        return String.join(",", entries);
     }
 
-    /** The target of the pool channel. */
-    public String channelTarget() {
-        if (isDns()) {
-            return "dns:///" + dnsHost + ":" + dnsPort;
+    /** The replicas found by {@link #resolve}, and the names that did not resolve. */
+    public record Resolution(List<Replica> replicas, List<String> problems) {
+        public Resolution {
+            replicas = List.copyOf(requireNonNull(replicas, "replicas is null"));
+            problems = List.copyOf(requireNonNull(problems, "problems is null"));
         }
-        return StaticNameResolverProvider.SCHEME + ":///"
-                + String.join(
-                        ",", staticAddresses.stream().map(HostPort::toString).toList());
     }
 
-    /** The replica addresses right now (a DNS lookup for dns targets). */
-    public List<HostPort> resolveReplicas() throws UnknownHostException {
-        if (!isDns()) {
-            return staticAddresses;
+    /**
+     * One replica.
+     *
+     * @param name how the router names it: the configured host:port, or ip:port behind a DNS name
+     * @param host what to connect to (a host name is looked up again on every catalog refresh)
+     * @param authorityHost the host TLS verifies the replica's certificate against (the DNS name for
+     *     replicas found through one)
+     */
+    public record Replica(String name, String host, int port, String authorityHost) {
+        public Replica {
+            requireNonNull(name, "name is null");
+            requireNonNull(host, "host is null");
+            requireNonNull(authorityHost, "authorityHost is null");
         }
-        List<HostPort> replicas = new ArrayList<>();
-        for (InetAddress address : InetAddress.getAllByName(dnsHost)) {
-            replicas.add(new HostPort(address.getHostAddress(), dnsPort));
+
+        /** host:port for TLS verification. */
+        public String authority() {
+            return new HostPort(authorityHost, port).toString();
         }
-        return List.copyOf(replicas);
     }
 
     /** One host:port. */

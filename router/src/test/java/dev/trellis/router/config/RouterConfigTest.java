@@ -31,6 +31,7 @@ class RouterConfigTest {
         assertThat(config.scoringToken()).isEmpty();
         assertThat(config.tlsCert()).isEmpty();
         assertThat(config.upstreamTls()).isFalse();
+        assertThat(config.upstreamToken()).isEmpty();
         assertThat(config.defaultDeadline()).isEqualTo(Duration.ofSeconds(2));
         assertThat(config.maxMessageSize()).isEqualTo(4 * 1024 * 1024);
         assertThat(config.rolloutTick()).isEqualTo(Duration.ofSeconds(1));
@@ -64,6 +65,7 @@ class RouterConfigTest {
         Path cert = Files.writeString(dir.resolve("cert.pem"), "x");
         Path key = Files.writeString(dir.resolve("key.pem"), "x");
         Path ca = Files.writeString(dir.resolve("ca.pem"), "x");
+        Path upstreamToken = Files.writeString(dir.resolve("upstream"), " replica-token\n");
 
         RouterConfig config = RouterMain.parse(
                 new String[] {
@@ -90,6 +92,8 @@ class RouterConfigTest {
                     "--upstream-tls",
                     "--upstream-ca",
                     ca.toString(),
+                    "--upstream-token-file",
+                    upstreamToken.toString(),
                     "--default-deadline",
                     "750ms",
                     "--max-message-size",
@@ -123,6 +127,7 @@ class RouterConfigTest {
         assertThat(config.tlsKey()).contains(key);
         assertThat(config.upstreamTls()).isTrue();
         assertThat(config.upstreamCa()).contains(ca);
+        assertThat(config.upstreamToken()).contains("replica-token");
         assertThat(config.defaultDeadline()).isEqualTo(Duration.ofMillis(750));
         assertThat(config.maxMessageSize()).isEqualTo(1_048_576);
         assertThat(config.rolloutTick()).isEqualTo(Duration.ofSeconds(5));
@@ -152,10 +157,17 @@ class RouterConfigTest {
     void parse_tokensFromEnvironment() {
         RouterConfig config = RouterMain.parse(
                 new String[] {"--upstream", "dns:///model-server:8081"},
-                Map.of("TRELLIS_ADMIN_TOKEN", " env-admin ", "TRELLIS_SCORING_TOKEN", ""));
+                Map.of(
+                        "TRELLIS_ADMIN_TOKEN",
+                        " env-admin ",
+                        "TRELLIS_SCORING_TOKEN",
+                        "",
+                        "TRELLIS_UPSTREAM_TOKEN",
+                        "env-upstream"));
 
         assertThat(config.adminToken()).contains("env-admin");
         assertThat(config.scoringToken()).isEqualTo(Optional.empty());
+        assertThat(config.upstreamToken()).contains("env-upstream");
         assertThat(config.upstreams()).containsExactly("dns:///model-server:8081");
     }
 

@@ -1,4 +1,4 @@
--- Trellis experiment store on PostgreSQL (Flyway migration 2), the SQLite store's schema version 3:
+-- Trellis experiment store on PostgreSQL (Flyway migration 3), the SQLite store's schema version 4:
 -- the scored rows the router logs for drift, live performance and retraining.
 
 CREATE TABLE payload_samples (

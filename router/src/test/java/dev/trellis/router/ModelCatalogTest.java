@@ -1,0 +1,94 @@
+package dev.trellis.router;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.trellis.router.upstream.CatalogSnapshot;
+import dev.trellis.router.upstream.ModelCatalog;
+import dev.trellis.router.upstream.UpstreamConfig;
+import dev.trellis.router.upstream.UpstreamTargets;
+import io.grpc.Context;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The catalog's on-demand refresh against a real replica stand-in whose polls can be held at a gate. */
+class ModelCatalogTest {
+    @Test
+    void refreshOnDemand_concurrentCallers_shareOnePoll() throws Exception {
+        try (FakeReplica replica = new FakeReplica();
+                ModelCatalog catalog = new ModelCatalog(config(replica.address()))) {
+            CountDownLatch gate = new CountDownLatch(1);
+            replica.indexGate = gate;
+            List<Thread> callers = new ArrayList<>();
+            List<CompletableFuture<CatalogSnapshot>> results = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                CompletableFuture<CatalogSnapshot> result = new CompletableFuture<>();
+                results.add(result);
+                Thread t = new Thread(() -> result.complete(catalog.refreshOnDemand()));
+                callers.add(t);
+                t.start();
+            }
+            // one poll reached the replica and is held there; every caller waits for it
+            await("one poll at the gate and eight waiting callers")
+                    .atMost(Duration.ofSeconds(30))
+                    .until(() -> replica.indexCalls.get() == 1
+                            && callers.stream().allMatch(t -> t.getState() == Thread.State.TIMED_WAITING));
+
+            gate.countDown();
+            for (CompletableFuture<CatalogSnapshot> result : results) {
+                assertThat(result.get(30, TimeUnit.SECONDS).model("m")).isPresent();
+            }
+            assertThat(replica.indexCalls.get()).isEqualTo(1);
+            // just refreshed: the next request uses that snapshot without polling
+            assertThat(catalog.refreshOnDemand().model("m")).isPresent();
+            assertThat(replica.indexCalls.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void refreshOnDemand_waiterWithShortDeadline_returnsWithoutThePoll() throws Exception {
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try (FakeReplica replica = new FakeReplica();
+                ModelCatalog catalog = new ModelCatalog(config(replica.address()))) {
+            CountDownLatch gate = new CountDownLatch(1);
+            replica.indexGate = gate;
+            CompletableFuture<CatalogSnapshot> patient = CompletableFuture.supplyAsync(catalog::refreshOnDemand);
+            await().atMost(Duration.ofSeconds(30)).until(() -> replica.indexCalls.get() == 1);
+
+            CatalogSnapshot hurried = Context.current()
+                    .withDeadlineAfter(200, TimeUnit.MILLISECONDS, timer)
+                    .call(catalog::refreshOnDemand);
+
+            assertThat(hurried.models()).as("the snapshot from before the poll").isEmpty();
+            assertThat(patient).isNotDone();
+            gate.countDown();
+            assertThat(patient.get(30, TimeUnit.SECONDS).model("m")).isPresent();
+            assertThat(replica.indexCalls.get()).isEqualTo(1);
+        } finally {
+            timer.shutdownNow();
+        }
+    }
+
+    private static UpstreamConfig config(String address) {
+        return new UpstreamConfig(
+                UpstreamTargets.parse(List.of(address)),
+                false,
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                Duration.ofSeconds(2),
+                4 * 1024 * 1024,
+                3,
+                "inference.GRPCInferenceService",
+                Duration.ofSeconds(5),
+                Optional.empty());
+    }
+}
