@@ -11,6 +11,7 @@ public final class MonitoringModule extends AbstractModule {
         bind(PayloadSampler.class).in(Singleton.class);
         bind(PayloadReads.class).in(Singleton.class);
         bind(PerformanceGauges.class).in(Singleton.class);
+        bind(OperationsGauges.class).asEagerSingleton();
         bind(MonitoringService.class).in(Singleton.class);
     }
 }
