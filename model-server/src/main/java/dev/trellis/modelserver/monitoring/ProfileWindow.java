@@ -130,6 +130,21 @@ public final class ProfileWindow {
         int from = Math.max(0, n - capacity);
         long now = clock.getAsLong();
         synchronized (lock) {
+            if (n == 1) {
+                // the interactive case: plain stores, no per-feature arraycopy calls
+                for (int f = 0; f < numeric.length; f++) {
+                    if (numeric[f] != null) {
+                        numeric[f][next] = rows.numeric(f)[0];
+                    } else {
+                        categorical[f][next] = rows.categorical(f)[0];
+                    }
+                }
+                scores[next] = rowScores[0];
+                times[next] = now;
+                next = (next + 1) % capacity;
+                size = Math.min(capacity, size + 1);
+                return;
+            }
             for (int r = from; r < n; ) {
                 int chunk = Math.min(n - r, capacity - next);
                 for (int f = 0; f < numeric.length; f++) {
