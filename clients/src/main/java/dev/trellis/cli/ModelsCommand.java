@@ -78,7 +78,7 @@ final class ModelsCommand implements Callable<Integer> {
         out.println(fmt(
                 "%s (default version %s%s)",
                 m.name(), m.defaultVersion().isEmpty() ? "none" : m.defaultVersion(), fallback));
-        Table table = new Table("  VERSION", "READY", "REPLICAS", "HELD FOR", "FEATURES");
+        Table table = new Table("  VERSION", "READY", "REPLICAS", "HELD FOR", "FEATURES", "TARGET");
         for (ModelDescription.Version v : m.versions()) {
             String replicas = v.replicas().entrySet().stream()
                     .map((Map.Entry<String, Boolean> e) -> e.getKey() + " " + replicaState(v, e.getKey(), e.getValue()))
@@ -94,7 +94,8 @@ final class ModelsCommand implements Callable<Integer> {
                             ? "-"
                             : fmt(
                                     "%d (%d numeric, %d categorical)",
-                                    v.features().size(), numeric, v.features().size() - numeric));
+                                    v.features().size(), numeric, v.features().size() - numeric),
+                    v.targetKind().name().toLowerCase(java.util.Locale.ROOT));
         }
         table.print(out);
         for (ModelDescription.Version v : m.versions()) {
@@ -195,6 +196,13 @@ final class ModelsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
+        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
+
         @Option(names = "--model", required = true, description = "Logical model name.")
         String model;
 
@@ -218,7 +226,6 @@ final class ModelsCommand implements Callable<Integer> {
     /** {@code trellis models keep}: keeps a version loaded whatever definitions name it. */
     @Command(
             name = "keep",
-            mixinStandardHelpOptions = true,
             description = "Keeps a version loaded on every replica that has it until 'models release' (admin; stored,"
                     + " survives router restarts).",
             footer = {"", "Example:", "  trellis models keep --model leads --version 4"})
@@ -233,7 +240,6 @@ final class ModelsCommand implements Callable<Integer> {
     /** {@code trellis models release}: undoes {@code models keep}. */
     @Command(
             name = "release",
-            mixinStandardHelpOptions = true,
             description = "Releases a kept version: it stays loaded while a default, experiment or rollout needs it,"
                     + " else each replica's --version-policy decides (admin).",
             footer = {"", "Example:", "  trellis models release --model leads --version 4"})

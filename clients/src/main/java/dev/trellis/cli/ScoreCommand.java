@@ -7,6 +7,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.client.FeatureSchema;
 import dev.trellis.client.ScoreResult;
+import dev.trellis.client.TargetKind;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import io.grpc.Status;
@@ -151,7 +152,11 @@ final class ScoreCommand implements Callable<Integer> {
             out.flush();
             return;
         }
-        out.println(fmt("score       %.4f   95%% interval [%.4f, %.4f]", r.score(), r.lower(), r.upper()));
+        if (r.targetKind() == TargetKind.REGRESSION) {
+            out.println(fmt("value       %.4f   95%% interval [%.4f, %.4f]", r.score(), r.lower(), r.upper()));
+        } else {
+            out.println(fmt("score       %.4f   95%% interval [%.4f, %.4f]", r.score(), r.lower(), r.upper()));
+        }
         out.println(fmt("label       %s", r.label()));
         out.println(fmt("agreement   %.3f", r.agreement()));
         if (!r.baseScores().isEmpty()) {
@@ -173,8 +178,12 @@ final class ScoreCommand implements Callable<Integer> {
         out.println(served);
         if (r.explained()) {
             out.println(fmt(
-                    "explanation logit %.4f = base %.4f + mlp %.4f + features:",
-                    r.explainedLogit(), r.baseValue(), r.mlpTerm()));
+                    r.targetKind() == TargetKind.REGRESSION
+                            ? "explanation value %.4f = base %.4f + mlp %.4f + features:"
+                            : "explanation logit %.4f = base %.4f + mlp %.4f + features:",
+                    r.explainedLogit(),
+                    r.baseValue(),
+                    r.mlpTerm()));
             r.contributions().entrySet().stream()
                     .sorted((a, b) -> Double.compare(Math.abs(b.getValue()), Math.abs(a.getValue())))
                     .forEach(e -> out.println(fmt("  %-24s %+.4f", e.getKey(), e.getValue())));

@@ -106,6 +106,7 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
      * @param heldBy why the control plane keeps the version loaded ("default", "experiment KEY/VARIANT",
      *     "rollout stable", "rollout candidate", "kept by ACTOR"); empty when it is not desired
      * @param problem for a desired version that is READY on no replica, why; empty otherwise
+     * @param targetKind what kind of target the version predicts
      */
     public record Version(
             String version,
@@ -113,7 +114,8 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
             List<FeatureSchema.Feature> features,
             Map<String, ReplicaState> states,
             List<String> heldBy,
-            String problem) {
+            String problem,
+            TargetKind targetKind) {
         /**
          * Copies the collections.
          *
@@ -123,6 +125,7 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
          * @param states the replicas' states, not null
          * @param heldBy the holders, not null
          * @param problem the problem or empty, not null
+         * @param targetKind the target kind, not null
          */
         public Version {
             requireNonNull(version, "version is null");
@@ -131,17 +134,18 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
             states = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(states, "states is null")));
             heldBy = List.copyOf(requireNonNull(heldBy, "heldBy is null"));
             requireNonNull(problem, "problem is null");
+            requireNonNull(targetKind, "targetKind is null");
         }
 
         /**
-         * A version without state details and not held.
+         * A version of a binary model without state details and not held.
          *
          * @param version the version, not null
          * @param replicas the replicas, not null
          * @param features the features, not null
          */
         public Version(String version, Map<String, Boolean> replicas, List<FeatureSchema.Feature> features) {
-            this(version, replicas, features, Map.of(), List.of(), "");
+            this(version, replicas, features, Map.of(), List.of(), "", TargetKind.BINARY);
         }
 
         static Version fromProto(ModelVersionInfo info) {
@@ -156,7 +160,14 @@ public record ModelDescription(String name, String defaultVersion, List<Version>
                     .toList();
             List<String> heldBy =
                     info.getHoldersList().stream().map(Version::describe).toList();
-            return new Version(info.getVersion(), replicas, features, states, heldBy, info.getProblem());
+            return new Version(
+                    info.getVersion(),
+                    replicas,
+                    features,
+                    states,
+                    heldBy,
+                    info.getProblem(),
+                    TargetKind.fromProto(info.getTargetKind()));
         }
 
         private static String describe(VersionHolder holder) {

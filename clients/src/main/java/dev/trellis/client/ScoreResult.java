@@ -10,20 +10,23 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The score of one row.
+ * The score of one row. What the numbers mean depends on {@link #targetKind()}.
  *
- * @param score calibrated probability of the positive class, 0..1
+ * @param score calibrated probability of the positive class, 0..1 (binary), or the predicted value (regression)
  * @param label label from the bundle's thresholds, e.g. {@code hot}, {@code warm}, {@code lukewarm}, {@code cold}
+ *     (binary), or a tier {@code A}–{@code D} (regression)
  * @param lower lower bound of the 95% interval
  * @param upper upper bound of the 95% interval
  * @param agreement how much the base models agree, 0..1
- * @param baseScores each base model's probability, by base model name
+ * @param baseScores each base model's probability (or predicted value), by base model name
  * @param explained whether the response carries an explanation (the request asked for {@code explain})
- * @param contributions per-feature contributions in log-odds, in the server's order; empty unless explained
+ * @param contributions per-feature contributions in log-odds (binary) or the target's units (regression), in the
+ *     server's order; empty unless explained
  * @param baseValue expected logit the contributions start from; 0 unless explained
  * @param mlpTerm the MLP's weighted logit, its own term; 0 unless explained
  * @param served which version served the row and why
  * @param requestId the request's {@code request_id}, possibly empty
+ * @param targetKind what kind of target the serving version predicts
  */
 public record ScoreResult(
         double score,
@@ -37,7 +40,8 @@ public record ScoreResult(
         double baseValue,
         double mlpTerm,
         Served served,
-        String requestId) {
+        String requestId,
+        TargetKind targetKind) {
     /**
      * Validates the components and makes the maps immutable.
      *
@@ -53,6 +57,7 @@ public record ScoreResult(
      * @param mlpTerm the explanation's MLP term
      * @param served the routing, not null
      * @param requestId the request id, not null
+     * @param targetKind the target kind, not null
      */
     public ScoreResult {
         requireNonNull(label, "label is null");
@@ -61,6 +66,52 @@ public record ScoreResult(
                 new LinkedHashMap<>(requireNonNull(contributions, "contributions is null")));
         requireNonNull(served, "served is null");
         requireNonNull(requestId, "requestId is null");
+        requireNonNull(targetKind, "targetKind is null");
+    }
+
+    /**
+     * A binary model's score, as before target kinds.
+     *
+     * @param score the score
+     * @param label the label, not null
+     * @param lower the interval's lower bound
+     * @param upper the interval's upper bound
+     * @param agreement the agreement
+     * @param baseScores base model scores, not null
+     * @param explained whether an explanation is present
+     * @param contributions feature contributions, not null
+     * @param baseValue the explanation's base value
+     * @param mlpTerm the explanation's MLP term
+     * @param served the routing, not null
+     * @param requestId the request id, not null
+     */
+    public ScoreResult(
+            double score,
+            String label,
+            double lower,
+            double upper,
+            double agreement,
+            Map<String, Double> baseScores,
+            boolean explained,
+            Map<String, Double> contributions,
+            double baseValue,
+            double mlpTerm,
+            Served served,
+            String requestId) {
+        this(
+                score,
+                label,
+                lower,
+                upper,
+                agreement,
+                baseScores,
+                explained,
+                contributions,
+                baseValue,
+                mlpTerm,
+                served,
+                requestId,
+                TargetKind.BINARY);
     }
 
     /**
@@ -91,7 +142,8 @@ public record ScoreResult(
                 response.getExplanation().getBaseValue(),
                 response.getExplanation().getMlpTerm(),
                 Served.fromProto(response.getServed()),
-                response.getRequestId());
+                response.getRequestId(),
+                TargetKind.fromProto(response.getTargetKind()));
     }
 
     /**

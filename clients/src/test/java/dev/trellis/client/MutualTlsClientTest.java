@@ -104,8 +104,11 @@ class MutualTlsClientTest {
 
     private static int cli(String... args) {
         CommandLine cli = TrellisCli.newCommandLine();
+        StringWriter err = new StringWriter();
         cli.setOut(new PrintWriter(new StringWriter()));
-        cli.setErr(new PrintWriter(new StringWriter()));
-        return cli.execute(args);
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args);
+        System.err.println("trellis " + String.join(" ", args) + " -> " + code + ": " + err);
+        return code;
     }
 }

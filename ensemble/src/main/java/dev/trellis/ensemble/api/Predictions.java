@@ -8,13 +8,15 @@ import java.util.Optional;
 /**
  * Ensemble output for a batch, row-aligned with the input.
  *
- * @param score calibrated probability per row
- * @param label label per row from the bundle's thresholds (hot / warm / lukewarm / cold)
+ * @param score per row, the calibrated probability (binary target) or the predicted value
+ *     (continuous target, see {@link TargetKind})
+ * @param label label per row from the bundle's thresholds (hot / warm / lukewarm / cold, or tiers
+ *     A / B / C / D for a continuous target)
  * @param lower lower bound of the 95% interval per row
  * @param upper upper bound of the 95% interval per row
- * @param agreement 1 - (max - min) of the base probabilities per row, in [0, 1]
+ * @param agreement how much the base models agree per row, in [0, 1]
  * @param baseModels base model names, column order of {@code baseScores}
- * @param baseScores per row, each base model's probability
+ * @param baseScores per row, each base model's probability (or predicted value)
  * @param explanations present when explanations were requested
  */
 public record Predictions(
@@ -42,7 +44,7 @@ public record Predictions(
     }
 
     /**
-     * Additive explanation in log-odds: for each row,
+     * Additive explanation in log-odds (in the target's units for a continuous target): for each row,
      * {@code baseValue + sum(contributions) + mlpTerm == logit} (exact up to float rounding for the
      * tree parts; the MLP is reported as one term).
      *

@@ -1,17 +1,24 @@
 package dev.trellis.ensemble.bundle;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
+import dev.trellis.ensemble.api.TargetKind;
+import dev.trellis.ensemble.api.TargetRange;
 import dev.trellis.ensemble.data.MlpEncoder;
 import dev.trellis.ensemble.data.MlpScaling;
+import dev.trellis.ensemble.data.TargetScaling;
 import dev.trellis.ensemble.model.LightgbmModel;
 import dev.trellis.ensemble.model.MlpModel;
 import dev.trellis.ensemble.model.ModelException;
 import dev.trellis.ensemble.model.XgboostModel;
+import dev.trellis.ensemble.stacking.EnsembleParts;
 import dev.trellis.ensemble.stacking.LabelThresholds;
+import dev.trellis.ensemble.stacking.LinearMetaLearner;
 import dev.trellis.ensemble.stacking.MetaLearner;
+import dev.trellis.ensemble.stacking.MetaModel;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
 import dev.trellis.ensemble.training.TrainingResult;
 import java.io.IOException;
@@ -19,12 +26,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * Reads and verifies {@code <repo>/<model>/<version>/}: bundle.json parses and has a known format
- * version, model and version match the folder, the schema is valid, every model file is present with
- * the recorded sha256, the models load, and the MLP's Java forward pass matches DL4J. Anything else
+ * version (1, or 2 for continuous targets and ensembles without the MLP), model and version match
+ * the folder, the schema is valid, every model file is present with the recorded sha256, the models
+ * load, and the MLP's Java forward pass matches DL4J. Anything else
  * is an {@link InvalidBundleException} naming the reason. Thread-safe (stateless).
  */
 public final class BundleLoader {
@@ -70,24 +79,40 @@ public final class BundleLoader {
         if (manifest == null) {
             throw new InvalidBundleException(versionDir, "unparseable " + BundleManifest.FILE_NAME + ": empty");
         }
-        if (manifest.formatVersion() != BundleManifest.FORMAT_VERSION) {
+        if (manifest.formatVersion() != BundleManifest.FORMAT_VERSION
+                && manifest.formatVersion() != BundleManifest.FORMAT_VERSION_2) {
             throw new InvalidBundleException(
                     versionDir,
                     "unknown format version " + manifest.formatVersion() + " (this build reads "
-                            + BundleManifest.FORMAT_VERSION + ")");
+                            + BundleManifest.FORMAT_VERSION + " and " + BundleManifest.FORMAT_VERSION_2 + ")");
         }
         if (manifest.model() == null
                 || manifest.schema() == null
                 || manifest.files() == null
                 || manifest.metaLearner() == null
-                || manifest.mlp() == null
                 || manifest.labelThresholds() == null) {
             throw new InvalidBundleException(
                     versionDir,
                     BundleManifest.FILE_NAME
-                            + " lacks a required field (model, schema, files, meta_learner, mlp, label_thresholds)");
+                            + " lacks a required field (model, schema, files, meta_learner, label_thresholds)");
+        }
+        if (baseModels(manifest).contains(BundleManifest.MLP) && manifest.mlp() == null) {
+            throw new InvalidBundleException(
+                    versionDir, BundleManifest.FILE_NAME + " lists the mlp base model but has no mlp section");
         }
         return manifest;
+    }
+
+    /** The base models a manifest lists; all three when it predates the field. */
+    static List<String> baseModels(BundleManifest manifest) {
+        return manifest.baseModels() == null ? StackedEnsemble.BASE_MODELS : manifest.baseModels();
+    }
+
+    /** The target kind a manifest declares; binary when it predates the field. */
+    public static TargetKind targetKind(BundleManifest manifest) {
+        return manifest.target() == null || manifest.target().kind() == null
+                ? TargetKind.BINARY
+                : TargetKind.fromWireName(manifest.target().kind());
     }
 
     private static int folderVersion(Path versionDir) {
@@ -128,35 +153,76 @@ public final class BundleLoader {
         return bytes;
     }
 
-    private static StackedEnsemble build(Path versionDir, BundleManifest manifest) {
+    private static Ensemble build(Path versionDir, BundleManifest manifest) {
         FeatureSchema schema;
         try {
             schema = manifest.schema().toSchema();
         } catch (RuntimeException e) {
             throw new InvalidBundleException(versionDir, "schema invalid: " + e.getMessage(), e);
         }
+        List<String> baseModels = baseModels(manifest);
+        boolean withMlp = baseModels.contains(BundleManifest.MLP);
         byte[] xgbBytes = verifiedFile(versionDir, manifest, BundleManifest.XGBOOST);
         byte[] lgbBytes = verifiedFile(versionDir, manifest, BundleManifest.LIGHTGBM);
-        byte[] mlpBytes = verifiedFile(versionDir, manifest, BundleManifest.MLP);
+        byte[] mlpBytes = withMlp ? verifiedFile(versionDir, manifest, BundleManifest.MLP) : null;
 
         BundleManifest.MetaJson metaJson = manifest.metaLearner();
-        MetaLearner meta;
+        TargetKind kind;
+        TargetRange range;
+        MetaModel meta;
         LabelThresholds thresholds;
         MlpEncoder encoder;
+        TargetScaling mlpTarget = TargetScaling.IDENTITY;
         try {
-            if (!StackedEnsemble.BASE_MODELS.equals(metaJson.baseModels())) {
-                throw new IllegalArgumentException("meta-learner base models must be " + StackedEnsemble.BASE_MODELS
-                        + ", not " + metaJson.baseModels());
+            kind = targetKind(manifest);
+            List<String> expected = withMlp ? StackedEnsemble.BASE_MODELS : StackedEnsemble.BASE_MODELS.subList(0, 2);
+            if (!expected.equals(baseModels)) {
+                throw new IllegalArgumentException("base models must be " + StackedEnsemble.BASE_MODELS + " or "
+                        + StackedEnsemble.BASE_MODELS.subList(0, 2) + ", not " + baseModels);
             }
-            meta = new MetaLearner(metaJson.intercept(), metaJson.weights(), metaJson.covariance());
+            if (!baseModels.equals(metaJson.baseModels())) {
+                throw new IllegalArgumentException(
+                        "meta-learner base models must be " + baseModels + ", not " + metaJson.baseModels());
+            }
+            if (manifest.formatVersion() == BundleManifest.FORMAT_VERSION && (kind != TargetKind.BINARY || !withMlp)) {
+                throw new IllegalArgumentException(
+                        "format version 1 holds only binary targets with all three base" + " models");
+            }
+            if (kind == TargetKind.BINARY) {
+                if (metaJson.kind() != null && !metaJson.kind().equals(BundleWriter.LOGISTIC)) {
+                    throw new IllegalArgumentException("a binary target needs the logistic meta-learner");
+                }
+                meta = new MetaLearner(metaJson.intercept(), metaJson.weights(), metaJson.covariance());
+                range = TargetRange.PROBABILITY;
+            } else {
+                if (!BundleWriter.LINEAR.equals(metaJson.kind()) || metaJson.halfWidth() == null) {
+                    throw new IllegalArgumentException(
+                            "a continuous target needs the linear meta-learner with its half_width");
+                }
+                meta = new LinearMetaLearner(metaJson.intercept(), metaJson.weights(), metaJson.halfWidth());
+                range = new TargetRange(
+                        manifest.target().min(), manifest.target().max());
+            }
             BundleManifest.ThresholdsJson t = manifest.labelThresholds();
             thresholds = new LabelThresholds(t.hot(), t.warm(), t.lukewarm());
-            encoder = new MlpEncoder(
-                    schema,
-                    new MlpScaling(manifest.mlp().means(), manifest.mlp().stds()));
-            if (encoder.width() != manifest.mlp().inputs()) {
-                throw new IllegalArgumentException("MLP inputs "
-                        + manifest.mlp().inputs() + " do not match the schema's one-hot width " + encoder.width());
+            encoder = null;
+            if (withMlp) {
+                BundleManifest.MlpJson mlp = manifest.mlp();
+                encoder = new MlpEncoder(
+                        schema,
+                        new MlpScaling(mlp.means(), mlp.stds()),
+                        mlp.ordinalLevels() == null ? Map.of() : mlp.ordinalLevels());
+                if (encoder.width() != mlp.inputs()) {
+                    throw new IllegalArgumentException("MLP inputs " + mlp.inputs()
+                            + " do not match the schema's encoded width " + encoder.width());
+                }
+                if (kind == TargetKind.REGRESSION) {
+                    if (mlp.targetMean() == null || mlp.targetStd() == null) {
+                        throw new IllegalArgumentException(
+                                "the MLP of a continuous target needs target_mean and" + " target_std");
+                    }
+                    mlpTarget = new TargetScaling(mlp.targetMean(), mlp.targetStd());
+                }
             }
         } catch (RuntimeException e) {
             throw new InvalidBundleException(
@@ -171,8 +237,11 @@ public final class BundleLoader {
                     versionDir,
                     "lightgbm.txt",
                     () -> LightgbmModel.load(new String(lgbBytes, StandardCharsets.UTF_8), schema.size()));
-            MlpModel mlp = load(versionDir, "mlp.zip", () -> MlpModel.load(mlpBytes, encoder.width()));
-            return new StackedEnsemble(schema, encoder, xgboost, lightgbm, mlp, meta, thresholds);
+            MlpEncoder mlpEncoder = encoder;
+            MlpModel mlp =
+                    withMlp ? load(versionDir, "mlp.zip", () -> MlpModel.load(mlpBytes, mlpEncoder.width())) : null;
+            return new EnsembleParts(kind, schema, range, xgboost, lightgbm, mlp, encoder, mlpTarget, meta, thresholds)
+                    .toEnsemble();
         } catch (RuntimeException e) {
             if (xgboost != null) {
                 xgboost.close();
@@ -195,7 +264,7 @@ public final class BundleLoader {
         }
     }
 
-    /** The ensemble's held-out test metrics recorded in {@code manifest}; empty when there are none. */
+    /** The ensemble's test metrics (AUC, Brier… or RMSE, MAE…); empty without a test split. */
     public static Map<String, Double> testMetrics(BundleManifest manifest) {
         Map<String, Double> out = new HashMap<>();
         if (manifest.metrics() != null) {

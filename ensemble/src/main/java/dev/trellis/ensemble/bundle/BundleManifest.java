@@ -1,17 +1,25 @@
 package dev.trellis.ensemble.bundle;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
-import dev.trellis.ensemble.training.TrainingOptions;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The content of {@code bundle.json} (JSON, snake_case keys). Format version {@value #FORMAT_VERSION}.
+ * The content of {@code bundle.json} (JSON, snake_case keys). Format version 1 is a binary target
+ * with all three base models, which every Trellis release reads; format version 2 adds continuous
+ * targets ({@code target.kind = "regression"}) and ensembles without the MLP ({@code base_models}),
+ * which a release that only knows version 1 must refuse rather than misread.
  *
  * @param metrics split ("out_of_fold", "test") → model ("xgboost", "lightgbm", "mlp", "ensemble") → metric → value
  * @param metricThresholds model → score threshold of its accuracy/precision/recall/F1
+ * @param target what the model predicts; absent in bundles before it existed (binary)
+ * @param baseModels the base models present, in order; absent means all three
+ * @param hyperparameters the settings the models were trained with (after tuning)
+ * @param tuning what {@code --tune} searched and chose, when it ran
+ * @param warnings the training's warnings (small data)
  */
 public record BundleManifest(
         int formatVersion,
@@ -26,8 +34,17 @@ public record BundleManifest(
         Map<String, Double> metricThresholds,
         Map<String, Map<String, Map<String, Double>>> metrics,
         DataFingerprint data,
-        TrainingOptions trainingOptions) {
+        JsonNode trainingOptions,
+        TargetJson target,
+        List<String> baseModels,
+        JsonNode hyperparameters,
+        JsonNode tuning,
+        List<String> warnings) {
+    /** The format of a binary target with all three base models. */
     public static final int FORMAT_VERSION = 1;
+    /** The format that adds continuous targets and ensembles without the MLP. */
+    public static final int FORMAT_VERSION_2 = 2;
+
     public static final String FILE_NAME = "bundle.json";
     public static final String XGBOOST = "xgboost";
     public static final String LIGHTGBM = "lightgbm";
@@ -49,7 +66,12 @@ public record BundleManifest(
                 metricThresholds,
                 metrics,
                 data,
-                trainingOptions);
+                trainingOptions,
+                target,
+                baseModels,
+                hyperparameters,
+                tuning,
+                warnings);
     }
 
     public record FileEntry(String file, String sha256) {}
@@ -93,13 +115,44 @@ public record BundleManifest(
         }
     }
 
-    /** Meta-learner: logit = intercept + Σ weights[m]·logit_m; covariance ordered (intercept, weights in base_models order). */
-    public record MetaJson(List<String> baseModels, double intercept, double[] weights, double[][] covariance) {}
+    /**
+     * Meta-learner: {@code intercept + Σ weights[m]·z_m} over {@code base_models}.
+     *
+     * @param kind "logistic" (binary target; absent in older bundles) or "linear" (continuous)
+     * @param covariance logistic: ordered (intercept, weights in base_models order)
+     * @param halfWidth linear: the 95% conformal half-width
+     * @param choice "stacked" or "single", with the base model kept alone and the reason
+     */
+    public record MetaJson(
+            List<String> baseModels,
+            double intercept,
+            double[] weights,
+            double[][] covariance,
+            String kind,
+            Double halfWidth,
+            ChoiceJson choice) {}
 
-    /** MLP input standardization per schema feature (0/1 for categorical features). */
-    public record MlpJson(int inputs, double[] means, double[] stds) {}
+    public record ChoiceJson(String kind, String base, String reason) {}
+
+    /**
+     * MLP input standardization per schema feature (0/1 for categorical features), the ordinal codes
+     * that get one-hot columns, and for a continuous target the standardization of what it learns.
+     */
+    public record MlpJson(
+            int inputs,
+            double[] means,
+            double[] stds,
+            Map<String, double[]> ordinalLevels,
+            Double targetMean,
+            Double targetStd) {}
 
     public record ThresholdsJson(double hot, double warm, double lukewarm) {}
+
+    /**
+     * What the model predicts: "binary" or "regression", and for a continuous target its training
+     * rows' range and mean (the baseline of {@code trellis evaluate}).
+     */
+    public record TargetJson(String kind, double min, double max, Double mean) {}
 
     public record DataFingerprint(String file, String sha256, int rows, int positives, int trainRows, int testRows) {}
 }

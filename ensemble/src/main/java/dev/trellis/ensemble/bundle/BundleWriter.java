@@ -1,9 +1,15 @@
 package dev.trellis.ensemble.bundle;
 
-import dev.trellis.ensemble.metrics.MetricSet;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.trellis.ensemble.api.TargetKind;
+import dev.trellis.ensemble.stacking.EnsembleParts;
 import dev.trellis.ensemble.stacking.LabelThresholds;
+import dev.trellis.ensemble.stacking.LinearMetaLearner;
 import dev.trellis.ensemble.stacking.MetaLearner;
-import dev.trellis.ensemble.stacking.StackedEnsemble;
+import dev.trellis.ensemble.stacking.MetaModel;
+import dev.trellis.ensemble.stacking.MetaSelection;
+import dev.trellis.ensemble.training.TrainingOptions;
 import dev.trellis.ensemble.training.TrainingResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,45 +47,71 @@ public final class BundleWriter {
         Path temp = modelDir.resolve(".tmp-" + UUID.randomUUID());
         Files.createDirectory(temp);
         try {
-            StackedEnsemble ensemble = result.ensemble();
+            EnsembleParts parts = result.parts();
             Map<String, BundleManifest.FileEntry> files = new LinkedHashMap<>();
             Path xgb = temp.resolve(BundleManifest.MODEL_FILES.get(BundleManifest.XGBOOST));
-            ensemble.xgboost().save(xgb);
+            parts.xgboost().save(xgb);
+            files.put(BundleManifest.XGBOOST, entry(xgb));
             Path lgb = temp.resolve(BundleManifest.MODEL_FILES.get(BundleManifest.LIGHTGBM));
-            Files.writeString(lgb, ensemble.lightgbm().modelText());
-            Path mlp = temp.resolve(BundleManifest.MODEL_FILES.get(BundleManifest.MLP));
-            ensemble.mlp().save(mlp);
-            for (Path file : new Path[] {xgb, lgb, mlp}) {
-                String key = BundleManifest.MODEL_FILES.entrySet().stream()
-                        .filter(e -> e.getValue().equals(file.getFileName().toString()))
-                        .findFirst()
-                        .orElseThrow()
-                        .getKey();
-                files.put(key, new BundleManifest.FileEntry(file.getFileName().toString(), Checksums.sha256(file)));
+            Files.writeString(lgb, parts.lightgbm().modelText());
+            files.put(BundleManifest.LIGHTGBM, entry(lgb));
+            BundleManifest.MlpJson mlpJson = null;
+            if (parts.mlp() != null) {
+                Path mlp = temp.resolve(BundleManifest.MODEL_FILES.get(BundleManifest.MLP));
+                parts.mlp().save(mlp);
+                files.put(BundleManifest.MLP, entry(mlp));
+                boolean regression = parts.kind() == TargetKind.REGRESSION;
+                Map<String, double[]> levels = parts.mlpEncoder().levels();
+                mlpJson = new BundleManifest.MlpJson(
+                        parts.mlp().inputs(),
+                        parts.mlpEncoder().scaling().means(),
+                        parts.mlpEncoder().scaling().stds(),
+                        levels.isEmpty() ? null : levels,
+                        regression ? parts.mlpTarget().mean() : null,
+                        regression ? parts.mlpTarget().std() : null);
             }
             files.put(BaselineFile.KEY, BaselineFile.write(temp, result.baseline()));
-            MetaLearner meta = ensemble.metaLearner();
-            LabelThresholds thresholds = ensemble.thresholds();
+            MetaModel meta = parts.meta();
+            LabelThresholds thresholds = parts.thresholds();
             Map<String, Map<String, Map<String, Double>>> metrics = new LinkedHashMap<>();
-            for (Map.Entry<String, Map<String, MetricSet>> split :
-                    result.metrics().entrySet()) {
-                Map<String, Map<String, Double>> byModel = new LinkedHashMap<>();
-                split.getValue().forEach((name, set) -> byModel.put(name, set.toMap()));
-                metrics.put(split.getKey(), byModel);
-            }
+            result.metrics().forEach((split, byModel) -> {
+                Map<String, Map<String, Double>> maps = new LinkedHashMap<>();
+                byModel.forEach((name, set) -> maps.put(name, set.toMap()));
+                metrics.put(split, maps);
+            });
+            result.regressionMetrics().forEach((split, byModel) -> {
+                Map<String, Map<String, Double>> maps = new LinkedHashMap<>();
+                byModel.forEach((name, set) -> maps.put(name, set.toMap()));
+                metrics.put(split, maps);
+            });
+            MetaSelection.Choice choice = result.metaChoice();
+            BundleManifest.MetaJson metaJson = meta instanceof MetaLearner logistic
+                    ? new BundleManifest.MetaJson(
+                            parts.baseModels(),
+                            logistic.intercept(),
+                            logistic.weights(),
+                            logistic.covariance(),
+                            LOGISTIC,
+                            null,
+                            choice(choice))
+                    : new BundleManifest.MetaJson(
+                            parts.baseModels(),
+                            meta.intercept(),
+                            meta.weights(),
+                            null,
+                            LINEAR,
+                            ((LinearMetaLearner) meta).halfWidth(),
+                            choice(choice));
+            boolean classic = parts.kind() == TargetKind.BINARY && parts.mlp() != null;
             BundleManifest manifest = new BundleManifest(
-                    BundleManifest.FORMAT_VERSION,
+                    classic ? BundleManifest.FORMAT_VERSION : BundleManifest.FORMAT_VERSION_2,
                     model,
                     0,
                     Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-                    BundleManifest.SchemaJson.of(ensemble.schema()),
+                    BundleManifest.SchemaJson.of(parts.schema()),
                     files,
-                    new BundleManifest.MetaJson(
-                            StackedEnsemble.BASE_MODELS, meta.intercept(), meta.weights(), meta.covariance()),
-                    new BundleManifest.MlpJson(
-                            ensemble.mlp().inputs(),
-                            ensemble.mlpEncoder().scaling().means(),
-                            ensemble.mlpEncoder().scaling().stds()),
+                    metaJson,
+                    mlpJson,
                     new BundleManifest.ThresholdsJson(thresholds.hot(), thresholds.warm(), thresholds.lukewarm()),
                     result.metricThresholds(),
                     metrics,
@@ -90,12 +122,52 @@ public final class BundleWriter {
                             result.positives(),
                             result.trainRows(),
                             result.testRows()),
-                    result.options());
+                    trainingOptions(result),
+                    new BundleManifest.TargetJson(
+                            parts.kind().wireName(),
+                            parts.range().min(),
+                            parts.range().max(),
+                            parts.kind() == TargetKind.REGRESSION ? result.targetMean() : null),
+                    parts.baseModels(),
+                    Json.mapper().valueToTree(result.params()),
+                    result.tuning()
+                            .map(t -> (JsonNode) Json.mapper().valueToTree(t))
+                            .orElse(null),
+                    result.warnings().isEmpty() ? null : result.warnings());
             return publish(modelDir, temp, manifest);
         } catch (IOException | RuntimeException e) {
             deleteRecursively(temp);
             throw e;
         }
+    }
+
+    static final String LOGISTIC = "logistic";
+    static final String LINEAR = "linear";
+
+    private static BundleManifest.FileEntry entry(Path file) throws IOException {
+        return new BundleManifest.FileEntry(file.getFileName().toString(), Checksums.sha256(file));
+    }
+
+    private static BundleManifest.ChoiceJson choice(MetaSelection.Choice choice) {
+        return new BundleManifest.ChoiceJson(
+                choice.kind(), choice.base().isEmpty() ? null : choice.base(), choice.reason());
+    }
+
+    /** The options as given (the settings used are under hyperparameters), plus the folds used. */
+    private static JsonNode trainingOptions(TrainingResult result) {
+        TrainingOptions options = result.options();
+        ObjectNode node = Json.mapper().createObjectNode();
+        node.put("folds", options.folds());
+        node.put("folds_used", result.folds());
+        node.put("seed", options.seed());
+        node.put("test_fraction", options.testFraction());
+        node.put("threads", options.threads());
+        node.put("tune", options.tune());
+        if (options.tune()) {
+            node.put("tune_budget_seconds", options.tuneBudget().toSeconds());
+        }
+        result.mlpSkipped().ifPresent(reason -> node.put("mlp_skipped", reason));
+        return node;
     }
 
     /** Writes bundle.json for the next free version into {@code temp} and renames {@code temp} to it. */

@@ -50,4 +50,30 @@ public final class MetricsTable {
         }
         return out.toString();
     }
+
+    /** The regression form: RMSE, MAE and R² per model, with the predict-the-mean baseline. */
+    public static String formatRegression(String title, Map<String, RegressionMetricSet> byModel) {
+        StringBuilder out = new StringBuilder();
+        RegressionMetricSet any = byModel.values().iterator().next();
+        out.append(String.format(
+                Locale.ROOT,
+                "%s (%d rows; baseline = predict the training mean: RMSE %.4f, MAE %.4f)%n",
+                title,
+                any.rows(),
+                any.baselineRmse(),
+                any.baselineMae()));
+        out.append(String.format(Locale.ROOT, "%-9s %10s %10s %8s %9s%n", "model", "RMSE", "MAE", "R2", "coverage"));
+        for (Map.Entry<String, RegressionMetricSet> entry : byModel.entrySet()) {
+            RegressionMetricSet m = entry.getValue();
+            out.append(String.format(
+                    Locale.ROOT,
+                    "%-9s %10.4f %10.4f %8.4f %9s%n",
+                    entry.getKey(),
+                    m.rmse(),
+                    m.mae(),
+                    m.r2(),
+                    Double.isNaN(m.coverage()) ? "-" : String.format(Locale.ROOT, "%.4f", m.coverage())));
+        }
+        return out.toString();
+    }
 }

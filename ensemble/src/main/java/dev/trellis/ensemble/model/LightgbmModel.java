@@ -22,13 +22,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A LightGBM binary booster. Scoring and explanations walk the model's trees in Java ({@link Forest},
- * read from lightgbm.txt), checked against LightGBM when the model loads: raw scores within
+ * A LightGBM booster, binary (raw scores are log-odds) or regression (raw scores are the predicted
+ * values). Scoring and explanations walk the model's trees in Java ({@link Forest}, read from
+ * lightgbm.txt), checked against LightGBM when the model loads: raw scores within
  * {@link #VERIFY_TOLERANCE}, contributions within {@link ForestCheck#CONTRIBUTION_TOLERANCE}. A
  * model that fails a check keeps LightGBM for that part: batches use {@code
  * LGBM_BoosterPredictForMat} (one native call, one thread); single rows use LightGBM's fast
  * single-row predictor, with one {@code FastConfig} per calling thread because a FastConfig must not
- * be shared between threads. Raw scores are log-odds.
+ * be shared between threads.
  * Thread-safe; {@link #close()} waits for calls in flight.
  */
 public final class LightgbmModel implements AutoCloseable {
@@ -105,33 +106,33 @@ public final class LightgbmModel implements AutoCloseable {
         this.fastHandle = handle;
     }
 
+    /** What the booster learns: a binary target (raw scores are log-odds) or a continuous one. */
+    public enum Objective {
+        BINARY("binary", "binary_logloss"),
+        REGRESSION("regression", "l2");
+
+        private final String name;
+        private final String metric;
+
+        Objective(String name, String metric) {
+            this.name = name;
+            this.metric = metric;
+        }
+    }
+
+    /** A binary booster on 0/1 labels. */
     public static LightgbmModel train(Matrix x, float[] labels, int[] categoricalColumns, Params params) {
-        String datasetParams = "max_bin=255 verbose=-1"
-                + (categoricalColumns.length == 0
-                        ? ""
-                        : " categorical_feature="
-                                + Arrays.stream(categoricalColumns)
-                                        .mapToObj(Integer::toString)
-                                        .collect(Collectors.joining(",")));
-        String boosterParams = String.format(
-                Locale.ROOT,
-                "objective=binary deterministic=true force_row_wise=true seed=%d num_threads=%d learning_rate=%s num_leaves=%d max_depth=%d "
-                        + "min_data_in_leaf=%d feature_fraction=%s bagging_fraction=%s bagging_freq=%d lambda_l2=%s verbose=-1 %s",
-                params.seed(),
-                params.threads(),
-                params.learningRate(),
-                params.numLeaves(),
-                params.maxDepth(),
-                params.minDataInLeaf(),
-                params.featureFraction(),
-                params.baggingFraction(),
-                params.baggingFraction() < 1 ? 1 : 0,
-                params.lambdaL2(),
-                datasetParams);
+        return train(x, labels, categoricalColumns, params, Objective.BINARY);
+    }
+
+    /** A booster of up to {@code params.rounds()} rounds; raw scores are log-odds or predicted values. */
+    public static LightgbmModel train(
+            Matrix x, float[] targets, int[] categoricalColumns, Params params, Objective objective) {
+        String datasetParams = datasetParams(categoricalColumns);
         try (LGBMDataset dataset =
                 LGBMDataset.createFromMat(x.values(), x.rows(), x.cols(), true, datasetParams, null)) {
-            dataset.setField("label", labels);
-            try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams)) {
+            dataset.setField("label", targets);
+            try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams(params, objective, datasetParams))) {
                 for (int i = 0; i < params.rounds(); i++) {
                     if (training.updateOneIter()) {
                         break;
@@ -143,6 +144,71 @@ public final class LightgbmModel implements AutoCloseable {
         } catch (LGBMException e) {
             throw new ModelException("LightGBM training failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Trains on {@code x} for up to {@code params.rounds()} rounds, evaluating the validation rows
+     * after each, and stops {@code patience} rounds after the best one. The booster is discarded.
+     * The loss is the mean log loss (binary) or mean squared error (regression).
+     */
+    public static EarlyStopping validate(
+            Matrix x,
+            float[] targets,
+            Matrix validation,
+            float[] validationTargets,
+            int[] categoricalColumns,
+            Params params,
+            Objective objective,
+            int patience) {
+        String datasetParams = datasetParams(categoricalColumns);
+        try (LGBMDataset dataset =
+                        LGBMDataset.createFromMat(x.values(), x.rows(), x.cols(), true, datasetParams, null);
+                LGBMDataset val = LGBMDataset.createFromMat(
+                        validation.values(), validation.rows(), validation.cols(), true, datasetParams, dataset)) {
+            dataset.setField("label", targets);
+            val.setField("label", validationTargets);
+            try (LGBMBooster training = LGBMBooster.create(dataset, boosterParams(params, objective, datasetParams))) {
+                training.addValidData(val);
+                // a booster that can no longer split keeps its loss, so patience ends the curve
+                return EarlyStopping.track(params.rounds(), patience, validation.rows(), round -> {
+                    training.updateOneIter();
+                    return training.getEval(1)[0];
+                });
+            }
+        } catch (LGBMException e) {
+            throw new ModelException("LightGBM training failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static String datasetParams(int[] categoricalColumns) {
+        return "max_bin=255 verbose=-1"
+                + (categoricalColumns.length == 0
+                        ? ""
+                        : " categorical_feature="
+                                + Arrays.stream(categoricalColumns)
+                                        .mapToObj(Integer::toString)
+                                        .collect(Collectors.joining(",")));
+    }
+
+    private static String boosterParams(Params params, Objective objective, String datasetParams) {
+        return String.format(
+                Locale.ROOT,
+                "objective=%s metric=%s deterministic=true force_row_wise=true seed=%d num_threads=%d learning_rate=%s"
+                        + " num_leaves=%d max_depth=%d min_data_in_leaf=%d feature_fraction=%s bagging_fraction=%s"
+                        + " bagging_freq=%d lambda_l2=%s verbose=-1 %s",
+                objective.name,
+                objective.metric,
+                params.seed(),
+                params.threads(),
+                params.learningRate(),
+                params.numLeaves(),
+                params.maxDepth(),
+                params.minDataInLeaf(),
+                params.featureFraction(),
+                params.baggingFraction(),
+                params.baggingFraction() < 1 ? 1 : 0,
+                params.lambdaL2(),
+                datasetParams);
     }
 
     public static LightgbmModel load(String modelText, int features) {

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads the trees of a LightGBM binary model from its text form ({@code lightgbm.txt}) into a
+ * Reads the trees of a LightGBM binary or regression model from its text form ({@code lightgbm.txt}) into a
  * {@link Forest}. LightGBM's rules, as its {@code Tree::Decision} applies them to a row converted to
  * double:
  * <ul>
@@ -37,7 +37,8 @@ final class LightgbmTrees {
             put(header, lines[line++]);
         }
         String objective = header.getOrDefault("objective", "");
-        if (!objective.equals("binary") && !objective.startsWith("binary ")) {
+        // binary raw scores are log-odds, regression ones the predicted values: both are the leaf sum
+        if (!isObjective(objective, "binary") && !isObjective(objective, "regression")) {
             throw new IOException("unsupported objective " + objective);
         }
         if (!header.getOrDefault("num_tree_per_iteration", "1").equals("1")) {
@@ -63,6 +64,10 @@ final class LightgbmTrees {
             throw new IOException("no trees");
         }
         return new Forest(features, false, 0f, trees);
+    }
+
+    private static boolean isObjective(String objective, String name) {
+        return objective.equals(name) || objective.startsWith(name + " ");
     }
 
     private static Forest.Tree tree(Map<String, String> fields) throws IOException {

@@ -24,17 +24,39 @@ import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
- * The MLP base model: dense 64 → 32 → 16 (ReLU) → 1 (sigmoid), cross-entropy loss, Adam. Trained
- * with DL4J; scored by a plain-Java forward pass over weights extracted from the network (about 8k
- * multiply-adds per row, far below ND4J's per-op overhead), checked against DL4J's own output when
- * built. Scoring is thread-safe and allocation-light; the DL4J network is kept only for saving.
+ * The MLP base model: dense 64 → 32 → 16 (ReLU) → 1, Adam, with a sigmoid output and cross-entropy
+ * loss for a binary target, or an identity output and squared error for a continuous one (whose
+ * targets the caller standardizes). Trained with DL4J; scored by a plain-Java forward pass over
+ * weights extracted from the network (about 8k multiply-adds per row, far below ND4J's per-op
+ * overhead), checked against DL4J's own output when built. Scoring is thread-safe and
+ * allocation-light; the DL4J network is kept only for saving.
  */
 public final class MlpModel {
     public static final int[] HIDDEN = {64, 32, 16};
     /** Largest allowed difference between the Java forward pass and DL4J, in probability. */
     public static final double VERIFY_TOLERANCE = 1e-5;
 
-    public record Params(int epochs, int batchSize, double learningRate, double l2, long seed) {}
+    /**
+     * @param dropout share of each hidden layer's inputs dropped in training (0 = none); scoring
+     *     needs no correction because DL4J scales the kept activations while training
+     */
+    public record Params(int epochs, int batchSize, double learningRate, double l2, double dropout, long seed) {
+        public Params {
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw new IllegalArgumentException("dropout must be in [0, 1)");
+            }
+        }
+
+        public Params(int epochs, int batchSize, double learningRate, double l2, long seed) {
+            this(epochs, batchSize, learningRate, l2, 0, seed);
+        }
+    }
+
+    /** What the network learns: a binary target (sigmoid output) or a standardized continuous one. */
+    public enum Objective {
+        LOGISTIC,
+        SQUARED_ERROR
+    }
 
     private final MultiLayerNetwork network;
     private final int inputs;
@@ -44,6 +66,8 @@ public final class MlpModel {
     private final int widest;
     /** Rows per block in {@link #logits(MlpEncoder.SparseRows)} (the code spells out four). */
     private static final int BLOCK = 4;
+
+    private final boolean linearOutput;
 
     private MlpModel(MultiLayerNetwork network, int inputs) {
         this.network = requireNonNull(network, "network is null");
@@ -83,74 +107,132 @@ public final class MlpModel {
             max = Math.max(max, size);
         }
         this.widest = max;
+        this.linearOutput = network.getLayer(layers - 1).conf().getLayer()
+                        instanceof org.deeplearning4j.nn.conf.layers.BaseLayer output
+                && output.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationIdentity;
     }
 
+    /** A classifier on 0/1 labels. */
     public static MlpModel train(Matrix x, float[] labels, Params params) {
+        return train(x, labels, params, Objective.LOGISTIC);
+    }
+
+    /** A network trained for {@code params.epochs()} epochs. */
+    public static MlpModel train(Matrix x, float[] targets, Params params, Objective objective) {
+        MultiLayerNetwork network = network(x.cols(), params, objective);
+        Random random = new Random(params.seed());
+        int[] order = order(x.rows());
+        for (int epoch = 0; epoch < params.epochs(); epoch++) {
+            epoch(network, x, targets, params.batchSize(), order, random);
+        }
+        MlpModel model = new MlpModel(network, x.cols());
+        model.verify();
+        return model;
+    }
+
+    /**
+     * Trains for up to {@code params.epochs()} epochs, evaluating the validation rows after each,
+     * and stops {@code patience} epochs after the best one. The network is discarded. The loss is
+     * the mean log loss (binary) or mean squared error in the units of the given targets.
+     */
+    public static EarlyStopping validate(
+            Matrix x,
+            float[] targets,
+            Matrix validation,
+            float[] validationTargets,
+            Params params,
+            Objective objective,
+            int patience) {
+        MultiLayerNetwork network = network(x.cols(), params, objective);
+        Random random = new Random(params.seed());
+        int[] order = order(x.rows());
+        INDArray inputs = Nd4j.create(validation.values(), new long[] {validation.rows(), validation.cols()}, 'c');
+        return EarlyStopping.<RuntimeException>track(params.epochs(), patience, validation.rows(), epoch -> {
+            epoch(network, x, targets, params.batchSize(), order, random);
+            INDArray output = network.output(inputs, false);
+            double loss = 0;
+            for (int r = 0; r < validation.rows(); r++) {
+                double y = validationTargets[r];
+                double p = output.getDouble(r, 0);
+                if (objective == Objective.LOGISTIC) {
+                    double clipped = Math.min(1 - 1e-15, Math.max(1e-15, p));
+                    loss -= y == 1 ? Math.log(clipped) : Math.log(1 - clipped);
+                } else {
+                    loss += (p - y) * (p - y);
+                }
+            }
+            return loss / validation.rows();
+        });
+    }
+
+    private static MultiLayerNetwork network(int inputs, Params params, Objective objective) {
         // the matrices are tiny (batch x 64): OpenMP fan-out costs more than it saves, and spinning
         // worker threads hurt everything else on a shared machine
         Nd4j.getEnvironment().setMaxThreads(1);
         Nd4j.factory().blas().setMaxThreads(1);
-        MultiLayerConfiguration configuration = new NeuralNetConfiguration.Builder()
+        boolean logistic = objective == Objective.LOGISTIC;
+        NeuralNetConfiguration.ListBuilder layers = new NeuralNetConfiguration.Builder()
                 .seed(params.seed())
                 .dataType(DataType.FLOAT)
                 .updater(new Adam(params.learningRate()))
                 .weightInit(WeightInit.XAVIER)
                 .l2(params.l2())
-                .list()
-                .layer(new DenseLayer.Builder()
-                        .nIn(x.cols())
-                        .nOut(HIDDEN[0])
-                        .activation(Activation.RELU)
-                        .build())
-                .layer(new DenseLayer.Builder()
-                        .nIn(HIDDEN[0])
-                        .nOut(HIDDEN[1])
-                        .activation(Activation.RELU)
-                        .build())
-                .layer(new DenseLayer.Builder()
-                        .nIn(HIDDEN[1])
-                        .nOut(HIDDEN[2])
-                        .activation(Activation.RELU)
-                        .build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.XENT)
-                        .nIn(HIDDEN[2])
+                .list();
+        int in = inputs;
+        for (int width : HIDDEN) {
+            DenseLayer.Builder dense =
+                    new DenseLayer.Builder().nIn(in).nOut(width).activation(Activation.RELU);
+            if (params.dropout() > 0) {
+                // DL4J takes the probability of keeping an input
+                dense.dropOut(1 - params.dropout());
+            }
+            layers.layer(dense.build());
+            in = width;
+        }
+        MultiLayerConfiguration configuration = layers.layer(new OutputLayer.Builder(
+                                logistic ? LossFunctions.LossFunction.XENT : LossFunctions.LossFunction.MSE)
+                        .nIn(in)
                         .nOut(1)
-                        .activation(Activation.SIGMOID)
+                        .activation(logistic ? Activation.SIGMOID : Activation.IDENTITY)
                         .build())
                 .build();
         MultiLayerNetwork network = new MultiLayerNetwork(configuration);
         network.init();
-        int rows = x.rows();
-        int cols = x.cols();
+        return network;
+    }
+
+    private static int[] order(int rows) {
         int[] order = new int[rows];
         for (int i = 0; i < rows; i++) {
             order[i] = i;
         }
-        Random random = new Random(params.seed());
-        for (int epoch = 0; epoch < params.epochs(); epoch++) {
-            for (int i = rows - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                int swap = order[i];
-                order[i] = order[j];
-                order[j] = swap;
-            }
-            for (int start = 0; start < rows; start += params.batchSize()) {
-                int n = Math.min(params.batchSize(), rows - start);
-                float[] features = new float[n * cols];
-                float[] targets = new float[n];
-                for (int k = 0; k < n; k++) {
-                    int row = order[start + k];
-                    System.arraycopy(x.values(), row * cols, features, k * cols, cols);
-                    targets[k] = labels[row];
-                }
-                network.fit(new DataSet(
-                        Nd4j.create(features, new long[] {n, cols}, 'c'),
-                        Nd4j.create(targets, new long[] {n, 1}, 'c')));
-            }
+        return order;
+    }
+
+    /** One pass over the rows in a fresh seeded order, in minibatches. */
+    private static void epoch(
+            MultiLayerNetwork network, Matrix x, float[] targets, int batchSize, int[] order, Random random) {
+        int rows = x.rows();
+        int cols = x.cols();
+        for (int i = rows - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int swap = order[i];
+            order[i] = order[j];
+            order[j] = swap;
         }
-        MlpModel model = new MlpModel(network, cols);
-        model.verify();
-        return model;
+        for (int start = 0; start < rows; start += batchSize) {
+            int n = Math.min(batchSize, rows - start);
+            float[] features = new float[n * cols];
+            float[] batchTargets = new float[n];
+            for (int k = 0; k < n; k++) {
+                int row = order[start + k];
+                System.arraycopy(x.values(), row * cols, features, k * cols, cols);
+                batchTargets[k] = targets[row];
+            }
+            network.fit(new DataSet(
+                    Nd4j.create(features, new long[] {n, cols}, 'c'),
+                    Nd4j.create(batchTargets, new long[] {n, 1}, 'c')));
+        }
     }
 
     public static MlpModel load(byte[] zip, int inputs) {
@@ -177,7 +259,10 @@ public final class MlpModel {
         return inputs;
     }
 
-    /** Pre-sigmoid output (log-odds) per row, computed in Java. */
+    /**
+     * The last layer's output before its activation, per row, computed in Java: log-odds for a
+     * classifier, the (standardized) predicted value for a regressor.
+     */
     public double[] logits(Matrix x) {
         if (x.cols() != inputs) {
             throw new IllegalArgumentException("expected " + inputs + " columns, got " + x.cols());
@@ -227,8 +312,8 @@ public final class MlpModel {
         for (; start < rows; start++) {
             int hidden = sizes[1];
             System.arraycopy(biases[0], 0, one, 0, hidden);
-            for (int f = 0; f < x.features(); f++) {
-                int k = start * x.features() + f;
+            for (int f = 0; f < x.slots(); f++) {
+                int k = start * x.slots() + f;
                 accumulate(one, x.index()[k], x.value()[k], hidden);
             }
             if (weights.length > 1) {
@@ -241,7 +326,7 @@ public final class MlpModel {
 
     /** The first layer's activations of rows start..start+3 into {@code a}, from the compact inputs. */
     private void firstLayer(MlpEncoder.SparseRows x, int start, double[][] a) {
-        int features = x.features();
+        int features = x.slots(); // pairs per row
         int[] index = x.index();
         float[] value = x.value();
         int hidden = sizes[1];
@@ -386,7 +471,7 @@ public final class MlpModel {
         INDArray dl4j = network.output(Nd4j.create(probe, new long[] {rows, inputs}, 'c'), false);
         for (int r = 0; r < rows; r++) {
             double expected = dl4j.getDouble(r, 0);
-            double actual = 1 / (1 + Math.exp(-java[r]));
+            double actual = linearOutput ? java[r] : 1 / (1 + Math.exp(-java[r]));
             if (!(Math.abs(expected - actual) <= VERIFY_TOLERANCE)) {
                 throw new ModelException(
                         "MLP forward pass differs from DL4J on probe row " + r + ": " + actual + " vs " + expected);

@@ -35,8 +35,8 @@ public final class XgboostModel implements AutoCloseable {
             int threads,
             long seed) {}
 
-    private static final int[] ALL_TREES = {0, 0};
     private static final Logger log = LoggerFactory.getLogger(XgboostModel.class);
+    private static final int[] ALL_TREES = {0, 0};
 
     /** Batches up to this many rows are scored by the Java tree walker, larger ones natively. */
     public static final int JAVA_PATH_MAX_ROWS = 32;
@@ -103,24 +103,33 @@ public final class XgboostModel implements AutoCloseable {
         return javaExplanations;
     }
 
+    /** What the booster learns: a binary target (log-odds margins) or a continuous one (values). */
+    public enum Objective {
+        LOGISTIC("binary:logistic", "logloss"),
+        SQUARED_ERROR("reg:squarederror", "rmse");
+
+        private final String name;
+        private final String metric;
+
+        Objective(String name, String metric) {
+            this.name = name;
+            this.metric = metric;
+        }
+    }
+
+    /** A binary:logistic booster on 0/1 labels. */
     public static XgboostModel train(Matrix x, float[] labels, Params params) {
+        return train(x, labels, params, Objective.LOGISTIC);
+    }
+
+    /** A booster of {@code params.rounds()} rounds; margins are log-odds or predicted values. */
+    public static XgboostModel train(Matrix x, float[] targets, Params params, Objective objective) {
         try {
             DMatrix train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
             try {
-                train.setLabel(labels);
-                Map<String, Object> config = new HashMap<>();
-                config.put("objective", "binary:logistic");
-                config.put("tree_method", "hist");
-                config.put("max_depth", params.maxDepth());
-                config.put("eta", params.eta());
-                config.put("subsample", params.subsample());
-                config.put("colsample_bytree", params.colsampleByTree());
-                config.put("min_child_weight", params.minChildWeight());
-                config.put("lambda", params.lambda());
-                config.put("nthread", params.threads());
-                config.put("seed", params.seed());
-                config.put("verbosity", 0);
-                Booster booster = XGBoost.train(train, config, params.rounds(), new HashMap<>(), null, null);
+                train.setLabel(targets);
+                Booster booster =
+                        XGBoost.train(train, config(params, objective), params.rounds(), new HashMap<>(), null, null);
                 booster.setParam("nthread", 1);
                 return new XgboostModel(booster, x.cols());
             } finally {
@@ -131,14 +140,80 @@ public final class XgboostModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Trains on {@code x} for up to {@code params.rounds()} rounds, evaluating the validation rows
+     * after each, and stops {@code patience} rounds after the best one. The booster is discarded:
+     * only the curve's minimum matters (for tuning and for choosing the number of rounds).
+     */
+    public static EarlyStopping validate(
+            Matrix x,
+            float[] targets,
+            Matrix validation,
+            float[] validationTargets,
+            Params params,
+            Objective objective,
+            int patience) {
+        DMatrix train = null;
+        DMatrix val = null;
+        Booster booster = null;
+        try {
+            train = new DMatrix(x.values(), x.rows(), x.cols(), Float.NaN);
+            train.setLabel(targets);
+            val = new DMatrix(validation.values(), validation.rows(), validation.cols(), Float.NaN);
+            val.setLabel(validationTargets);
+            Map<String, DMatrix> watches = new HashMap<>();
+            watches.put("val", val);
+            booster = XGBoost.train(train, config(params, objective), 0, watches, null, null);
+            DMatrix[] evalSets = {val};
+            String[] evalNames = {"val"};
+            float[] metric = new float[1];
+            Booster growing = booster;
+            DMatrix fit = train;
+            return EarlyStopping.track(params.rounds(), patience, validation.rows(), round -> {
+                growing.update(fit, round);
+                growing.evalSet(evalSets, evalNames, round, metric);
+                return objective == Objective.SQUARED_ERROR ? (double) metric[0] * metric[0] : metric[0];
+            });
+        } catch (XGBoostError e) {
+            throw new ModelException("XGBoost training failed: " + e.getMessage(), e);
+        } finally {
+            if (booster != null) {
+                booster.dispose();
+            }
+            if (val != null) {
+                val.dispose();
+            }
+            if (train != null) {
+                train.dispose();
+            }
+        }
+    }
+
+    private static Map<String, Object> config(Params params, Objective objective) {
+        Map<String, Object> config = new HashMap<>();
+        config.put("objective", objective.name);
+        config.put("eval_metric", objective.metric);
+        config.put("tree_method", "hist");
+        config.put("max_depth", params.maxDepth());
+        config.put("eta", params.eta());
+        config.put("subsample", params.subsample());
+        config.put("colsample_bytree", params.colsampleByTree());
+        config.put("min_child_weight", params.minChildWeight());
+        config.put("lambda", params.lambda());
+        config.put("nthread", params.threads());
+        config.put("seed", params.seed());
+        config.put("verbosity", 0);
+        return config;
+    }
+
     public static XgboostModel load(byte[] model, int features) {
         try {
             Booster booster = XGBoost.loadModel(new ByteArrayInputStream(model));
             booster.setParam("nthread", 1);
-            if (booster.getNumFeature() != features) {
+            long actual = booster.getNumFeature();
+            if (actual != features) {
                 booster.dispose();
-                throw new ModelException(
-                        "XGBoost model has " + booster.getNumFeature() + " features, schema has " + features);
+                throw new ModelException("XGBoost model has " + actual + " features, schema has " + features);
             }
             return new XgboostModel(booster, features);
         } catch (XGBoostError | java.io.IOException e) {
@@ -154,7 +229,7 @@ public final class XgboostModel implements AutoCloseable {
         });
     }
 
-    /** Log-odds per row. */
+    /** Log-odds per row (the predicted value for a reg:squarederror booster). */
     public double[] margins(Matrix x) {
         checkWidth(x);
         if (forest != null && x.rows() <= JAVA_PATH_MAX_ROWS) {

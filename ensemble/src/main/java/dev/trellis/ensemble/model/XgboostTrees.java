@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads the trees of an XGBoost binary:logistic booster from its JSON form
+ * Reads the trees of an XGBoost binary:logistic or reg:squarederror booster from its JSON form
  * ({@code Booster.saveModel(out, "json")}) into a {@link Forest}. XGBoost's CPU predictor sends a
  * float value left when {@code value < split}, a missing one (NaN) along {@code default_left}, and
  * sums leaf values in float onto the base margin in tree order; covers are the nodes'
@@ -20,7 +20,7 @@ final class XgboostTrees {
     static Forest parse(byte[] json) throws IOException {
         JsonNode learner = new ObjectMapper().readTree(json).path("learner");
         String objective = learner.path("objective").path("name").asText();
-        if (!objective.equals("binary:logistic")) {
+        if (!objective.equals("binary:logistic") && !objective.equals("reg:squarederror")) {
             throw new IOException("unsupported objective " + objective);
         }
         if (!learner.path("gradient_booster").path("name").asText().equals("gbtree")) {
@@ -30,7 +30,9 @@ final class XgboostTrees {
         JsonNode param = learner.path("learner_model_param");
         float baseScore = Float.parseFloat(param.path("base_score").asText());
         int features = Integer.parseInt(param.path("num_feature").asText());
-        float baseMargin = (float) -Math.log(1.0f / baseScore - 1.0f);
+        // base_score is a probability for binary:logistic and a value in the target's units for
+        // reg:squarederror, whose margin needs no link
+        float baseMargin = objective.equals("binary:logistic") ? (float) -Math.log(1.0f / baseScore - 1.0f) : baseScore;
         List<Forest.Tree> trees = new ArrayList<>();
         for (JsonNode tree : learner.path("gradient_booster").path("model").path("trees")) {
             if (tree.path("categories_nodes").size() > 0) {

@@ -2,35 +2,28 @@ package dev.trellis.ensemble.training;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.ensemble.api.Ensemble;
+import dev.trellis.ensemble.api.Predictions;
+import dev.trellis.ensemble.api.TargetKind;
 import dev.trellis.ensemble.data.Dataset;
-import dev.trellis.ensemble.data.Matrix;
-import dev.trellis.ensemble.data.MlpEncoder;
-import dev.trellis.ensemble.data.MlpScaling;
-import dev.trellis.ensemble.data.TreeEncoder;
 import dev.trellis.ensemble.metrics.MetricSet;
 import dev.trellis.ensemble.metrics.Metrics;
-import dev.trellis.ensemble.model.LightgbmModel;
-import dev.trellis.ensemble.model.MlpModel;
-import dev.trellis.ensemble.model.XgboostModel;
-import dev.trellis.ensemble.stacking.LabelThresholds;
+import dev.trellis.ensemble.metrics.RegressionMetricSet;
 import dev.trellis.ensemble.stacking.MetaLearner;
-import dev.trellis.ensemble.stacking.StackedEnsemble;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
-import java.util.concurrent.ExecutionException;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Trains the stacked ensemble: stratified train/test split, stratified K-fold out-of-fold logits of
- * the three base models, logistic meta-learner on those logits, base models refit on all training
- * rows, metrics out-of-fold and on the test rows. Deterministic for a given seed.
+ * Trains the stacked ensemble: the small-data rules ({@link SmallData}), a stratified train/test
+ * split, optionally tuning ({@link Tuner}) inside the training rows, stratified K-fold out-of-fold
+ * outputs of the base models, the meta-learner chosen on them, base models refit on all training
+ * rows, and metrics out-of-fold and on the test rows. Deterministic for a given seed: every fit is
+ * seeded and single-threaded, and results are gathered by position.
  *
  * <p>Classification metrics (accuracy, precision, recall, F1) of each model use that model's
  * "hot + warm" cut: the 70th percentile of its own out-of-fold scores, i.e. the top 30% are called
@@ -54,249 +47,164 @@ public final class Trainer {
         return (int) Math.round(TOP_K_FRACTION * rows);
     }
 
+    /**
+     * @throws IllegalArgumentException when there is too little data to train (see {@link SmallData})
+     */
     public TrainingResult train(Dataset data) {
-        Dataset all = requireNonNull(data, "data is null");
-        int[][] split = stratifiedSplit(all.labels(), options.testFraction(), options.seed());
-        Dataset train = all.subset(split[0]);
-        Dataset test = split[1].length == 0 ? null : all.subset(split[1]);
-        TreeEncoder treeEncoder = new TreeEncoder(all.schema());
-        Matrix trainTrees = treeEncoder.encode(train.features());
-        int n = train.rows();
-        int[] labels = train.labels();
-        int[] fold = stratifiedFolds(labels, options.folds(), options.seed() + 1);
-        double[][] oof = new double[n][StackedEnsemble.BASE_MODELS.size()];
-
-        // Every (fold, model) fit and the three final refits are independent tasks on `threads`
-        // workers; each native library runs one thread per fit. On a shared, busy machine this
-        // beats OpenMP inside one fit, whose barriers stall whenever a worker is descheduled.
-        ExecutorService pool = Executors.newFixedThreadPool(options.threads(), runnable -> {
-            Thread thread = new Thread(runnable, "trellis-train");
-            thread.setDaemon(true);
-            return thread;
-        });
-        List<Future<?>> tasks = new ArrayList<>();
-        XgboostModel[] finalXgboost = new XgboostModel[1];
-        LightgbmModel[] finalLightgbm = new LightgbmModel[1];
-        MlpModel[] finalMlp = new MlpModel[1];
-        MlpEncoder finalEncoder = new MlpEncoder(train.schema(), MlpScaling.fit(train.features()));
-        float[] trainLabels = floatLabels(train.labels());
+        requireNonNull(data, "data is null");
+        SmallData.Plan plan = SmallData.plan(data, options);
+        plan.warning().ifPresent(warning -> progress.step("warning: " + warning));
+        TrainingData all = new TrainingData(data);
+        int[] strata = Folds.strata(data);
+        int[][] split = Folds.split(strata, plan.testFraction(), options.seed());
+        int[] trainRows = split[0];
+        int[] testRows = split[1];
+        int[] trainStrata = new int[trainRows.length];
+        for (int i = 0; i < trainRows.length; i++) {
+            trainStrata[i] = strata[trainRows[i]];
+        }
+        int[] fold = Folds.folds(trainStrata, plan.folds(), options.seed() + 1);
+        List<String> models = new ArrayList<>(List.of(BaseFit.XGBOOST, BaseFit.LIGHTGBM));
+        if (plan.mlp()) {
+            models.add(BaseFit.MLP);
+        }
+        ExecutorService pool = Parallel.pool(options.threads());
+        Hyperparameters params = plan.params();
+        Optional<TrainingResult.TuningReport> tuning = Optional.empty();
+        Stacker.Stack stack;
         try {
-            String refit = "refit on all " + n + " training rows";
-            tasks.add(pool.submit(() -> finalXgboost[0] = fitXgboost(trainTrees, trainLabels, refit)));
-            tasks.add(pool.submit(() -> finalLightgbm[0] = fitLightgbm(trainTrees, trainLabels, treeEncoder, refit)));
-            tasks.add(
-                    pool.submit(() -> finalMlp[0] = fitMlp(finalEncoder.encode(train.features()), trainLabels, refit)));
-            for (int k = 0; k < options.folds(); k++) {
-                int[] fitRows = rowsWhere(fold, k, false);
-                int[] holdRows = rowsWhere(fold, k, true);
-                String step = "fold " + (k + 1) + "/" + options.folds();
-                Dataset fitData = train.subset(fitRows);
-                Dataset holdData = train.subset(holdRows);
-                Matrix fitTrees = trainTrees.selectRows(fitRows);
-                Matrix holdTrees = trainTrees.selectRows(holdRows);
-                float[] fitLabels = floatLabels(fitData.labels());
-                tasks.add(pool.submit(() -> {
-                    try (XgboostModel model = fitXgboost(fitTrees, fitLabels, step)) {
-                        store(oof, holdRows, 0, model.margins(holdTrees));
-                    }
-                }));
-                tasks.add(pool.submit(() -> {
-                    try (LightgbmModel model = fitLightgbm(fitTrees, fitLabels, treeEncoder, step)) {
-                        store(oof, holdRows, 1, model.rawScores(holdTrees));
-                    }
-                }));
-                tasks.add(pool.submit(() -> {
-                    MlpEncoder encoder = new MlpEncoder(fitData.schema(), MlpScaling.fit(fitData.features()));
-                    MlpModel model = fitMlp(encoder.encode(fitData.features()), fitLabels, step);
-                    store(oof, holdRows, 2, model.logits(encoder.encode(holdData.features())));
-                }));
+            if (options.tune()) {
+                progress.step("tuning within " + options.tuneBudget().toSeconds() + "s of planned work" + elapsed());
+                Tuner.Result tuned = new Tuner(all, trainRows, fold, plan.folds(), options.seed(), pool, progress)
+                        .tune(params, models, options.tuneBudget(), options.threads());
+                params = tuned.params();
+                tuning = Optional.of(report(tuned, options));
             }
-            for (Future<?> task : tasks) {
-                task.get();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            closeAll(finalXgboost[0], finalLightgbm[0]);
-            throw new IllegalStateException("training interrupted", e);
-        } catch (ExecutionException e) {
-            tasks.forEach(task -> task.cancel(true));
-            awaitQuietly(pool);
-            closeAll(finalXgboost[0], finalLightgbm[0]);
-            if (e.getCause() instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw new IllegalStateException(e.getCause());
+            stack = new Stacker(all, pool, progress, started)
+                    .fit(trainRows, fold, plan.folds(), params, models, options.seed());
         } finally {
-            pool.shutdownNow();
+            Parallel.shutdown(pool);
         }
-
-        progress.step("meta-learner: logistic regression on out-of-fold logits" + elapsed());
-        MetaLearner meta = MetaLearner.fit(oof, labels, options.metaL2());
-        double[] oofEnsemble = new double[n];
-        for (int i = 0; i < n; i++) {
-            oofEnsemble[i] = MetaLearner.sigmoid(meta.logit(oof[i]));
-        }
-        LabelThresholds thresholds = LabelThresholds.fromScores(oofEnsemble);
-        StackedEnsemble ensemble = new StackedEnsemble(
-                all.schema(), finalEncoder, finalXgboost[0], finalLightgbm[0], finalMlp[0], meta, thresholds);
-
-        progress.step("evaluating" + elapsed());
-        Map<String, double[]> oofScores = scoresByModel(oof, oofEnsemble);
-        Map<String, Double> metricThresholds = new LinkedHashMap<>();
-        for (Map.Entry<String, double[]> entry : oofScores.entrySet()) {
-            metricThresholds.put(entry.getKey(), Metrics.quantile(entry.getValue(), 1 - POSITIVE_FRACTION));
-        }
-        metricThresholds.put(TrainingResult.ENSEMBLE, thresholds.warm());
-        Map<String, Map<String, MetricSet>> metrics = new LinkedHashMap<>();
-        metrics.put(TrainingResult.OUT_OF_FOLD, evaluate(oofScores, labels, metricThresholds, topK(labels.length)));
-        if (test != null) {
-            metrics.put(TrainingResult.TEST, evaluate(ensemble, test, metricThresholds));
-        }
-        progress.step("done" + elapsed());
-        return new TrainingResult(
-                ensemble,
-                metrics,
-                metricThresholds,
-                all.source().getFileName().toString(),
-                all.sha256(),
-                all.rows(),
-                all.positives(),
-                train.rows(),
-                test == null ? 0 : test.rows(),
-                options,
-                BaselineProfiler.profile(train.features(), oofEnsemble));
-    }
-
-    private static void store(double[][] oof, int[] rows, int model, double[] logits) {
-        // distinct (row, model) cells per task; Future.get() publishes the writes to the caller
-        for (int i = 0; i < rows.length; i++) {
-            oof[rows[i]][model] = logits[i];
-        }
-    }
-
-    private static float[] floatLabels(int[] labels) {
-        float[] out = new float[labels.length];
-        for (int i = 0; i < labels.length; i++) {
-            out[i] = labels[i];
-        }
-        return out;
-    }
-
-    private static void closeAll(AutoCloseable... models) {
-        for (AutoCloseable model : models) {
-            if (model != null) {
-                try {
-                    model.close();
-                } catch (Exception e) {
-                    // already failing; keep the first error
+        Ensemble ensemble = stack.parts().toEnsemble();
+        try {
+            progress.step("evaluating" + elapsed());
+            Map<String, Map<String, MetricSet>> metrics = new LinkedHashMap<>();
+            Map<String, Map<String, RegressionMetricSet>> regression = new LinkedHashMap<>();
+            Map<String, Double> metricThresholds = new LinkedHashMap<>();
+            Dataset test = testRows.length == 0 ? null : data.subset(testRows);
+            if (data.kind() == TargetKind.BINARY) {
+                int[] labels = all.labels(trainRows);
+                Map<String, double[]> oofScores =
+                        byModel(models, stack.outOfFold(), stack.selection().scores(), true);
+                oofScores.forEach(
+                        (name, scores) -> metricThresholds.put(name, Metrics.quantile(scores, 1 - POSITIVE_FRACTION)));
+                metricThresholds.put(
+                        TrainingResult.ENSEMBLE, stack.parts().thresholds().warm());
+                metrics.put(
+                        TrainingResult.OUT_OF_FOLD, evaluate(oofScores, labels, metricThresholds, topK(labels.length)));
+                if (test != null) {
+                    metrics.put(TrainingResult.TEST, evaluate(ensemble, test, metricThresholds));
+                }
+            } else {
+                double[] targets = all.values(trainRows);
+                double baseline = mean(targets);
+                double[] scores = stack.selection().scores();
+                double[] lower = new double[scores.length];
+                double[] upper = new double[scores.length];
+                for (int i = 0; i < scores.length; i++) {
+                    double[] interval = stack.parts().meta().interval(stack.outOfFold()[i], scores[i]);
+                    lower[i] = interval[0];
+                    upper[i] = interval[1];
+                }
+                Map<String, RegressionMetricSet> oof = new LinkedHashMap<>();
+                byModel(models, stack.outOfFold(), scores, false).forEach((name, predictions) -> {
+                    boolean ensembleRow = name.equals(TrainingResult.ENSEMBLE);
+                    oof.put(
+                            name,
+                            RegressionMetricSet.compute(
+                                    predictions,
+                                    targets,
+                                    baseline,
+                                    ensembleRow ? lower : null,
+                                    ensembleRow ? upper : null));
+                });
+                regression.put(TrainingResult.OUT_OF_FOLD, oof);
+                if (test != null) {
+                    regression.put(TrainingResult.TEST, evaluateRegression(ensemble, test, baseline));
                 }
             }
+            progress.step("done" + elapsed());
+            List<String> warnings = plan.warning().map(List::of).orElse(List.of());
+            return new TrainingResult(
+                    stack.parts(),
+                    ensemble,
+                    metrics,
+                    regression,
+                    metricThresholds,
+                    data.source().getFileName().toString(),
+                    data.sha256(),
+                    data.rows(),
+                    data.positives(),
+                    trainRows.length,
+                    testRows.length,
+                    mean(all.values(trainRows)),
+                    options,
+                    params,
+                    plan.folds(),
+                    stack.selection().choice(),
+                    warnings,
+                    plan.mlpSkipped(),
+                    tuning,
+                    BaselineProfiler.profile(
+                            data.subset(trainRows).features(), stack.selection().scores()));
+        } catch (RuntimeException | Error e) {
+            ensemble.close();
+            throw e;
         }
     }
 
-    private static void awaitQuietly(ExecutorService pool) {
-        pool.shutdownNow();
-        try {
-            pool.awaitTermination(1, TimeUnit.MINUTES);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+    private static TrainingResult.TuningReport report(Tuner.Result tuned, TrainingOptions options) {
+        List<TrainingResult.ModelTuning> models = new ArrayList<>();
+        for (Tuner.ModelReport r : tuned.reports()) {
+            models.add(new TrainingResult.ModelTuning(
+                    r.model(), r.trials(), r.fits(), r.startLoss(), r.bestLoss(), r.iterations()));
         }
+        return new TrainingResult.TuningReport(models, options.tuneBudget().toMillis() / 1000.0, tuned.seconds());
     }
 
-    private XgboostModel fitXgboost(Matrix x, float[] labels, String step) {
-        long start = System.nanoTime();
-        announce(step, "xgboost");
-        XgboostModel model = XgboostModel.train(
-                x,
-                labels,
-                new XgboostModel.Params(
-                        options.xgbRounds(),
-                        options.xgbMaxDepth(),
-                        options.xgbEta(),
-                        options.xgbSubsample(),
-                        options.xgbColsample(),
-                        options.xgbMinChildWeight(),
-                        1.0,
-                        1,
-                        options.seed()));
-        report(step, "xgboost", start);
-        return model;
-    }
-
-    private LightgbmModel fitLightgbm(Matrix x, float[] labels, TreeEncoder treeEncoder, String step) {
-        long start = System.nanoTime();
-        announce(step, "lightgbm");
-        LightgbmModel model = LightgbmModel.train(
-                x,
-                labels,
-                treeEncoder.categoricalColumns(),
-                new LightgbmModel.Params(
-                        options.lgbRounds(),
-                        options.lgbNumLeaves(),
-                        -1,
-                        options.lgbLearningRate(),
-                        options.lgbMinDataInLeaf(),
-                        options.lgbFeatureFraction(),
-                        options.lgbBaggingFraction(),
-                        1.0,
-                        1,
-                        options.seed()));
-        report(step, "lightgbm", start);
-        return model;
-    }
-
-    private MlpModel fitMlp(Matrix x, float[] labels, String step) {
-        long start = System.nanoTime();
-        announce(step, "mlp");
-        MlpModel model = MlpModel.train(
-                x,
-                labels,
-                new MlpModel.Params(
-                        options.mlpEpochs(),
-                        options.mlpBatchSize(),
-                        options.mlpLearningRate(),
-                        options.mlpL2(),
-                        options.seed()));
-        report(step, "mlp", start);
-        return model;
-    }
-
-    private void announce(String step, String model) {
-        synchronized (progress) {
-            progress.step(step + ": fitting " + model + elapsed());
-        }
-    }
-
-    private void report(String step, String model, long start) {
-        synchronized (progress) {
-            progress.step(String.format(
-                    java.util.Locale.ROOT,
-                    "%s: fitted %s in %.1fs%s",
-                    step,
-                    model,
-                    (System.nanoTime() - start) / 1e9,
-                    elapsed()));
-        }
-    }
-
-    /** Per-model and ensemble metrics of {@code ensemble} on {@code data}. */
+    /** Per-model and ensemble metrics of a binary {@code ensemble} on {@code data}. */
     public static Map<String, MetricSet> evaluate(
-            StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds) {
+            Ensemble ensemble, Dataset data, Map<String, Double> metricThresholds) {
         return evaluate(ensemble, data, metricThresholds, topK(data.rows()));
     }
 
-    /** Per-model and ensemble metrics of {@code ensemble} on {@code data}, with top-{@code k} hits. */
+    /** Per-model and ensemble metrics of a binary {@code ensemble} on {@code data}, with top-{@code k} hits. */
     public static Map<String, MetricSet> evaluate(
-            StackedEnsemble ensemble, Dataset data, Map<String, Double> metricThresholds, int k) {
-        double[][] logits = ensemble.baseLogits(data.features());
-        double[] scores = new double[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            scores[i] = MetaLearner.sigmoid(ensemble.metaLearner().logit(logits[i]));
-        }
-        return evaluate(scoresByModel(logits, scores), data.labels(), metricThresholds, k);
+            Ensemble ensemble, Dataset data, Map<String, Double> metricThresholds, int k) {
+        Predictions p = ensemble.predict(data.features(), false);
+        return evaluate(byModel(ensemble.baseModels(), p), data.labels(), metricThresholds, k);
     }
 
-    private static Map<String, MetricSet> evaluate(
+    /** Per-model and ensemble metrics of a regression {@code ensemble} on {@code data}. */
+    public static Map<String, RegressionMetricSet> evaluateRegression(
+            Ensemble ensemble, Dataset data, double baseline) {
+        Predictions p = ensemble.predict(data.features(), false);
+        Map<String, RegressionMetricSet> result = new LinkedHashMap<>();
+        byModel(ensemble.baseModels(), p).forEach((name, predictions) -> {
+            boolean ensembleRow = name.equals(TrainingResult.ENSEMBLE);
+            result.put(
+                    name,
+                    RegressionMetricSet.compute(
+                            predictions,
+                            data.targets(),
+                            baseline,
+                            ensembleRow ? p.lower() : null,
+                            ensembleRow ? p.upper() : null));
+        });
+        return result;
+    }
+
+    static Map<String, MetricSet> evaluate(
             Map<String, double[]> scores, int[] labels, Map<String, Double> thresholds, int k) {
         Map<String, MetricSet> result = new LinkedHashMap<>();
         for (Map.Entry<String, double[]> entry : scores.entrySet()) {
@@ -307,67 +215,52 @@ public final class Trainer {
         return result;
     }
 
-    private static Map<String, double[]> scoresByModel(double[][] logits, double[] ensemble) {
+    /** Base model → its scores (probabilities when {@code sigmoid}), then the ensemble's. */
+    static Map<String, double[]> byModel(List<String> models, double[][] outputs, double[] ensemble, boolean sigmoid) {
         Map<String, double[]> scores = new LinkedHashMap<>();
-        for (int m = 0; m < StackedEnsemble.BASE_MODELS.size(); m++) {
-            double[] p = new double[logits.length];
-            for (int i = 0; i < logits.length; i++) {
-                p[i] = MetaLearner.sigmoid(logits[i][m]);
+        for (int m = 0; m < models.size(); m++) {
+            double[] p = new double[outputs.length];
+            for (int i = 0; i < outputs.length; i++) {
+                p[i] = sigmoid ? MetaLearner.sigmoid(outputs[i][m]) : outputs[i][m];
             }
-            scores.put(StackedEnsemble.BASE_MODELS.get(m), p);
+            scores.put(models.get(m), p);
         }
         scores.put(TrainingResult.ENSEMBLE, ensemble);
         return scores;
     }
 
+    private static Map<String, double[]> byModel(List<String> models, Predictions p) {
+        Map<String, double[]> scores = new LinkedHashMap<>();
+        for (int m = 0; m < models.size(); m++) {
+            double[] column = new double[p.rows()];
+            for (int i = 0; i < column.length; i++) {
+                column[i] = p.baseScores()[i][m];
+            }
+            scores.put(models.get(m), column);
+        }
+        scores.put(TrainingResult.ENSEMBLE, p.score());
+        return scores;
+    }
+
+    static double mean(double[] values) {
+        double sum = 0;
+        for (double value : values) {
+            sum += value;
+        }
+        return sum / values.length;
+    }
+
     private String elapsed() {
-        return String.format(java.util.Locale.ROOT, " (%.1fs)", (System.nanoTime() - started) / 1e9);
+        return String.format(Locale.ROOT, " (%.1fs)", (System.nanoTime() - started) / 1e9);
     }
 
     /** [train indices, test indices], each sorted; positives and negatives split separately. */
     public static int[][] stratifiedSplit(int[] labels, double testFraction, long seed) {
-        Random random = new Random(seed);
-        List<Integer> train = new ArrayList<>();
-        List<Integer> test = new ArrayList<>();
-        for (int cls = 0; cls <= 1; cls++) {
-            List<Integer> members = new ArrayList<>();
-            for (int i = 0; i < labels.length; i++) {
-                if (labels[i] == cls) {
-                    members.add(i);
-                }
-            }
-            java.util.Collections.shuffle(members, random);
-            int testCount = (int) Math.round(testFraction * members.size());
-            test.addAll(members.subList(0, testCount));
-            train.addAll(members.subList(testCount, members.size()));
-        }
-        int[] trainArray = train.stream().mapToInt(Integer::intValue).sorted().toArray();
-        int[] testArray = test.stream().mapToInt(Integer::intValue).sorted().toArray();
-        return new int[][] {trainArray, testArray};
+        return Folds.split(labels, testFraction, seed);
     }
 
     /** Fold number per row; each class dealt round-robin over the folds after a seeded shuffle. */
     public static int[] stratifiedFolds(int[] labels, int folds, long seed) {
-        Random random = new Random(seed);
-        int[] fold = new int[labels.length];
-        for (int cls = 0; cls <= 1; cls++) {
-            List<Integer> members = new ArrayList<>();
-            for (int i = 0; i < labels.length; i++) {
-                if (labels[i] == cls) {
-                    members.add(i);
-                }
-            }
-            java.util.Collections.shuffle(members, random);
-            for (int j = 0; j < members.size(); j++) {
-                fold[members.get(j)] = j % folds;
-            }
-        }
-        return fold;
-    }
-
-    private static int[] rowsWhere(int[] fold, int k, boolean inFold) {
-        return Arrays.stream(java.util.stream.IntStream.range(0, fold.length).toArray())
-                .filter(i -> (fold[i] == k) == inFold)
-                .toArray();
+        return Folds.folds(labels, folds, seed);
     }
 }

@@ -1,33 +1,32 @@
 package dev.trellis.ensemble.training;
 
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+
 /**
  * Everything that shapes a training run. Same data, same options (seed included) → same bundle
- * metrics. {@code threads} is how many base-model fits run at once during training (each fit uses
- * one native thread: XGBoost nthread=1, LightGBM num_threads=1, ND4J one thread); scoring always uses
- * one native thread per call.
+ * metrics, tuned or not. {@code threads} is how many base-model fits run at once (each fit uses one
+ * native thread: XGBoost nthread=1, LightGBM num_threads=1, ND4J one thread), so results never
+ * depend on it; scoring always uses one native thread per call.
+ *
+ * @param folds stratified folds for the out-of-fold predictions (and for tuning)
+ * @param testFraction stratified share held out for the test metrics; 0 trains on every row
+ * @param params the base models' and the meta-learner's settings (the starting point of tuning)
+ * @param tune search the base models' settings inside the training folds before stacking
+ * @param tuneBudget how much search work to plan; the plan comes from a fixed cost model of the
+ *     data's size, never from the clock, so the same budget always runs the same trials
  */
 public record TrainingOptions(
         int folds,
         long seed,
         double testFraction,
         int threads,
-        int xgbRounds,
-        int xgbMaxDepth,
-        double xgbEta,
-        double xgbSubsample,
-        double xgbColsample,
-        double xgbMinChildWeight,
-        int lgbRounds,
-        int lgbNumLeaves,
-        double lgbLearningRate,
-        int lgbMinDataInLeaf,
-        double lgbFeatureFraction,
-        double lgbBaggingFraction,
-        int mlpEpochs,
-        int mlpBatchSize,
-        double mlpLearningRate,
-        double mlpL2,
-        double metaL2) {
+        Hyperparameters params,
+        boolean tune,
+        Duration tuneBudget) {
+    public static final Duration DEFAULT_TUNE_BUDGET = Duration.ofMinutes(10);
+
     public TrainingOptions {
         if (folds < 2) {
             throw new IllegalArgumentException("folds must be at least 2");
@@ -35,123 +34,47 @@ public record TrainingOptions(
         if (!(testFraction >= 0 && testFraction < 1)) {
             throw new IllegalArgumentException("test fraction must be in [0, 1)");
         }
-        if (threads < 1 || xgbRounds < 1 || lgbRounds < 1 || mlpEpochs < 1 || mlpBatchSize < 1) {
-            throw new IllegalArgumentException("threads, rounds, epochs and batch size must be positive");
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be positive");
         }
-        if (metaL2 < 0 || mlpL2 < 0) {
-            throw new IllegalArgumentException("L2 penalties must not be negative");
+        requireNonNull(params, "params is null");
+        requireNonNull(tuneBudget, "tuneBudget is null");
+        if (tuneBudget.isNegative() || tuneBudget.isZero()) {
+            throw new IllegalArgumentException("tune budget must be positive");
         }
     }
 
     /** Settings of {@code trellis train} without flags. */
     public static TrainingOptions defaults() {
-        return new TrainingOptions(
-                5, 42, 0.2, 2, 300, 3, 0.03, 0.8, 0.6, 5.0, 300, 7, 0.03, 40, 0.6, 0.8, 20, 128, 1e-3, 1e-2, 1.0);
+        return new TrainingOptions(5, 42, 0.2, 2, Hyperparameters.defaults(), false, DEFAULT_TUNE_BUDGET);
     }
 
     /** Small and quick, for tests: few folds, trees and epochs. */
     public static TrainingOptions fast() {
-        return new TrainingOptions(
-                2, 42, 0.2, 2, 40, 3, 0.1, 0.8, 0.8, 1.0, 40, 7, 0.1, 20, 0.8, 0.8, 5, 128, 3e-3, 1e-3, 1.0);
+        return new TrainingOptions(2, 42, 0.2, 2, Hyperparameters.fast(), false, DEFAULT_TUNE_BUDGET);
     }
 
     public TrainingOptions withSeed(long seed) {
-        return new TrainingOptions(
-                folds,
-                seed,
-                testFraction,
-                threads,
-                xgbRounds,
-                xgbMaxDepth,
-                xgbEta,
-                xgbSubsample,
-                xgbColsample,
-                xgbMinChildWeight,
-                lgbRounds,
-                lgbNumLeaves,
-                lgbLearningRate,
-                lgbMinDataInLeaf,
-                lgbFeatureFraction,
-                lgbBaggingFraction,
-                mlpEpochs,
-                mlpBatchSize,
-                mlpLearningRate,
-                mlpL2,
-                metaL2);
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
     }
 
     public TrainingOptions withFolds(int folds) {
-        return new TrainingOptions(
-                folds,
-                seed,
-                testFraction,
-                threads,
-                xgbRounds,
-                xgbMaxDepth,
-                xgbEta,
-                xgbSubsample,
-                xgbColsample,
-                xgbMinChildWeight,
-                lgbRounds,
-                lgbNumLeaves,
-                lgbLearningRate,
-                lgbMinDataInLeaf,
-                lgbFeatureFraction,
-                lgbBaggingFraction,
-                mlpEpochs,
-                mlpBatchSize,
-                mlpLearningRate,
-                mlpL2,
-                metaL2);
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
     }
 
     public TrainingOptions withTestFraction(double testFraction) {
-        return new TrainingOptions(
-                folds,
-                seed,
-                testFraction,
-                threads,
-                xgbRounds,
-                xgbMaxDepth,
-                xgbEta,
-                xgbSubsample,
-                xgbColsample,
-                xgbMinChildWeight,
-                lgbRounds,
-                lgbNumLeaves,
-                lgbLearningRate,
-                lgbMinDataInLeaf,
-                lgbFeatureFraction,
-                lgbBaggingFraction,
-                mlpEpochs,
-                mlpBatchSize,
-                mlpLearningRate,
-                mlpL2,
-                metaL2);
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
     }
 
     public TrainingOptions withThreads(int threads) {
-        return new TrainingOptions(
-                folds,
-                seed,
-                testFraction,
-                threads,
-                xgbRounds,
-                xgbMaxDepth,
-                xgbEta,
-                xgbSubsample,
-                xgbColsample,
-                xgbMinChildWeight,
-                lgbRounds,
-                lgbNumLeaves,
-                lgbLearningRate,
-                lgbMinDataInLeaf,
-                lgbFeatureFraction,
-                lgbBaggingFraction,
-                mlpEpochs,
-                mlpBatchSize,
-                mlpLearningRate,
-                mlpL2,
-                metaL2);
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
+    }
+
+    public TrainingOptions withParams(Hyperparameters params) {
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
+    }
+
+    public TrainingOptions withTuning(boolean tune, Duration tuneBudget) {
+        return new TrainingOptions(folds, seed, testFraction, threads, params, tune, tuneBudget);
     }
 }

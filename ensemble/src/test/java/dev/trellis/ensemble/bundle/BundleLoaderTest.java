@@ -8,9 +8,11 @@ import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.ensemble.api.Predictions;
+import dev.trellis.ensemble.api.TargetKind;
 import dev.trellis.ensemble.testing.TestBundles;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,6 +116,43 @@ class BundleLoaderTest {
         assertThatThrownBy(() -> BundleLoader.load(dir))
                 .isInstanceOf(InvalidBundleException.class)
                 .hasMessageContaining("schema invalid");
+    }
+
+    @Test
+    void load_regressionBundle_formatTwoWithItsKindAndRange() throws Exception {
+        Path dir = TestBundles.installRegression(repository, "charges", 1, 42);
+        assertThat(BundleLoader.readManifest(dir).formatVersion()).isEqualTo(BundleManifest.FORMAT_VERSION_2);
+        try (LoadedBundle bundle = BundleLoader.load(dir)) {
+            assertThat(bundle.ensemble().targetKind()).isEqualTo(TargetKind.REGRESSION);
+            assertThat(bundle.ensemble().targetRange().min()).isBetween(18.0, 25.0);
+            assertThat(bundle.ensemble().targetRange().max()).isBetween(110.0, 119.0);
+            assertThat(bundle.testMetrics()).containsKeys("rmse", "mae", "r2");
+            FeatureBatch batch =
+                    TestBundles.churnRegression().subset(new int[] {0, 1, 2}).features();
+            Predictions p = bundle.ensemble().predict(batch, false);
+            assertThat(java.util.Arrays.stream(p.score()).boxed().toList()).allMatch(v -> v >= 10 && v <= 130);
+        }
+        // a reader of format 1 only would misread it; this build refuses a version-1 claim for it
+        edit(dir, json -> json.put("format_version", 1));
+        assertThatThrownBy(() -> BundleLoader.load(dir))
+                .isInstanceOf(InvalidBundleException.class)
+                .hasMessageContaining("format version 1 holds only binary targets with all three base models");
+    }
+
+    @Test
+    void load_bundleOfAnEarlierRelease_stillServedAsBinary() throws Exception {
+        Path dir = TestBundles.install(repository, "churn", 1, 42);
+        // what bundle.json looked like before target kinds, base-model lists and meta-learner kinds
+        edit(dir, json -> {
+            json.remove(List.of("target", "base_models", "hyperparameters", "tuning", "warnings"));
+            ((ObjectNode) json.get("meta_learner")).remove(List.of("kind", "half_width", "choice"));
+            ((ObjectNode) json.get("mlp")).remove(List.of("ordinal_levels", "target_mean", "target_std"));
+            json.putObject("training_options").put("folds", 2).put("xgb_rounds", 40);
+        });
+        try (LoadedBundle bundle = BundleLoader.load(dir)) {
+            assertThat(bundle.ensemble().targetKind()).isEqualTo(TargetKind.BINARY);
+            assertThat(bundle.ensemble().baseModels()).containsExactly("xgboost", "lightgbm", "mlp");
+        }
     }
 
     @Test

@@ -54,6 +54,36 @@ class EncodingTest {
         assertThat(row(m, 3)).containsExactly(0f, 0f, 0f, 1f);
     }
 
+    @Test
+    void mlpEncoder_ordinalOneHot_codesAfterTheStandardizedColumn() {
+        FeatureSchema ordinal = new FeatureSchema(
+                List.of(Feature.numeric("band"), Feature.numeric("amount"), Feature.categorical("c", List.of("a"))),
+                "y",
+                List.of());
+        FeatureBatch batch = new FeatureBatch(ordinal, 5);
+        double[] bands = {0, 1, 2, 1, Double.NaN};
+        double[] amounts = {0.5, 1, 2, 3, 4}; // not integers: no one-hot
+        for (int r = 0; r < 5; r++) {
+            batch.setNumeric(r, 0, bands[r]);
+            batch.setNumeric(r, 1, amounts[r]);
+        }
+        java.util.Map<String, double[]> levels = MlpEncoder.ordinalLevels(batch);
+        assertThat(levels).containsOnlyKeys("band");
+        assertThat(levels.get("band")).containsExactly(0, 1, 2);
+        MlpEncoder encoder = new MlpEncoder(ordinal, MlpScaling.fit(batch), levels);
+        assertThat(encoder.width()).isEqualTo(1 + 3 + 1 + 1);
+        Matrix m = encoder.encode(batch);
+        // band: mean 1, standard deviation sqrt(1/2)
+        float z = (float) Math.sqrt(2);
+        assertThat(row(m, 0)).startsWith(-z, 1f, 0f, 0f);
+        assertThat(row(m, 2)).startsWith(z, 0f, 0f, 1f);
+        assertThat(row(m, 4)).startsWith(0f, 0f, 0f, 0f); // missing: the mean, no code
+        FeatureBatch unseen = new FeatureBatch(ordinal, 1);
+        unseen.setNumeric(0, 0, 7);
+        assertThat(row(encoder.encode(unseen), 0)).startsWith(6 * z, 0f, 0f, 0f); // unseen code: no one-hot
+        assertThat(encoder.levels().get("band")).containsExactly(0, 1, 2);
+    }
+
     private static float[] row(Matrix m, int r) {
         return java.util.Arrays.copyOfRange(m.values(), r * m.cols(), (r + 1) * m.cols());
     }

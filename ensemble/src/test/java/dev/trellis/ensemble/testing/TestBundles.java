@@ -30,7 +30,11 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class TestBundles {
     public static final int SUBSET_ROWS = 1500;
 
+    /** The continuous target of {@link #installRegression}: the churn file's monthly charges. */
+    public static final String REGRESSION_TARGET = "monthly_charges";
+
     private static final Map<Long, Path> TRAINED = new ConcurrentHashMap<>();
+    private static final Map<Long, Path> TRAINED_REGRESSION = new ConcurrentHashMap<>();
 
     private TestBundles() {}
 
@@ -49,7 +53,19 @@ public final class TestBundles {
      * place, like a real bundle.
      */
     public static Path install(Path repository, String model, int version, long seed) {
-        Path source = TRAINED.computeIfAbsent(seed, TestBundles::train);
+        return copy(TRAINED.computeIfAbsent(seed, TestBundles::train), repository, model, version);
+    }
+
+    /**
+     * Installs a trained regression bundle: {@value #REGRESSION_TARGET} of a stratified 1,500-row
+     * churn subset, predicted from the other columns except {@code total_charges} and
+     * {@code churned} ({@link TrainingOptions#fast()}), as {@code repository/model/version/}.
+     */
+    public static Path installRegression(Path repository, String model, int version, long seed) {
+        return copy(TRAINED_REGRESSION.computeIfAbsent(seed, TestBundles::trainRegression), repository, model, version);
+    }
+
+    private static Path copy(Path source, Path repository, String model, int version) {
         Path target = repository.resolve(model).resolve(Integer.toString(version));
         try {
             Files.createDirectories(target.getParent());
@@ -92,10 +108,29 @@ public final class TestBundles {
         }
     }
 
+    /**
+     * The churn dataset with {@value #REGRESSION_TARGET} as a continuous target, without
+     * {@code total_charges} (about monthly charges × tenure) and {@code churned}.
+     */
+    public static Dataset churnRegression() {
+        try {
+            return Dataset.load(
+                    churnCsv(),
+                    REGRESSION_TARGET,
+                    List.of("customer_id"),
+                    new SchemaOverrides(
+                            java.util.Set.of(), java.util.Set.of(), java.util.Set.of("total_charges", "churned")),
+                    java.util.Optional.of(dev.trellis.ensemble.api.TargetKind.REGRESSION));
+        } catch (DatasetException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        }
+    }
+
     /** A stratified subset of about {@code rows} rows, chosen by {@code seed}. */
     public static Dataset subset(Dataset data, int rows, long seed) {
         double fraction = Math.min(1.0, (double) rows / data.rows());
-        int[][] split = Trainer.stratifiedSplit(data.labels(), fraction, seed);
+        int[][] split = dev.trellis.ensemble.training.Folds.split(
+                dev.trellis.ensemble.training.Folds.strata(data), fraction, seed);
         return data.subset(split[1]);
     }
 
@@ -116,13 +151,20 @@ public final class TestBundles {
     }
 
     private static Path train(long seed) {
+        return train(subset(churn(), SUBSET_ROWS, seed), "churn", seed);
+    }
+
+    private static Path trainRegression(long seed) {
+        return train(subset(churnRegression(), SUBSET_ROWS, seed), "charges", seed);
+    }
+
+    private static Path train(Dataset data, String model, long seed) {
         try {
             Path repository = Files.createTempDirectory("trellis-test-bundles-");
             Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteRecursively(repository)));
-            Dataset data = subset(churn(), SUBSET_ROWS, seed);
             try (TrainingResult result =
                     new Trainer(TrainingOptions.fast().withSeed(seed), message -> {}).train(data)) {
-                return BundleWriter.write(repository, "churn", result);
+                return BundleWriter.write(repository, model, result);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot train test bundle", e);

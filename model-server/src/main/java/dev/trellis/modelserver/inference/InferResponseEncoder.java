@@ -1,9 +1,12 @@
 package dev.trellis.modelserver.inference;
 
 import com.google.protobuf.ByteString;
+import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.Predictions;
+import dev.trellis.ensemble.api.TargetKind;
+import dev.trellis.ensemble.api.TargetRange;
 import dev.trellis.modelserver.batching.ScoredRows;
 import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
@@ -22,7 +25,8 @@ final class InferResponseEncoder {
     private InferResponseEncoder() {}
 
     static ModelInferResponse encode(
-            String model, int version, String id, FeatureSchema schema, ScoredRows scored, Set<String> outputs) {
+            String model, int version, String id, Ensemble ensemble, ScoredRows scored, Set<String> outputs) {
+        FeatureSchema schema = ensemble.schema();
         Predictions predictions = scored.predictions();
         int from = scored.offset();
         int rows = scored.rows();
@@ -30,6 +34,14 @@ final class InferResponseEncoder {
                 .setModelName(model)
                 .setModelVersion(String.valueOf(version))
                 .setId(id);
+        if (ensemble.targetKind() == TargetKind.REGRESSION) {
+            // binary responses stay as they were: absent parameters mean probabilities in [0, 1]
+            TargetRange range = ensemble.targetRange();
+            response.putParameters(
+                    Outputs.TARGET_KIND_PARAMETER, string(ensemble.targetKind().wireName()));
+            response.putParameters(
+                    Outputs.SCORE_RANGE_PARAMETER, string(Double.toString(range.min()) + "," + range.max()));
+        }
         if (outputs.contains(Outputs.SCORE)) {
             response.addOutputs(
                     fp32(Outputs.SCORE, predictions.score(), from, rows).addShape(rows));

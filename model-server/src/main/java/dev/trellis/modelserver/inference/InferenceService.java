@@ -6,6 +6,7 @@ import dev.trellis.common.TrellisVersion;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureSchema;
+import dev.trellis.ensemble.api.TargetKind;
 import dev.trellis.modelserver.batching.ScoredRows;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.errors.ErrorCode;
@@ -55,7 +56,11 @@ import java.util.function.Supplier;
  */
 public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
     public static final String SERVER_NAME = "trellis-model-server";
+    /** ModelMetadata platform of a model with a binary target. */
     public static final String PLATFORM = "trellis_stacked_ensemble";
+    /** ModelMetadata platform of a model with a continuous target. */
+    public static final String REGRESSION_PLATFORM = "trellis_stacked_ensemble_regression";
+
     static final List<String> EXTENSIONS = List.of("model_repository", "parameters", "health", "reflection");
 
     private final ModelRepository repository;
@@ -120,7 +125,7 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                 Ensemble ensemble = version.ensemble();
                 FeatureSchema schema = ensemble.schema();
                 ModelMetadataResponse.Builder metadata =
-                        ModelMetadataResponse.newBuilder().setName(model).setPlatform(PLATFORM);
+                        ModelMetadataResponse.newBuilder().setName(model).setPlatform(platform(ensemble.targetKind()));
                 repository.readyVersions(model).forEach(ready -> metadata.addVersions(String.valueOf(ready)));
                 for (Feature feature : schema.features()) {
                     metadata.addInputs(tensor(feature.name(), feature.type().wireDatatype(), -1));
@@ -180,7 +185,12 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                         return;
                     }
                     call.onNext(InferResponseEncoder.encode(
-                            version.model(), version.version(), request.getId(), schema, scored, decoded.outputs()));
+                            version.model(),
+                            version.version(),
+                            request.getId(),
+                            version.ensemble(),
+                            scored,
+                            decoded.outputs()));
                     call.onCompleted();
                 } catch (RuntimeException e) {
                     call.onError(GrpcErrors.toStatusException(e));
@@ -241,6 +251,11 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
             repository.unload(requireModelName(request.getModelName()));
             return RepositoryModelUnloadResponse.getDefaultInstance();
         });
+    }
+
+    /** The platform that names the target kind, since the published ModelMetadataResponse has no parameters. */
+    static String platform(TargetKind kind) {
+        return kind == TargetKind.REGRESSION ? REGRESSION_PLATFORM : PLATFORM;
     }
 
     private static String requireModelName(String name) {

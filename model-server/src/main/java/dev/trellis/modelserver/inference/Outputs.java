@@ -21,6 +21,10 @@ final class Outputs {
     static final String COLUMNS_PARAMETER = "columns";
     static final String MLP_COLUMN = "mlp";
     static final String BIAS_COLUMN = "bias";
+    /** Response parameter of a model with a continuous target: "regression". */
+    static final String TARGET_KIND_PARAMETER = "target_kind";
+    /** Response parameter of a model with a continuous target: "min,max" of its training target. */
+    static final String SCORE_RANGE_PARAMETER = "score_range";
 
     private Outputs() {}
 }

@@ -6,6 +6,7 @@ import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.FeatureSchema;
 import dev.trellis.ensemble.api.FeatureType;
 import dev.trellis.ensemble.api.Predictions;
+import dev.trellis.ensemble.api.TargetKind;
 
 /**
  * Scores synthetic rows before a version is served, so the first real request does not pay for
@@ -23,9 +24,12 @@ final class Warmup {
             if (predictions.rows() != batch.rows()) {
                 throw new IllegalStateException("warm-up returned " + predictions.rows() + " rows for " + batch.rows());
             }
+            boolean probabilities = ensemble.targetKind() == TargetKind.BINARY;
             for (double score : predictions.score()) {
-                if (!(score >= 0 && score <= 1)) {
-                    throw new IllegalStateException("warm-up score out of [0, 1]: " + score);
+                // a predicted value may leave the training range (trees do not, the MLP may): only finite
+                if (probabilities ? !(score >= 0 && score <= 1) : !Double.isFinite(score)) {
+                    throw new IllegalStateException(
+                            "warm-up score " + (probabilities ? "out of [0, 1]: " : "not finite: ") + score);
                 }
             }
         }

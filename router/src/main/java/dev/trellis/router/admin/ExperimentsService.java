@@ -455,6 +455,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                                     .setState(state.state())
                                     .setReason(state.reason()));
                         }
+                        version.get().schema().ifPresent(schema -> out.setTargetKind(schema.targetKind()));
                         for (FeatureSchema.Feature f : version.get()
                                 .schema()
                                 .map(FeatureSchema::features)

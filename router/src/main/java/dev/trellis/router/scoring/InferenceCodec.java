@@ -8,6 +8,7 @@ import dev.trellis.api.v1.FeatureContribution;
 import dev.trellis.api.v1.Interval;
 import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.ScoreResponse;
+import dev.trellis.api.v1.TargetKind;
 import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferRequest;
@@ -19,6 +20,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.DoubleUnaryOperator;
 import java.util.function.IntFunction;
 import java.util.function.IntToDoubleFunction;
 
@@ -33,6 +35,9 @@ import java.util.function.IntToDoubleFunction;
  */
 public final class InferenceCodec {
     static final ByteString MISSING_CATEGORY = ByteString.EMPTY;
+    static final String TARGET_KIND_PARAMETER = "target_kind";
+    static final String SCORE_RANGE_PARAMETER = "score_range";
+    static final String REGRESSION = "regression";
 
     private InferenceCodec() {}
 
@@ -115,6 +120,7 @@ public final class InferenceCodec {
 
     /** Row {@code i}'s scores from a ModelInfer response (without {@code served}). */
     public static List<ScoreResponse.Builder> decode(ModelInferResponse response, int rows) {
+        TargetKind kind = targetKind(response);
         Outputs outputs = new Outputs(response);
         float[] score = outputs.floats("score", rows, 1, true);
         List<String> labels = outputs.strings("label", rows);
@@ -131,7 +137,8 @@ public final class InferenceCodec {
 
         List<ScoreResponse.Builder> results = new ArrayList<>(rows);
         for (int i = 0; i < rows; i++) {
-            ScoreResponse.Builder r = ScoreResponse.newBuilder().setScore(score[i]);
+            ScoreResponse.Builder r =
+                    ScoreResponse.newBuilder().setScore(score[i]).setTargetKind(kind);
             if (labels != null) {
                 r.setLabel(labels.get(i));
             }
@@ -157,6 +164,43 @@ public final class InferenceCodec {
             results.add(r);
         }
         return results;
+    }
+
+    /** What the response's scores are: a continuous target's model says so in its parameters. */
+    static TargetKind targetKind(ModelInferResponse response) {
+        InferParameter kind = response.getParametersMap().get(TARGET_KIND_PARAMETER);
+        return kind != null && REGRESSION.equals(kind.getStringParam())
+                ? TargetKind.TARGET_KIND_REGRESSION
+                : TargetKind.TARGET_KIND_BINARY;
+    }
+
+    /**
+     * Maps a response's scores to [0, 1] for the rollout's drift histogram (10 equal bins): a
+     * probability as it is, a predicted value by its place in the training target's range, which the
+     * model-server sends as "score_range" ("min,max"). Two versions trained on the same target
+     * column share the range closely, so PSI compares their predicted values bin for bin.
+     */
+    public static DoubleUnaryOperator histogramPosition(ModelInferResponse response) {
+        if (targetKind(response) != TargetKind.TARGET_KIND_REGRESSION) {
+            return DoubleUnaryOperator.identity();
+        }
+        InferParameter range = response.getParametersMap().get(SCORE_RANGE_PARAMETER);
+        String[] bounds = range == null ? new String[0] : range.getStringParam().split(",");
+        double min;
+        double max;
+        try {
+            min = bounds.length == 2 ? Double.parseDouble(bounds[0]) : Double.NaN;
+            max = bounds.length == 2 ? Double.parseDouble(bounds[1]) : Double.NaN;
+        } catch (NumberFormatException e) {
+            throw new RouterException(
+                    RouterErrorCode.UPSTREAM_FAILURE, "malformed model-server response: score_range " + range);
+        }
+        if (!(max > min)) {
+            throw new RouterException(
+                    RouterErrorCode.UPSTREAM_FAILURE,
+                    "malformed model-server response: a regression model needs score_range min,max with max > min");
+        }
+        return value -> Math.max(0, Math.min(1, (value - min) / (max - min)));
     }
 
     private static Explanation explanation(List<String> names, float[] values, int row) {

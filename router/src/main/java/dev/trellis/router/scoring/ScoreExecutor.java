@@ -44,6 +44,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.DoubleUnaryOperator;
 import java.util.function.IntFunction;
 import java.util.function.IntToDoubleFunction;
 import java.util.function.Supplier;
@@ -296,6 +297,8 @@ public final class ScoreExecutor {
                 long nanos) {
             try {
                 List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
+                // the rollout windows' score histogram: probabilities, or a regression value's position
+                DoubleUnaryOperator position = InferenceCodec.histogramPosition(response);
                 double[] scores = new double[chunk.size()];
                 int windowRows = 0;
                 // rows of a chunk share one version and a handful of decisions: build each one's Served once
@@ -330,7 +333,7 @@ public final class ScoreExecutor {
                             windows.recordFailure(model, r.decision().version(), 1, 0);
                         }
                     } else {
-                        scores[windowRows++] = b.getScore();
+                        scores[windowRows++] = position.applyAsDouble(b.getScore());
                     }
                 }
                 if (windowRows > 0) {

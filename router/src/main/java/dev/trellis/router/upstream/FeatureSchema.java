@@ -2,25 +2,35 @@ package dev.trellis.router.upstream;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.api.v1.TargetKind;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The feature inputs of one model version, as its ModelMetadata lists them, in schema order. */
-public record FeatureSchema(List<Feature> features, Map<String, Feature> byName) {
+/**
+ * The interface of one model version as its ModelMetadata describes it: the feature inputs in
+ * schema order, and what kind of target it predicts (its platform).
+ */
+public record FeatureSchema(List<Feature> features, Map<String, Feature> byName, TargetKind targetKind) {
     public FeatureSchema {
         features = List.copyOf(requireNonNull(features, "features is null"));
         byName = Map.copyOf(requireNonNull(byName, "byName is null"));
+        requireNonNull(targetKind, "targetKind is null");
     }
 
+    /** A version with a binary target. */
     public static FeatureSchema of(List<Feature> features) {
+        return of(features, TargetKind.TARGET_KIND_BINARY);
+    }
+
+    public static FeatureSchema of(List<Feature> features, TargetKind targetKind) {
         Map<String, Feature> byName = new LinkedHashMap<>();
         for (Feature f : features) {
             if (byName.put(f.name(), f) != null) {
                 throw new IllegalArgumentException("duplicate feature " + f.name());
             }
         }
-        return new FeatureSchema(features, byName);
+        return new FeatureSchema(features, byName, targetKind);
     }
 
     /** One feature input: FP32 numeric or BYTES categorical. */

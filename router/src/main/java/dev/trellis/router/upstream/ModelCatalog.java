@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
+import dev.trellis.api.v1.TargetKind;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import dev.trellis.proto.inference.ModelMetadataRequest;
@@ -61,6 +62,9 @@ import org.slf4j.LoggerFactory;
 public final class ModelCatalog implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(ModelCatalog.class);
     private static final long POLL_DEADLINE_MILLIS = 2_000;
+    /** Suffix of the model-server's platform for a continuous target ("trellis_stacked_ensemble_regression"). */
+    static final String REGRESSION_PLATFORM_SUFFIX = "_regression";
+
     private static final long ON_DEMAND_MIN_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     private final UpstreamConfig config;
@@ -121,7 +125,7 @@ public final class ModelCatalog implements Closeable {
     /**
      * A snapshot from a poll that started at or after {@code notBeforeNanos} ({@link System#nanoTime}),
      * e.g. after an upstream call that started then failed, to learn what changed. Blocks the caller
-     * at most until its own deadline (then it gets the current snapshot). See
+     * at most until three quarters of its own deadline (then it gets the current snapshot). See
      * {@link #refreshIfOlderThanAsync}.
      */
     public CatalogSnapshot refreshIfOlderThan(long notBeforeNanos) {
@@ -179,7 +183,9 @@ public final class ModelCatalog implements Closeable {
         long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(POLL_DEADLINE_MILLIS + 500);
         Deadline deadline = Context.current().getDeadline();
         if (deadline != null) {
-            timeoutNanos = Math.min(timeoutNanos, deadline.timeRemaining(TimeUnit.NANOSECONDS));
+            // keep a quarter of the caller's time to answer with the last snapshot: a replica that
+            // does not answer its poll must not turn ListModels into DEADLINE_EXCEEDED
+            timeoutNanos = Math.min(timeoutNanos, deadline.timeRemaining(TimeUnit.NANOSECONDS) * 3 / 4);
         }
         try {
             return poll.get(Math.max(0, timeoutNanos), TimeUnit.NANOSECONDS);
@@ -432,11 +438,18 @@ public final class ModelCatalog implements Closeable {
                         input.getName(), "BYTES".equals(input.getDatatype()), features.size()));
             }
             try {
-                schemas.put(e.getKey(), FeatureSchema.of(features));
+                schemas.put(e.getKey(), FeatureSchema.of(features, targetKind(metadata.getPlatform())));
             } catch (IllegalArgumentException ex) {
                 log.warn("bad metadata for {}: {}", e.getKey(), ex.getMessage());
             }
         }
+    }
+
+    /** The model-server names a continuous target's models by platform (ModelMetadata has no parameters). */
+    static TargetKind targetKind(String platform) {
+        return platform.endsWith(REGRESSION_PLATFORM_SUFFIX)
+                ? TargetKind.TARGET_KIND_REGRESSION
+                : TargetKind.TARGET_KIND_BINARY;
     }
 
     private <T> T await(ListenableFuture<T> future, String what) {

@@ -318,4 +318,44 @@ class InferenceCodecTest {
     private static Value string(String v) {
         return Value.newBuilder().setStringValue(v).build();
     }
+
+    @Test
+    void decode_regressionResponse_targetKindAndHistogramPositionOverTheTrainingRange() {
+        ModelInferResponse.Builder response = ModelInferResponse.newBuilder()
+                .addOutputs(ModelInferResponse.InferOutputTensor.newBuilder()
+                        .setName("score")
+                        .setDatatype("FP32")
+                        .addShape(3)
+                        .setContents(InferTensorContents.newBuilder()
+                                .addFp32Contents(18)
+                                .addFp32Contents(68)
+                                .addFp32Contents(130)));
+        ModelInferResponse binary = response.build();
+        assertThat(InferenceCodec.decode(binary, 3).get(0).getTargetKind())
+                .isEqualTo(dev.trellis.api.v1.TargetKind.TARGET_KIND_BINARY);
+        assertThat(InferenceCodec.histogramPosition(binary).applyAsDouble(0.3)).isEqualTo(0.3);
+
+        ModelInferResponse regression = response.putParameters(
+                        "target_kind",
+                        InferParameter.newBuilder().setStringParam("regression").build())
+                .putParameters(
+                        "score_range",
+                        InferParameter.newBuilder().setStringParam("18.0,118.0").build())
+                .build();
+        assertThat(InferenceCodec.decode(regression, 3))
+                .extracting(ScoreResponse.Builder::getTargetKind)
+                .containsOnly(dev.trellis.api.v1.TargetKind.TARGET_KIND_REGRESSION);
+        var position = InferenceCodec.histogramPosition(regression);
+        assertThat(position.applyAsDouble(18)).isEqualTo(0.0);
+        assertThat(position.applyAsDouble(68)).isEqualTo(0.5);
+        assertThat(position.applyAsDouble(130)).isEqualTo(1.0); // beyond the training range: the last bin
+        assertThat(position.applyAsDouble(-5)).isEqualTo(0.0);
+
+        ModelInferResponse noRange =
+                regression.toBuilder().removeParameters("score_range").build();
+        assertThatThrownBy(() -> InferenceCodec.histogramPosition(noRange))
+                .isInstanceOfSatisfying(
+                        RouterException.class, e -> assertThat(e.code()).isEqualTo(RouterErrorCode.UPSTREAM_FAILURE))
+                .hasMessageContaining("score_range");
+    }
 }
