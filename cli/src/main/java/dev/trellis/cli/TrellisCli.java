@@ -44,6 +44,7 @@ import picocli.CommandLine.Spec;
             OutcomesCommand.class,
             RolloutCommand.class,
             ModelsCommand.class,
+            MonitorCommand.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class,
         })

@@ -21,6 +21,8 @@ import dev.trellis.modelserver.health.HealthModule;
 import dev.trellis.modelserver.health.ServingHealth;
 import dev.trellis.modelserver.inference.InferenceModule;
 import dev.trellis.modelserver.inference.InferenceService;
+import dev.trellis.modelserver.monitoring.MonitoringModule;
+import dev.trellis.modelserver.monitoring.ReplicaMonitoringService;
 import dev.trellis.modelserver.repository.ModelRepository;
 import dev.trellis.modelserver.repository.RepositoryModule;
 import dev.trellis.modelserver.repository.VersionStatus;
@@ -82,6 +84,7 @@ public final class ModelServer implements AutoCloseable {
         this.inference = injector.getInstance(InferenceService.class);
         this.auth = injector.getInstance(BearerAuthInterceptor.class);
         services.add(inference);
+        services.add(injector.getInstance(ReplicaMonitoringService.class));
         services.add(health.service());
         // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
         services.addAll(ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor())
@@ -124,7 +127,8 @@ public final class ModelServer implements AutoCloseable {
                 new BatchingModule(),
                 new RepositoryModule(),
                 new HealthModule(),
-                new InferenceModule());
+                new InferenceModule(),
+                new MonitoringModule());
     }
 
     private void startServing() {

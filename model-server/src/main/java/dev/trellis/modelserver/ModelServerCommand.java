@@ -3,10 +3,12 @@ package dev.trellis.modelserver;
 import dev.trellis.common.TrellisVersion;
 import dev.trellis.common.auth.BearerToken;
 import dev.trellis.common.auth.TokenFiles;
+import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.config.VersionPolicy;
+import dev.trellis.modelserver.monitoring.DriftWindow;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -227,6 +229,24 @@ final class ModelServerCommand {
                     + "...), plain HTTP, the same auth and errors as gRPC; 0 = ephemeral. Default: off.")
     int httpPort;
 
+    @Option(
+            names = "--drift-window",
+            paramLabel = "ROWS|DURATION",
+            defaultValue = DriftWindow.DEFAULT_TEXT,
+            description = "Live profile window per model version for drift: the last ROWS scored rows, or the rows "
+                    + "of the last DURATION (at most " + DriftWindow.MAX_ROWS_TEXT
+                    + " rows). Default: ${DEFAULT-VALUE}.")
+    String driftWindow;
+
+    @Option(
+            names = "--drift-thresholds",
+            paramLabel = "KEY=VALUE,...",
+            defaultValue = "",
+            description = "Overrides of the drift thresholds of the drift gauges (psi, psi-warn, p, ks, missing, "
+                    + "min-rows), e.g. psi=0.2,min-rows=500. Default: psi=0.25,psi-warn=0.1,p=0.001,ks=0.1,"
+                    + "missing=0.1,min-rows=200.")
+    String driftThresholds;
+
     ModelServerConfig toConfig() {
         ModelServerConfig.Builder builder = ModelServerConfig.builder(repository)
                 .host(host)
@@ -249,7 +269,9 @@ final class ModelServerCommand {
                 .inferenceToken(inferenceTokenFile == null ? null : BearerToken.of(TokenFiles.read(inferenceTokenFile)))
                 .traceLog(traceLog)
                 .otlpEndpoint(otlpEndpoint)
-                .httpPort(httpPort);
+                .httpPort(httpPort)
+                .driftWindow(DriftWindow.parse(driftWindow))
+                .driftThresholds(DriftThresholds.parse(driftThresholds));
         if (batchWorkers != null) {
             builder.batchWorkers(batchWorkers);
         }

@@ -1,9 +1,11 @@
 package dev.trellis.router;
 
 import dev.trellis.common.auth.TokenFiles;
+import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.monitoring.PayloadSampleRates;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -159,6 +161,18 @@ public final class RouterMain implements Callable<Integer> {
             description = "Send traces and metrics over OTLP/HTTP to this collector, e.g. http://collector:4318.")
     java.net.URI otlpEndpoint;
 
+    @Option(
+            names = "--drift-thresholds",
+            description = "Overrides of GetDrift's thresholds (psi, psi-warn, p, ks, missing, min-rows), e.g. "
+                    + "psi=0.2,min-rows=500 (default: psi=0.25,psi-warn=0.1,p=0.001,ks=0.1,missing=0.1,min-rows=200).")
+    String driftThresholds;
+
+    @Option(
+            names = "--payload-sample-rate",
+            description = "Share of scored rows logged as payload samples: 0.1 for every model, churn=1 for one "
+                    + "(repeatable; default: 0, none).")
+    List<String> payloadSampleRates = new ArrayList<>();
+
     private Map<String, String> env = System.getenv();
 
     public static void main(String[] args) {
@@ -228,7 +242,9 @@ public final class RouterMain implements Callable<Integer> {
                 .upstreamMaxAttempts(upstreamMaxAttempts)
                 .shutdownGrace(DurationText.parse(shutdownGrace))
                 .traceLog(traceLog)
-                .otlpEndpoint(otlpEndpoint);
+                .otlpEndpoint(otlpEndpoint)
+                .driftThresholds(DriftThresholds.parse(driftThresholds))
+                .payloadSampleRates(PayloadSampleRates.parse(payloadSampleRates));
         return b.build();
     }
 

@@ -6,6 +6,7 @@ import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Module;
 import dev.trellis.api.v1.ExperimentsGrpc;
+import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
@@ -22,6 +23,8 @@ import dev.trellis.router.config.RouterConfig;
 import dev.trellis.router.control.ControlModule;
 import dev.trellis.router.control.ControlPlane;
 import dev.trellis.router.errors.StatusMapper;
+import dev.trellis.router.monitoring.MonitoringModule;
+import dev.trellis.router.monitoring.MonitoringService;
 import dev.trellis.router.rollout.RolloutController;
 import dev.trellis.router.rollout.RolloutModule;
 import dev.trellis.router.routing.RoutingModule;
@@ -69,6 +72,7 @@ public final class RouterServer implements Closeable {
     private final RouterConfig config;
     private final ScoringService scoring;
     private final ExperimentsService experiments;
+    private final MonitoringService monitoring;
     private final AuthInterceptor auth;
     private final GrpcInstrumentation instrumentation;
     private final ModelCatalog catalog;
@@ -97,6 +101,7 @@ public final class RouterServer implements Closeable {
             RouterConfig config,
             ScoringService scoring,
             ExperimentsService experiments,
+            MonitoringService monitoring,
             AuthInterceptor auth,
             GrpcInstrumentation instrumentation,
             ModelCatalog catalog,
@@ -109,6 +114,7 @@ public final class RouterServer implements Closeable {
         this.config = requireNonNull(config, "config is null");
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
+        this.monitoring = requireNonNull(monitoring, "monitoring is null");
         this.auth = requireNonNull(auth, "auth is null");
         this.instrumentation = requireNonNull(instrumentation, "instrumentation is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
@@ -131,7 +137,8 @@ public final class RouterServer implements Closeable {
                 new RolloutModule(),
                 new AuthModule(),
                 new ScoringModule(),
-                new AdminModule());
+                new AdminModule(),
+                new MonitoringModule());
     }
 
     /** Starts a router; port 0 binds an ephemeral port (see {@link #port()}). */
@@ -155,6 +162,7 @@ public final class RouterServer implements Closeable {
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
         health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        health.setStatus(MonitoringGrpc.SERVICE_NAME, ServingStatus.SERVING);
         catalog.addListener(this::updateScoringHealth);
         controlPlane.start();
         catalog.refresh();
@@ -172,6 +180,7 @@ public final class RouterServer implements Closeable {
         List<ServerServiceDefinition> services = new ArrayList<>(List.of(
                 scoring.bindService(),
                 experiments.bindService(),
+                monitoring.bindService(),
                 health.getHealthService().bindService()));
         // reflection with the proto comments and the error detail types (grpcurl describe, error decoding)
         ApiReflection.fromClasspath(this::serviceNames, HealthProto.getDescriptor()).services().stream()

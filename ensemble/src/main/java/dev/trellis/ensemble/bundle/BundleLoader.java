@@ -265,7 +265,7 @@ public final class BundleLoader {
     }
 
     /** The ensemble's test metrics (AUC, Brier… or RMSE, MAE…); empty without a test split. */
-    private static Map<String, Double> testMetrics(BundleManifest manifest) {
+    public static Map<String, Double> testMetrics(BundleManifest manifest) {
         Map<String, Double> out = new HashMap<>();
         if (manifest.metrics() != null) {
             Map<String, Map<String, Double>> test = manifest.metrics().get(TrainingResult.TEST);

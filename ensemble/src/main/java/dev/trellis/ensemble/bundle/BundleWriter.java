@@ -70,6 +70,7 @@ public final class BundleWriter {
                         regression ? parts.mlpTarget().mean() : null,
                         regression ? parts.mlpTarget().std() : null);
             }
+            files.put(BaselineFile.KEY, BaselineFile.write(temp, result.baseline()));
             MetaModel meta = parts.meta();
             LabelThresholds thresholds = parts.thresholds();
             Map<String, Map<String, Map<String, Double>>> metrics = new LinkedHashMap<>();

@@ -154,7 +154,9 @@ public final class Trainer {
                     stack.selection().choice(),
                     warnings,
                     plan.mlpSkipped(),
-                    tuning);
+                    tuning,
+                    BaselineProfiler.profile(
+                            data.subset(trainRows).features(), stack.selection().scores()));
         } catch (RuntimeException | Error e) {
             ensemble.close();
             throw e;

@@ -2,6 +2,7 @@ package dev.trellis.ensemble.training;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.monitoring.Baseline;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.TargetKind;
 import dev.trellis.ensemble.metrics.MetricSet;
@@ -31,6 +32,8 @@ import java.util.Optional;
  * @param warnings one line each (small data), also printed by {@code trellis train}
  * @param mlpSkipped why the MLP is not in the ensemble, when it is not
  * @param tuning what {@code --tune} searched and chose, when it ran
+ * @param baseline what drift monitoring compares production with: the training rows' feature
+ *     profiles and the out-of-fold score distribution
  */
 public record TrainingResult(
         EnsembleParts parts,
@@ -51,7 +54,8 @@ public record TrainingResult(
         MetaSelection.Choice metaChoice,
         List<String> warnings,
         Optional<String> mlpSkipped,
-        Optional<TuningReport> tuning)
+        Optional<TuningReport> tuning,
+        Baseline baseline)
         implements AutoCloseable {
     public static final String OUT_OF_FOLD = "out_of_fold";
     public static final String TEST = "test";
@@ -72,6 +76,7 @@ public record TrainingResult(
         warnings = List.copyOf(warnings);
         requireNonNull(mlpSkipped, "mlpSkipped is null");
         requireNonNull(tuning, "tuning is null");
+        requireNonNull(baseline, "baseline is null");
     }
 
     public TargetKind kind() {

@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * The event tables on JDBC, the same for both stores: the {@link EventWriter.Sink} that writes a
- * batch of exposures and outcomes, the per-variant statistics query, and retention. Thread-safe.
+ * batch of exposures, outcomes and payload samples ({@link PayloadTables}), the per-variant statistics query, and retention. Thread-safe.
  *
  * <p>Exposures: one row per (experiment, unit), the earliest wins ({@code ON CONFLICT ... WHERE}),
  * so repeats, retries and other routers store nothing twice. Outcomes with an outcome id are
@@ -59,7 +59,7 @@ final class EventTables implements EventWriter.Sink {
                         x.experiment() + '\u0000' + x.unitId(),
                         x,
                         (a, b) -> b.time().isBefore(a.time()) ? b : a);
-            } else if (!(item instanceof Outcome)) {
+            } else if (!(item instanceof Outcome) && !(item instanceof PayloadSample)) {
                 throw new IllegalArgumentException("not an event record: " + item.getClass());
             }
         }
@@ -67,6 +67,7 @@ final class EventTables implements EventWriter.Sink {
             writes.run("write exposures and outcomes", c -> {
                 insertExposures(c, exposures.values());
                 insertOutcomes(c, batch);
+                PayloadTables.insert(c, batch);
                 return null;
             });
         } catch (dev.trellis.experiments.ExperimentsException e) {
@@ -149,7 +150,7 @@ final class EventTables implements EventWriter.Sink {
     /**
      * Deletes exposures and outcomes recorded before {@code cutoffMillis}, except those of RUNNING
      * experiments: exposures of a running experiment, outcomes attributed to one, and outcomes
-     * without an experiment of units exposed in one.
+     * without an experiment of units exposed in one; and every payload sample logged before it.
      */
     RetentionResult deleteBefore(long cutoffMillis) {
         return writes.run("apply retention", c -> {
@@ -167,10 +168,15 @@ final class EventTables implements EventWriter.Sink {
                 ps.setLong(1, cutoffMillis);
                 outcomes = ps.executeUpdate();
             }
-            return new RetentionResult(exposures, outcomes);
+            long payloads;
+            try (PreparedStatement ps = c.prepareStatement("DELETE FROM payload_samples WHERE time_ms < ?")) {
+                ps.setLong(1, cutoffMillis);
+                payloads = ps.executeUpdate();
+            }
+            return new RetentionResult(exposures, outcomes, payloads);
         });
     }
 
     /** What one retention pass deleted. */
-    record RetentionResult(long exposures, long outcomes) {}
+    record RetentionResult(long exposures, long outcomes, long payloads) {}
 }

@@ -104,10 +104,22 @@ public interface ExperimentStore extends AutoCloseable {
      */
     CompletableFuture<Void> recordOutcome(Outcome outcome);
 
+    /**
+     * Queues a payload sample for a batched write, through the same bounded writer as exposures
+     * (dropped and counted in {@link #droppedCount()} when the queue stays full).
+     */
+    void recordPayloadSample(PayloadSample sample);
+
+    /**
+     * Up to {@code limit} payload samples matching {@code query} with an id above {@code afterId}, in
+     * id (storage) order, each with its unit's outcomes of the query's metric summed.
+     */
+    List<StoredPayload> payloadSamples(PayloadQuery query, long afterId, int limit);
+
     /** Waits until everything queued before this call is durable. */
     void flush();
 
-    /** Exposures and outcomes that could not be queued or written (each one logged). */
+    /** Exposures, outcomes and payload samples that could not be queued or written (each one logged). */
     long droppedCount();
 
     /** Exposures and outcomes accepted but not yet committed: what a crash right now would lose. */

@@ -41,6 +41,7 @@ public abstract class JdbcExperimentStore implements ExperimentStore {
     private final StoreOptions options;
     private final DefinitionTables definitions;
     private final EventTables events;
+    private final PayloadTables payloads;
     private final WindowTables windows;
     private final EventWriter writer;
     private final ScheduledExecutorService background;
@@ -61,6 +62,7 @@ public abstract class JdbcExperimentStore implements ExperimentStore {
         this.options = requireNonNull(options, "options is null");
         this.definitions = new DefinitionTables(definitionsTx, dialect, clock);
         this.events = new EventTables(eventsTx, readsTx);
+        this.payloads = new PayloadTables(readsTx);
         this.windows = new WindowTables(definitionsTx, clock);
         this.seenChangeVersion = definitions.changeVersion();
         this.writer = new EventWriter(
@@ -255,6 +257,21 @@ public abstract class JdbcExperimentStore implements ExperimentStore {
     @Override
     public CompletableFuture<Void> recordOutcome(Outcome outcome) {
         return writer.recordDurably(requireNonNull(outcome, "outcome is null"));
+    }
+
+    @Override
+    public void recordPayloadSample(PayloadSample sample) {
+        writer.record(requireNonNull(sample, "sample is null"));
+    }
+
+    @Override
+    public List<StoredPayload> payloadSamples(PayloadQuery query, long afterId, int limit) {
+        requireNonNull(query, "query is null");
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit must be positive");
+        }
+        checkOpen();
+        return payloads.read(query, afterId, limit);
     }
 
     @Override

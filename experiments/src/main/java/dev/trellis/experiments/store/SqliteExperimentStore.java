@@ -36,7 +36,7 @@ import org.sqlite.SQLiteErrorCode;
 public final class SqliteExperimentStore extends JdbcExperimentStore {
     private static final Logger log = LoggerFactory.getLogger(SqliteExperimentStore.class);
 
-    static final int SCHEMA_VERSION = 3;
+    static final int SCHEMA_VERSION = 4;
     public static final int DEFAULT_QUEUE_CAPACITY = StoreOptions.DEFAULT_QUEUE_CAPACITY;
     public static final Duration DEFAULT_MAX_BLOCK = StoreOptions.defaults().maxBlock();
 
@@ -226,6 +226,12 @@ public final class SqliteExperimentStore extends JdbcExperimentStore {
         }
     }
 
+    private static final String PAYLOAD_SAMPLES = """
+            CREATE TABLE payload_samples (
+              id INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, version TEXT NOT NULL,
+              unit_id TEXT NOT NULL, time_ms INTEGER NOT NULL, features TEXT NOT NULL, score REAL NOT NULL,
+              label TEXT NOT NULL, experiment TEXT, variant TEXT)""";
+
     private static void migrateInTransaction(Connection c) throws SQLException {
         int version;
         try (Statement s = c.createStatement();
@@ -297,6 +303,11 @@ public final class SqliteExperimentStore extends JdbcExperimentStore {
                         CREATE TABLE kept_versions (
                           model TEXT NOT NULL, version TEXT NOT NULL, updated_ms INTEGER NOT NULL,
                           updated_by TEXT NOT NULL, PRIMARY KEY (model, version))""");
+            }
+            if (version < 4) {
+                // the scored rows the router logs for drift, live performance and retraining
+                s.executeUpdate(PAYLOAD_SAMPLES);
+                s.executeUpdate("CREATE INDEX payload_samples_model ON payload_samples (model, time_ms)");
             }
             s.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
         }

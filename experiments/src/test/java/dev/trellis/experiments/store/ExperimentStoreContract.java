@@ -367,6 +367,113 @@ abstract class ExperimentStoreContract {
         }
     }
 
+    private static PayloadSample payload(String version, String unit, Instant time, double score) {
+        return new PayloadSample(
+                "churn",
+                version,
+                unit,
+                time,
+                "{\"tenure\":" + unit.length() + ",\"contract\":\"Month-to-month\",\"total_charges\":null}",
+                score,
+                score > 0.5 ? "hot" : "cold",
+                version.equals("2") ? "e1" : null,
+                version.equals("2") ? "treatment" : null);
+    }
+
+    @Test
+    void payloadSamples_joinedWithOutcomesPagedAndSeenByOtherStores() throws Exception {
+        Instant t0 = clock.instant();
+        try (ExperimentStore a = open();
+                ExperimentStore b = open()) {
+            for (int i = 0; i < 10; i++) {
+                a.recordPayloadSample(payload(i < 6 ? "1" : "2", "u" + i, t0.plusSeconds(i), i / 10.0));
+            }
+            a.recordPayloadSample(payload("1", "u0", t0.plusSeconds(20), 0.9)); // the same unit scored again
+            a.flush();
+            // outcomes of units 0..3 (u1's is 0: a recorded negative), through the other router
+            for (int i = 0; i < 4; i++) {
+                b.recordOutcome(new Outcome("u" + i, "churned", i == 1 ? 0 : 1, null, t0))
+                        .get(30, TimeUnit.SECONDS);
+            }
+            b.recordOutcome(new Outcome("u0", "churned", 1, null, t0)).get(30, TimeUnit.SECONDS);
+            b.recordOutcome(new Outcome("u5", "other", 1, null, t0)).get(30, TimeUnit.SECONDS); // another metric
+
+            PayloadQuery all = new PayloadQuery("churn", "", "churned", Instant.EPOCH, t0.plusSeconds(3600), false);
+            List<StoredPayload> rows = b.payloadSamples(all, 0, 100);
+            assertThat(rows).hasSize(11);
+            assertThat(rows).extracting(StoredPayload::id).isSorted().doesNotHaveDuplicates();
+            PayloadSample first = rows.get(0).sample();
+            assertThat(first).isEqualTo(payload("1", "u0", t0, 0.0));
+            assertThat(rows.get(0).outcome()).hasValue(2.0);
+            assertThat(rows.get(1).outcome()).hasValue(0.0);
+            assertThat(rows.get(5).outcome()).isEmpty();
+            assertThat(rows.get(6).sample().experiment()).isEqualTo("e1");
+
+            PayloadQuery labelled = new PayloadQuery("churn", "", "churned", Instant.EPOCH, t0.plusSeconds(3600), true);
+            assertThat(b.payloadSamples(labelled, 0, 100))
+                    .extracting(p -> p.sample().unitId())
+                    .containsExactly("u0", "u1", "u2", "u3", "u0");
+            // paging by id, a version, a time window
+            List<StoredPayload> page1 = b.payloadSamples(all, 0, 4);
+            List<StoredPayload> page2 = b.payloadSamples(all, page1.get(3).id(), 100);
+            assertThat(page1.size() + page2.size()).isEqualTo(11);
+            assertThat(b.payloadSamples(
+                            new PayloadQuery("churn", "2", "churned", Instant.EPOCH, t0.plusSeconds(3600), false),
+                            0,
+                            100))
+                    .hasSize(4);
+            assertThat(b.payloadSamples(
+                            new PayloadQuery("churn", "", "churned", t0.plusSeconds(2), t0.plusSeconds(5), false),
+                            0,
+                            100))
+                    .extracting(p -> p.sample().unitId())
+                    .containsExactly("u2", "u3", "u4");
+            assertThat(b.payloadSamples(
+                            new PayloadQuery("leads", "", "churned", Instant.EPOCH, t0.plusSeconds(3600), false),
+                            0,
+                            100))
+                    .isEmpty();
+        }
+    }
+
+    @Test
+    void recordPayloadSample_fullQueueCountsDropsLikeExposures() {
+        try (ExperimentStore store = open(StoreOptions.defaults().withQueue(1, Duration.ZERO))) {
+            for (int i = 0; i < 20_000; i++) {
+                store.recordPayloadSample(payload("1", "u" + i, clock.instant(), 0.5));
+            }
+            store.flush();
+            long written = store.payloadSamples(
+                            new PayloadQuery(
+                                    "churn",
+                                    "",
+                                    "m",
+                                    Instant.EPOCH,
+                                    clock.instant().plusSeconds(1),
+                                    false),
+                            0,
+                            100_000)
+                    .size();
+            assertThat(store.droppedCount()).isPositive();
+            assertThat(written + store.droppedCount()).isEqualTo(20_000);
+        }
+    }
+
+    @Test
+    void deleteRecordedBefore_deletesOldPayloadSamples() {
+        Instant t0 = clock.instant();
+        try (ExperimentStore store = open()) {
+            store.recordPayloadSample(payload("1", "old", t0, 0.1));
+            store.recordPayloadSample(payload("1", "new", t0.plusSeconds(100), 0.2));
+            store.flush();
+            store.deleteRecordedBefore(t0.plusSeconds(50));
+            assertThat(store.payloadSamples(
+                            new PayloadQuery("churn", "", "m", Instant.EPOCH, t0.plusSeconds(3600), false), 0, 10))
+                    .extracting(p -> p.sample().unitId())
+                    .containsExactly("new");
+        }
+    }
+
     @Test
     void putRollout_setsDefaultInSameTransaction() {
         try (ExperimentStore store = open()) {

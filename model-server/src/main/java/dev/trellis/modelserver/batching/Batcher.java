@@ -5,12 +5,14 @@ import static java.util.Objects.requireNonNull;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.modelserver.errors.ModelServerException;
+import dev.trellis.modelserver.monitoring.ProfileWindow;
 import dev.trellis.modelserver.telemetry.ServerMetrics;
 import io.opentelemetry.api.common.Attributes;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Admission control and dynamic batching for one model version: three {@link LaneKind lanes},
@@ -35,10 +37,29 @@ public final class Batcher implements AutoCloseable {
     private final Ensemble ensemble;
     private final int maxBatchSize;
     private final Map<LaneKind, Lane> lanes = new EnumMap<>(LaneKind.class);
+    private final Runnable onClose;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     public Batcher(
             String name, Ensemble ensemble, BatchingOptions options, ServerMetrics metrics, Attributes attributes) {
+        this(name, ensemble, options, metrics, attributes, ProfileWindow.NONE, () -> {});
+    }
+
+    /**
+     * @param window the version's live profile, fed with every scored batch
+     * @param onClose runs once the lanes stopped (closes the live profile)
+     */
+    public Batcher(
+            String name,
+            Ensemble ensemble,
+            BatchingOptions options,
+            ServerMetrics metrics,
+            Attributes attributes,
+            ProfileWindow window,
+            Runnable onClose) {
         this.name = requireNonNull(name, "name is null");
+        this.onClose = requireNonNull(onClose, "onClose is null");
+        requireNonNull(window, "window is null");
         this.ensemble = requireNonNull(ensemble, "ensemble is null");
         this.maxBatchSize = requireNonNull(options, "options is null").maxBatchSize();
         requireNonNull(attributes, "attributes is null");
@@ -53,7 +74,8 @@ public final class Batcher implements AutoCloseable {
                             metrics,
                             attributes.toBuilder()
                                     .put(ServerMetrics.LANE, kind.label())
-                                    .build()));
+                                    .build(),
+                            window));
         }
     }
 
@@ -110,6 +132,9 @@ public final class Batcher implements AutoCloseable {
         lanes.values().forEach(Lane::stop);
         long deadline = System.nanoTime() + timeout.toNanos();
         lanes.values().forEach(lane -> lane.awaitStopped(deadline));
+        if (closed.compareAndSet(false, true)) {
+            onClose.run();
+        }
     }
 
     @Override

@@ -11,6 +11,7 @@ import dev.trellis.ensemble.api.FeatureType;
 import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.modelserver.errors.ErrorCode;
 import dev.trellis.modelserver.errors.ModelServerException;
+import dev.trellis.modelserver.monitoring.ProfileWindow;
 import dev.trellis.modelserver.telemetry.ServerMetrics;
 import io.opentelemetry.api.common.Attributes;
 import java.util.ArrayDeque;
@@ -44,6 +45,7 @@ final class Lane {
     private final long maxQueueDelayNanos;
     private final ServerMetrics metrics;
     private final Attributes attributes;
+    private final ProfileWindow window;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition notEmpty = lock.newCondition();
@@ -62,7 +64,8 @@ final class Lane {
             Ensemble ensemble,
             BatchingOptions options,
             ServerMetrics metrics,
-            Attributes attributes) {
+            Attributes attributes,
+            ProfileWindow window) {
         this.name = requireNonNull(name, "name is null");
         this.kind = requireNonNull(kind, "kind is null");
         this.ensemble = requireNonNull(ensemble, "ensemble is null");
@@ -72,6 +75,7 @@ final class Lane {
         this.maxQueueDelayNanos = options.maxQueueDelay().toNanos();
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.attributes = requireNonNull(attributes, "attributes is null");
+        this.window = requireNonNull(window, "window is null");
         for (int i = 0; i < options.workers(kind); i++) {
             Thread worker = new Thread(this::work, "batcher-" + name + "-" + kind.label() + "-" + i);
             worker.setDaemon(true);
@@ -233,8 +237,9 @@ final class Lane {
         }
         metrics.recordBatch(attributes, totalRows);
         Predictions predictions;
+        FeatureBatch input;
         try {
-            FeatureBatch input = batch.size() == 1 ? batch.get(0).rows() : concatenate(batch, totalRows);
+            input = batch.size() == 1 ? batch.get(0).rows() : concatenate(batch, totalRows);
             predictions = ensemble.predict(input, kind == LaneKind.EXPLAIN);
             if (predictions.rows() != totalRows) {
                 throw new IllegalStateException("ensemble returned " + predictions.rows() + " rows for " + totalRows);
@@ -255,6 +260,8 @@ final class Lane {
                             predictions, offset, rows, totalRows, start - pending.enqueuedNanos(), computeNanos));
             offset += rows;
         }
+        // after the callers have their answers: the live profile costs them no latency
+        window.record(input, predictions.score());
     }
 
     private FeatureBatch concatenate(List<Pending> batch, int totalRows) {

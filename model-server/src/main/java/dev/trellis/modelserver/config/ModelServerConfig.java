@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.auth.BearerToken;
 import java.net.URI;
+import dev.trellis.common.monitoring.DriftThresholds;
+import dev.trellis.modelserver.monitoring.DriftWindow;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -43,6 +45,8 @@ import java.util.Optional;
  * @param traceLog export spans to the log
  * @param otlpEndpoint OTLP/HTTP collector for traces and metrics, e.g. {@code http://collector:4318}
  * @param httpPort KServe v2 REST port; 0 picks an ephemeral port, -1 (the default) serves no REST
+ * @param driftWindow the live profile window of each model version (last N rows or last T)
+ * @param driftThresholds when the drift gauges flag a feature
  */
 public record ModelServerConfig(
         Path repository,
@@ -72,7 +76,9 @@ public record ModelServerConfig(
         Optional<BearerToken> inferenceToken,
         boolean traceLog,
         Optional<URI> otlpEndpoint,
-        int httpPort) {
+        int httpPort,
+        DriftWindow driftWindow,
+        DriftThresholds driftThresholds) {
     public static final int DEFAULT_PORT = 8081;
     public static final String DEFAULT_HOST = "0.0.0.0";
     public static final int DEFAULT_METRICS_PORT = 9091;
@@ -129,6 +135,8 @@ public record ModelServerConfig(
             throw new IllegalArgumentException("--http-port serves plain HTTP, and this server is configured for TLS: "
                     + "put REST behind a TLS-terminating proxy, or leave --http-port off");
         }
+        requireNonNull(driftWindow, "driftWindow is null");
+        requireNonNull(driftThresholds, "driftThresholds is null");
     }
 
     public static Builder builder(Path repository) {
@@ -162,7 +170,9 @@ public record ModelServerConfig(
                 .inferenceToken(inferenceToken.orElse(null))
                 .traceLog(traceLog)
                 .otlpEndpoint(otlpEndpoint.orElse(null))
-                .httpPort(httpPort);
+                .httpPort(httpPort)
+                .driftWindow(driftWindow)
+                .driftThresholds(driftThresholds);
     }
 
     public VersionPolicy versionPolicy(String model) {
@@ -220,6 +230,8 @@ public record ModelServerConfig(
         private boolean traceLog;
         private URI otlpEndpoint;
         private int httpPort = -1;
+        private DriftWindow driftWindow = DriftWindow.DEFAULT;
+        private DriftThresholds driftThresholds = DriftThresholds.DEFAULTS;
 
         private Builder(Path repository) {
             this.repository = requireNonNull(repository, "repository is null");
@@ -356,6 +368,16 @@ public record ModelServerConfig(
             return this;
         }
 
+        public Builder driftWindow(DriftWindow driftWindow) {
+            this.driftWindow = driftWindow;
+            return this;
+        }
+
+        public Builder driftThresholds(DriftThresholds driftThresholds) {
+            this.driftThresholds = driftThresholds;
+            return this;
+        }
+
         public ModelServerConfig build() {
             return new ModelServerConfig(
                     repository,
@@ -385,7 +407,9 @@ public record ModelServerConfig(
                     Optional.ofNullable(inferenceToken),
                     traceLog,
                     Optional.ofNullable(otlpEndpoint),
-                    httpPort);
+                    httpPort,
+                    driftWindow,
+                    driftThresholds);
         }
     }
 }

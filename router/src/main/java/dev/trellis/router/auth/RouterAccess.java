@@ -1,6 +1,7 @@
 package dev.trellis.router.auth;
 
 import dev.trellis.api.v1.ExperimentsGrpc;
+import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.auth.Access;
 import dev.trellis.common.auth.AccessPolicy;
@@ -25,7 +26,9 @@ public final class RouterAccess {
                     ExperimentsGrpc.getExplainAssignmentMethod(),
                     ExperimentsGrpc.getGetResultsMethod(),
                     ExperimentsGrpc.getGetRolloutMethod(),
-                    ExperimentsGrpc.getListModelsMethod())
+                    ExperimentsGrpc.getListModelsMethod(),
+                    MonitoringGrpc.getGetDriftMethod(),
+                    MonitoringGrpc.getGetPerformanceMethod())
             .methods(
                     Access.ADMIN,
                     ExperimentsGrpc.getPutExperimentMethod(),
@@ -40,7 +43,9 @@ public final class RouterAccess {
                     ExperimentsGrpc.getAbortRolloutMethod(),
                     ExperimentsGrpc.getSetDefaultVersionMethod(),
                     ExperimentsGrpc.getKeepVersionMethod(),
-                    ExperimentsGrpc.getReleaseVersionMethod())
+                    ExperimentsGrpc.getReleaseVersionMethod(),
+                    // production rows (features of real units): as sensitive as writing outcomes
+                    MonitoringGrpc.getExportPayloadsMethod())
             .build();
 
     private RouterAccess() {}

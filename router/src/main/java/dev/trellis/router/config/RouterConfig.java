@@ -3,6 +3,8 @@ package dev.trellis.router.config;
 import static java.util.Objects.requireNonNull;
 
 import java.net.URI;
+import dev.trellis.common.monitoring.DriftThresholds;
+import dev.trellis.router.monitoring.PayloadSampleRates;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -41,6 +43,8 @@ public final class RouterConfig {
     private final int upstreamMaxAttempts;
     private final String upstreamHealthService;
     private final Duration shutdownGrace;
+    private final DriftThresholds driftThresholds;
+    private final PayloadSampleRates payloadSampleRates;
 
     private RouterConfig(Builder b) {
         this.host = requireNonNull(b.host, "host is null");
@@ -74,6 +78,8 @@ public final class RouterConfig {
         this.upstreamMaxAttempts = b.upstreamMaxAttempts;
         this.upstreamHealthService = requireNonNull(b.upstreamHealthService, "upstreamHealthService is null");
         this.shutdownGrace = requireNonNull(b.shutdownGrace, "shutdownGrace is null");
+        this.driftThresholds = requireNonNull(b.driftThresholds, "driftThresholds is null");
+        this.payloadSampleRates = requireNonNull(b.payloadSampleRates, "payloadSampleRates is null");
         if (upstreams.isEmpty()) {
             throw new IllegalArgumentException(
                     "at least one upstream is required (--upstream host:port or dns:///name:port)");
@@ -160,6 +166,8 @@ public final class RouterConfig {
         b.upstreamMaxAttempts = upstreamMaxAttempts;
         b.upstreamHealthService = upstreamHealthService;
         b.shutdownGrace = shutdownGrace;
+        b.driftThresholds = driftThresholds;
+        b.payloadSampleRates = payloadSampleRates;
         return b;
     }
 
@@ -289,6 +297,16 @@ public final class RouterConfig {
         return shutdownGrace;
     }
 
+    /** When GetDrift flags a feature. */
+    public DriftThresholds driftThresholds() {
+        return driftThresholds;
+    }
+
+    /** Which share of scored rows is logged as payload samples, per model. */
+    public PayloadSampleRates payloadSampleRates() {
+        return payloadSampleRates;
+    }
+
     /** Builder holding the defaults. Not thread-safe. */
     public static final class Builder {
         private String host = "0.0.0.0";
@@ -318,6 +336,8 @@ public final class RouterConfig {
         private int upstreamMaxAttempts = 3;
         private String upstreamHealthService = "inference.GRPCInferenceService";
         private Duration shutdownGrace = Duration.ofSeconds(10);
+        private DriftThresholds driftThresholds = DriftThresholds.DEFAULTS;
+        private PayloadSampleRates payloadSampleRates = PayloadSampleRates.NONE;
 
         private Builder() {}
 
@@ -453,6 +473,16 @@ public final class RouterConfig {
 
         public Builder upstreamHealthService(String v) {
             this.upstreamHealthService = v;
+            return this;
+        }
+
+        public Builder driftThresholds(DriftThresholds v) {
+            this.driftThresholds = v;
+            return this;
+        }
+
+        public Builder payloadSampleRates(PayloadSampleRates v) {
+            this.payloadSampleRates = v;
             return this;
         }
 

@@ -3,7 +3,9 @@ package dev.trellis.router.scoring;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.experiments.ExperimentManager;
+import dev.trellis.experiments.store.ExperimentStore;
 import dev.trellis.experiments.store.Exposure;
+import dev.trellis.experiments.store.PayloadSample;
 import jakarta.inject.Inject;
 import java.io.Closeable;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -15,7 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Hands exposures to the experiments module off the transport threads: scoring callbacks run on
+ * Hands exposures (and payload samples) to the experiments module off the transport threads: scoring callbacks run on
  * gRPC's event loop, and the store may block briefly when its own queue is full. A full hand-off
  * queue drops the exposure, counts it and logs loudly (never silently). Thread-safe; closing
  * drains what is queued into the store.
@@ -25,12 +27,14 @@ public final class ExposureLog implements Closeable {
     static final int CAPACITY = 50_000;
 
     private final ExperimentManager experiments;
+    private final ExperimentStore store;
     private final ThreadPoolExecutor executor;
     private final AtomicLong dropped = new AtomicLong();
 
     @Inject
-    public ExposureLog(ExperimentManager experiments) {
+    public ExposureLog(ExperimentManager experiments, ExperimentStore store) {
         this.experiments = requireNonNull(experiments, "experiments is null");
+        this.store = requireNonNull(store, "store is null");
         this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(CAPACITY), r -> {
             Thread t = new Thread(r, "trellis-exposures");
             t.setDaemon(true);
@@ -52,10 +56,25 @@ public final class ExposureLog implements Closeable {
         }
     }
 
+    /** Hands a payload sample to the store, on the same thread and bounded queue as exposures. */
+    public void recordPayload(PayloadSample sample) {
+        try {
+            executor.execute(() -> {
+                try {
+                    store.recordPayloadSample(sample);
+                } catch (RuntimeException e) {
+                    drop(e.toString());
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            drop("hand-off queue full (" + CAPACITY + ")");
+        }
+    }
+
     private void drop(String why) {
         long count = dropped.incrementAndGet();
         if (Long.bitCount(count) == 1) { // 1, 2, 4, 8, ...: loud without flooding the log
-            log.error("exposure dropped ({} so far): {}", count, why);
+            log.error("exposure or payload sample dropped ({} so far): {}", count, why);
         }
     }
 

@@ -6,6 +6,7 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
+import com.google.protobuf.ByteString;
 import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.RoutingReason;
 import dev.trellis.api.v1.ScoreBatchRequest;
@@ -20,11 +21,13 @@ import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.errors.StatusMapper;
+import dev.trellis.router.monitoring.PayloadSampler;
 import dev.trellis.router.rollout.VersionWindows;
 import dev.trellis.router.routing.RoutedRow;
 import dev.trellis.router.routing.RoutingService;
 import dev.trellis.router.telemetry.ScoringMetrics;
 import dev.trellis.router.upstream.CatalogSnapshot;
+import dev.trellis.router.upstream.FeatureSchema;
 import dev.trellis.router.upstream.ReplicaCapture;
 import dev.trellis.router.upstream.UpstreamPool;
 import io.grpc.Context;
@@ -42,6 +45,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleUnaryOperator;
+import java.util.function.IntFunction;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.Supplier;
 
 /**
@@ -67,6 +72,7 @@ public final class ScoreExecutor {
     private final VersionWindows windows;
     private final ScoringMetrics metrics;
     private final Clock clock;
+    private final PayloadSampler payloads;
 
     @Inject
     public ScoreExecutor(
@@ -75,13 +81,15 @@ public final class ScoreExecutor {
             ExposureLog exposures,
             VersionWindows windows,
             ScoringMetrics metrics,
-            Clock clock) {
+            Clock clock,
+            PayloadSampler payloads) {
         this.routing = requireNonNull(routing, "routing is null");
         this.pool = requireNonNull(pool, "pool is null");
         this.exposures = requireNonNull(exposures, "exposures is null");
         this.windows = requireNonNull(windows, "windows is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.clock = requireNonNull(clock, "clock is null");
+        this.payloads = requireNonNull(payloads, "payloads is null");
     }
 
     /**
@@ -316,6 +324,9 @@ public final class ScoreExecutor {
                     if (r.exposed()) {
                         recordExposure(r, rows.unitId(index));
                     }
+                    if (payloads.sampled(model, rows.unitId(index))) {
+                        recordPayload(version, index, r, b);
+                    }
                     if (r.fallback()) {
                         if (r.decision().reason() == RoutingReason.ROLLOUT) {
                             // a rollout version READY nowhere fails its guardrail, though the row was served
@@ -417,6 +428,25 @@ public final class ScoreExecutor {
 
         private void fail(Throwable error) {
             result.completeExceptionally(error);
+        }
+
+        private void recordPayload(String version, int index, RoutedRow row, ScoreResponse.Builder response) {
+            FeatureSchema schema = row.schema();
+            List<IntToDoubleFunction> numbers = new ArrayList<>();
+            List<IntFunction<ByteString>> categories = new ArrayList<>();
+            for (FeatureSchema.Feature f : schema.features()) {
+                numbers.add(f.categorical() ? null : rows.numbers(f));
+                categories.add(f.categorical() ? rows.categories(f) : null);
+            }
+            payloads.record(
+                    model,
+                    version,
+                    rows.unitId(index),
+                    PayloadSampler.featuresJson(schema, index, numbers, categories),
+                    response.getScore(),
+                    response.getLabel(),
+                    row.fallback() ? "" : row.decision().experiment().orElse(""),
+                    row.fallback() ? "" : row.decision().variant().orElse(""));
         }
 
         private void recordExposure(RoutedRow row, String unitId) {

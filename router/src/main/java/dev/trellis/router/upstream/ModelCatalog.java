@@ -249,6 +249,15 @@ public final class ModelCatalog implements Closeable {
                         .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS));
     }
 
+    /**
+     * The control channel of one replica by its name (the catalog's own, not the data path's), for
+     * the few calls that must reach every replica, such as the monitoring profiles; callers set
+     * deadlines. Empty when the last poll did not see that replica.
+     */
+    public Optional<ManagedChannel> replicaChannel(String replica) {
+        return snapshot.get().replica(replica).map(this::channel);
+    }
+
     private void doRefresh() {
         UpstreamTargets.Resolution resolution = config.targets().resolve();
         for (String problem : resolution.problems()) {
