@@ -3,9 +3,9 @@ package dev.trellis.modelserver.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.auth.BearerToken;
-import java.net.URI;
 import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.modelserver.monitoring.DriftWindow;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -2,9 +2,9 @@ package dev.trellis.router.config;
 
 import static java.util.Objects.requireNonNull;
 
-import java.net.URI;
 import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.router.monitoring.PayloadSampleRates;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
