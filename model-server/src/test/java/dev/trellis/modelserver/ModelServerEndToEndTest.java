@@ -156,6 +156,7 @@ class ModelServerEndToEndTest {
         assertThat(reflection.listServices())
                 .containsExactlyInAnyOrder(
                         "inference.GRPCInferenceService",
+                        "trellis.v1.ReplicaMonitoring",
                         "grpc.health.v1.Health",
                         "grpc.reflection.v1.ServerReflection",
                         "grpc.reflection.v1alpha.ServerReflection");

@@ -359,9 +359,14 @@ class ModelServerFakeEnsembleTest {
         assertThatThrownBy(() -> infer("9", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false))
                 .isInstanceOf(StatusRuntimeException.class);
 
-        SpanData span = spans.getFinishedSpanItems().stream()
-                .filter(data -> data.getTraceId().equals("0af7651916cd43dd8448eb211c80319c"))
-                .findFirst()
+        // the server span ends when the call closes on the server's executor, after the answer went out
+        SpanData span = org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(30))
+                .until(
+                        () -> spans.getFinishedSpanItems().stream()
+                                .filter(data -> data.getTraceId().equals("0af7651916cd43dd8448eb211c80319c"))
+                                .findFirst(),
+                        java.util.Optional::isPresent)
                 .orElseThrow();
         assertThat(span.getName()).isEqualTo("inference.GRPCInferenceService/ModelInfer");
         assertThat(span.getParentSpanId()).isEqualTo("b7ad6b7169203331");
