@@ -46,6 +46,7 @@ class ReflectionTest {
                         .containsExactlyInAnyOrder(
                                 "trellis.v1.Scoring",
                                 "trellis.v1.Experiments",
+                                "trellis.v1.Monitoring",
                                 "grpc.health.v1.Health",
                                 "grpc.reflection.v1.ServerReflection",
                                 "grpc.reflection.v1alpha.ServerReflection");
