@@ -93,7 +93,6 @@ final class MonitorCommand implements Callable<Integer> {
 
     @Command(
             name = "drift",
-            mixinStandardHelpOptions = true,
             description = {
                 "Drift of a model's versions against their training baselines, over the live windows of every replica.",
                 "One table per version, most drifted features first; the verdict is DRIFT, NO_DRIFT,",
@@ -117,6 +116,13 @@ final class MonitorCommand implements Callable<Integer> {
 
         @Option(names = "--model", required = true, description = "The model.")
         String model;
+
+        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
 
         @Option(names = "--version", description = "One version (default: every ready version).")
         String version;
@@ -174,7 +180,6 @@ final class MonitorCommand implements Callable<Integer> {
 
     @Command(
             name = "performance",
-            mixinStandardHelpOptions = true,
             description = {
                 "Live performance per version from logged payload samples whose unit has an outcome of --metric:",
                 "AUC, Brier score, calibration per score decile and the label mix, next to the bundle's test AUC."
@@ -198,6 +203,13 @@ final class MonitorCommand implements Callable<Integer> {
                 required = true,
                 description = "The outcome metric that is the label, e.g. churned.")
         String metric;
+
+        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
 
         @Option(names = "--version", description = "One version (default: every version with samples).")
         String version;
@@ -283,7 +295,6 @@ final class MonitorCommand implements Callable<Integer> {
 
     @Command(
             name = "export",
-            mixinStandardHelpOptions = true,
             description = {
                 "Writes the logged payload samples of a model whose unit has an outcome of --metric as a CSV that",
                 "trellis train reads: unit_id, the features in schema order, and --target-column (1 when the",
@@ -307,6 +318,13 @@ final class MonitorCommand implements Callable<Integer> {
 
         @Option(names = "--metric", required = true, description = "The outcome metric that becomes the target.")
         String metric;
+
+        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
+        @Option(
+                names = {"-h", "--help"},
+                usageHelp = true,
+                description = "Show this help message and exit.")
+        boolean help;
 
         @Option(names = "--version", description = "Only samples of this version (default: all).")
         String version;
