@@ -368,11 +368,8 @@ final class ExperimentsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Option(
-                names = {"-h", "--help"},
-                usageHelp = true,
-                description = "Show this help message and exit.")
-        boolean help;
+        @Mixin
+        HelpOption help;
 
         @Parameters(paramLabel = "FILE", description = "GrowthBook JSON: an experiment, an SDK payload or a feature.")
         Path file;

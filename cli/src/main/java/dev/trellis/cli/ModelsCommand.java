@@ -196,12 +196,8 @@ final class ModelsCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
-        @Option(
-                names = {"-h", "--help"},
-                usageHelp = true,
-                description = "Show this help message and exit.")
-        boolean help;
+        @Mixin
+        HelpOption help;
 
         @Option(names = "--model", required = true, description = "Logical model name.")
         String model;

@@ -117,12 +117,8 @@ final class MonitorCommand implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "The model.")
         String model;
 
-        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
-        @Option(
-                names = {"-h", "--help"},
-                usageHelp = true,
-                description = "Show this help message and exit.")
-        boolean help;
+        @Mixin
+        HelpOption help;
 
         @Option(names = "--version", description = "One version (default: every ready version).")
         String version;
@@ -204,12 +200,8 @@ final class MonitorCommand implements Callable<Integer> {
                 description = "The outcome metric that is the label, e.g. churned.")
         String metric;
 
-        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
-        @Option(
-                names = {"-h", "--help"},
-                usageHelp = true,
-                description = "Show this help message and exit.")
-        boolean help;
+        @Mixin
+        HelpOption help;
 
         @Option(names = "--version", description = "One version (default: every version with samples).")
         String version;
@@ -319,12 +311,8 @@ final class MonitorCommand implements Callable<Integer> {
         @Option(names = "--metric", required = true, description = "The outcome metric that becomes the target.")
         String metric;
 
-        // not mixinStandardHelpOptions: its -V/--version would take the place of the version option
-        @Option(
-                names = {"-h", "--help"},
-                usageHelp = true,
-                description = "Show this help message and exit.")
-        boolean help;
+        @Mixin
+        HelpOption help;
 
         @Option(names = "--version", description = "Only samples of this version (default: all).")
         String version;
