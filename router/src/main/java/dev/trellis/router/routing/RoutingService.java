@@ -81,14 +81,14 @@ public final class RoutingService {
 
     /**
      * Routes rows again after their upstream call failed although the catalog said their version was
-     * ready: with a snapshot from a poll that started after the call ({@code callStartedNanos}), the
+     * ready: with a snapshot from a poll that started after the failure ({@code failedNanos}), the
      * version may now be READY nowhere, and its rows fall back. Empty when nothing changed (the
      * version still looks ready), so the failure stands. Does not block: the poll runs on the
      * catalog's thread, and the future completes there.
      */
     public CompletableFuture<Optional<CatalogSnapshot.Model>> afterFailure(
-            String model, String version, long callStartedNanos) {
-        return catalog.refreshIfOlderThanAsync(callStartedNanos)
+            String model, String version, long failedNanos) {
+        return catalog.refreshIfOlderThanAsync(failedNanos)
                 .thenApply(fresh ->
                         fresh.model(model).filter(m -> m.servable(version).isEmpty()));
     }

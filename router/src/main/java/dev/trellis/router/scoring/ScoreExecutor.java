@@ -369,7 +369,9 @@ public final class ScoreExecutor {
             boolean pinned = first.decision().reason() == RoutingReason.PINNED;
             boolean gone = status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.NOT_FOUND;
             if (gone && !pinned && mayReroute && !result.isDone()) {
-                routing.afterFailure(model, version, started)
+                // a poll that started after the failure came back: one that started after the call may
+                // have been answered before the replica changed (a call waiting for a restarting replica)
+                routing.afterFailure(model, version, System.nanoTime())
                         .whenComplete((fresh, error) -> context.run(() -> {
                             if (error == null && fresh.isPresent()) {
                                 reroute(chunk, fresh.get(), status, nanos);
