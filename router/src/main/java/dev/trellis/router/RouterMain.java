@@ -6,6 +6,7 @@ import dev.trellis.common.text.DataSizeText;
 import dev.trellis.common.text.DurationText;
 import dev.trellis.router.config.RouterConfig;
 import dev.trellis.router.monitoring.PayloadSampleRates;
+import dev.trellis.router.monitoring.TrackedMetric;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -173,6 +174,23 @@ public final class RouterMain implements Callable<Integer> {
                     + "(repeatable; default: 0, none).")
     List<String> payloadSampleRates = new ArrayList<>();
 
+    @Option(
+            names = "--performance-refresh",
+            description = "How often the live-performance and SRM gauges are recomputed (default: ${DEFAULT-VALUE}).")
+    String performanceRefresh;
+
+    @Option(
+            names = "--performance-window",
+            description = "The trailing window of payload samples the live-performance gauges cover "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String performanceWindow;
+
+    @Option(
+            names = "--performance-metric",
+            description = "MODEL=METRIC: keep the live-performance gauges of the model against that outcome metric "
+                    + "fresh (repeatable; a GetPerformance call adds its pair too).")
+    List<String> performanceMetrics = new ArrayList<>();
+
     private Map<String, String> env = System.getenv();
 
     public static void main(String[] args) {
@@ -244,7 +262,11 @@ public final class RouterMain implements Callable<Integer> {
                 .traceLog(traceLog)
                 .otlpEndpoint(otlpEndpoint)
                 .driftThresholds(DriftThresholds.parse(driftThresholds))
-                .payloadSampleRates(PayloadSampleRates.parse(payloadSampleRates));
+                .payloadSampleRates(PayloadSampleRates.parse(payloadSampleRates))
+                .performanceRefresh(DurationText.parse(performanceRefresh))
+                .performanceWindow(DurationText.parse(performanceWindow))
+                .performanceMetrics(
+                        performanceMetrics.stream().map(TrackedMetric::parse).toList());
         return b.build();
     }
 
@@ -299,6 +321,8 @@ public final class RouterMain implements Callable<Integer> {
                 case "--catalog-refresh" -> DurationText.format(d.catalogRefresh());
                 case "--upstream-max-attempts" -> String.valueOf(d.upstreamMaxAttempts());
                 case "--shutdown-grace" -> DurationText.format(d.shutdownGrace());
+                case "--performance-refresh" -> DurationText.format(d.performanceRefresh());
+                case "--performance-window" -> DurationText.format(d.performanceWindow());
                 default -> null;
             };
         }

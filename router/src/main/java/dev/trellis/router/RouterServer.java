@@ -25,6 +25,7 @@ import dev.trellis.router.control.ControlPlane;
 import dev.trellis.router.errors.StatusMapper;
 import dev.trellis.router.monitoring.MonitoringModule;
 import dev.trellis.router.monitoring.MonitoringService;
+import dev.trellis.router.monitoring.PerformanceRefresh;
 import dev.trellis.router.rollout.RolloutController;
 import dev.trellis.router.rollout.RolloutModule;
 import dev.trellis.router.routing.RoutingModule;
@@ -82,6 +83,7 @@ public final class RouterServer implements Closeable {
     private final ExposureLog exposures;
     private final ExperimentStore store;
     private final Telemetry telemetry;
+    private final PerformanceRefresh performanceRefresh;
     private final HealthStatusManager health = new HealthStatusManager();
     private final ScheduledExecutorService storeHealth = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "trellis-store-health");
@@ -110,7 +112,8 @@ public final class RouterServer implements Closeable {
             RolloutController rollouts,
             ExposureLog exposures,
             ExperimentStore store,
-            Telemetry telemetry) {
+            Telemetry telemetry,
+            PerformanceRefresh performanceRefresh) {
         this.config = requireNonNull(config, "config is null");
         this.scoring = requireNonNull(scoring, "scoring is null");
         this.experiments = requireNonNull(experiments, "experiments is null");
@@ -124,6 +127,7 @@ public final class RouterServer implements Closeable {
         this.exposures = requireNonNull(exposures, "exposures is null");
         this.store = requireNonNull(store, "store is null");
         this.telemetry = requireNonNull(telemetry, "telemetry is null");
+        this.performanceRefresh = requireNonNull(performanceRefresh, "performanceRefresh is null");
     }
 
     /** The Guice modules of a router; main code and tests assemble the same list. */
@@ -199,6 +203,7 @@ public final class RouterServer implements Closeable {
                     "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
         rollouts.start();
+        performanceRefresh.start();
         storeHealth.scheduleWithFixedDelay(this::updateStoreHealth, 1, 1, TimeUnit.SECONDS);
         registerStoreMetrics();
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
@@ -328,6 +333,7 @@ public final class RouterServer implements Closeable {
             }
         }
         bulkCalls.close();
+        performanceRefresh.close();
         rollouts.close();
         exposures.close();
         controlPlane.close();

@@ -41,16 +41,12 @@ import dev.trellis.proto.inference.RepositoryIndexResponse.ModelIndex;
 import dev.trellis.router.upstream.CatalogSnapshot;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -698,44 +694,6 @@ class ControlPlaneEndToEndTest {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
             }
-        }
-    }
-
-    /** Tees System.err (where the servers log) into a buffer while open. */
-    private static final class CapturedErr implements AutoCloseable {
-        private final PrintStream original = System.err;
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-
-        CapturedErr() {
-            OutputStream tee = new OutputStream() {
-                @Override
-                public void write(int b) {
-                    original.write(b);
-                    synchronized (buffer) {
-                        buffer.write(b);
-                    }
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) {
-                    original.write(b, off, len);
-                    synchronized (buffer) {
-                        buffer.write(b, off, len);
-                    }
-                }
-            };
-            System.setErr(new PrintStream(tee, true, StandardCharsets.UTF_8));
-        }
-
-        String text() {
-            synchronized (buffer) {
-                return buffer.toString(StandardCharsets.UTF_8);
-            }
-        }
-
-        @Override
-        public void close() {
-            System.setErr(original);
         }
     }
 }

@@ -36,11 +36,34 @@ public record LivePerformance(
     /** One score decile's rows. */
     public record CalibrationBin(int decile, long rows, double meanScore, double observedRate) {}
 
-    /** One label's rows and positives. */
-    public record LabelCount(String label, long rows, long positives) {
+    /**
+     * One label's rows: how many, how many positive (binary targets), their mean score and mean
+     * observed value (for a binary target the positive rate).
+     */
+    public record LabelCount(String label, long rows, long positives, double meanScore, double meanObserved) {
         public double observedRate() {
             return rows == 0 ? 0 : (double) positives / rows;
         }
+    }
+
+    /**
+     * Rows per label, sorted by label.
+     *
+     * @param positive per row whether it counts as a positive (binary targets), or null
+     */
+    static List<LabelCount> labelMix(double[] scores, double[] observed, boolean[] positive, String[] labels) {
+        Map<String, double[]> byLabel = new TreeMap<>();
+        for (int i = 0; i < scores.length; i++) {
+            double[] sums = byLabel.computeIfAbsent(labels[i], k -> new double[4]);
+            sums[0]++;
+            sums[1] += positive != null && positive[i] ? 1 : 0;
+            sums[2] += scores[i];
+            sums[3] += observed[i];
+        }
+        List<LabelCount> out = new ArrayList<>();
+        byLabel.forEach((label, sums) ->
+                out.add(new LabelCount(label, (long) sums[0], (long) sums[1], sums[2] / sums[0], sums[3] / sums[0])));
+        return out;
     }
 
     /**
@@ -67,15 +90,15 @@ public record LivePerformance(
         long[] binRows = new long[DECILES];
         double[] binScores = new double[DECILES];
         long[] binPositives = new long[DECILES];
-        Map<String, long[]> byLabel = new TreeMap<>();
+        double[] observed = new double[n];
+        boolean[] positive = new boolean[n];
         for (int i = 0; i < n; i++) {
             int bin = Math.min(DECILES - 1, Math.max(0, (int) Math.floor(scores[i] * DECILES)));
             binRows[bin]++;
             binScores[bin] += scores[i];
             binPositives[bin] += outcomes[i];
-            long[] counts = byLabel.computeIfAbsent(labels[i], k -> new long[2]);
-            counts[0]++;
-            counts[1] += outcomes[i];
+            observed[i] = outcomes[i];
+            positive[i] = outcomes[i] == 1;
         }
         List<CalibrationBin> calibration = new ArrayList<>();
         for (int b = 0; b < DECILES; b++) {
@@ -84,8 +107,7 @@ public record LivePerformance(
                         b, binRows[b], binScores[b] / binRows[b], (double) binPositives[b] / binRows[b]));
             }
         }
-        List<LabelCount> labelCounts = new ArrayList<>();
-        byLabel.forEach((label, counts) -> labelCounts.add(new LabelCount(label, counts[0], counts[1])));
+        List<LabelCount> labelCounts = labelMix(scores, observed, positive, labels);
         return new LivePerformance(
                 n,
                 positives,

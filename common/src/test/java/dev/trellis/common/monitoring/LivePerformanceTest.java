@@ -24,9 +24,9 @@ class LivePerformanceTest {
         assertThat(p.calibration().get(1).observedRate()).isEqualTo(0.5);
         assertThat(p.labels())
                 .containsExactly(
-                        new LivePerformance.LabelCount("cold", 1, 0),
-                        new LivePerformance.LabelCount("hot", 2, 1),
-                        new LivePerformance.LabelCount("warm", 2, 1));
+                        new LivePerformance.LabelCount("cold", 1, 0, 0.1, 0),
+                        new LivePerformance.LabelCount("hot", 2, 1, (0.9 + 0.8) / 2, 0.5),
+                        new LivePerformance.LabelCount("warm", 2, 1, 0.35, 0.5));
     }
 
     @Test

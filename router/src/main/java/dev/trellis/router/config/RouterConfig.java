@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.monitoring.DriftThresholds;
 import dev.trellis.router.monitoring.PayloadSampleRates;
+import dev.trellis.router.monitoring.TrackedMetric;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,6 +46,9 @@ public final class RouterConfig {
     private final Duration shutdownGrace;
     private final DriftThresholds driftThresholds;
     private final PayloadSampleRates payloadSampleRates;
+    private final Duration performanceRefresh;
+    private final Duration performanceWindow;
+    private final List<TrackedMetric> performanceMetrics;
 
     private RouterConfig(Builder b) {
         this.host = requireNonNull(b.host, "host is null");
@@ -80,6 +84,9 @@ public final class RouterConfig {
         this.shutdownGrace = requireNonNull(b.shutdownGrace, "shutdownGrace is null");
         this.driftThresholds = requireNonNull(b.driftThresholds, "driftThresholds is null");
         this.payloadSampleRates = requireNonNull(b.payloadSampleRates, "payloadSampleRates is null");
+        this.performanceRefresh = positive(b.performanceRefresh, "performance refresh");
+        this.performanceWindow = positive(b.performanceWindow, "performance window");
+        this.performanceMetrics = List.copyOf(requireNonNull(b.performanceMetrics, "performanceMetrics is null"));
         if (upstreams.isEmpty()) {
             throw new IllegalArgumentException(
                     "at least one upstream is required (--upstream host:port or dns:///name:port)");
@@ -168,6 +175,9 @@ public final class RouterConfig {
         b.shutdownGrace = shutdownGrace;
         b.driftThresholds = driftThresholds;
         b.payloadSampleRates = payloadSampleRates;
+        b.performanceRefresh = performanceRefresh;
+        b.performanceWindow = performanceWindow;
+        b.performanceMetrics = performanceMetrics;
         return b;
     }
 
@@ -307,6 +317,21 @@ public final class RouterConfig {
         return payloadSampleRates;
     }
 
+    /** How often the router recomputes the live-performance and SRM gauges on its own. */
+    public Duration performanceRefresh() {
+        return performanceRefresh;
+    }
+
+    /** The trailing window of payload samples the live-performance gauges cover. */
+    public Duration performanceWindow() {
+        return performanceWindow;
+    }
+
+    /** The (model, outcome metric) pairs whose live-performance gauges are kept fresh from startup. */
+    public List<TrackedMetric> performanceMetrics() {
+        return performanceMetrics;
+    }
+
     /** Builder holding the defaults. Not thread-safe. */
     public static final class Builder {
         private String host = "0.0.0.0";
@@ -338,6 +363,9 @@ public final class RouterConfig {
         private Duration shutdownGrace = Duration.ofSeconds(10);
         private DriftThresholds driftThresholds = DriftThresholds.DEFAULTS;
         private PayloadSampleRates payloadSampleRates = PayloadSampleRates.NONE;
+        private Duration performanceRefresh = Duration.ofMinutes(1);
+        private Duration performanceWindow = Duration.ofDays(7);
+        private List<TrackedMetric> performanceMetrics = List.of();
 
         private Builder() {}
 
@@ -483,6 +511,21 @@ public final class RouterConfig {
 
         public Builder payloadSampleRates(PayloadSampleRates v) {
             this.payloadSampleRates = v;
+            return this;
+        }
+
+        public Builder performanceRefresh(Duration v) {
+            this.performanceRefresh = v;
+            return this;
+        }
+
+        public Builder performanceWindow(Duration v) {
+            this.performanceWindow = v;
+            return this;
+        }
+
+        public Builder performanceMetrics(List<TrackedMetric> v) {
+            this.performanceMetrics = v;
             return this;
         }
 

@@ -12,6 +12,7 @@ public final class MonitoringModule extends AbstractModule {
         bind(PayloadReads.class).in(Singleton.class);
         bind(PerformanceGauges.class).in(Singleton.class);
         bind(OperationsGauges.class).asEagerSingleton();
+        bind(PerformanceRefresh.class).in(Singleton.class);
         bind(MonitoringService.class).in(Singleton.class);
     }
 }

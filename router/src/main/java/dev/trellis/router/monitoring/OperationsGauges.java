@@ -16,14 +16,16 @@ import io.opentelemetry.api.metrics.Meter;
 import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Gauges the alert rules need beyond the call metrics: {@code trellis_experiment_srm_mismatch}
- * (1 when a RUNNING experiment's sample-ratio check fails, p &lt; 0.001; recomputed at most once a
- * minute, since results read the store) and {@code trellis_control_replicas_missing_desired} (per
+ * (1 when a RUNNING experiment's sample-ratio check fails, p &lt; 0.001; recomputed by
+ * {@link PerformanceRefresh} every {@code --performance-refresh}, since results read the store:
+ * a scrape only reads the last answer) and {@code trellis_control_replicas_missing_desired} (per
  * desired model version, the serving replicas on which it is not ready). Thread-safe.
  */
 public final class OperationsGauges {
@@ -31,11 +33,9 @@ public final class OperationsGauges {
     private static final AttributeKey<String> EXPERIMENT = AttributeKey.stringKey("experiment");
     private static final AttributeKey<String> MODEL = AttributeKey.stringKey("model");
     private static final AttributeKey<String> VERSION = AttributeKey.stringKey("version");
-    private static final long SRM_REFRESH_NANOS = 60_000_000_000L;
 
     private final ExperimentManager experiments;
-    private final AtomicReference<Srm> srm =
-            new AtomicReference<>(new Srm(System.nanoTime() - SRM_REFRESH_NANOS, Map.of()));
+    private final AtomicReference<Map<String, Boolean>> srm = new AtomicReference<>(Map.of());
 
     @Inject
     public OperationsGauges(
@@ -47,8 +47,9 @@ public final class OperationsGauges {
         meter.gaugeBuilder("trellis.experiment.srm_mismatch")
                 .ofLongs()
                 .setDescription("1 when a running experiment's sample-ratio check fails (p < 0.001)")
-                .buildWithCallback(m -> srm().forEach((experiment, mismatch) ->
-                        m.record(mismatch ? 1 : 0, Attributes.of(EXPERIMENT, experiment))));
+                .buildWithCallback(m -> srm.get()
+                        .forEach((experiment, mismatch) ->
+                                m.record(mismatch ? 1 : 0, Attributes.of(EXPERIMENT, experiment))));
         meter.gaugeBuilder("trellis.control.replicas_missing_desired")
                 .ofLongs()
                 .setDescription("serving replicas on which a desired model version is not ready")
@@ -71,12 +72,9 @@ public final class OperationsGauges {
                 });
     }
 
-    private Map<String, Boolean> srm() {
-        Srm last = srm.get();
-        if (System.nanoTime() - last.nanos() < SRM_REFRESH_NANOS) {
-            return last.mismatch();
-        }
-        Map<String, Boolean> mismatch = new java.util.TreeMap<>();
+    /** Recomputes the SRM check of every RUNNING experiment with a metric (reads the store). */
+    void refreshSrm() {
+        Map<String, Boolean> mismatch = new TreeMap<>();
         List<Experiment> running = experiments.list(null, ExperimentStatus.RUNNING);
         for (Experiment experiment : running) {
             if (experiment.getMetric().isEmpty()) {
@@ -89,9 +87,6 @@ public final class OperationsGauges {
                 log.debug("no SRM for {}: {}", experiment.getKey(), e.toString());
             }
         }
-        srm.set(new Srm(System.nanoTime(), Map.copyOf(mismatch)));
-        return mismatch;
+        srm.set(Map.copyOf(mismatch));
     }
-
-    private record Srm(long nanos, Map<String, Boolean> mismatch) {}
 }

@@ -39,6 +39,9 @@ class RouterConfigTest {
         assertThat(config.upstreamMaxAttempts()).isEqualTo(3);
         assertThat(config.upstreamHealthService()).isEqualTo("inference.GRPCInferenceService");
         assertThat(config.traceLog()).isFalse();
+        assertThat(config.performanceRefresh()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(config.performanceWindow()).isEqualTo(Duration.ofDays(7));
+        assertThat(config.performanceMetrics()).isEmpty();
     }
 
     @Test
@@ -56,6 +59,9 @@ class RouterConfigTest {
         assertThat(parsed.store()).isEqualTo(defaults.store());
         assertThat(parsed.retention()).isEqualTo(defaults.retention());
         assertThat(parsed.shutdownDelay()).isEqualTo(defaults.shutdownDelay());
+        assertThat(parsed.performanceRefresh()).isEqualTo(defaults.performanceRefresh());
+        assertThat(parsed.performanceWindow()).isEqualTo(defaults.performanceWindow());
+        assertThat(parsed.performanceMetrics()).isEqualTo(defaults.performanceMetrics());
     }
 
     @Test
@@ -110,6 +116,14 @@ class RouterConfigTest {
                     "7s",
                     "--retention",
                     "90d",
+                    "--performance-refresh",
+                    "30s",
+                    "--performance-window",
+                    "24h",
+                    "--performance-metric",
+                    "churn=churned",
+                    "--performance-metric",
+                    "leads = converted",
                     "--trace-log"
                 },
                 Map.of("TRELLIS_ADMIN_TOKEN", "ignored-when-file-given"));
@@ -135,6 +149,12 @@ class RouterConfigTest {
         assertThat(config.upstreamMaxAttempts()).isEqualTo(4);
         assertThat(config.shutdownGrace()).isEqualTo(Duration.ofSeconds(3));
         assertThat(config.traceLog()).isTrue();
+        assertThat(config.performanceRefresh()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.performanceWindow()).isEqualTo(Duration.ofHours(24));
+        assertThat(config.performanceMetrics())
+                .containsExactly(
+                        new dev.trellis.router.monitoring.TrackedMetric("churn", "churned"),
+                        new dev.trellis.router.monitoring.TrackedMetric("leads", "converted"));
     }
 
     @Test
@@ -185,5 +205,12 @@ class RouterConfigTest {
         assertThatThrownBy(() -> RouterConfig.builder().upstreamMaxAttempts(6).build())
                 .hasMessageContaining("1..5");
         assertThatThrownBy(() -> DurationText.parse("soon")).hasMessageContaining("invalid duration");
+        assertThatThrownBy(() ->
+                        RouterConfig.builder().performanceRefresh(Duration.ZERO).build())
+                .hasMessageContaining("performance refresh must be positive");
+        assertThatThrownBy(() -> RouterMain.parse(new String[] {"--performance-metric", "churn"}, Map.of()))
+                .hasMessageContaining("expected MODEL=METRIC");
+        assertThatThrownBy(() -> RouterMain.parse(new String[] {"--performance-metric", "churn="}, Map.of()))
+                .hasMessageContaining("MODEL=METRIC");
     }
 }
