@@ -14,6 +14,7 @@ import dev.trellis.api.v1.GetPerformanceResponse;
 import dev.trellis.api.v1.LabelMix;
 import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.PayloadRow;
+import dev.trellis.api.v1.TargetKind;
 import dev.trellis.api.v1.VersionDrift;
 import dev.trellis.api.v1.VersionPerformance;
 import dev.trellis.client.FeatureSchema;
@@ -178,7 +179,8 @@ final class MonitorCommand implements Callable<Integer> {
             name = "performance",
             description = {
                 "Live performance per version from logged payload samples whose unit has an outcome of --metric:",
-                "AUC, Brier score, calibration per score decile and the label mix, next to the bundle's test AUC."
+                "AUC, Brier score, calibration per score decile and the label mix (RMSE, MAE, R² and the mix per",
+                "tier for a continuous target), next to the bundle's test metrics."
             },
             footer = {"", "Example:", "  trellis monitor performance --model churn --metric churned --since 30d"})
     static final class PerformanceCommand implements Callable<Integer> {
@@ -240,49 +242,86 @@ final class MonitorCommand implements Callable<Integer> {
                 out.println("no payload samples (is --payload-sample-rate set on the router?)");
             }
             for (VersionPerformance v : response.getVersionsList()) {
-                out.println(fmt(
-                        "%s version %s: %d samples, %d with an outcome of %s (%d positive)",
-                        v.getModel(), v.getVersion(), v.getSamples(), v.getWithOutcome(), metric, v.getPositives()));
-                if (!v.getSufficient()) {
-                    out.println("  insufficient data: AUC needs outcomes of both classes");
-                } else {
-                    Double bundleAuc = v.getBundleTestMetricsMap().get("auc_roc");
-                    out.println(fmt(
-                            "  AUC %.4f%s   Brier %.4f%s",
-                            v.getAuc(),
-                            bundleAuc == null
-                                    ? ""
-                                    : fmt(" (bundle test %.4f, change %+.4f)", bundleAuc, v.getAucChange()),
-                            v.getBrier(),
-                            v.getBundleTestMetricsMap().containsKey("brier")
-                                    ? fmt(
-                                            " (bundle test %.4f)",
-                                            v.getBundleTestMetricsMap().get("brier"))
-                                    : ""));
-                }
-                Table calibration = new Table("  SCORE", "ROWS", "MEAN SCORE", "OBSERVED");
-                for (CalibrationBin bin : v.getCalibrationList()) {
-                    calibration.row(
-                            fmt("  %.1f-%.1f", bin.getDecile() / 10.0, (bin.getDecile() + 1) / 10.0),
-                            Long.toString(bin.getRows()),
-                            fmt("%.3f", bin.getMeanScore()),
-                            fmt("%.3f", bin.getObservedRate()));
-                }
-                calibration.print(out);
-                Table labels = new Table("  LABEL", "ROWS", "POSITIVE", "OBSERVED");
-                for (LabelMix label : v.getLabelsList()) {
-                    labels.row(
-                            "  " + label.getLabel(),
-                            Long.toString(label.getRows()),
-                            Long.toString(label.getPositives()),
-                            fmt("%.3f", label.getObservedRate()));
-                }
-                labels.print(out);
-                out.println();
+                print(out, metric, v);
             }
             out.flush();
             return 0;
         }
+    }
+
+    /** One version's live performance as the performance command prints it. */
+    static void print(PrintWriter out, String metric, VersionPerformance v) {
+        if (v.getTargetKind() == TargetKind.TARGET_KIND_REGRESSION) {
+            printRegression(out, metric, v);
+            return;
+        }
+        out.println(fmt(
+                "%s version %s: %d samples, %d with an outcome of %s (%d positive)",
+                v.getModel(), v.getVersion(), v.getSamples(), v.getWithOutcome(), metric, v.getPositives()));
+        if (!v.getSufficient()) {
+            out.println("  insufficient data: AUC needs outcomes of both classes");
+        } else {
+            Double bundleAuc = v.getBundleTestMetricsMap().get("auc_roc");
+            out.println(fmt(
+                    "  AUC %.4f%s   Brier %.4f%s",
+                    v.getAuc(),
+                    bundleAuc == null ? "" : fmt(" (bundle test %.4f, change %+.4f)", bundleAuc, v.getAucChange()),
+                    v.getBrier(),
+                    bundleFigure(v, "brier")));
+        }
+        Table calibration = new Table("  SCORE", "ROWS", "MEAN SCORE", "OBSERVED");
+        for (CalibrationBin bin : v.getCalibrationList()) {
+            calibration.row(
+                    fmt("  %.1f-%.1f", bin.getDecile() / 10.0, (bin.getDecile() + 1) / 10.0),
+                    Long.toString(bin.getRows()),
+                    fmt("%.3f", bin.getMeanScore()),
+                    fmt("%.3f", bin.getObservedRate()));
+        }
+        calibration.print(out);
+        Table labels = new Table("  LABEL", "ROWS", "POSITIVE", "OBSERVED");
+        for (LabelMix label : v.getLabelsList()) {
+            labels.row(
+                    "  " + label.getLabel(),
+                    Long.toString(label.getRows()),
+                    Long.toString(label.getPositives()),
+                    fmt("%.3f", label.getObservedRate()));
+        }
+        labels.print(out);
+        out.println();
+    }
+
+    private static void printRegression(PrintWriter out, String metric, VersionPerformance v) {
+        out.println(fmt(
+                "%s version %s: %d samples, %d with an observed value of %s (continuous target)",
+                v.getModel(), v.getVersion(), v.getSamples(), v.getWithOutcome(), metric));
+        if (!v.getSufficient()) {
+            out.println("  insufficient data: RMSE and R² need 2 observed values that differ");
+        } else {
+            Double bundleRmse = v.getBundleTestMetricsMap().get("rmse");
+            out.println(fmt(
+                    "  RMSE %.4f%s   MAE %.4f%s   R² %.4f%s",
+                    v.getRmse(),
+                    bundleRmse == null ? "" : fmt(" (bundle test %.4f, change %+.4f)", bundleRmse, v.getRmseChange()),
+                    v.getMae(),
+                    bundleFigure(v, "mae"),
+                    v.getR2(),
+                    bundleFigure(v, "r2")));
+        }
+        Table tiers = new Table("  TIER", "ROWS", "MEAN PREDICTED", "MEAN OBSERVED");
+        for (LabelMix tier : v.getLabelsList()) {
+            tiers.row(
+                    "  " + tier.getLabel(),
+                    Long.toString(tier.getRows()),
+                    fmt("%.3f", tier.getMeanScore()),
+                    fmt("%.3f", tier.getMeanObserved()));
+        }
+        tiers.print(out);
+        out.println();
+    }
+
+    private static String bundleFigure(VersionPerformance v, String metric) {
+        Double value = v.getBundleTestMetricsMap().get(metric);
+        return value == null ? "" : fmt(" (bundle test %.4f)", value);
     }
 
     @Command(

@@ -75,6 +75,7 @@ class MonitorCliTest {
                 .adminToken(TOKEN)
                 .catalogRefresh(Duration.ofMillis(200))
                 .payloadSampleRates(PayloadSampleRates.parse(List.of(MODEL + "=1")))
+                .performanceRefresh(Duration.ofMillis(200))
                 .build());
         target = "127.0.0.1:" + router.port();
         Awaitility.await("router sees the model")
@@ -263,8 +264,15 @@ class MonitorCliTest {
                 .contains("trellis_drift_psi{")
                 .contains("feature=\"tenure\"")
                 .contains("trellis_drift_window_rows{");
+        // the performance call tracks (churn, churned): the router's refresh job publishes its gauges
+        Awaitility.await("the live-performance gauges")
+                .atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(500))
+                .until(() -> checkedMetrics(routerMetrics).contains("trellis_performance_auc_change{"));
         assertThat(checkedMetrics(routerMetrics))
                 .contains("trellis_performance_auc_change{")
+                .contains("trellis_performance_label_rows{")
+                .contains("trellis_performance_calibration_observed_rate{")
                 .contains("trellis_performance_auc{")
                 .contains("trellis_store_dropped_records_total")
                 .contains("trellis_control_replicas_missing_desired");
