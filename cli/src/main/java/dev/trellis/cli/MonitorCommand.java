@@ -18,6 +18,7 @@ import dev.trellis.api.v1.TargetKind;
 import dev.trellis.api.v1.VersionDrift;
 import dev.trellis.api.v1.VersionPerformance;
 import dev.trellis.client.FeatureSchema;
+import dev.trellis.client.ModelDescription;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import dev.trellis.common.text.DurationText;
@@ -34,6 +35,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.commons.csv.CSVFormat;
@@ -329,7 +331,8 @@ final class MonitorCommand implements Callable<Integer> {
             description = {
                 "Writes the logged payload samples of a model whose unit has an outcome of --metric as a CSV that",
                 "trellis train reads: unit_id, the features in schema order, and --target-column (1 when the",
-                "unit's outcomes sum above 0, else 0). Admin: the rows are production data."
+                "unit's outcomes sum above 0, else 0; for a model with a continuous target the sum itself).",
+                "Admin: the rows are production data."
             },
             footer = {
                 "",
@@ -387,13 +390,18 @@ final class MonitorCommand implements Callable<Integer> {
             Path temp = output.resolveSibling(output.getFileName() + ".tmp");
             try (TrellisClient client = parent.root.client()) {
                 // the schema of the version asked for, else of the highest one
-                List<String> features = client.model(model).versions().stream()
+                Optional<ModelDescription.Version> described = client.model(model).versions().stream()
                         .filter(v -> version == null || v.version().equals(version))
-                        .findFirst()
+                        .findFirst();
+                List<String> features = described
                         .map(v -> v.features().stream()
                                 .map(FeatureSchema.Feature::name)
                                 .toList())
                         .orElse(List.of());
+                // a continuous target's column is the observed value, a binary one's 1 or 0
+                boolean continuous = described
+                        .map(v -> v.targetKind() == dev.trellis.client.TargetKind.REGRESSION)
+                        .orElse(false);
                 Iterator<PayloadRow> stream = MonitoringGrpc.newBlockingStub(client.channel())
                         .withDeadlineAfter(10, TimeUnit.MINUTES)
                         .exportPayloads(request.build());
@@ -416,7 +424,7 @@ final class MonitorCommand implements Callable<Integer> {
                         for (String feature : features) {
                             cells.add(cell(row.getFeaturesMap().get(feature)));
                         }
-                        cells.add(row.getTarget());
+                        cells.add(continuous ? number(row.getValue()) : Integer.toString(row.getTarget()));
                         printer.printRecord(cells);
                         rows++;
                     }
@@ -431,16 +439,18 @@ final class MonitorCommand implements Callable<Integer> {
             return 0;
         }
 
+        /** A number as the shortest text that reads back the same. */
+        private static String number(double d) {
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+        }
+
         /** A number as the shortest text that reads back the same, a string as is, missing as an empty cell. */
         private static String cell(Value value) {
             if (value == null) {
                 return "";
             }
             return switch (value.getKindCase()) {
-                case NUMBER_VALUE -> {
-                    double d = value.getNumberValue();
-                    yield d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
-                }
+                case NUMBER_VALUE -> number(value.getNumberValue());
                 case STRING_VALUE -> value.getStringValue();
                 default -> "";
             };

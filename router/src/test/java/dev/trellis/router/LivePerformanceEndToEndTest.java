@@ -235,6 +235,24 @@ class LivePerformanceEndToEndTest {
             assertThat(tier.getMeanObserved()).isCloseTo(t[2] / t[0], offset(1e-9));
         }
 
+        // the export carries each unit's observed value, the target of the next version
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(dev.trellis.router.auth.AuthInterceptor.AUTHORIZATION, "Bearer " + Cluster.ADMIN_TOKEN);
+        List<dev.trellis.api.v1.PayloadRow> exported = new ArrayList<>();
+        MonitoringGrpc.newBlockingStub(cluster.channel)
+                .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers))
+                .withDeadlineAfter(60, TimeUnit.SECONDS)
+                .exportPayloads(dev.trellis.api.v1.ExportPayloadsRequest.newBuilder()
+                        .setModel("charges")
+                        .setMetric("charges")
+                        .build())
+                .forEachRemaining(exported::add);
+        assertThat(exported).hasSize(withOutcome);
+        for (dev.trellis.api.v1.PayloadRow row : exported) {
+            int i = Integer.parseInt(row.getUnitId().substring(1));
+            assertThat(row.getValue()).isEqualTo(observed[i]);
+        }
+
         Awaitility.await("the regression gauges")
                 .atMost(Duration.ofSeconds(60))
                 .pollInterval(Duration.ofMillis(100))

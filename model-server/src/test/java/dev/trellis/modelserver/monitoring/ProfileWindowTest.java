@@ -66,6 +66,38 @@ class ProfileWindowTest {
     }
 
     @Test
+    void record_severalFeaturesOfEachKindInterleaved_eachKeepsItsOwnValues() {
+        FeatureSchema schema = new FeatureSchema(
+                List.of(
+                        Feature.numeric("x"),
+                        Feature.categorical("c", List.of("a", "b")),
+                        Feature.numeric("y"),
+                        Feature.categorical("d", List.of("p", "q"))),
+                "t",
+                List.of());
+        ProfileWindow window = new LiveProfiles(repository, DriftWindow.parse("3"), now::get).open("m", 1, schema);
+        for (int from = 0; from < 5; from += 2) {
+            int count = Math.min(2, 5 - from);
+            FeatureBatch batch = new FeatureBatch(schema, count);
+            for (int i = 0; i < count; i++) {
+                int v = from + i;
+                batch.setNumeric(i, 0, v);
+                batch.setCategorical(i, 1, v % 2 == 0 ? "a" : "b");
+                batch.setNumeric(i, 2, 100 + v);
+                batch.setCategorical(i, 3, v < 3 ? "p" : "q");
+            }
+            window.record(batch, scores(from, count));
+        }
+        // rows 2, 3, 4 remain (a window of 3, wrapped)
+        ProfileWindow.Snapshot snapshot = window.snapshot();
+        assertThat(snapshot.features().get(0).values()).containsExactly(2, 3, 4);
+        assertThat(snapshot.features().get(1).categories()).isEqualTo(Map.of("a", 2L, "b", 1L));
+        assertThat(snapshot.features().get(2).values()).containsExactly(102, 103, 104);
+        assertThat(snapshot.features().get(3).categories()).isEqualTo(Map.of("p", 1L, "q", 2L));
+        assertThat(snapshot.score().values()).containsExactly(0.002, 0.003, 0.004);
+    }
+
+    @Test
     void record_batchLargerThanTheWindowKeepsItsLastRows() {
         ProfileWindow window = window("4");
         window.record(rows(0, 10), scores(0, 10));

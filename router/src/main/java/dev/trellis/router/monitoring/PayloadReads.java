@@ -223,6 +223,7 @@ public final class PayloadReads {
                 .setExperiment(s.experiment() == null ? "" : s.experiment())
                 .setVariant(s.variant() == null ? "" : s.variant())
                 .setTarget(target(stored.outcome().orElse(0)))
+                .setValue(stored.outcome().orElse(0))
                 .build();
     }
 
