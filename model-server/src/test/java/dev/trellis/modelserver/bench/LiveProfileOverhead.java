@@ -5,6 +5,7 @@ import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.ensemble.api.Predictions;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.data.Dataset;
+import dev.trellis.ensemble.metrics.Metrics;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.monitoring.DriftWindow;
 import dev.trellis.modelserver.monitoring.LiveProfiles;
@@ -72,8 +73,6 @@ public final class LiveProfileOverhead {
                         b / 1000,
                         overhead[r] * 100);
             }
-            double[] overheadSorted = overhead.clone();
-            Arrays.sort(overheadSorted);
             System.out.printf(
                     Locale.ROOT,
                     "%d rounds of %d calls each side; load average before %s, after %s%n"
@@ -90,9 +89,9 @@ public final class LiveProfileOverhead {
                     quantile(profiled, 0.5) / 1000,
                     quantile(profiled, 0.9) / 1000,
                     (quantile(profiled, 0.5) / quantile(plain, 0.5) - 1) * 100,
-                    quantile(overheadSorted, 0.5) * 100,
-                    quantile(overheadSorted, 0.25) * 100,
-                    quantile(overheadSorted, 0.75) * 100);
+                    Metrics.quantile(overhead, 0.5) * 100,
+                    Metrics.quantile(overhead, 0.25) * 100,
+                    Metrics.quantile(overhead, 0.75) * 100);
             System.out.println(sink == 42 ? "" : "");
         }
     }
@@ -119,16 +118,7 @@ public final class LiveProfileOverhead {
         for (int i = 0; i < values.length; i++) {
             asDoubles[i] = values[i];
         }
-        return quantile(asDoubles, q);
-    }
-
-    private static double quantile(double[] values, double q) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        double position = q * (sorted.length - 1);
-        int below = (int) Math.floor(position);
-        int above = Math.min(sorted.length - 1, below + 1);
-        return sorted[below] + (position - below) * (sorted[above] - sorted[below]);
+        return Metrics.quantile(asDoubles, q);
     }
 
     private static String load() {
