@@ -141,8 +141,9 @@ public final class PayloadReads {
     }
 
     /**
-     * Live performance per version over the request's window; the (model, metric) pair is tracked
-     * from then on, so its gauges stay fresh (see {@link PerformanceRefresh}).
+     * Live performance per version over the request's window; when some sample has an outcome of
+     * the metric, the (model, metric) pair is tracked from then on, so its gauges stay fresh (see
+     * {@link PerformanceRefresh}).
      */
     public GetPerformanceResponse performance(GetPerformanceRequest request) {
         DriftService.knownModel(catalog, request.getModel());
@@ -153,7 +154,10 @@ public final class PayloadReads {
                 request.getMetric(),
                 since(request.hasSince(), request.getSince()),
                 until(request.hasUntil(), request.getUntil()));
-        gauges.track(new TrackedMetric(request.getModel(), request.getMetric()));
+        // only a metric that has outcomes: a caller's typo must not become a gauge label forever
+        if (versions.stream().anyMatch(v -> v.getWithOutcome() > 0)) {
+            gauges.track(new TrackedMetric(request.getModel(), request.getMetric()));
+        }
         return GetPerformanceResponse.newBuilder().addAllVersions(versions).build();
     }
 
