@@ -107,7 +107,10 @@ final class Soak {
         Path replicaToken = token(options.dir().resolve("model-server-admin-token"));
         train(1, 42);
         train(2, 7);
-        List<SoakProcess> servers = new ArrayList<>();
+        List<SoakProcess> servers = new CopyOnWriteArrayList<>();
+        // a soak stopped with Ctrl-C or SIGTERM stops its servers too (close() is idempotent)
+        Thread stopServers = new Thread(() -> servers.forEach(SoakProcess::close), "soak-stop-servers");
+        Runtime.getRuntime().addShutdownHook(stopServers);
         ScheduledExecutorService trainer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "soak-trainer");
             thread.setDaemon(true);
@@ -223,6 +226,11 @@ final class Soak {
             trainer.shutdownNow();
             for (SoakProcess server : servers) {
                 server.close();
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(stopServers);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook runs
             }
         }
     }
