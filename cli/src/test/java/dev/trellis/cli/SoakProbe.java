@@ -21,16 +21,18 @@ import java.util.stream.Stream;
  * Not thread-safe: one probe per JVM, used by one thread.
  */
 final class SoakProbe {
-    /** One sample; sizes in KiB. */
+    /** One sample; sizes in KiB; the heap size is the JVM's maximum heap (-Xmx). */
     record Sample(String jvm, long rssKib, long heapAfterGcKib, long heapSizeKib, long nativeCommittedKib, long fds) {}
 
     // "... Pause Young (Normal) (G1 Evacuation Pause) 120M->30M(512M) 3.456ms"
     private static final Pattern GC = Pattern.compile("(\\d+)([KMG])->(\\d+)([KMG])\\((\\d+)([KMG])\\)");
+    private static final Pattern MAX_HEAP = Pattern.compile("-XX:MaxHeapSize=(\\d+)");
     private static final Pattern NMT_TOTAL = Pattern.compile("Total: reserved=(\\d+)KB, committed=(\\d+)KB");
     private static final Pattern NMT_HEAP = Pattern.compile("Java Heap \\(reserved=(\\d+)KB, committed=(\\d+)KB");
 
     private final SoakProcess process;
     private int collectionsSeen = -1;
+    private long maxHeapKib;
 
     SoakProbe(SoakProcess process) {
         this.process = process;
@@ -44,10 +46,17 @@ final class SoakProbe {
             gc = lastCollection();
         }
         collectionsSeen = (int) gc[0];
-        return new Sample(process.name(), rssKib(pid), gc[1], gc[2], nativeCommittedKib(pid), fds(pid));
+        if (maxHeapKib == 0) {
+            Matcher m = MAX_HEAP.matcher(jcmd(pid, "VM.flags"));
+            if (!m.find()) {
+                throw new IllegalStateException("no MaxHeapSize in the flags of pid " + pid);
+            }
+            maxHeapKib = Long.parseLong(m.group(1)) / 1024;
+        }
+        return new Sample(process.name(), rssKib(pid), gc[1], maxHeapKib, nativeCommittedKib(pid), fds(pid));
     }
 
-    /** {number of collections logged, heap after the last in KiB, heap size after it in KiB}. */
+    /** {number of collections logged, heap after the last in KiB, heap capacity after it in KiB}. */
     private long[] lastCollection() {
         List<String> lines;
         try {

@@ -643,7 +643,7 @@ class DeploymentManifestsTest {
 
     /** The collector the launcher gives the servers (run_module's non-CLI branch). */
     private static String launcherServerCollector() throws IOException {
-        Matcher m = Pattern.compile("(?m)^  else\\n    jvm\\+=\\((-XX:\\+Use[A-Za-z0-9]+GC)\\)")
+        Matcher m = Pattern.compile("(?m)^    jvm\\+=\\((-XX:\\+Use[A-Za-z0-9]+GC)\\)$")
                 .matcher(Files.readString(LAUNCHER));
         assertThat(m.find()).as("the servers' collector in the launcher").isTrue();
         return m.group(1);
