@@ -243,7 +243,15 @@ final class Soak {
         try {
             train(version, 100 + version);
             awaitReady(client, Integer.toString(version));
-            client.setDefaultVersion(MODEL, Integer.toString(version));
+            // an admin call on a busy machine may miss its deadline: retried until the router says so
+            await("version " + version + " the default")
+                    .atMost(Duration.ofMinutes(2))
+                    .pollInterval(Duration.ofSeconds(1))
+                    .ignoreExceptions()
+                    .until(() -> {
+                        client.setDefaultVersion(MODEL, Integer.toString(version));
+                        return Integer.toString(version).equals(client.model(MODEL).defaultVersion());
+                    });
         } catch (Exception e) {
             failure = e.toString();
             if (e instanceof InterruptedException) {
