@@ -250,7 +250,8 @@ final class Soak {
                     .ignoreExceptions()
                     .until(() -> {
                         client.setDefaultVersion(MODEL, Integer.toString(version));
-                        return Integer.toString(version).equals(client.model(MODEL).defaultVersion());
+                        return Integer.toString(version)
+                                .equals(client.model(MODEL).defaultVersion());
                     });
         } catch (Exception e) {
             failure = e.toString();
