@@ -393,7 +393,7 @@ final class Soak {
         for (SoakProbe.Sample jvm : slice.jvms()) {
             line.append(String.format(
                     Locale.ROOT,
-                    " %s RSS %s, heap after GC %s of %s, native (NMT) %s, %d fds;",
+                    " %s RSS %s, live heap %s of %s, native (NMT) %s, %d fds;",
                     jvm.jvm(),
                     mib(jvm.rssKib()),
                     mib(jvm.heapAfterGcKib()),
@@ -408,7 +408,7 @@ final class Soak {
     static String markdown(Report report) {
         StringBuilder md = new StringBuilder();
         md.append(
-                "| slice | JVM | RSS MiB | heap after GC MiB (heap size) | native MiB (NMT, outside the heap) | open fds |\n");
+                "| slice | JVM | RSS MiB | live heap MiB, after a full GC (-Xmx) | native MiB (NMT, outside the heap) | open fds |\n");
         md.append("|---|---|---|---|---|---|\n");
         for (Slice slice : report.slices()) {
             for (SoakProbe.Sample jvm : slice.jvms()) {

@@ -15,10 +15,11 @@ import java.util.stream.Stream;
 /**
  * What the soak benchmark measures of one running JVM (Linux): resident memory and open file
  * descriptors from {@code /proc/<pid>}, the JVM's own memory outside the heap from native memory
- * tracking ({@code jcmd <pid> VM.native_memory summary}), and the heap after the last collection from the
- * JVM's GC log ({@code -Xlog:gc}). When no collection happened since the last sample (an idle JVM),
- * it asks for one ({@code jcmd <pid> GC.run}) so that the figure is always a heap after GC.
- * Not thread-safe: one probe per JVM, used by one thread.
+ * tracking ({@code jcmd <pid> VM.native_memory summary}), and the live heap: the heap after a full
+ * collection it asks for ({@code jcmd <pid> GC.run}, one pause per sample), read from the JVM's GC
+ * log ({@code -Xlog:gc}). After a young collection the parallel collector's heap still holds the old
+ * generation's garbage (models of unloaded versions, for one) until its next full collection, which
+ * would read as growth. Not thread-safe: one probe per JVM, used by one thread.
  */
 final class SoakProbe {
     /** One sample; sizes in KiB; the heap size is the JVM's maximum heap (-Xmx). */
@@ -31,7 +32,6 @@ final class SoakProbe {
     private static final Pattern NMT_HEAP = Pattern.compile("Java Heap \\(reserved=(\\d+)KB, committed=(\\d+)KB");
 
     private final SoakProcess process;
-    private int collectionsSeen = -1;
     private long maxHeapKib;
 
     SoakProbe(SoakProcess process) {
@@ -40,12 +40,12 @@ final class SoakProbe {
 
     Sample sample() throws InterruptedException {
         long pid = process.pid();
+        long before = lastCollection()[0];
+        jcmd(pid, "GC.run");
         long[] gc = lastCollection();
-        if (gc[0] <= collectionsSeen || gc[0] == 0) {
-            jcmd(pid, "GC.run");
-            gc = lastCollection();
+        if (gc[0] <= before) {
+            throw new IllegalStateException("no collection logged by pid " + pid + " after GC.run");
         }
-        collectionsSeen = (int) gc[0];
         if (maxHeapKib == 0) {
             Matcher m = MAX_HEAP.matcher(jcmd(pid, "VM.flags"));
             if (!m.find()) {
