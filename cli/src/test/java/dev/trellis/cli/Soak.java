@@ -122,16 +122,10 @@ final class Soak {
                 SoakProcess replica = SoakProcess.start(
                         "model-server-" + i,
                         options.launcher(),
-                        List.of(
+                        server(
                                 "model-server",
                                 "--repo",
                                 repo.toString(),
-                                "--host",
-                                "127.0.0.1",
-                                "--port",
-                                "0",
-                                "--metrics-port",
-                                "0",
                                 "--admin-token-file",
                                 replicaToken.toString()),
                         Map.of(),
@@ -145,14 +139,8 @@ final class Soak {
             SoakProcess router = SoakProcess.start(
                     "router",
                     options.launcher(),
-                    List.of(
+                    server(
                             "router",
-                            "--host",
-                            "127.0.0.1",
-                            "--port",
-                            "0",
-                            "--metrics-port",
-                            "0",
                             "--upstream",
                             String.join(",", upstreams),
                             "--store",
@@ -233,6 +221,14 @@ final class Soak {
                 // already shutting down: the hook runs
             }
         }
+    }
+
+    /** A server command on loopback, on ports the system picks (each logs the port it got). */
+    private static List<String> server(String command, String... flags) {
+        List<String> args =
+                new ArrayList<>(List.of(command, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"));
+        args.addAll(List.of(flags));
+        return args;
     }
 
     /** Trains the next version, waits until both replicas have it READY, makes it the default. */
