@@ -16,9 +16,11 @@ WORKDIR /app
 COPY --from=build /src/model-server/target/trellis-model-server-*.jar /app/trellis-model-server.jar
 COPY --from=build /src/model-server/target/lib/ /app/lib/
 USER 10001:10001
-# one OpenMP thread per native call: the server already runs calls in parallel on its own threads
+# one OpenMP thread per native call: the server already runs calls in parallel on its own threads;
+# the heap and collector the launcher gives `trellis model-server` (TRELLIS_MODEL_SERVER_HEAP, default 1g;
+# the memory limit leaves as much again for the native libraries and the rest), and die on OOM
 ENV OMP_NUM_THREADS=1 \
-    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
+    JAVA_TOOL_OPTIONS="-Xms1g -Xmx1g -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8081 9091
 ENTRYPOINT ["java", "-cp", "/app/trellis-model-server.jar:/app/lib/*", "dev.trellis.modelserver.ModelServerMain"]
 CMD ["--repo", "/models", "--port", "8081", "--metrics-port", "9091"]

@@ -614,12 +614,139 @@ class DeploymentManifestsTest {
                             "FROM maven:3.9-eclipse-temurin-17 AS build",
                             "FROM eclipse-temurin:17-jre",
                             "mvn -B -q -pl " + image[1] + " -am package -DskipTests",
-                            "-XX:MaxRAMPercentage=75",
                             "-XX:+ExitOnOutOfMemoryError",
                             "/src/" + image[1] + "/target/lib/");
             assertThat(dockerfile.text()).containsPattern("(?m)^USER 10001");
         }
         String modelServer = Files.readString(DOCKER.resolve("model-server.Dockerfile"));
         assertThat(modelServer).contains("libgomp1", "OMP_NUM_THREADS=1");
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Heap sizes and collector: the launcher's, the images' and the manifests' agree
+    // ---------------------------------------------------------------------------------------------
+
+    private static final Path LAUNCHER = DOCKER.resolveSibling("trellis");
+
+    /** The launcher's default heap per role variable (TRELLIS_ROUTER_HEAP -> 512m, ...). */
+    private static Map<String, String> launcherHeaps() throws IOException {
+        Map<String, String> heaps = new java.util.HashMap<>();
+        Pattern.compile("\\$\\{(TRELLIS_[A-Z_]+_HEAP):-([0-9]+[kmg])}")
+                .matcher(Files.readString(LAUNCHER))
+                .results()
+                .forEach(r -> heaps.put(r.group(1), r.group(2)));
+        assertThat(heaps)
+                .containsOnlyKeys(
+                        "TRELLIS_ROUTER_HEAP", "TRELLIS_MODEL_SERVER_HEAP", "TRELLIS_TRAINER_HEAP", "TRELLIS_CLI_HEAP");
+        return heaps;
+    }
+
+    /** The collector the launcher gives the servers (run_module's non-CLI branch). */
+    private static String launcherServerCollector() throws IOException {
+        Matcher m = Pattern.compile("(?m)^    jvm\\+=\\((-XX:\\+Use[A-Za-z0-9]+GC)\\)$")
+                .matcher(Files.readString(LAUNCHER));
+        assertThat(m.find()).as("the servers' collector in the launcher").isTrue();
+        return m.group(1);
+    }
+
+    /** The JVM options of a Dockerfile's JAVA_TOOL_OPTIONS. */
+    private static List<String> javaToolOptions(String dockerfile) throws IOException {
+        Matcher m =
+                Pattern.compile("JAVA_TOOL_OPTIONS=\"([^\"]*)\"").matcher(Files.readString(DOCKER.resolve(dockerfile)));
+        assertThat(m.find()).as(dockerfile + " JAVA_TOOL_OPTIONS").isTrue();
+        return List.of(m.group(1).trim().split("\\s+"));
+    }
+
+    /** Bytes of a JVM size (512m, 1g) or a Kubernetes quantity (512Mi, 1Gi). */
+    static long bytes(String size) {
+        Matcher m = Pattern.compile("([0-9]+)([kKmMgG])i?").matcher(size);
+        assertThat(m.matches()).as("size " + size).isTrue();
+        long n = Long.parseLong(m.group(1));
+        return switch (Character.toLowerCase(m.group(2).charAt(0))) {
+            case 'k' -> n << 10;
+            case 'm' -> n << 20;
+            default -> n << 30;
+        };
+    }
+
+    @Test
+    void heap_imagesUseTheLaunchersHeapAndCollector() throws IOException {
+        Map<String, String> heaps = launcherHeaps();
+        String collector = launcherServerCollector();
+        for (String[] image : new String[][] {
+            {"router.Dockerfile", "TRELLIS_ROUTER_HEAP"}, {"model-server.Dockerfile", "TRELLIS_MODEL_SERVER_HEAP"}
+        }) {
+            String heap = heaps.get(image[1]);
+            assertThat(javaToolOptions(image[0]))
+                    .as(image[0])
+                    .contains("-Xms" + heap, "-Xmx" + heap, collector, "-XX:+ExitOnOutOfMemoryError")
+                    .noneMatch(o -> o.startsWith("-XX:MaxRAMPercentage"));
+        }
+        // compose's one-shot trainer runs in the model-server image with the trainer's heap
+        Map<String, Object> compose = new Yaml(new SafeConstructor(new LoaderOptions()))
+                .load(Files.readString(DOCKER.resolve("compose.yaml")));
+        String trainer = get(compose, "services", "trainer", "environment", "JAVA_TOOL_OPTIONS");
+        assertThat(List.of(trainer.split("\\s+")))
+                .contains(
+                        "-Xms" + heaps.get("TRELLIS_TRAINER_HEAP"),
+                        "-Xmx" + heaps.get("TRELLIS_TRAINER_HEAP"),
+                        collector);
+    }
+
+    @Test
+    void heap_k8sMemoryLeavesRoomBeyondTheHeap() throws IOException {
+        Map<String, String> heaps = launcherHeaps();
+        List<Map<String, Object>> objects = k8sObjects();
+        for (String[] deployment : new String[][] {
+            {"trellis-router", "TRELLIS_ROUTER_HEAP"}, {"trellis-model-server", "TRELLIS_MODEL_SERVER_HEAP"}
+        }) {
+            Map<String, Object> container = container(find(objects, "Deployment", deployment[0]));
+            List<Map<String, Object>> env = Objects.requireNonNullElse(get(container, "env"), List.of());
+            // the image's heap unless the manifest overrides JAVA_TOOL_OPTIONS
+            assertThat(env).noneMatch(e -> "JAVA_TOOL_OPTIONS".equals(e.get("name")));
+            long heap = bytes(heaps.get(deployment[1]));
+            long limit = bytes(get(container, "resources", "limits", "memory"));
+            long request = bytes(get(container, "resources", "requests", "memory"));
+            // metaspace, threads, Netty's direct buffers, the model-server's native libraries and models
+            assertThat(limit).as(deployment[0] + " memory limit").isGreaterThanOrEqualTo(2 * heap);
+            assertThat(request).as(deployment[0] + " memory request").isGreaterThan(heap);
+        }
+    }
+
+    @Test
+    void heap_launcherDefaultsOverridesAndBadSizes() throws Exception {
+        assertThat(heapFor("router", Map.of())).isEqualTo("512m");
+        assertThat(heapFor("model-server", Map.of())).isEqualTo("1g");
+        assertThat(heapFor("ensemble", Map.of())).isEqualTo("1g");
+        assertThat(heapFor("cli", Map.of())).isEqualTo("256m");
+        assertThat(heapFor("router", Map.of("TRELLIS_ROUTER_HEAP", "768m"))).isEqualTo("768m");
+        assertThat(heapFor("model-server", Map.of("TRELLIS_MODEL_SERVER_HEAP", "2g")))
+                .isEqualTo("2g");
+        assertThat(heapFor("ensemble", Map.of("TRELLIS_TRAINER_HEAP", "3g"))).isEqualTo("3g");
+        assertThat(heapFor("cli", Map.of("TRELLIS_CLI_HEAP", "1g"))).isEqualTo("1g");
+        assertThat(heapFor("router", Map.of("TRELLIS_ROUTER_HEAP", "lots")))
+                .isEqualTo("exit 2: trellis: TRELLIS_ROUTER_HEAP must be a size such as 512m or 2g (got 'lots')");
+    }
+
+    /** Runs the launcher's heap_for function for a role; its output, or "exit N: stderr". */
+    private static String heapFor(String role, Map<String, String> env) throws Exception {
+        String script = "die() { echo \"trellis: $*\" >&2; exit 2; }\n"
+                + Pattern.compile("(?ms)^heap_for\\(\\) \\{.*?^}$")
+                        .matcher(Files.readString(LAUNCHER))
+                        .results()
+                        .findFirst()
+                        .orElseThrow(() -> new AssertionError("no heap_for in the launcher"))
+                        .group()
+                + "\nheap_for " + role + "\n";
+        ProcessBuilder builder = new ProcessBuilder("bash", "-c", script);
+        builder.environment().keySet().removeIf(k -> k.startsWith("TRELLIS_"));
+        builder.environment().putAll(env);
+        Process process = builder.start();
+        String out =
+                new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        String err =
+                new String(process.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        assertThat(process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        return process.exitValue() == 0 ? out : "exit " + process.exitValue() + ": " + err;
     }
 }
