@@ -81,16 +81,20 @@ public final class RoutingService {
 
     /**
      * Routes rows again after their upstream call failed although the catalog said their version was
-     * ready: with a snapshot from a poll that started after the failure ({@code failedNanos}), the
-     * version may now be READY nowhere, and its rows fall back. Empty when nothing changed (the
-     * version still looks ready), so the failure stands. Does not block: the poll runs on the
-     * catalog's thread, and the future completes there.
+     * ready on {@code tried}'s replicas: with a snapshot from a poll that started after the failure
+     * ({@code failedNanos}), the version may now be READY nowhere (its rows fall back) or on other
+     * replicas than the call could reach (a restarted replica that cannot load it any more: its rows
+     * go to the ones that still serve it). Empty when nothing changed (the version is ready on the
+     * same replicas), so the failure stands. Does not block: the poll runs on the catalog's thread,
+     * and the future completes there.
      */
     public CompletableFuture<Optional<CatalogSnapshot.Model>> afterFailure(
-            String model, String version, long failedNanos) {
+            String model, CatalogSnapshot.Version tried, long failedNanos) {
         return catalog.refreshIfOlderThanAsync(failedNanos)
-                .thenApply(fresh ->
-                        fresh.model(model).filter(m -> m.servable(version).isEmpty()));
+                .thenApply(fresh -> fresh.model(model)
+                        .filter(m -> m.servable(tried.version())
+                                .map(now -> !now.readyReplicas().equals(tried.readyReplicas()))
+                                .orElse(true)));
     }
 
     /** The decision with its reasoning, on the same state and resolution the scoring path uses. */

@@ -58,9 +58,11 @@ import java.util.function.Supplier;
  * rows served by their experiment arm; every call feeds the rollout windows and the metrics.
  *
  * <p>When a chunk's call fails UNAVAILABLE or NOT_FOUND after the channel's own retries, and a poll
- * started after the call shows that its version is READY nowhere any more (the last replica holding
- * it went away), its rows are routed once more: they fall back (reason FALLBACK). This is one new
- * routing decision on new facts, not a retry of the same call. Thread-safe.
+ * started after the failure shows that its version is READY nowhere any more (the last replica
+ * holding it went away) or on other replicas than before (a restarted replica cannot load it), its
+ * rows are routed once more: they fall back (reason FALLBACK) or go to the replicas that still serve
+ * the version. This is one new routing decision on new facts, not a retry of the same call.
+ * Thread-safe.
  */
 public final class ScoreExecutor {
     static final int MAX_ROWS_PER_CALL = 1000;
@@ -371,7 +373,7 @@ public final class ScoreExecutor {
             if (gone && !pinned && mayReroute && !result.isDone()) {
                 // a poll that started after the failure came back: one that started after the call may
                 // have been answered before the replica changed (a call waiting for a restarting replica)
-                routing.afterFailure(model, version, System.nanoTime())
+                routing.afterFailure(model, first.served(), System.nanoTime())
                         .whenComplete((fresh, error) -> context.run(() -> {
                             if (error == null && fresh.isPresent()) {
                                 reroute(chunk, fresh.get(), status, nanos);
@@ -404,7 +406,10 @@ public final class ScoreExecutor {
             fail(error);
         }
 
-        /** The chunk's version went away everywhere: route its rows again (they fall back) and send them once more. */
+        /**
+         * The chunk's version went away where the call went: route its rows again (to the replicas that
+         * still serve it, or they fall back) and send them once more.
+         */
         private void reroute(List<Integer> chunk, CatalogSnapshot.Model fresh, Status status, long nanos) {
             List<List<Integer>> again;
             try {
