@@ -41,17 +41,8 @@ class PythonClientTest {
 
     @Test
     void example_scoresBatchesExplainsAndDecodesFieldViolations() throws Exception {
-        requirePythonGrpc();
-        Path stubs = dir.resolve("py");
-        run(List.of("bash", pythonDir().resolve("generate.sh").toString(), stubs.toString()), Map.of());
-
-        Path repo = dir.resolve("models");
-        TestBundles.install(repo, "churn", 1, 42);
-        try (ModelServer replica = ModelServer.start(ModelServerConfig.builder(repo)
-                        .host("127.0.0.1")
-                        .port(0)
-                        .metricsPort(-1)
-                        .build());
+        Path stubs = generateStubs();
+        try (ModelServer replica = startModelServer();
                 RouterServer router = startRouter(replica)) {
             String target = "127.0.0.1:" + router.port();
             try (TrellisClient client = TrellisClient.builder().target(target).build()) {
@@ -66,12 +57,7 @@ class PythonClientTest {
             String output = run(
                     List.of(PYTHON.toString(), pythonDir().resolve("example.py").toString(), "--target", target),
                     Map.of("PYTHONPATH", stubs.toString()));
-            Map<String, Map<String, Value>> calls = new HashMap<>();
-            for (String line : output.lines().filter(l -> l.startsWith("{")).toList()) {
-                Struct.Builder json = Struct.newBuilder();
-                JsonFormat.parser().merge(line, json);
-                calls.put(json.getFieldsOrThrow("call").getStringValue(), json.getFieldsMap());
-            }
+            Map<String, Map<String, Value>> calls = jsonLines(output, "call");
 
             Map<String, Value> score = calls.get("Score");
             assertThat(score).as(output).isNotNull();
@@ -108,16 +94,8 @@ class PythonClientTest {
 
     @Test
     void oipCompat_tritonclientsCallsAndDecodingWorkAgainstAModelServer() throws Exception {
-        requirePythonGrpc();
-        Path stubs = dir.resolve("py");
-        run(List.of("bash", pythonDir().resolve("generate.sh").toString(), stubs.toString()), Map.of());
-        Path repo = dir.resolve("models");
-        TestBundles.install(repo, "churn", 1, 42);
-        try (ModelServer server = ModelServer.start(ModelServerConfig.builder(repo)
-                .host("127.0.0.1")
-                .port(0)
-                .metricsPort(-1)
-                .build())) {
+        Path stubs = generateStubs();
+        try (ModelServer server = startModelServer()) {
             server.awaitReady(Duration.ofMinutes(2));
             String output = run(
                     List.of(
@@ -126,12 +104,7 @@ class PythonClientTest {
                             "--target",
                             "127.0.0.1:" + server.port()),
                     Map.of("PYTHONPATH", stubs.toString()));
-            Map<String, Map<String, Value>> checks = new HashMap<>();
-            for (String line : output.lines().filter(l -> l.startsWith("{")).toList()) {
-                Struct.Builder json = Struct.newBuilder();
-                JsonFormat.parser().merge(line, json);
-                checks.put(json.getFieldsOrThrow("check").getStringValue(), json.getFieldsMap());
-            }
+            Map<String, Map<String, Value>> checks = jsonLines(output, "check");
             assertThat(checks).as(output).containsKeys("health", "metadata", "infer_per_feature", "infer_matrix");
 
             Map<String, Value> health = checks.get("health");
@@ -169,6 +142,35 @@ class PythonClientTest {
             assertThat(error.get("status").getStringValue()).isEqualTo("StatusCode.NOT_FOUND");
             assertThat(error.get("message").getStringValue()).contains("no_such_model");
         }
+    }
+
+    /** Stubs and wrapper from generate.sh, in a folder for PYTHONPATH. */
+    private Path generateStubs() throws Exception {
+        requirePythonGrpc();
+        Path stubs = dir.resolve("py");
+        run(List.of("bash", pythonDir().resolve("generate.sh").toString(), stubs.toString()), Map.of());
+        return stubs;
+    }
+
+    private ModelServer startModelServer() {
+        Path repo = dir.resolve("models");
+        TestBundles.install(repo, "churn", 1, 42);
+        return ModelServer.start(ModelServerConfig.builder(repo)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(-1)
+                .build());
+    }
+
+    /** The JSON objects a script printed, one a line, by the value of their {@code key} field. */
+    private static Map<String, Map<String, Value>> jsonLines(String output, String key) throws Exception {
+        Map<String, Map<String, Value>> objects = new HashMap<>();
+        for (String line : output.lines().filter(l -> l.startsWith("{")).toList()) {
+            Struct.Builder json = Struct.newBuilder();
+            JsonFormat.parser().merge(line, json);
+            objects.put(json.getFieldsOrThrow(key).getStringValue(), json.getFieldsMap());
+        }
+        return objects;
     }
 
     private static List<String> strings(Value list) {
