@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates the Python stubs of the Trellis API from the same .proto files the Java build uses:
-# trellis.v1 (Scoring, Experiments) and the google.rpc error details (Status, BadRequest,
-# ErrorInfo), plus the typed wrapper trellis_client.py.
+# trellis.v1 (Scoring, Experiments), the model-server's Open Inference Protocol (inference.*) and
+# the google.rpc error details (Status, BadRequest, ErrorInfo), plus the typed wrapper
+# trellis_client.py.
 #
 #   clients/python/generate.sh OUT_DIR [GOOGLE_RPC_PROTO_DIR]
 #
@@ -41,11 +42,12 @@ mkdir -p "$out"
 "$protoc" -I "$root/proto/src/main/proto" -I "$rpc" -I "$wkt" \
   --python_out="$out" --include_imports --descriptor_set_out="$out/trellis.binpb" \
   trellis/v1/scoring.proto trellis/v1/experiments.proto \
+  inference/grpc_service.proto inference/model_config.proto \
   google/rpc/status.proto google/rpc/error_details.proto
 # grpc_tools.protoc's own main adds an -I, which protoc refuses next to --descriptor_set_in
 "$python" -c 'import sys; from grpc_tools import protoc; sys.exit(protoc.main(["protoc"] + sys.argv[1:]))' \
   --descriptor_set_in="$out/trellis.binpb" --grpc_python_out="$out" \
-  trellis/v1/scoring.proto trellis/v1/experiments.proto
+  trellis/v1/scoring.proto trellis/v1/experiments.proto inference/grpc_service.proto
 rm "$out/trellis.binpb"
 cp "$here/trellis_client.py" "$out/"
 echo "generated into $out"

@@ -29,7 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The Python example ({@code clients/python}) against a real router and model-server: stubs
  * generated from the same protos, then Score, ScoreBatch with columns, ExplainAssignment and an
  * error whose field violations Python decodes. Needs Debian's python3-grpcio and python3-grpc-tools
- * ({@code .ci/run} installs them); fails, never skips, without them.
+ * ({@code .ci/run} installs them); fails, never skips, without them. Also {@code oip_compat.py}
+ * against a model-server: the Open Inference Protocol calls of Triton's Python client, built and
+ * decoded the way tritonclient.grpc builds and decodes them.
  */
 class PythonClientTest {
     private static final Path PYTHON = Path.of("/usr/bin/python3");
@@ -39,17 +41,8 @@ class PythonClientTest {
 
     @Test
     void example_scoresBatchesExplainsAndDecodesFieldViolations() throws Exception {
-        requirePythonGrpc();
-        Path stubs = dir.resolve("py");
-        run(List.of("bash", pythonDir().resolve("generate.sh").toString(), stubs.toString()), Map.of());
-
-        Path repo = dir.resolve("models");
-        TestBundles.install(repo, "churn", 1, 42);
-        try (ModelServer replica = ModelServer.start(ModelServerConfig.builder(repo)
-                        .host("127.0.0.1")
-                        .port(0)
-                        .metricsPort(-1)
-                        .build());
+        Path stubs = generateStubs();
+        try (ModelServer replica = startModelServer();
                 RouterServer router = startRouter(replica)) {
             String target = "127.0.0.1:" + router.port();
             try (TrellisClient client = TrellisClient.builder().target(target).build()) {
@@ -64,12 +57,7 @@ class PythonClientTest {
             String output = run(
                     List.of(PYTHON.toString(), pythonDir().resolve("example.py").toString(), "--target", target),
                     Map.of("PYTHONPATH", stubs.toString()));
-            Map<String, Map<String, Value>> calls = new HashMap<>();
-            for (String line : output.lines().filter(l -> l.startsWith("{")).toList()) {
-                Struct.Builder json = Struct.newBuilder();
-                JsonFormat.parser().merge(line, json);
-                calls.put(json.getFieldsOrThrow("call").getStringValue(), json.getFieldsMap());
-            }
+            Map<String, Map<String, Value>> calls = jsonLines(output, "call");
 
             Map<String, Value> score = calls.get("Score");
             assertThat(score).as(output).isNotNull();
@@ -102,6 +90,99 @@ class PythonClientTest {
             }
             assertThat(fields).contains("features.no_such_feature");
         }
+    }
+
+    @Test
+    void oipCompat_tritonclientsCallsAndDecodingWorkAgainstAModelServer() throws Exception {
+        Path stubs = generateStubs();
+        try (ModelServer server = startModelServer()) {
+            server.awaitReady(Duration.ofMinutes(2));
+            String output = run(
+                    List.of(
+                            PYTHON.toString(),
+                            pythonDir().resolve("oip_compat.py").toString(),
+                            "--target",
+                            "127.0.0.1:" + server.port()),
+                    Map.of("PYTHONPATH", stubs.toString()));
+            Map<String, Map<String, Value>> checks = jsonLines(output, "check");
+            assertThat(checks).as(output).containsKeys("health", "metadata", "infer_per_feature", "infer_matrix");
+
+            Map<String, Value> health = checks.get("health");
+            assertThat(health.get("live").getBoolValue()).isTrue();
+            assertThat(health.get("ready").getBoolValue()).isTrue();
+            assertThat(health.get("model_ready").getBoolValue()).isTrue();
+
+            Map<String, Value> metadata = checks.get("metadata");
+            assertThat(strings(metadata.get("config_inputs"))).isEqualTo(strings(metadata.get("inputs")));
+            assertThat(strings(metadata.get("config_outputs"))).contains("score", "label", "interval");
+            assertThat(strings(metadata.get("versions"))).containsExactly("1");
+            assertThat(metadata.get("max_batch_size").getNumberValue()).isPositive();
+
+            // the per-feature layout, raw little-endian contents, priority as uint64 (tritonclient's request)
+            Map<String, Value> perFeature = checks.get("infer_per_feature");
+            List<Double> scores = numbers(perFeature.get("scores"));
+            assertThat(scores).hasSize(2).allSatisfy(score -> assertThat(score).isBetween(0.0, 1.0));
+            assertThat(numbers(perFeature.get("shape"))).containsExactly(2.0);
+            assertThat(strings(perFeature.get("labels")))
+                    .hasSize(2)
+                    .allSatisfy(label -> assertThat(label).isIn("hot", "warm", "lukewarm", "cold"));
+            assertThat(strings(perFeature.get("outputs"))).containsExactly("score", "label");
+
+            // Triton FIL's matrix layout with vocabulary codes: the same rows, the same scores
+            Map<String, Value> matrix = checks.get("infer_matrix");
+            assertThat(numbers(matrix.get("scores"))).containsExactlyElementsOf(scores);
+            assertThat(numbers(matrix.get("interval_shape"))).containsExactly(2.0, 2.0);
+
+            Map<String, Value> statistics = checks.get("statistics");
+            assertThat(statistics.get("inference_count").getNumberValue()).isGreaterThanOrEqualTo(4);
+            assertThat(statistics.get("success").getNumberValue()).isGreaterThanOrEqualTo(2);
+
+            Map<String, Value> error = checks.get("error");
+            assertThat(error.get("raised").getBoolValue()).isTrue();
+            assertThat(error.get("status").getStringValue()).isEqualTo("StatusCode.NOT_FOUND");
+            assertThat(error.get("message").getStringValue()).contains("no_such_model");
+        }
+    }
+
+    /** Stubs and wrapper from generate.sh, in a folder for PYTHONPATH. */
+    private Path generateStubs() throws Exception {
+        requirePythonGrpc();
+        Path stubs = dir.resolve("py");
+        run(List.of("bash", pythonDir().resolve("generate.sh").toString(), stubs.toString()), Map.of());
+        return stubs;
+    }
+
+    private ModelServer startModelServer() {
+        Path repo = dir.resolve("models");
+        TestBundles.install(repo, "churn", 1, 42);
+        return ModelServer.start(ModelServerConfig.builder(repo)
+                .host("127.0.0.1")
+                .port(0)
+                .metricsPort(-1)
+                .build());
+    }
+
+    /** The JSON objects a script printed, one a line, by the value of their {@code key} field. */
+    private static Map<String, Map<String, Value>> jsonLines(String output, String key) throws Exception {
+        Map<String, Map<String, Value>> objects = new HashMap<>();
+        for (String line : output.lines().filter(l -> l.startsWith("{")).toList()) {
+            Struct.Builder json = Struct.newBuilder();
+            JsonFormat.parser().merge(line, json);
+            objects.put(json.getFieldsOrThrow(key).getStringValue(), json.getFieldsMap());
+        }
+        return objects;
+    }
+
+    private static List<String> strings(Value list) {
+        return list.getListValue().getValuesList().stream()
+                .map(Value::getStringValue)
+                .toList();
+    }
+
+    private static List<Double> numbers(Value list) {
+        return list.getListValue().getValuesList().stream()
+                .map(Value::getNumberValue)
+                .toList();
     }
 
     private RouterServer startRouter(ModelServer replica) {

@@ -149,7 +149,14 @@ public final class ModelServer implements AutoCloseable {
         if (config.httpPort() != -1) {
             try {
                 rest = new RestServer(
-                        config.host(), config.httpPort(), Math.max(4, config.batchWorkers()), inference, auth);
+                        config.host(),
+                        config.httpPort(),
+                        Math.max(4, config.batchWorkers()),
+                        inference,
+                        auth,
+                        config.tlsCert()
+                                .map(cert ->
+                                        ServerTls.https(cert, config.tlsKey().orElseThrow(), config.tlsClientCa())));
             } catch (RuntimeException e) {
                 server.shutdownNow();
                 repository.close();

@@ -226,7 +226,8 @@ final class ModelServerCommand {
             paramLabel = "PORT",
             defaultValue = "-1",
             description = "Open Inference Protocol over HTTP/REST (KServe v2: /v2/health/live, /v2/models/NAME/infer, "
-                    + "...), plain HTTP, the same auth and errors as gRPC; 0 = ephemeral. Default: off.")
+                    + "...), the same auth and errors as gRPC; HTTPS with --tls-cert/--tls-key (and client certificates "
+                    + "with --tls-client-ca), as the gRPC port; 0 = ephemeral. Default: off.")
     int httpPort;
 
     @Option(

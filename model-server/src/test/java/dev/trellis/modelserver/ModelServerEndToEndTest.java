@@ -52,6 +52,9 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -224,6 +227,65 @@ class ModelServerEndToEndTest {
                 .isEqualTo("str");
         assertThat(response.getOutputsList())
                 .allSatisfy(output -> assertThat(output.getParametersMap()).containsKey("content_type"));
+    }
+
+    @Test
+    void rawInputContents_answerInRawOutputContents_asTritonDoes() {
+        FeatureBatch rows = TestRows.random(schema, 5, 23);
+        ModelInferRequest typed = TestRows.request(MODEL, "", rows, false);
+        ModelInferResponse typedResponse = stub().modelInfer(typed);
+
+        // what tritonclient sends: each input's values as little-endian bytes, BYTES length-prefixed
+        ModelInferRequest.Builder raw = typed.toBuilder();
+        for (int i = 0; i < raw.getInputsCount(); i++) {
+            InferTensorContents contents = raw.getInputs(i).getContents();
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            ByteBuffer element = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            if (raw.getInputs(i).getDatatype().equals("BYTES")) {
+                for (ByteString value : contents.getBytesContentsList()) {
+                    bytes.writeBytes(element.clear().putInt(value.size()).array());
+                    bytes.writeBytes(value.toByteArray());
+                }
+            } else {
+                for (float value : contents.getFp32ContentsList()) {
+                    bytes.writeBytes(element.clear().putFloat(value).array());
+                }
+            }
+            raw.setInputs(i, raw.getInputs(i).toBuilder().clearContents());
+            raw.addRawInputContents(ByteString.copyFrom(bytes.toByteArray()));
+        }
+        ModelInferResponse rawResponse = stub().modelInfer(raw.build());
+
+        assertThat(rawResponse.getRawOutputContentsCount()).isEqualTo(rawResponse.getOutputsCount());
+        assertThat(rawResponse.getOutputsList())
+                .allSatisfy(output -> assertThat(output.hasContents()).isFalse());
+        for (int i = 0; i < rawResponse.getOutputsCount(); i++) {
+            InferOutputTensor output = rawResponse.getOutputs(i);
+            InferOutputTensor expected = TestRows.output(typedResponse, output.getName());
+            assertThat(output.getShapeList()).isEqualTo(expected.getShapeList());
+            assertThat(output.getParametersMap()).isEqualTo(expected.getParametersMap());
+            ByteBuffer values =
+                    rawResponse.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            if (output.getDatatype().equals("BYTES")) {
+                List<String> labels = new ArrayList<>();
+                while (values.hasRemaining()) {
+                    byte[] label = new byte[values.getInt()];
+                    values.get(label);
+                    labels.add(new String(label, StandardCharsets.UTF_8));
+                }
+                assertThat(labels)
+                        .containsExactlyElementsOf(expected.getContents().getBytesContentsList().stream()
+                                .map(ByteString::toStringUtf8)
+                                .toList());
+            } else {
+                List<Float> floats = new ArrayList<>();
+                while (values.hasRemaining()) {
+                    floats.add(values.getFloat());
+                }
+                assertThat(floats)
+                        .containsExactlyElementsOf(expected.getContents().getFp32ContentsList());
+            }
+        }
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.trellis.common.testing;
 
+import dev.trellis.common.tls.PemSsl;
 import io.grpc.ChannelCredentials;
 import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
@@ -17,7 +18,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.Date;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLContext;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -90,6 +93,17 @@ public final class TestPki {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * The same as {@link #channelCredentials} for HTTPS clients ({@code java.net.http.HttpClient}):
+     * trusts this CA and presents {@code client} (none when null).
+     */
+    public SSLContext sslContext(Pem client) {
+        return PemSsl.context(
+                Optional.ofNullable(client).map(Pem::certificate),
+                Optional.ofNullable(client).map(Pem::privateKey),
+                Optional.of(caFile));
     }
 
     /** A client certificate (for mutual TLS). */

@@ -44,7 +44,8 @@ import java.util.Optional;
  * @param inferenceToken bearer token ModelInfer then needs (the admin token is accepted too)
  * @param traceLog export spans to the log
  * @param otlpEndpoint OTLP/HTTP collector for traces and metrics, e.g. {@code http://collector:4318}
- * @param httpPort KServe v2 REST port; 0 picks an ephemeral port, -1 (the default) serves no REST
+ * @param httpPort KServe v2 REST port; 0 picks an ephemeral port, -1 (the default) serves no REST;
+ *     HTTPS with the gRPC port's certificate and client-certificate policy when {@code tlsCert} is set
  * @param driftWindow the live profile window of each model version (last N rows or last T)
  * @param driftThresholds when the drift gauges flag a feature
  */
@@ -131,10 +132,6 @@ public record ModelServerConfig(
         requireNonNull(inferenceToken, "inferenceToken is null");
         requireNonNull(otlpEndpoint, "otlpEndpoint is null");
         checkRange(httpPort, -1, 65535, "httpPort");
-        if (httpPort != -1 && tlsCert.isPresent()) {
-            throw new IllegalArgumentException("--http-port serves plain HTTP, and this server is configured for TLS: "
-                    + "put REST behind a TLS-terminating proxy, or leave --http-port off");
-        }
         requireNonNull(driftWindow, "driftWindow is null");
         requireNonNull(driftThresholds, "driftThresholds is null");
     }

@@ -12,6 +12,8 @@ import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
 import dev.trellis.proto.inference.ModelInferResponse;
 import dev.trellis.proto.inference.ModelInferResponse.InferOutputTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -19,14 +21,22 @@ import java.util.Set;
 /**
  * Writes one caller's slice of a batch's predictions as output tensors, in typed contents (FP32
  * and BYTES), each tagged with MLServer's {@code content_type} ({@code str} for label, {@code np}
- * for the others). Scores are computed in double and rounded to FP32 on the wire. Stateless and
- * thread-safe.
+ * for the others). Scores are computed in double and rounded to FP32 on the wire. A request that
+ * sent {@code raw_input_contents} gets its outputs in {@code raw_output_contents} instead (as Triton
+ * and MLServer answer it): tritonclient's {@code as_numpy} reads numeric outputs only from there.
+ * Stateless and thread-safe.
  */
 final class InferResponseEncoder {
     private InferResponseEncoder() {}
 
     static ModelInferResponse encode(
-            String model, int version, String id, Ensemble ensemble, ScoredRows scored, Set<String> outputs) {
+            String model,
+            int version,
+            String id,
+            Ensemble ensemble,
+            ScoredRows scored,
+            Set<String> outputs,
+            boolean raw) {
         FeatureSchema schema = ensemble.schema();
         Predictions predictions = scored.predictions();
         int from = scored.offset();
@@ -119,7 +129,43 @@ final class InferResponseEncoder {
                 output.putParameters(Outputs.CONTENT_TYPE_PARAMETER, string(Outputs.NUMPY_CONTENT));
             }
         }
+        if (raw) {
+            toRaw(response);
+        }
         return response.build();
+    }
+
+    /**
+     * Moves every output's typed contents to {@code raw_output_contents}, in output order (the
+     * protocol allows one or the other for a whole response): FP32 as little-endian floats, BYTES as
+     * a 4-byte little-endian length before each element.
+     */
+    private static void toRaw(ModelInferResponse.Builder response) {
+        for (InferOutputTensor.Builder output : response.getOutputsBuilderList()) {
+            InferTensorContents contents = output.getContents();
+            ByteBuffer bytes;
+            if (output.getDatatype().equals("BYTES")) {
+                int size = 0;
+                for (ByteString element : contents.getBytesContentsList()) {
+                    size += 4 + element.size();
+                }
+                bytes = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+                for (ByteString element : contents.getBytesContentsList()) {
+                    bytes.putInt(element.size());
+                    element.copyTo(bytes);
+                }
+            } else if (output.getDatatype().equals("FP32")) {
+                bytes = ByteBuffer.allocate(4 * contents.getFp32ContentsCount()).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < contents.getFp32ContentsCount(); i++) {
+                    bytes.putFloat(contents.getFp32Contents(i));
+                }
+            } else {
+                throw new IllegalStateException("no raw encoding for output datatype " + output.getDatatype());
+            }
+            bytes.flip();
+            response.addRawOutputContents(ByteString.copyFrom(bytes));
+            output.clearContents();
+        }
     }
 
     static List<String> contributionColumns(FeatureSchema schema) {

@@ -286,7 +286,8 @@ public final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferen
                             request.getId(),
                             version.ensemble(),
                             scored,
-                            decoded.outputs());
+                            decoded.outputs(),
+                            request.getRawInputContentsCount() > 0);
                     long encoded = System.nanoTime();
                     call.onNext(response);
                     call.onCompleted();

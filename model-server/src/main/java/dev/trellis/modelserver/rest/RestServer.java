@@ -7,6 +7,8 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import dev.trellis.common.grpc.FieldViolation;
 import dev.trellis.common.grpc.WireError;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
@@ -35,6 +37,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -53,8 +56,10 @@ import org.slf4j.LoggerFactory;
  * the very same service through an in-process gRPC server that has the same auth check, so errors
  * (status, message, reason, field violations) and auth (the {@code Authorization: Bearer} header)
  * are the gRPC ones; the status maps to an HTTP status in {@link #httpStatus}. Served by the JDK's
- * own {@code com.sun.net.httpserver} (no new dependency; the Prometheus endpoint uses the same).
- * Thread-safe; {@link #close} is idempotent.
+ * own {@code com.sun.net.httpserver} (no new dependency; the Prometheus endpoint uses the same),
+ * over HTTPS when the gRPC port has TLS, with the gRPC port's certificate and client-certificate
+ * policy ({@link dev.trellis.common.tls.ServerTls#https}). Thread-safe; {@link #close} is
+ * idempotent.
  */
 public final class RestServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RestServer.class);
@@ -75,10 +80,18 @@ public final class RestServer implements AutoCloseable {
     /**
      * @param service the Open Inference Protocol service the gRPC port serves
      * @param auth the gRPC port's auth check
+     * @param tls the gRPC port's TLS as HTTPS; empty = plain HTTP (the gRPC port is plaintext too)
      */
-    public RestServer(String host, int port, int threads, BindableService service, ServerInterceptor auth) {
+    public RestServer(
+            String host,
+            int port,
+            int threads,
+            BindableService service,
+            ServerInterceptor auth,
+            Optional<HttpsConfigurator> tls) {
         requireNonNull(service, "service is null");
         requireNonNull(auth, "auth is null");
+        requireNonNull(tls, "tls is null");
         String name = "trellis-rest-" + UUID.randomUUID();
         try {
             this.inProcess = InProcessServerBuilder.forName(name)
@@ -96,7 +109,14 @@ public final class RestServer implements AutoCloseable {
             return thread;
         });
         try {
-            this.http = HttpServer.create(new InetSocketAddress(host, port), 0);
+            InetSocketAddress address = new InetSocketAddress(host, port);
+            if (tls.isPresent()) {
+                HttpsServer https = HttpsServer.create(address, 0);
+                https.setHttpsConfigurator(tls.get());
+                this.http = https;
+            } else {
+                this.http = HttpServer.create(address, 0);
+            }
         } catch (IOException e) {
             close();
             throw new UncheckedIOException("cannot listen for REST on " + host + ":" + port, e);
@@ -104,7 +124,7 @@ public final class RestServer implements AutoCloseable {
         http.setExecutor(executor);
         http.createContext("/v2", this::handle);
         http.start();
-        log.info("Open Inference Protocol REST on http://{}:{}/v2", host, port());
+        log.info("Open Inference Protocol REST on {}://{}:{}/v2", tls.isPresent() ? "https" : "http", host, port());
     }
 
     /** The bound port (the ephemeral one when started with 0). */

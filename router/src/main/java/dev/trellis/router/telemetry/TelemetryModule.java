@@ -13,7 +13,6 @@ public final class TelemetryModule extends AbstractModule {
     protected void configure() {
         bind(ScoringMetrics.class).in(Singleton.class);
         bind(CallMetrics.class).in(Singleton.class);
-        bind(TracingClientInterceptor.class).in(Singleton.class);
     }
 
     @Provides

@@ -4,9 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.sched.BulkThreads;
+import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
-import dev.trellis.router.telemetry.TracingClientInterceptor;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -17,6 +18,8 @@ import jakarta.inject.Inject;
 import java.io.Closeable;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,11 +28,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,19 +53,27 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Sets come from the catalog: every new snapshot opens (and connects) channels for new sets and
  * retires channels that no version has used for {@link #RETIRE_AFTER_NANOS}; retiring is a graceful
- * {@code shutdown()}, so calls in flight finish. Thread-safe; {@link #close()} is idempotent.
+ * {@code shutdown()}, so calls in flight finish.
+ *
+ * <p>Every channel carries grpc-java's client call metrics and a CLIENT span per call ({@link
+ * GrpcInstrumentation}). The metrics' {@code grpc.target} is the channel's target, which names the
+ * set by its upstreams as configured and its lane ({@link #target}), so the label stays bounded by
+ * the configuration: {@code trellis-replicas:///10.0.0.7:8081,10.0.0.8:8081?lane=interactive}, or
+ * {@code trellis-replicas:///model-server:8081?lane=bulk} for the replicas behind
+ * {@code dns:///model-server:8081}, whatever their pod addresses. Thread-safe; {@link #close()} is
+ * idempotent.
  */
 public final class UpstreamPool implements Closeable {
     private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
     static final long RETIRE_AFTER_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final UpstreamConfig config;
-    private final TracingClientInterceptor tracing;
+    private final GrpcInstrumentation instrumentation;
+    private final ClientInterceptor tracing;
     private final ModelCatalog catalog;
     private final Map<List<Member>, ReplicaSet> sets = new ConcurrentHashMap<>();
     // the set of every version of the latest snapshot, by identity: the per-request lookup is one probe
     private volatile Map<CatalogSnapshot.Version, ReplicaSet> byVersion = new IdentityHashMap<>();
-    private final AtomicLong setNumbers = new AtomicLong();
     // Bulk and explain answers are large: parsing and decoding them on a transport thread would
     // hold up every small answer on the same connection behind them.
     private final ExecutorService bulkCallbacks;
@@ -73,9 +84,10 @@ public final class UpstreamPool implements Closeable {
     private volatile boolean closed;
 
     @Inject
-    public UpstreamPool(UpstreamConfig config, TracingClientInterceptor tracing, ModelCatalog catalog) {
+    public UpstreamPool(UpstreamConfig config, GrpcInstrumentation instrumentation, ModelCatalog catalog) {
         this.config = requireNonNull(config, "config is null");
-        this.tracing = requireNonNull(tracing, "tracing is null");
+        this.instrumentation = requireNonNull(instrumentation, "instrumentation is null");
+        this.tracing = instrumentation.clientInterceptor();
         this.catalog = requireNonNull(catalog, "catalog is null");
         // both at low priority (BulkThreads): bulk work takes only the CPU interactive calls leave over
         this.bulkCallbacks = Executors.newFixedThreadPool(
@@ -193,12 +205,11 @@ public final class UpstreamPool implements Closeable {
     private ManagedChannel channel(
             List<CatalogSnapshot.Replica> replicas, Map<SocketAddress, String> names, boolean bulk) {
         NettyChannelBuilder builder = withResolver(
-                NettyChannelBuilder.forTarget(
-                        ReplicaSetResolverProvider.SCHEME + ":///set-" + setNumbers.incrementAndGet()),
-                new ReplicaSetResolverProvider(replicas));
+                NettyChannelBuilder.forTarget(target(replicas, bulk)), new ReplicaSetResolverProvider(replicas));
         if (bulk) {
             builder.eventLoopGroup(bulkLoops).channelType(NioSocketChannel.class);
         }
+        instrumentation.instrument(builder);
         return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
                 .enableRetry()
@@ -216,6 +227,31 @@ public final class UpstreamPool implements Closeable {
                         config.credentials(),
                         new DefaultDeadlineInterceptor(config.defaultDeadline()))
                 .build();
+    }
+
+    /**
+     * The target of a replica set's channel: its upstreams as configured, sorted, and its lane. A
+     * replica found through {@code dns:///name:port} counts as {@code name:port} (its TLS authority),
+     * a configured {@code host:port} as itself. The resolver ignores all but the scheme; the
+     * target is what the client metrics report as {@code grpc.target}.
+     */
+    static String target(List<CatalogSnapshot.Replica> replicas, boolean bulk) {
+        Set<String> upstreams = new TreeSet<>();
+        for (CatalogSnapshot.Replica replica : replicas) {
+            // behind a DNS name the replica's name is its resolved ip:port and its authority the name
+            upstreams.add(replica.authority());
+        }
+        try {
+            return new URI(
+                            ReplicaSetResolverProvider.SCHEME,
+                            "",
+                            "/" + String.join(",", upstreams),
+                            "lane=" + (bulk ? "bulk" : "interactive"),
+                            null)
+                    .toString();
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("cannot name the channel of " + upstreams, e);
+        }
     }
 
     @SuppressWarnings("deprecation") // the per-channel resolver factory keeps the scheme out of the global registry
