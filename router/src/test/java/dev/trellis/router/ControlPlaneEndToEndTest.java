@@ -349,14 +349,16 @@ class ControlPlaneEndToEndTest {
                             .setReason("watch")
                             .build());
             cluster.replicas.get(2).close();
+            // a closing replica first drains (not SERVING), then goes away (unreachable)
             await(
-                    "the rollout flagged",
-                    () -> !cluster.anonymous()
+                    "the rollout flagged with its replica unreachable",
+                    () -> cluster.anonymous()
                             .getRollout(GetRolloutRequest.newBuilder()
                                     .setModel("churn-b")
                                     .build())
                             .getVersionIssuesList()
-                            .isEmpty());
+                            .stream()
+                            .anyMatch(i -> i.getReason().contains("unreachable")));
             VersionIssue candidate = cluster.anonymous()
                     .getRollout(
                             GetRolloutRequest.newBuilder().setModel("churn-b").build())
