@@ -70,6 +70,7 @@ try {
   check((await page.locator('#history .revision h3').first().innerText()).includes(expected.actor), 'the history names who changed it');
   check(await page.locator('#history pre.diff .add').count() > 0, 'the history shows the definition as a diff');
   await page.screenshot({ path: join(shots, 'experiment.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, 'experiment-top.png'), clip: { x: 0, y: 0, width: 1280, height: 640 } });
 
   // ---- models: readiness per replica
   await page.goto(`${url}/#/models`);
@@ -80,15 +81,26 @@ try {
   }
   await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
 
-  // ---- rollout: an action without a token is refused, with the token it works and shows in the timeline
+  // ---- rollout: the page follows a change made elsewhere without a reload (here: a pause through
+  // the JSON API with curl's equivalent); an action without a token is refused, with it it works
   await page.goto(`${url}/#/rollouts/${encodeURIComponent(expected.rolloutModel)}`);
-  await page.waitForSelector('#rollout-timeline g.event[data-event-type="STARTED"]');
-  await page.click('#pause-rollout');
+  await page.waitForSelector('#rollout-timeline g.event[data-event-type="ADVANCED"]');
+  const loads = [];
+  page.on('load', () => loads.push(Date.now()));
+  const paused = await fetch(`${url}/api/v1/PauseRollout`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: expected.rolloutModel, reason: 'paused through the JSON API' }),
+  });
+  check(paused.status === 200, `PauseRollout over the JSON API answers 200, not ${paused.status}`);
+  await page.waitForSelector('#rollout-timeline g.event[data-event-type="PAUSED"]');
+  check(loads.length === 0, 'the page refreshed without reloading');
+  await page.click('#resume-rollout');
   await page.click('#confirm-ok');
   await page.waitForSelector('#result.error');
   const refused = await page.locator('#result').innerText();
   check(refused.includes('401') && refused.includes('UNAUTHENTICATED'), `the refusal names 401 UNAUTHENTICATED: ${refused}`);
-  check(await page.locator('#rollout-timeline g.event[data-event-type="PAUSED"]').count() === 0, 'nothing happened without a token');
+  check(await page.locator('#rollout-timeline g.event[data-event-type="RESUMED"]').count() === 0, 'nothing happened without a token');
 
   await page.fill('#token-input', adminToken);
   await page.fill('#actor-input', expected.browserActor);

@@ -2,6 +2,8 @@ package dev.trellis.router;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.Descriptors;
+import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
 import com.google.protobuf.util.JsonFormat;
@@ -36,11 +38,16 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -217,6 +224,11 @@ class ConsoleApiTest {
 
         assertThat(response.statusCode()).isEqualTo(404);
         assertThat(error(response)).isEqualTo(grpc.getStatus().getDescription());
+        // exactly what the README shows
+        String body = "{\"error\":\"experiment \\u0027nope\\u0027 does not exist\",\"code\":\"NOT_FOUND\","
+                + "\"reason\":\"NOT_FOUND\"}";
+        assertThat(response.body()).isEqualTo(body);
+        assertThat(Files.readString(Path.of("..", "README.md"))).contains(body + " 404");
     }
 
     @Test
@@ -364,6 +376,55 @@ class ConsoleApiTest {
         assertThat(get("/console.css").statusCode()).isEqualTo(200);
         assertThat(get("/../pom.xml").statusCode()).isEqualTo(404);
         assertThat(get("/dev/trellis/router/RouterServer.class").statusCode()).isEqualTo(404);
+    }
+
+    /**
+     * Every {@code curl} of the JSON API in the README names a real method, its query parses into
+     * the method's request (the test router answers something other than 400 or an unknown method)
+     * and its {@code -d} payload parses strictly into that request type.
+     */
+    @Test
+    void readme_everyJsonApiCurlNamesAMethodAndParses() throws Exception {
+        String readme = Files.readString(Path.of("..", "README.md"));
+        Map<String, Descriptors.Descriptor> requests = new HashMap<>();
+        for (ServiceDescriptor service :
+                List.of(ExperimentsGrpc.getServiceDescriptor(), MonitoringGrpc.getServiceDescriptor())) {
+            for (MethodDescriptor<?, ?> method : service.getMethods()) {
+                Descriptors.Descriptor type = ((Message)
+                                ((MethodDescriptor.PrototypeMarshaller<?>) method.getRequestMarshaller())
+                                        .getMessagePrototype())
+                        .getDescriptorForType();
+                requests.put(method.getBareMethodName(), type);
+                requests.put(method.getFullMethodName(), type);
+            }
+        }
+        Pattern call = Pattern.compile("localhost:8088/api/v1/([A-Za-z0-9.]+(?:/[A-Za-z]+)?)(\\?[^'\"\\s]*)?");
+        List<String> checked = new ArrayList<>();
+        for (String command : readme.replace("\\\n", " ").split("\n")) {
+            if (!command.contains("curl ")) {
+                continue;
+            }
+            Matcher matcher = call.matcher(command);
+            if (!matcher.find()) {
+                continue;
+            }
+            String method = matcher.group(1);
+            assertThat(requests).as("README curl names method %s", method).containsKey(method);
+            if (matcher.group(2) != null) {
+                HttpResponse<String> response = get("/api/v1/" + method + matcher.group(2));
+                assertThat(response.statusCode())
+                        .as(command + ": " + response.body())
+                        .isNotEqualTo(400);
+                assertThat(response.body()).as(command).doesNotContain("no such method");
+            }
+            int data = command.indexOf("-d '");
+            if (data >= 0) {
+                String json = command.substring(data + 4, command.indexOf('\'', data + 4));
+                JsonFormat.parser().merge(json, DynamicMessage.newBuilder(requests.get(method)));
+            }
+            checked.add(method);
+        }
+        assertThat(checked).contains("GetResults", "StopExperiment", "AbortRollout", "SetDefaultVersion", "GetDrift");
     }
 
     @Test

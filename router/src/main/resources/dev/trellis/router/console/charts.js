@@ -44,19 +44,22 @@ export function intervalPlot({ lower, upper, point, label, unit = '', id }) {
   const x = (v) => pad + ((v + reach) / (2 * reach)) * (width - 2 * pad);
   const kind = lower > 0 ? 'better' : upper < 0 ? 'worse' : 'unclear';
   const fmt = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}${unit}`;
+  const ends = [lower, upper].map((v) => s('text', { x: x(v), y: 62, 'text-anchor': 'middle' }, fmt(v)));
+  // the zero label only where it does not run into an end's label
+  const zeroLabel = Math.min(Math.abs(x(0) - x(lower)), Math.abs(x(0) - x(upper))) > 34
+    ? s('text', { x: x(0), y: 62, 'text-anchor': 'middle' }, '0') : null;
   return s('svg', {
-    class: 'interval-plot', id, width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
+    class: 'interval-plot', id, width, height: height + 8, viewBox: `0 0 ${width} ${height + 8}`, role: 'img',
     'aria-label': `${label}: ${fmt(point)}, 95% interval ${fmt(lower)} to ${fmt(upper)}`,
     'data-lower': lower, 'data-upper': upper, 'data-point': point,
   },
-  s('line', { class: 'axis', x1: pad, x2: width - pad, y1: 40, y2: 40 }),
-  s('line', { class: 'zero', x1: x(0), x2: x(0), y1: 8, y2: 48 }),
-  s('text', { x: x(0), y: 60, 'text-anchor': 'middle' }, '0'),
-  s('line', { class: `interval ${kind}`, x1: x(lower), x2: x(upper), y1: 28, y2: 28 }),
-  s('circle', { class: 'point', cx: x(point), cy: 28, r: 5 }),
-  s('text', { x: x(lower), y: 16, 'text-anchor': 'middle' }, fmt(lower)),
-  s('text', { x: x(upper), y: 16, 'text-anchor': 'middle' }, fmt(upper)),
-  s('text', { x: x(point), y: 52, 'text-anchor': 'middle' }, fmt(point)));
+  s('line', { class: 'axis', x1: pad, x2: width - pad, y1: 46, y2: 46 }),
+  s('line', { class: 'zero', x1: x(0), x2: x(0), y1: 18, y2: 50 }),
+  zeroLabel,
+  s('line', { class: `interval ${kind}`, x1: x(lower), x2: x(upper), y1: 32, y2: 32 }),
+  s('circle', { class: 'point', cx: x(point), cy: 32, r: 5 }),
+  s('text', { x: x(point), y: 14, 'text-anchor': 'middle' }, `lift ${fmt(point)}, 95% interval`),
+  ends);
 }
 
 /**
@@ -74,6 +77,7 @@ export function timeline({ events, steps, active, now = Date.now() }) {
   const start = Math.min(...times);
   const end = Math.max(active ? now : Math.max(...times), start + 1000);
   const x = (t) => left + ((t - start) / (end - start)) * (width - left - right);
+  const anchor = (px) => (px > width - right - 40 ? 'end' : px < left + 40 ? 'start' : 'middle');
   const y = (w) => top + (1 - w / 100) * (height - top - bottom);
   const grid = [0, ...steps.map(Number), 100]
     .filter((v, i, all) => all.indexOf(v) === i)
@@ -91,7 +95,7 @@ export function timeline({ events, steps, active, now = Date.now() }) {
   const markers = events.map((e, i) => s('g', { class: `event ${e.type}`, 'data-event-type': e.type },
     s('circle', { cx: x(times[i]), cy: y(Number(e.weight || 0)), r: 5 },
       s('title', {}, `${e.type} at ${e.time}: ${Number(e.weight || 0)}%${e.detail ? ` — ${e.detail}` : ''}`)),
-    s('text', { x: x(times[i]), y: y(Number(e.weight || 0)) - 9, 'text-anchor': 'middle' }, e.type)));
+    s('text', { x: x(times[i]), y: y(Number(e.weight || 0)) - 9, 'text-anchor': anchor(x(times[i])) }, e.type)));
   const span = (end - start) / 1000;
   const label = span < 120 ? `${span.toFixed(0)} s` : span < 7200 ? `${(span / 60).toFixed(1)} min` : `${(span / 3600).toFixed(1)} h`;
   return s('svg', { class: 'rollout-timeline', id: 'rollout-timeline', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',

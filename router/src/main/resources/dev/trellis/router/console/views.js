@@ -103,7 +103,7 @@ export async function experiment({ id }, ctx) {
   return h('div', { 'data-experiment': e.key },
     h('h1', {}, `Experiment ${e.key} `, statusBadge(e.status)),
     actions,
-    h('div', { class: 'grid' },
+    h('div', { class: 'grid wide-right' },
       h('section', { class: 'card' }, h('h2', {}, 'Definition'),
         facts([
           ['model', link(`#/models`, e.model)],
