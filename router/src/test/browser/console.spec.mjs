@@ -124,6 +124,11 @@ try {
   await page.waitForSelector('#performance .version-performance');
   check(await page.locator('#drift .version-drift[data-version="1"]').count() === 1, 'drift of version 1');
   await page.screenshot({ path: join(shots, 'monitoring.png'), fullPage: true });
+  // a model without payload samples: the page says what is missing and how to get it
+  await page.goto(`${url}/#/monitoring/${encodeURIComponent(expected.rolloutModel)}?metric=${encodeURIComponent(expected.metric)}`);
+  await page.waitForSelector(`div[data-model="${expected.rolloutModel}"] #performance .missing`);
+  check((await page.locator('#performance .missing').innerText()).includes(`--payload-sample-rate ${expected.rolloutModel}=`),
+    'the missing payload samples are named with the flag that turns them on');
 
   // ---- stop the experiment with a winner, with the token set earlier in this tab
   await page.goto(`${url}/#/experiments/${encodeURIComponent(expected.experiment)}`);

@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.trellis.common.grpc.WireError;
 import dev.trellis.common.http.HttpAnswers;
+import dev.trellis.common.http.HttpEndpoint;
 import dev.trellis.common.http.InProcessBridge;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub;
@@ -28,11 +29,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -55,12 +54,10 @@ public final class RestServer implements AutoCloseable {
     private static final Duration CALL_DEADLINE = Duration.ofSeconds(60);
     private static final Metadata.Key<String> AUTHORIZATION =
             Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-    private static final AtomicInteger THREADS = new AtomicInteger();
 
     private final InProcessBridge bridge;
     private final GRPCInferenceServiceBlockingStub stub;
-    private final ExecutorService executor;
-    private final HttpServer http;
+    private final HttpEndpoint http;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -72,26 +69,20 @@ public final class RestServer implements AutoCloseable {
         requireNonNull(auth, "auth is null");
         this.bridge = new InProcessBridge("rest", List.of(service.bindService()), List.of(auth));
         this.stub = GRPCInferenceServiceGrpc.newBlockingStub(bridge.channel());
-        this.executor = Executors.newFixedThreadPool(threads, runnable -> {
-            Thread thread = new Thread(runnable, "rest-" + THREADS.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        HttpServer server;
         try {
-            this.http = HttpServer.create(new InetSocketAddress(host, port), 0);
+            server = HttpServer.create(new InetSocketAddress(host, port), 0);
         } catch (IOException e) {
-            close();
+            bridge.close();
             throw new UncheckedIOException("cannot listen for REST on " + host + ":" + port, e);
         }
-        http.setExecutor(executor);
-        http.createContext("/v2", this::handle);
-        http.start();
+        this.http = new HttpEndpoint(server, "rest", threads, Map.of("/v2", this::handle));
         log.info("Open Inference Protocol REST on http://{}:{}/v2", host, port());
     }
 
     /** The bound port (the ephemeral one when started with 0). */
     public int port() {
-        return http.getAddress().getPort();
+        return http.port();
     }
 
     private void handle(HttpExchange exchange) throws IOException {
@@ -230,17 +221,7 @@ public final class RestServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        if (http != null) {
-            http.stop(0);
-        }
-        executor.shutdown();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            executor.shutdownNow();
-            bridge.close();
-        }
+        http.close();
+        bridge.close();
     }
 }

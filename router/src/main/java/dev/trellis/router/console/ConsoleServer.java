@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.trellis.common.auth.AccessPolicy;
+import dev.trellis.common.http.HttpEndpoint;
 import dev.trellis.common.http.InProcessBridge;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerServiceDefinition;
@@ -12,11 +13,8 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,11 +31,9 @@ public final class ConsoleServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConsoleServer.class);
     private static final Duration CALL_DEADLINE = Duration.ofSeconds(30);
     private static final int THREADS = 4;
-    private static final AtomicInteger THREAD_IDS = new AtomicInteger();
 
     private final InProcessBridge bridge;
-    private final ExecutorService executor;
-    private final HttpServer http;
+    private final HttpEndpoint http;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -68,32 +64,23 @@ public final class ConsoleServer implements AutoCloseable {
                 CALL_DEADLINE,
                 maxBodyBytes);
         ConsoleAssets assets = new ConsoleAssets();
-        this.executor = Executors.newFixedThreadPool(THREADS, runnable -> {
-            Thread thread = new Thread(runnable, "console-http-" + THREAD_IDS.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
         HttpServer server;
         try {
             server = HttpServer.create(new InetSocketAddress(host, port), 0);
         } catch (IOException e) {
-            executor.shutdownNow();
             bridge.close();
             throw new UncheckedIOException(
                     "cannot listen for the web console on " + host + ":" + port + " (--http-port): " + e.getMessage(),
                     e);
         }
-        this.http = server;
-        http.setExecutor(executor);
-        http.createContext(JsonApi.PREFIX, api::handle);
-        http.createContext("/", assets::handle);
-        http.start();
+        this.http = new HttpEndpoint(
+                server, "console-http", THREADS, Map.of(JsonApi.PREFIX, api::handle, "/", assets::handle));
         log.info("web console on http://{}:{}/ (JSON API at {})", host, port(), JsonApi.PREFIX);
     }
 
     /** The bound port (the ephemeral one when started with 0). */
     public int port() {
-        return http.getAddress().getPort();
+        return http.port();
     }
 
     @Override
@@ -101,15 +88,7 @@ public final class ConsoleServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        http.stop(0);
-        executor.shutdown();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            executor.shutdownNow();
-            bridge.close();
-        }
+        http.close();
+        bridge.close();
     }
 }
