@@ -79,6 +79,8 @@ try {
     const cell = page.locator(`section.model[data-model="${expected.experimentModel}"] tr[data-version="1"] .replica[data-replica="${replica}"]`);
     check(await cell.getAttribute('data-state') === 'READY', `version 1 READY on ${replica}`);
   }
+  const auc = await page.locator(`section.model[data-model="${expected.experimentModel}"] tr[data-version="1"] .metrics span`).getAttribute('data-auc');
+  close(auc, expected.bundleAuc, 'the bundle test AUC of version 1');
   await page.screenshot({ path: join(shots, 'models.png'), fullPage: true });
 
   // ---- rollout: the page follows a change made elsewhere without a reload (here: a pause through

@@ -17,7 +17,9 @@ import dev.trellis.api.v1.GetResultsRequest;
 import dev.trellis.api.v1.GetResultsResponse;
 import dev.trellis.api.v1.GetRolloutRequest;
 import dev.trellis.api.v1.Guardrails;
+import dev.trellis.api.v1.ListModelsRequest;
 import dev.trellis.api.v1.MetricType;
+import dev.trellis.api.v1.ModelVersionInfo;
 import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.PutExperimentRequest;
 import dev.trellis.api.v1.RecordOutcomeRequest;
@@ -311,12 +313,37 @@ class ConsoleBrowserTest {
                 .putFields("required", text(Long.toString(results.getRequiredSampleSizePerArm())))
                 .putFields("actor", text("e2e-test"))
                 .putFields("replicas", Value.newBuilder().setListValue(replicas).build())
+                .putFields("bundleAuc", number(bundleAuc(cluster)))
                 .putFields("rolloutModel", text(ROLLOUT_MODEL))
                 .putFields("browserActor", text("browser-operator"))
                 .putFields("abortReason", text("aborted from the console"))
                 .putFields("winner", text("treatment"))
                 .build();
         return JsonFormat.printer().print(expected);
+    }
+
+    /** Version 1's bundle test AUC as ListModels reports it, checked against the bundle file itself. */
+    private static double bundleAuc(Cluster cluster) throws IOException {
+        ModelVersionInfo v1 =
+                cluster.anonymous().listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
+                        .filter(m -> m.getName().equals(MODEL))
+                        .flatMap(m -> m.getVersionsList().stream())
+                        .filter(v -> v.getVersion().equals("1"))
+                        .findFirst()
+                        .orElseThrow();
+        double auc = v1.getBundleTestMetricsOrThrow("auc_roc");
+        String bundle =
+                Files.readString(cluster.repository.resolve(MODEL).resolve("1").resolve("bundle.json"));
+        java.util.regex.Matcher written = java.util.regex.Pattern.compile("\"auc_roc\"\\s*:\\s*([-0-9.eE]+)")
+                .matcher(bundle);
+        List<Double> values = new ArrayList<>();
+        while (written.find()) {
+            values.add(Double.parseDouble(written.group(1)));
+        }
+        assertThat(values)
+                .as("auc_roc values in version 1's bundle.json")
+                .anySatisfy(v -> assertThat(v).isCloseTo(auc, org.assertj.core.data.Offset.offset(1e-12)));
+        return auc;
     }
 
     private static Value object(Struct.Builder struct) {

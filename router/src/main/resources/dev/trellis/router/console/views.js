@@ -40,6 +40,7 @@ function modelCard(model, ctx) {
         r.reason ? h('span', { class: 'muted' }, ` — ${r.reason}`) : null))),
       h('td', {}, v.problem ? h('span', { class: 'badge bad' }, v.problem) : ''),
       numTd(int(v.features.length)),
+      h('td', { class: 'metrics' }, metricsText(v.bundleTestMetrics)),
       h('td', {}, isDefault ? '' : h('button', {
         class: 'set-default',
         onclick: () => ctx.act({
@@ -56,8 +57,18 @@ function modelCard(model, ctx) {
       ['default version', model.defaultVersion || '—'],
       model.fallbackVersion ? ['falling back to', h('span', { class: 'badge bad' }, `version ${model.fallbackVersion} (the default is READY on no replica)`)] : null,
     ]),
-    table(['version', 'target', 'desired because', 'replicas', 'problem', numTh('features'), ''], rows),
-    h('p', { class: 'muted' }, 'Bundle test metrics per version are on the Monitoring page (live performance), once payload samples with outcomes exist.'));
+    table(['version', 'target', 'desired because', 'replicas', 'problem', numTh('features'), 'bundle test metrics', ''], rows));
+}
+
+// the headline figures of a bundle's held-out test set; every figure in the tooltip
+const HEADLINE = [['auc_roc', 'AUC'], ['pr_auc', 'PR-AUC'], ['brier', 'Brier'], ['rmse', 'RMSE'], ['mae', 'MAE'], ['r2', 'R²']];
+
+function metricsText(metrics = {}) {
+  const keys = Object.keys(metrics);
+  if (!keys.length) return h('span', { class: 'muted' }, 'no replica serves it');
+  const shown = HEADLINE.filter(([k]) => k in metrics).map(([k, label]) => `${label} ${num(metrics[k], 3)}`);
+  return h('span', { title: keys.sort().map((k) => `${k} ${num(metrics[k], 4)}`).join('\n'), 'data-auc': metrics.auc_roc },
+    shown.length ? shown.join(' · ') : keys.sort().slice(0, 3).map((k) => `${k} ${num(metrics[k], 3)}`).join(' · '));
 }
 
 function holderText(holder) {
