@@ -374,6 +374,22 @@ class ConsoleApiTest {
                     .hasValueSatisfying(t -> assertThat(t).startsWith("text/javascript"));
         }
         assertThat(get("/console.css").statusCode()).isEqualTo(200);
+        // no CORS: another origin's page can neither read the API nor send it a bearer header
+        HttpResponse<String> preflight = http.send(
+                HttpRequest.newBuilder(uri("/api/v1/StopExperiment"))
+                        .timeout(Duration.ofSeconds(30))
+                        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                        .header("Origin", "https://elsewhere.example")
+                        .header("Access-Control-Request-Method", "POST")
+                        .header("Access-Control-Request-Headers", "authorization")
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(preflight.statusCode()).isEqualTo(405);
+        assertThat(preflight.headers().map().keySet())
+                .noneMatch(name -> name.toLowerCase(java.util.Locale.ROOT).startsWith("access-control-"));
+        assertThat(get("/api/v1/ListModels").headers().map().keySet())
+                .noneMatch(name -> name.toLowerCase(java.util.Locale.ROOT).startsWith("access-control-"));
+        assertThat(page.headers().firstValue("Set-Cookie")).isEmpty();
         assertThat(get("/../pom.xml").statusCode()).isEqualTo(404);
         assertThat(get("/dev/trellis/router/RouterServer.class").statusCode()).isEqualTo(404);
     }
