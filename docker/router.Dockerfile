@@ -1,4 +1,4 @@
-# Trellis router: public trellis.v1 API (gRPC 8080) and Prometheus metrics (9090).
+# Trellis router: public trellis.v1 API (gRPC 8080), Prometheus metrics (9090) and the web console (8088).
 # Build from the repository root:  docker build -f docker/router.Dockerfile -t trellis-router .
 FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
@@ -15,7 +15,7 @@ USER 10001:10001
 # the heap and collector the launcher gives `trellis router` (TRELLIS_ROUTER_HEAP, default 512m; the
 # memory limit leaves as much again for everything else); die on OOM so the orchestrator restarts a clean process
 ENV JAVA_TOOL_OPTIONS="-Xms512m -Xmx512m -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError"
-EXPOSE 8080 9090
+EXPOSE 8080 9090 8088
 VOLUME ["/data"]
 ENTRYPOINT ["java", "-cp", "/app/trellis-router.jar:/app/lib/*", "dev.trellis.router.RouterMain"]
-CMD ["--port", "8080", "--metrics-port", "9090", "--store", "/data/trellis.db", "--upstream", "model-server:8081"]
+CMD ["--port", "8080", "--metrics-port", "9090", "--http-port", "8088", "--store", "/data/trellis.db", "--upstream", "model-server:8081"]

@@ -44,6 +44,12 @@ public final class RouterMain implements Callable<Integer> {
     int metricsPort;
 
     @Option(
+            names = "--http-port",
+            description =
+                    "Web console and its JSON API (/api/v1); 0 = ephemeral, -1 disables it (default: ${DEFAULT-VALUE}, off).")
+    int httpPort;
+
+    @Option(
             names = "--upstream",
             split = ",",
             paramLabel = "TARGET",
@@ -238,6 +244,7 @@ public final class RouterMain implements Callable<Integer> {
                 .host(host)
                 .port(port)
                 .metricsPort(metricsPort)
+                .httpPort(httpPort)
                 .upstreams(upstreams)
                 .store(store)
                 .storePassword(secret(storePasswordFile, "TRELLIS_STORE_PASSWORD"))
@@ -312,6 +319,7 @@ public final class RouterMain implements Callable<Integer> {
                 case "--host" -> d.host();
                 case "--port" -> String.valueOf(d.port());
                 case "--metrics-port" -> String.valueOf(d.metricsPort());
+                case "--http-port" -> String.valueOf(d.httpPort());
                 case "--upstream" -> String.join(",", d.upstreams());
                 case "--store" -> d.store();
                 case "--shutdown-delay" -> DurationText.format(d.shutdownDelay());

@@ -18,8 +18,10 @@ import dev.trellis.router.admin.AdminModule;
 import dev.trellis.router.admin.ExperimentsService;
 import dev.trellis.router.auth.AuthInterceptor;
 import dev.trellis.router.auth.AuthModule;
+import dev.trellis.router.auth.RouterAccess;
 import dev.trellis.router.config.ConfigModule;
 import dev.trellis.router.config.RouterConfig;
+import dev.trellis.router.console.ConsoleServer;
 import dev.trellis.router.control.ControlModule;
 import dev.trellis.router.control.ControlPlane;
 import dev.trellis.router.errors.StatusMapper;
@@ -97,6 +99,7 @@ public final class RouterServer implements Closeable {
             Math.max(2, Runtime.getRuntime().availableProcessors()));
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Server server; // read by the reflection service's list call
+    private volatile ConsoleServer console; // null without --http-port
 
     @Inject
     RouterServer(
@@ -202,6 +205,17 @@ public final class RouterServer implements Closeable {
             throw new UncheckedIOException(
                     "cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
         }
+        if (config.httpPort() != -1) {
+            // the console's JSON API runs the Experiments and Monitoring services behind the same auth check
+            console = new ConsoleServer(
+                    config.host(),
+                    config.httpPort(),
+                    List.of(experiments.bindService(), monitoring.bindService()),
+                    service -> MalformedRequests.guard(service, StatusMapper.DOMAIN),
+                    List.of(auth),
+                    RouterAccess.POLICY,
+                    config.maxMessageSize());
+        }
         rollouts.start();
         performanceRefresh.start();
         storeHealth.scheduleWithFixedDelay(this::updateStoreHealth, 1, 1, TimeUnit.SECONDS);
@@ -270,6 +284,12 @@ public final class RouterServer implements Closeable {
         return server.getPort();
     }
 
+    /** The bound web console port (the ephemeral one when configured with 0); -1 when disabled. */
+    public int httpPort() {
+        ConsoleServer running = console;
+        return running == null ? -1 : running.port();
+    }
+
     /** The bound metrics port (the ephemeral one when configured with 0); -1 when disabled. */
     public int metricsPort() {
         return telemetry.metricsPort();
@@ -306,6 +326,10 @@ public final class RouterServer implements Closeable {
             return;
         }
         storeHealth.shutdownNow();
+        ConsoleServer runningConsole = console;
+        if (runningConsole != null) {
+            runningConsole.close();
+        }
         health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
         health.setStatus(ScoringGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
         health.setStatus(ExperimentsGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);

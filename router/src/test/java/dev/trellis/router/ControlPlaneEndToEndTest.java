@@ -352,7 +352,8 @@ class ControlPlaneEndToEndTest {
             // a closing replica first drains (not SERVING), then goes away (unreachable)
             await(
                     "the rollout flagged with its replica unreachable",
-                    () -> cluster.anonymous()
+                    () -> cluster
+                            .anonymous()
                             .getRollout(GetRolloutRequest.newBuilder()
                                     .setModel("churn-b")
                                     .build())

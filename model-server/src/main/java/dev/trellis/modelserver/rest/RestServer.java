@@ -9,8 +9,10 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.trellis.common.grpc.FieldViolation;
 import dev.trellis.common.grpc.WireError;
+import dev.trellis.common.http.HttpAnswers;
+import dev.trellis.common.http.HttpEndpoint;
+import dev.trellis.common.http.InProcessBridge;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub;
 import dev.trellis.proto.inference.ModelMetadataRequest;
@@ -19,31 +21,20 @@ import dev.trellis.proto.inference.ServerLiveRequest;
 import dev.trellis.proto.inference.ServerMetadataRequest;
 import dev.trellis.proto.inference.ServerReadyRequest;
 import io.grpc.BindableService;
-import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Server;
 import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -68,13 +59,10 @@ public final class RestServer implements AutoCloseable {
     private static final Duration CALL_DEADLINE = Duration.ofSeconds(60);
     private static final Metadata.Key<String> AUTHORIZATION =
             Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-    private static final AtomicInteger THREADS = new AtomicInteger();
 
-    private final Server inProcess;
-    private final ManagedChannel channel;
+    private final InProcessBridge bridge;
     private final GRPCInferenceServiceBlockingStub stub;
-    private final ExecutorService executor;
-    private final HttpServer http;
+    private final HttpEndpoint http;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -92,44 +80,29 @@ public final class RestServer implements AutoCloseable {
         requireNonNull(service, "service is null");
         requireNonNull(auth, "auth is null");
         requireNonNull(tls, "tls is null");
-        String name = "trellis-rest-" + UUID.randomUUID();
-        try {
-            this.inProcess = InProcessServerBuilder.forName(name)
-                    .addService(ServerInterceptors.intercept(service, auth))
-                    .build()
-                    .start();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot start the in-process server behind REST", e);
-        }
-        this.channel = InProcessChannelBuilder.forName(name).build();
-        this.stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
-        this.executor = Executors.newFixedThreadPool(threads, runnable -> {
-            Thread thread = new Thread(runnable, "rest-" + THREADS.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.bridge = new InProcessBridge("rest", List.of(service.bindService()), List.of(auth));
+        this.stub = GRPCInferenceServiceGrpc.newBlockingStub(bridge.channel());
+        HttpServer server;
         try {
             InetSocketAddress address = new InetSocketAddress(host, port);
             if (tls.isPresent()) {
                 HttpsServer https = HttpsServer.create(address, 0);
                 https.setHttpsConfigurator(tls.get());
-                this.http = https;
+                server = https;
             } else {
-                this.http = HttpServer.create(address, 0);
+                server = HttpServer.create(address, 0);
             }
         } catch (IOException e) {
-            close();
+            bridge.close();
             throw new UncheckedIOException("cannot listen for REST on " + host + ":" + port, e);
         }
-        http.setExecutor(executor);
-        http.createContext("/v2", this::handle);
-        http.start();
+        this.http = new HttpEndpoint(server, "rest", threads, Map.of("/v2", this::handle));
         log.info("Open Inference Protocol REST on {}://{}:{}/v2", tls.isPresent() ? "https" : "http", host, port());
     }
 
     /** The bound port (the ephemeral one when started with 0). */
     public int port() {
-        return http.getAddress().getPort();
+        return http.port();
     }
 
     private void handle(HttpExchange exchange) throws IOException {
@@ -138,7 +111,8 @@ public final class RestServer implements AutoCloseable {
             String method = exchange.getRequestMethod();
             GRPCInferenceServiceBlockingStub call = stub.withDeadlineAfter(
                             CALL_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)
-                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers(exchange)));
+                    .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(
+                            HttpAnswers.headers(exchange, List.of(AUTHORIZATION))));
             try {
                 route(exchange, path, method, call);
             } catch (RestJson.BadJson e) {
@@ -236,19 +210,8 @@ public final class RestServer implements AutoCloseable {
         }
     }
 
-    private static Metadata headers(HttpExchange exchange) {
-        Metadata headers = new Metadata();
-        String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-        if (authorization != null) {
-            headers.put(AUTHORIZATION, authorization);
-        }
-        return headers;
-    }
-
     private static String body(HttpExchange exchange) throws IOException {
-        try (InputStream in = exchange.getRequestBody()) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
+        return HttpAnswers.body(exchange);
     }
 
     private static Struct object(String key, Value value) {
@@ -261,50 +224,16 @@ public final class RestServer implements AutoCloseable {
 
     /** Errors as KServe REST has them ({@code error}), plus the gRPC code, reason and field violations. */
     private static void error(HttpExchange exchange, WireError error) throws IOException {
-        Struct.Builder body = Struct.newBuilder()
-                .putFields("error", RestJson.text(error.message()))
-                .putFields("code", RestJson.text(error.code().name()))
-                .putFields("reason", RestJson.text(error.reason()));
-        if (!error.violations().isEmpty()) {
-            com.google.protobuf.ListValue.Builder violations = com.google.protobuf.ListValue.newBuilder();
-            for (FieldViolation violation : error.violations()) {
-                violations.addValues(Value.newBuilder()
-                        .setStructValue(Struct.newBuilder()
-                                .putFields("field", RestJson.text(violation.field()))
-                                .putFields("description", RestJson.text(violation.description()))));
-            }
-            body.putFields(
-                    "field_violations",
-                    Value.newBuilder().setListValue(violations).build());
-        }
-        send(exchange, httpStatus(error.code()), RestJson.print(body.build()));
+        HttpAnswers.error(exchange, error);
     }
 
-    /** The one mapping of a gRPC status code to an HTTP status. */
+    /** The one mapping of a gRPC status code to an HTTP status ({@link HttpAnswers#httpStatus}). */
     static int httpStatus(Status.Code code) {
-        return switch (code) {
-            case OK -> 200;
-            case INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION -> 400;
-            case UNAUTHENTICATED -> 401;
-            case PERMISSION_DENIED -> 403;
-            case NOT_FOUND -> 404;
-            case ABORTED, ALREADY_EXISTS -> 409;
-            case RESOURCE_EXHAUSTED -> 429;
-            case CANCELLED -> 499;
-            case UNIMPLEMENTED -> 405;
-            case UNAVAILABLE -> 503;
-            case DEADLINE_EXCEEDED -> 504;
-            default -> 500;
-        };
+        return HttpAnswers.httpStatus(code);
     }
 
     private static void send(HttpExchange exchange, int status, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().set("Content-Type", "application/json");
-        exchange.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(bytes);
-        }
+        HttpAnswers.json(exchange, status, body);
     }
 
     @Override
@@ -312,22 +241,7 @@ public final class RestServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        if (http != null) {
-            http.stop(0);
-        }
-        executor.shutdown();
-        channel.shutdown();
-        inProcess.shutdown();
-        try {
-            executor.awaitTermination(5, TimeUnit.SECONDS);
-            channel.awaitTermination(5, TimeUnit.SECONDS);
-            inProcess.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            executor.shutdownNow();
-            channel.shutdownNow();
-            inProcess.shutdownNow();
-        }
+        http.close();
+        bridge.close();
     }
 }

@@ -57,6 +57,7 @@ import dev.trellis.router.control.DesiredVersions;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.errors.StatusMapper;
+import dev.trellis.router.monitoring.BundleMetrics;
 import dev.trellis.router.routing.Fallbacks;
 import dev.trellis.router.routing.RoutingService;
 import dev.trellis.router.scoring.ExposureLog;
@@ -104,6 +105,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
     private final ModelCatalog catalog;
     private final ControlPlane controlPlane;
     private final Fallbacks fallbacks;
+    private final BundleMetrics bundleMetrics;
     private final Clock clock;
 
     @Inject
@@ -115,6 +117,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
             ModelCatalog catalog,
             ControlPlane controlPlane,
             Fallbacks fallbacks,
+            BundleMetrics bundleMetrics,
             Clock clock) {
         this.experiments = requireNonNull(experiments, "experiments is null");
         this.rollouts = experiments.rollouts();
@@ -124,6 +127,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.controlPlane = requireNonNull(controlPlane, "controlPlane is null");
         this.fallbacks = requireNonNull(fallbacks, "fallbacks is null");
+        this.bundleMetrics = requireNonNull(bundleMetrics, "bundleMetrics is null");
         this.clock = requireNonNull(clock, "clock is null");
     }
 
@@ -463,6 +467,7 @@ public final class ExperimentsService extends ExperimentsGrpc.ExperimentsImplBas
                             out.addFeatures(
                                     FeatureInfo.newBuilder().setName(f.name()).setDatatype(f.datatype()));
                         }
+                        out.putAllBundleTestMetrics(bundleMetrics.of(model.get(), v));
                     }
                     List<VersionHolder> held = holders.getOrDefault(v, List.of());
                     out.setDesired(!held.isEmpty()).addAllHolders(held);

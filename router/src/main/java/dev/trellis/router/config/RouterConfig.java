@@ -20,6 +20,7 @@ public final class RouterConfig {
     private final String host;
     private final int port;
     private final int metricsPort;
+    private final int httpPort;
     private final List<String> upstreams;
     private final String store;
     private final Optional<String> storePassword;
@@ -55,6 +56,8 @@ public final class RouterConfig {
         this.port = checkPort(b.port, "port");
         // 0 = an ephemeral port, -1 = no metrics endpoint
         this.metricsPort = b.metricsPort == -1 ? -1 : checkPort(b.metricsPort, "metrics port");
+        // 0 = an ephemeral port, -1 = no web console and JSON API (the model-server's --http-port alike)
+        this.httpPort = b.httpPort == -1 ? -1 : checkPort(b.httpPort, "http port");
         this.upstreams = List.copyOf(requireNonNull(b.upstreams, "upstreams is null"));
         this.store = requireNonNull(b.store, "store is null");
         this.storePassword =
@@ -93,6 +96,11 @@ public final class RouterConfig {
         }
         if (tlsCert.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        if (httpPort != -1 && tlsCert.isPresent()) {
+            throw new IllegalArgumentException(
+                    "--http-port serves the web console over plain HTTP, and this router "
+                            + "is configured for TLS: put the console behind a TLS-terminating proxy, or leave --http-port off");
         }
         if (upstreamCa.isPresent() && !upstreamTls) {
             throw new IllegalArgumentException("--upstream-ca needs --upstream-tls");
@@ -149,6 +157,7 @@ public final class RouterConfig {
         b.host = host;
         b.port = port;
         b.metricsPort = metricsPort;
+        b.httpPort = httpPort;
         b.upstreams = upstreams;
         b.store = store;
         b.storePassword = storePassword;
@@ -194,6 +203,11 @@ public final class RouterConfig {
     /** Prometheus scrape port; 0 disables the exporter. */
     public int metricsPort() {
         return metricsPort;
+    }
+
+    /** The web console and JSON API port; 0 = ephemeral, -1 = off. */
+    public int httpPort() {
+        return httpPort;
     }
 
     /** Model-server targets: host:port entries, or one dns:///name:port. */
@@ -337,6 +351,7 @@ public final class RouterConfig {
         private String host = "0.0.0.0";
         private int port = 8080;
         private int metricsPort = 9090;
+        private int httpPort = -1;
         private List<String> upstreams = List.of("localhost:8081");
         private String store = "trellis.db";
         private Optional<String> storePassword = Optional.empty();
@@ -381,6 +396,11 @@ public final class RouterConfig {
 
         public Builder metricsPort(int v) {
             this.metricsPort = v;
+            return this;
+        }
+
+        public Builder httpPort(int v) {
+            this.httpPort = v;
             return this;
         }
 

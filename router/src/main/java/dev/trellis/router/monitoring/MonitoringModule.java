@@ -10,6 +10,7 @@ public final class MonitoringModule extends AbstractModule {
         bind(DriftService.class).in(Singleton.class);
         bind(PayloadSampler.class).in(Singleton.class);
         bind(PayloadReads.class).in(Singleton.class);
+        bind(BundleMetrics.class).in(Singleton.class);
         bind(PerformanceGauges.class).in(Singleton.class);
         bind(OperationsGauges.class).asEagerSingleton();
         bind(PerformanceRefresh.class).in(Singleton.class);

@@ -11,11 +11,8 @@ import dev.trellis.api.v1.CalibrationBin;
 import dev.trellis.api.v1.ExportPayloadsRequest;
 import dev.trellis.api.v1.GetPerformanceRequest;
 import dev.trellis.api.v1.GetPerformanceResponse;
-import dev.trellis.api.v1.GetProfileRequest;
-import dev.trellis.api.v1.GetProfileResponse;
 import dev.trellis.api.v1.LabelMix;
 import dev.trellis.api.v1.PayloadRow;
-import dev.trellis.api.v1.ReplicaMonitoringGrpc;
 import dev.trellis.api.v1.TargetKind;
 import dev.trellis.api.v1.VersionPerformance;
 import dev.trellis.common.monitoring.LivePerformance;
@@ -36,7 +33,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -46,7 +42,6 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class PayloadReads {
     static final int PAGE = 1000;
-    private static final long PROFILE_DEADLINE_MILLIS = 2_000;
 
     private final ExperimentStore store;
     private final ModelCatalog catalog;
@@ -54,6 +49,7 @@ public final class PayloadReads {
     private final PerformanceGauges gauges;
     private final int page;
     private final LongAdder pagesRead = new LongAdder();
+    private final BundleMetrics bundleMetrics;
 
     @Inject
     public PayloadReads(
@@ -61,8 +57,9 @@ public final class PayloadReads {
             ModelCatalog catalog,
             Clock clock,
             PerformanceGauges gauges,
-            OpenTelemetry openTelemetry) {
-        this(store, catalog, clock, gauges, openTelemetry, PAGE);
+            OpenTelemetry openTelemetry,
+            BundleMetrics bundleMetrics) {
+        this(store, catalog, clock, gauges, openTelemetry, bundleMetrics, PAGE);
     }
 
     /** With {@code page} rows per store read (tests use small pages). */
@@ -72,8 +69,10 @@ public final class PayloadReads {
             Clock clock,
             PerformanceGauges gauges,
             OpenTelemetry openTelemetry,
+            BundleMetrics bundleMetrics,
             int page) {
         this.gauges = requireNonNull(gauges, "gauges is null");
+        this.bundleMetrics = requireNonNull(bundleMetrics, "bundleMetrics is null");
         this.store = requireNonNull(store, "store is null");
         this.catalog = requireNonNull(catalog, "catalog is null");
         this.clock = requireNonNull(clock, "clock is null");
@@ -303,28 +302,7 @@ public final class PayloadReads {
 
     /** The bundle's test metrics from the first replica serving the version that answers; empty if none. */
     private Map<String, Double> bundleTestMetrics(CatalogSnapshot.Model model, String version) {
-        CatalogSnapshot.Version known = model.version(version).orElse(null);
-        if (known == null) {
-            return Map.of();
-        }
-        for (Map.Entry<String, CatalogSnapshot.ReplicaState> replica : new TreeMap<>(known.replicas()).entrySet()) {
-            java.util.Optional<io.grpc.ManagedChannel> channel = catalog.replicaChannel(replica.getKey());
-            if (!replica.getValue().ready() || channel.isEmpty()) {
-                continue;
-            }
-            try {
-                GetProfileResponse profile = ReplicaMonitoringGrpc.newBlockingStub(channel.get())
-                        .withDeadlineAfter(PROFILE_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
-                        .getProfile(GetProfileRequest.newBuilder()
-                                .setModel(model.name())
-                                .setVersion(version)
-                                .build());
-                return profile.getBundleTestMetricsMap();
-            } catch (io.grpc.StatusRuntimeException e) {
-                // try the next replica
-            }
-        }
-        return Map.of();
+        return bundleMetrics.of(model, version);
     }
 
     /** One version's samples: all counted, those with an outcome kept for the figures. */

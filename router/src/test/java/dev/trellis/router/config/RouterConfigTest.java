@@ -45,6 +45,20 @@ class RouterConfigTest {
     }
 
     @Test
+    void httpPort_offByDefault_flagSetsIt() {
+        assertThat(RouterConfig.builder().build().httpPort()).isEqualTo(-1);
+        assertThat(RouterMain.parse(new String[0], Map.of()).httpPort()).isEqualTo(-1);
+        assertThat(RouterMain.parse(new String[] {"--http-port", "8000"}, Map.of())
+                        .httpPort())
+                .isEqualTo(8000);
+        assertThat(RouterMain.parse(new String[] {"--http-port", "0"}, Map.of()).httpPort())
+                .isZero();
+        assertThatThrownBy(() -> RouterConfig.builder().httpPort(-2).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("http port");
+    }
+
+    @Test
     void parse_noFlags_matchesBuilderDefaults() {
         RouterConfig parsed = RouterMain.parse(new String[0], Map.of());
         RouterConfig defaults = RouterConfig.builder().build();
