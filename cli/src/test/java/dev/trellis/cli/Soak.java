@@ -148,7 +148,10 @@ final class Soak {
                             "--admin-token-file",
                             adminToken.toString(),
                             "--upstream-token-file",
-                            replicaToken.toString()),
+                            replicaToken.toString(),
+                            // the console too, so the launcher's runtime classpath is checked for it
+                            "--http-port",
+                            "0"),
                     Map.of(),
                     options.dir(),
                     ROUTER_PORT);
