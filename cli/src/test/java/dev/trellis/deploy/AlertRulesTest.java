@@ -59,7 +59,7 @@ class AlertRulesTest {
     void checkRules_alertsYamlIsValid() throws Exception {
         Result check = promtool(MONITORING, "check", "rules", "alerts.yaml");
         assertThat(check.exit()).as(check.output()).isZero();
-        assertThat(check.output()).contains("SUCCESS: 7 rules found");
+        assertThat(check.output()).contains("SUCCESS: 8 rules found");
     }
 
     @Test
