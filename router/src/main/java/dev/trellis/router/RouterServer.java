@@ -214,7 +214,10 @@ public final class RouterServer implements Closeable {
                     service -> MalformedRequests.guard(service, StatusMapper.DOMAIN),
                     List.of(auth),
                     RouterAccess.POLICY,
-                    config.maxMessageSize());
+                    config.maxMessageSize(),
+                    // the gRPC port's certificate and client-certificate policy, as HTTPS
+                    config.tlsCert()
+                            .map(cert -> ServerTls.https(cert, config.tlsKey().orElseThrow(), config.tlsClientCa())));
         }
         rollouts.start();
         performanceRefresh.start();

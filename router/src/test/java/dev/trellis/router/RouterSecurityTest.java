@@ -225,6 +225,76 @@ class RouterSecurityTest {
     }
 
     @Test
+    void console_withTls_isHttpsWithTheGrpcCertificate_andDropsPlainHttp() throws Exception {
+        TestPki pki = TestPki.create(temp, "trellis");
+        TestPki other = TestPki.create(temp, "other");
+        TestPki.Pem server = pki.server("router");
+        startRouter(
+                List.of(replica().address()),
+                config -> config.tlsCert(server.certificate())
+                        .tlsKey(server.privateKey())
+                        .httpPort(0));
+
+        HttpResponse<String> listed = consoleGet(https(pki.sslContext(null)), "https", "/api/v1/ListExperiments");
+        assertThat(listed.statusCode()).as(listed.body()).isEqualTo(200);
+        assertThat(consoleGet(https(pki.sslContext(null)), "https", "/").statusCode())
+                .isEqualTo(200);
+        // plain HTTP to the HTTPS port gets no HTTP answer; a client trusting another CA refuses the certificate
+        assertThat(catchThrowableOfType(
+                        () -> consoleGet(HttpClient.newHttpClient(), "http", "/api/v1/ListExperiments"),
+                        java.io.IOException.class))
+                .isNotNull();
+        assertThat(catchThrowableOfType(
+                        () -> consoleGet(https(other.sslContext(null)), "https", "/api/v1/ListExperiments"),
+                        javax.net.ssl.SSLHandshakeException.class))
+                .isNotNull();
+        // the gRPC port keeps serving on the same certificate
+        assertThat(score(pki.channelCredentials(null))).isEqualTo(Status.Code.OK);
+    }
+
+    @Test
+    void console_withClientCa_requiresAClientCertificateOfThatCa() throws Exception {
+        TestPki pki = TestPki.create(temp, "trellis");
+        TestPki other = TestPki.create(temp, "other");
+        TestPki.Pem server = pki.server("router");
+        startRouter(
+                List.of(replica().address()),
+                config -> config.tlsCert(server.certificate())
+                        .tlsKey(server.privateKey())
+                        .tlsClientCa(pki.caCertificate())
+                        .httpPort(0));
+
+        HttpResponse<String> listed =
+                consoleGet(https(pki.sslContext(pki.client("operator"))), "https", "/api/v1/ListExperiments");
+        assertThat(listed.statusCode()).as(listed.body()).isEqualTo(200);
+        for (javax.net.ssl.SSLContext refused :
+                List.of(pki.sslContext(null), pki.sslContext(other.client("intruder")))) {
+            assertThat(catchThrowableOfType(
+                            () -> consoleGet(https(refused), "https", "/api/v1/ListExperiments"),
+                            java.io.IOException.class))
+                    .isNotNull();
+        }
+        assertThat(consoleGet(https(pki.sslContext(pki.client("operator"))), "https", "/api/v1/ListModels")
+                        .statusCode())
+                .isEqualTo(200);
+    }
+
+    private static HttpClient https(javax.net.ssl.SSLContext ssl) {
+        return HttpClient.newBuilder()
+                .sslContext(ssl)
+                .connectTimeout(Duration.ofSeconds(10))
+                .build();
+    }
+
+    private HttpResponse<String> consoleGet(HttpClient client, String scheme, String path) throws Exception {
+        return client.send(
+                HttpRequest.newBuilder(URI.create(scheme + "://localhost:" + router.httpPort() + path))
+                        .timeout(Duration.ofSeconds(30))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void mutualTls_upstream_routerPresentsItsCertificateToAModelServerThatRequiresOne() throws Exception {
         TestPki pki = TestPki.create(temp, "trellis");
         TestPki.Pem serverPem = pki.server("model-server");

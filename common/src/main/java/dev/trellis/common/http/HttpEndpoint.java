@@ -4,7 +4,12 @@ import static java.util.Objects.requireNonNull;
 
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +45,22 @@ public final class HttpEndpoint implements AutoCloseable {
         server.setExecutor(executor);
         contexts.forEach(server::createContext);
         server.start();
+    }
+
+    /**
+     * Binds a server for this endpoint: HTTPS with the given configurator (the gRPC port's TLS, see
+     * {@code ServerTls.https}), else plain HTTP.
+     */
+    public static HttpServer bind(String host, int port, Optional<HttpsConfigurator> tls) throws IOException {
+        requireNonNull(host, "host is null");
+        requireNonNull(tls, "tls is null");
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (tls.isEmpty()) {
+            return HttpServer.create(address, 0);
+        }
+        HttpsServer https = HttpsServer.create(address, 0);
+        https.setHttpsConfigurator(tls.get());
+        return https;
     }
 
     /** The bound port (the ephemeral one when bound to 0). */

@@ -8,7 +8,6 @@ import com.google.protobuf.Value;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsServer;
 import dev.trellis.common.grpc.WireError;
 import dev.trellis.common.http.HttpAnswers;
 import dev.trellis.common.http.HttpEndpoint;
@@ -28,7 +27,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -84,14 +82,7 @@ public final class RestServer implements AutoCloseable {
         this.stub = GRPCInferenceServiceGrpc.newBlockingStub(bridge.channel());
         HttpServer server;
         try {
-            InetSocketAddress address = new InetSocketAddress(host, port);
-            if (tls.isPresent()) {
-                HttpsServer https = HttpsServer.create(address, 0);
-                https.setHttpsConfigurator(tls.get());
-                server = https;
-            } else {
-                server = HttpServer.create(address, 0);
-            }
+            server = HttpEndpoint.bind(host, port, tls);
         } catch (IOException e) {
             bridge.close();
             throw new UncheckedIOException("cannot listen for REST on " + host + ":" + port, e);

@@ -97,11 +97,6 @@ public final class RouterConfig {
         if (tlsCert.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
         }
-        if (httpPort != -1 && tlsCert.isPresent()) {
-            throw new IllegalArgumentException(
-                    "--http-port serves the web console over plain HTTP, and this router "
-                            + "is configured for TLS: put the console behind a TLS-terminating proxy, or leave --http-port off");
-        }
         if (upstreamCa.isPresent() && !upstreamTls) {
             throw new IllegalArgumentException("--upstream-ca needs --upstream-tls");
         }

@@ -3,6 +3,7 @@ package dev.trellis.router.console;
 import static java.util.Objects.requireNonNull;
 
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
 import dev.trellis.common.auth.AccessPolicy;
 import dev.trellis.common.http.HttpEndpoint;
 import dev.trellis.common.http.InProcessBridge;
@@ -10,10 +11,10 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerServiceDefinition;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -42,6 +43,7 @@ public final class ConsoleServer implements AutoCloseable {
      * @param interceptors the gRPC port's interceptors (auth); the last runs first
      * @param policy which methods are reads (they also take GET)
      * @param maxBodyBytes the largest request body
+     * @param tls the gRPC port's TLS as HTTPS; empty = plain HTTP (the gRPC port is plaintext too)
      */
     public ConsoleServer(
             String host,
@@ -50,8 +52,10 @@ public final class ConsoleServer implements AutoCloseable {
             UnaryOperator<ServerServiceDefinition> guard,
             List<ServerInterceptor> interceptors,
             AccessPolicy policy,
-            int maxBodyBytes) {
+            int maxBodyBytes,
+            Optional<HttpsConfigurator> tls) {
         requireNonNull(host, "host is null");
+        requireNonNull(tls, "tls is null");
         requireNonNull(policy, "policy is null");
         this.bridge =
                 new InProcessBridge("console", services.stream().map(guard).toList(), interceptors);
@@ -66,7 +70,7 @@ public final class ConsoleServer implements AutoCloseable {
         ConsoleAssets assets = new ConsoleAssets();
         HttpServer server;
         try {
-            server = HttpServer.create(new InetSocketAddress(host, port), 0);
+            server = HttpEndpoint.bind(host, port, tls);
         } catch (IOException e) {
             bridge.close();
             throw new UncheckedIOException(
@@ -75,7 +79,12 @@ public final class ConsoleServer implements AutoCloseable {
         }
         this.http = new HttpEndpoint(
                 server, "console-http", THREADS, Map.of(JsonApi.PREFIX, api::handle, "/", assets::handle));
-        log.info("web console on http://{}:{}/ (JSON API at {})", host, port(), JsonApi.PREFIX);
+        log.info(
+                "web console on {}://{}:{}/ (JSON API at {})",
+                tls.isPresent() ? "https" : "http",
+                host,
+                port(),
+                JsonApi.PREFIX);
     }
 
     /** The bound port (the ephemeral one when started with 0). */
