@@ -45,8 +45,8 @@ public final class RouterMain implements Callable<Integer> {
 
     @Option(
             names = "--http-port",
-            description =
-                    "Web console and its JSON API (/api/v1); 0 = ephemeral, -1 disables it (default: ${DEFAULT-VALUE}, off).")
+            description = "Web console and its JSON API (/api/v1), HTTPS with --tls-cert; 0 = ephemeral, -1 disables it"
+                    + " (default: ${DEFAULT-VALUE}, off).")
     int httpPort;
 
     @Option(
