@@ -154,9 +154,7 @@ public final class ModelServer implements AutoCloseable {
                         Math.max(4, config.batchWorkers()),
                         inference,
                         auth,
-                        config.tlsCert()
-                                .map(cert ->
-                                        ServerTls.https(cert, config.tlsKey().orElseThrow(), config.tlsClientCa())));
+                        ServerTls.httpsIfConfigured(config.tlsCert(), config.tlsKey(), config.tlsClientCa()));
             } catch (RuntimeException e) {
                 server.shutdownNow();
                 repository.close();

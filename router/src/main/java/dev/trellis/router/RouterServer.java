@@ -216,8 +216,7 @@ public final class RouterServer implements Closeable {
                     RouterAccess.POLICY,
                     config.maxMessageSize(),
                     // the gRPC port's certificate and client-certificate policy, as HTTPS
-                    config.tlsCert()
-                            .map(cert -> ServerTls.https(cert, config.tlsKey().orElseThrow(), config.tlsClientCa())));
+                    ServerTls.httpsIfConfigured(config.tlsCert(), config.tlsKey(), config.tlsClientCa()));
         }
         rollouts.start();
         performanceRefresh.start();

@@ -37,6 +37,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.MetadataUtils;
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,6 +49,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -80,6 +83,14 @@ class RouterSecurityTest {
         FakeReplica replica = new FakeReplica();
         closeables.add(replica);
         return replica;
+    }
+
+    /** A router with TLS on its public port (a server certificate of {@code pki}) over a fake replica. */
+    private void startTlsRouter(TestPki pki, UnaryOperator<RouterConfig.Builder> configure) throws Exception {
+        TestPki.Pem server = pki.server("router");
+        startRouter(
+                List.of(replica().address()),
+                config -> configure.apply(config.tlsCert(server.certificate()).tlsKey(server.privateKey())));
     }
 
     private void startRouter(List<String> upstreams, UnaryOperator<RouterConfig.Builder> configure) {
@@ -211,12 +222,7 @@ class RouterSecurityTest {
     void mutualTls_publicPort_acceptsClientsOfItsCaOnly() throws Exception {
         TestPki pki = TestPki.create(temp, "trellis");
         TestPki other = TestPki.create(temp, "other");
-        TestPki.Pem server = pki.server("router");
-        startRouter(
-                List.of(replica().address()),
-                config -> config.tlsCert(server.certificate())
-                        .tlsKey(server.privateKey())
-                        .tlsClientCa(pki.caCertificate()));
+        startTlsRouter(pki, config -> config.tlsClientCa(pki.caCertificate()));
         assertThat(router.catalog().awaitAnyReady(30, TimeUnit.SECONDS)).isTrue();
 
         assertThat(score(pki.channelCredentials(pki.client("scorer")))).isEqualTo(Status.Code.OK);
@@ -228,12 +234,7 @@ class RouterSecurityTest {
     void console_withTls_isHttpsWithTheGrpcCertificate_andDropsPlainHttp() throws Exception {
         TestPki pki = TestPki.create(temp, "trellis");
         TestPki other = TestPki.create(temp, "other");
-        TestPki.Pem server = pki.server("router");
-        startRouter(
-                List.of(replica().address()),
-                config -> config.tlsCert(server.certificate())
-                        .tlsKey(server.privateKey())
-                        .httpPort(0));
+        startTlsRouter(pki, config -> config.httpPort(0));
 
         HttpResponse<String> listed = consoleGet(https(pki.sslContext(null)), "https", "/api/v1/ListExperiments");
         assertThat(listed.statusCode()).as(listed.body()).isEqualTo(200);
@@ -242,11 +243,11 @@ class RouterSecurityTest {
         // plain HTTP to the HTTPS port gets no HTTP answer; a client trusting another CA refuses the certificate
         assertThat(catchThrowableOfType(
                         () -> consoleGet(HttpClient.newHttpClient(), "http", "/api/v1/ListExperiments"),
-                        java.io.IOException.class))
+                        IOException.class))
                 .isNotNull();
         assertThat(catchThrowableOfType(
                         () -> consoleGet(https(other.sslContext(null)), "https", "/api/v1/ListExperiments"),
-                        javax.net.ssl.SSLHandshakeException.class))
+                        SSLHandshakeException.class))
                 .isNotNull();
         // the gRPC port keeps serving on the same certificate
         assertThat(score(pki.channelCredentials(null))).isEqualTo(Status.Code.OK);
@@ -256,22 +257,14 @@ class RouterSecurityTest {
     void console_withClientCa_requiresAClientCertificateOfThatCa() throws Exception {
         TestPki pki = TestPki.create(temp, "trellis");
         TestPki other = TestPki.create(temp, "other");
-        TestPki.Pem server = pki.server("router");
-        startRouter(
-                List.of(replica().address()),
-                config -> config.tlsCert(server.certificate())
-                        .tlsKey(server.privateKey())
-                        .tlsClientCa(pki.caCertificate())
-                        .httpPort(0));
+        startTlsRouter(pki, config -> config.tlsClientCa(pki.caCertificate()).httpPort(0));
 
         HttpResponse<String> listed =
                 consoleGet(https(pki.sslContext(pki.client("operator"))), "https", "/api/v1/ListExperiments");
         assertThat(listed.statusCode()).as(listed.body()).isEqualTo(200);
-        for (javax.net.ssl.SSLContext refused :
-                List.of(pki.sslContext(null), pki.sslContext(other.client("intruder")))) {
+        for (SSLContext refused : List.of(pki.sslContext(null), pki.sslContext(other.client("intruder")))) {
             assertThat(catchThrowableOfType(
-                            () -> consoleGet(https(refused), "https", "/api/v1/ListExperiments"),
-                            java.io.IOException.class))
+                            () -> consoleGet(https(refused), "https", "/api/v1/ListExperiments"), IOException.class))
                     .isNotNull();
         }
         assertThat(consoleGet(https(pki.sslContext(pki.client("operator"))), "https", "/api/v1/ListModels")
@@ -279,7 +272,7 @@ class RouterSecurityTest {
                 .isEqualTo(200);
     }
 
-    private static HttpClient https(javax.net.ssl.SSLContext ssl) {
+    private static HttpClient https(SSLContext ssl) {
         return HttpClient.newBuilder()
                 .sslContext(ssl)
                 .connectTimeout(Duration.ofSeconds(10))

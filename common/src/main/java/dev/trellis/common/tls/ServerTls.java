@@ -59,6 +59,15 @@ public final class ServerTls {
     }
 
     /**
+     * {@link #https} for a port whose TLS is optional, as the servers' flags are: HTTPS when a
+     * certificate is configured (its key then too, which the configs check), else empty = plain HTTP.
+     */
+    public static Optional<HttpsConfigurator> httpsIfConfigured(
+            Optional<Path> certChain, Optional<Path> privateKey, Optional<Path> clientCa) {
+        return certChain.map(cert -> https(cert, privateKey.orElseThrow(), clientCa));
+    }
+
+    /**
      * The same policy as {@link #credentials} for a JDK {@code HttpsServer}: the same certificate
      * and key, TLS 1.3 and 1.2 with gRPC's cipher suites, and with a client CA, a client
      * certificate that CA signed is required (a client without one fails the handshake).
