@@ -1,5 +1,6 @@
 package dev.trellis.router.bench;
 
+import dev.trellis.common.auth.BearerToken;
 import dev.trellis.ensemble.bundle.BundleWriter;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.ensemble.training.Trainer;
@@ -33,6 +34,7 @@ public final class OverloadBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 15);
     private static final int ROUNDS = Integer.getInteger("bench.rounds", 3);
     private static final int RATE = 300;
+    private static final String REPLICA_ADMIN_TOKEN = "bench-replica-admin-token";
 
     private OverloadBenchmark() {}
 
@@ -47,6 +49,8 @@ public final class OverloadBenchmark {
                 .host("127.0.0.1")
                 .port(0)
                 .metricsPort(0)
+                // the router's control plane holds versions with it, as in production
+                .adminToken(BearerToken.of(REPLICA_ADMIN_TOKEN))
                 .build());
         replica.awaitReady(Duration.ofMinutes(2));
         RouterServer router = RouterServer.start(RouterConfig.builder()
@@ -54,6 +58,7 @@ public final class OverloadBenchmark {
                 .port(0)
                 .metricsPort(0)
                 .upstreams(List.of("127.0.0.1:" + replica.port()))
+                .upstreamToken(REPLICA_ADMIN_TOKEN)
                 .store(repository.resolve("trellis.db"))
                 .build());
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port())

@@ -4,6 +4,7 @@ import com.google.protobuf.Value;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
+import dev.trellis.common.auth.BearerToken;
 import dev.trellis.ensemble.testing.TestBundles;
 import dev.trellis.modelserver.ModelServer;
 import dev.trellis.modelserver.config.ModelServerConfig;
@@ -21,6 +22,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,13 +49,15 @@ import org.HdrHistogram.Histogram;
  * send time, so a stall is charged to every request it delays (no coordinated omission).
  *
  * <p>Run: {@code ./trellis bench router} ({@code -Dbench.seconds=N}, {@code -Dbench.rate=N},
- * {@code -Dbench.callers=N} override the defaults).
+ * {@code -Dbench.callers=N}, {@code -Dbench.warmup=N} seconds per path override the defaults).
  */
 public final class RouterBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 10);
     private static final int RATE = Integer.getInteger("bench.rate", 2000);
     private static final int CALLERS = Integer.getInteger("bench.callers", 16);
+    private static final int WARMUP_SECONDS = Integer.getInteger("bench.warmup", 10);
     private static final int ROUNDS = 3;
+    private static final String REPLICA_ADMIN_TOKEN = "bench-replica-admin-token";
 
     private RouterBenchmark() {}
 
@@ -67,6 +71,8 @@ public final class RouterBenchmark {
                 .host("127.0.0.1")
                 .port(0)
                 .metricsPort(0)
+                // the router's control plane holds versions with it, as in production
+                .adminToken(BearerToken.of(REPLICA_ADMIN_TOKEN))
                 .build())) {
             modelServer.awaitReady(Duration.ofSeconds(120));
             RouterServer router = RouterServer.start(RouterConfig.builder()
@@ -75,6 +81,7 @@ public final class RouterBenchmark {
                     .port(0)
                     .metricsPort(0)
                     .upstreams(List.of("127.0.0.1:" + modelServer.port()))
+                    .upstreamToken(REPLICA_ADMIN_TOKEN)
                     .store(dir.resolve("trellis.db"))
                     .build());
             router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
@@ -108,12 +115,15 @@ public final class RouterBenchmark {
                 if (Boolean.getBoolean("bench.routerOnly")) { // for profiling the router path alone
                     closedLoop(toRouter, requests, 3);
                     System.out.printf(
-                            Locale.ROOT, "router only: %.0f req/s%n", closedLoop(toRouter, requests, SECONDS));
+                            Locale.ROOT,
+                            "router only: %.0f req/s%n",
+                            closedLoop(toRouter, requests, SECONDS).perSecond());
                     return;
                 }
-                // warm up both paths (JIT, connections, model-server batches)
-                closedLoop(toRouter, requests, 3);
-                closedLoop(toRelay, requests, 3);
+                // warm up both paths (JIT, connections, model-server batches): the router's path has
+                // far more code to compile than the relay's, and on 2 cores C2 takes its time
+                closedLoop(toRouter, requests, WARMUP_SECONDS);
+                closedLoop(toRelay, requests, WARMUP_SECONDS);
 
                 ManagedChannel toModelServer = NettyChannelBuilder.forAddress("127.0.0.1", modelServer.port())
                         .usePlaintext()
@@ -124,9 +134,9 @@ public final class RouterBenchmark {
                 }
                 // Interleaved rounds, median per path: the machine's load drifts, and sequential
                 // phases would charge the drift to whichever path ran during it.
-                double[] direct = new double[ROUNDS];
-                double[] routed = new double[ROUNDS];
-                double[] relayed = new double[ROUNDS];
+                Rate[] direct = new Rate[ROUNDS];
+                Rate[] routed = new Rate[ROUNDS];
+                Rate[] relayed = new Rate[ROUNDS];
                 int roundSeconds = Math.max(2, SECONDS / 2);
                 for (int round = 0; round < ROUNDS; round++) {
                     routed[round] = closedLoop(toRouter, requests, roundSeconds);
@@ -134,15 +144,19 @@ public final class RouterBenchmark {
                     direct[round] = closedLoopDirect(toModelServer, inferRequests, roundSeconds);
                     System.out.printf(
                             Locale.ROOT,
-                            "round %d: router %.0f, relay %.0f, model-server alone %.0f req/s%n",
+                            "round %d: router %.0f, relay %.0f, model-server alone %.0f req/s"
+                                    + " (CPU per call: %.0f, %.0f, %.0f us)%n",
                             round + 1,
-                            routed[round],
-                            relayed[round],
-                            direct[round]);
+                            routed[round].perSecond(),
+                            relayed[round].perSecond(),
+                            direct[round].perSecond(),
+                            routed[round].cpuMicrosPerCall(),
+                            relayed[round].cpuMicrosPerCall(),
+                            direct[round].cpuMicrosPerCall());
                 }
-                double directThroughput = median(direct);
-                double routerThroughput = median(routed);
-                double relayThroughput = median(relayed);
+                double directThroughput = median(direct, Rate::perSecond);
+                double routerThroughput = median(routed, Rate::perSecond);
+                double relayThroughput = median(relayed, Rate::perSecond);
                 Histogram routerLatency = openLoop(toRouter, requests, SECONDS, RATE);
                 Histogram relayLatency = openLoop(toRelay, requests, SECONDS, RATE);
 
@@ -156,6 +170,13 @@ public final class RouterBenchmark {
                         Locale.ROOT,
                         "model-server alone (ModelInfer, one hop, closed loop, median): %.0f req/s%n",
                         directThroughput);
+                System.out.printf(
+                        Locale.ROOT,
+                        "CPU per call, this JVM's every thread (median): router path %.0f us, relay %.0f us,"
+                                + " model-server alone %.0f us%n",
+                        median(routed, Rate::cpuMicrosPerCall),
+                        median(relayed, Rate::cpuMicrosPerCall),
+                        median(direct, Rate::cpuMicrosPerCall));
                 toModelServer.shutdownNow();
                 System.out.printf(
                         Locale.ROOT,
@@ -173,11 +194,18 @@ public final class RouterBenchmark {
         System.exit(0);
     }
 
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
+    private static double median(Rate[] rates, java.util.function.ToDoubleFunction<Rate> field) {
+        double[] sorted =
+                java.util.Arrays.stream(rates).mapToDouble(field).sorted().toArray();
         return sorted[sorted.length / 2];
     }
+
+    /**
+     * A closed loop's outcome. The CPU per call is the whole JVM's CPU time over the phase divided
+     * by the calls: only the path under test is busy then, and unlike the throughput it hardly moves
+     * when other processes load the machine, so paths can be compared on a busy machine too.
+     */
+    private record Rate(double perSecond, double cpuMicrosPerCall) {}
 
     private static void row(String name, double throughput, Histogram latency) {
         System.out.printf(
@@ -192,7 +220,7 @@ public final class RouterBenchmark {
     }
 
     /** Score calls back to back from CALLERS threads; returns completed calls per second. */
-    private static double closedLoop(ManagedChannel channel, ScoreRequest[] requests, int seconds)
+    private static Rate closedLoop(ManagedChannel channel, ScoreRequest[] requests, int seconds)
             throws InterruptedException {
         ScoringGrpc.ScoringBlockingStub stub = ScoringGrpc.newBlockingStub(channel);
         return closedLoop(
@@ -200,7 +228,7 @@ public final class RouterBenchmark {
     }
 
     /** ModelInfer calls straight to the model-server, back to back from CALLERS threads. */
-    private static double closedLoopDirect(ManagedChannel channel, ModelInferRequest[] requests, int seconds)
+    private static Rate closedLoopDirect(ManagedChannel channel, ModelInferRequest[] requests, int seconds)
             throws InterruptedException {
         GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub stub =
                 GRPCInferenceServiceGrpc.newBlockingStub(channel);
@@ -208,8 +236,11 @@ public final class RouterBenchmark {
                 seconds, i -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).modelInfer(requests[i % requests.length]));
     }
 
-    /** Runs {@code call(i)} back to back from CALLERS threads for {@code seconds}; returns calls per second. */
-    private static double closedLoop(int seconds, java.util.function.IntConsumer call) throws InterruptedException {
+    /** Runs {@code call(i)} back to back from CALLERS threads for {@code seconds}. */
+    private static Rate closedLoop(int seconds, java.util.function.IntConsumer call) throws InterruptedException {
+        com.sun.management.OperatingSystemMXBean os =
+                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+        long cpuStart = os.getProcessCpuTime();
         AtomicLong done = new AtomicLong();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         List<Thread> threads = new ArrayList<>();
@@ -229,7 +260,8 @@ public final class RouterBenchmark {
         for (Thread t : threads) {
             t.join();
         }
-        return done.get() / ((System.nanoTime() - start) / 1e9);
+        double cpuMicros = (os.getProcessCpuTime() - cpuStart) / 1e3;
+        return new Rate(done.get() / ((System.nanoTime() - start) / 1e9), cpuMicros / Math.max(1, done.get()));
     }
 
     /** Sends at a fixed rate; latency from each request's due time, in microseconds. */
