@@ -12,8 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 10's overload case end to end, real router and model-server: a 300/s single-row stream
  * (2 s deadline, a client's default) while four concurrent 5,000-row ScoreBatch calls with explain
- * run, each on its own connection as other clients' would (on other machines: their own threads
- * run at low priority, see {@link OverloadScenario#remoteClients}). On both servers the bulk work
+ * run, each on its own connection as other clients' would (in a JVM of their own at low priority,
+ * standing for other machines, see {@link OverloadScenario}). On both servers the bulk work
  * (ScoreBatch handling, the bulk upstream calls, the bulk and explain lanes) runs on low-priority
  * threads, so it takes only the CPU the single rows leave over: none may fail, and the batches must
  * complete too. How fast the single rows are is the benchmark's business ({@code
@@ -28,14 +28,11 @@ class OverloadIsolationTest {
         Path repository = temp.resolve("models");
         TestBundles.install(repository, "churn", 1, 11);
         try (Cluster cluster = new Cluster(repository, temp.resolve("trellis.db"), 1, config -> config)) {
-            OverloadScenario scenario = new OverloadScenario(
-                    cluster.channel,
-                    OverloadScenario.remoteClients("127.0.0.1", cluster.router.port()),
-                    "churn",
-                    ChurnRows.load(500));
-
-            OverloadScenario.Result result =
-                    scenario.run(Duration.ofSeconds(5), 300, Duration.ofSeconds(2), 4, 5000, false);
+            OverloadScenario.Result result;
+            try (OverloadScenario scenario =
+                    new OverloadScenario(cluster.channel, "127.0.0.1", cluster.router.port(), "churn", 500)) {
+                result = scenario.run(Duration.ofSeconds(5), 300, Duration.ofSeconds(2), 4, 5000, false);
+            }
 
             assertThat(result.failures()).as("single-row failures by code").isEmpty();
             assertThat(result.failures()).doesNotContainKey(Status.Code.DEADLINE_EXCEEDED);

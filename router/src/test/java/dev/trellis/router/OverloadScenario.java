@@ -1,38 +1,36 @@
 package dev.trellis.router;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Value;
-import dev.trellis.api.v1.FeatureColumn;
-import dev.trellis.api.v1.FeatureColumns;
-import dev.trellis.api.v1.NumberValues;
-import dev.trellis.api.v1.ScoreBatchRequest;
-import dev.trellis.api.v1.ScoreBatchResponse;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
-import dev.trellis.api.v1.StringValues;
 import dev.trellis.common.sched.BulkThreads;
 import io.grpc.Channel;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Supplier;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 
@@ -42,10 +40,11 @@ import org.HdrHistogram.Histogram;
  * (latency measured from each call's due time, so stalls are charged to every call they delay),
  * optionally while bulk callers keep large ScoreBatch calls with {@code explain} in flight
  * back to back, each with its own generous deadline. As in production, the bulk callers are other
- * clients: each has its own connection to the router, and with {@link #remoteClients} they stand
- * for clients on other machines.
+ * clients, standing for clients on other machines: they run in a JVM of their own ({@link
+ * OverloadBulkClients}, at nice 19), each on its own connection to the router, so their CPU, heap and
+ * collector pauses are not the servers'.
  */
-public final class OverloadScenario {
+public final class OverloadScenario implements AutoCloseable {
     /**
      * What one run saw.
      *
@@ -67,21 +66,24 @@ public final class OverloadScenario {
     }
 
     private final Channel channel;
-    private final Supplier<ManagedChannel> bulkChannels;
     private final String model;
     private final List<Map<String, Value>> rows;
+    private final BulkClients bulk;
     private boolean warm;
 
     /**
+     * Starts the bulk callers' JVM ({@link OverloadBulkClients}); {@link #close} stops it.
+     *
      * @param channel the single-row caller's channel to the router
-     * @param bulkChannels opens a bulk caller's own channel to the router
+     * @param host the router's host, for the bulk callers' own connections
+     * @param port the router's port
+     * @param rowLimit how many churn rows the single rows and the batches cycle through
      */
-    public OverloadScenario(
-            Channel channel, Supplier<ManagedChannel> bulkChannels, String model, List<Map<String, Value>> rows) {
+    public OverloadScenario(Channel channel, String host, int port, String model, int rowLimit) throws IOException {
         this.channel = requireNonNull(channel, "channel is null");
-        this.bulkChannels = requireNonNull(bulkChannels, "bulkChannels is null");
         this.model = requireNonNull(model, "model is null");
-        this.rows = List.copyOf(rows);
+        this.rows = ChurnRows.load(rowLimit);
+        this.bulk = BulkClients.start(host, port, model, rowLimit);
     }
 
     /**
@@ -97,40 +99,8 @@ public final class OverloadScenario {
             warmUp(rate, singleDeadline, batchRows);
             warm = true;
         }
-        AtomicBoolean streaming = new AtomicBoolean(true);
-        AtomicInteger batchesDone = new AtomicInteger();
-        Map<Status.Code, Integer> batchFailures = new ConcurrentHashMap<>();
-        List<Thread> bulk = new ArrayList<>();
-        ScoreBatchRequest batch = explainBatch(batchRows);
-        for (int i = 0; i < bulkCallers; i++) {
-            ManagedChannel bulkChannel = bulkChannels.get();
-            Thread caller = new Thread(
-                    () -> {
-                        // a client on another machine: its CPU is not the servers'
-                        BulkThreads.lowerCurrentThread();
-                        boolean first = true;
-                        while (first || (repeat && streaming.get())) {
-                            first = false;
-                            try {
-                                ScoreBatchResponse response = ScoringGrpc.newBlockingStub(bulkChannel)
-                                        .withDeadlineAfter(5, TimeUnit.MINUTES)
-                                        .scoreBatch(batch);
-                                if (response.getResultsCount() != batchRows) {
-                                    throw new IllegalStateException("a batch answered " + response.getResultsCount());
-                                }
-                                batchesDone.incrementAndGet();
-                            } catch (RuntimeException e) {
-                                batchFailures.merge(Status.fromThrowable(e).getCode(), 1, Integer::sum);
-                            }
-                        }
-                        bulkChannel.shutdownNow();
-                    },
-                    "overload-bulk-" + i);
-            caller.setDaemon(true);
-            bulk.add(caller);
-            caller.start();
-        }
         if (bulkCallers > 0) {
+            bulk.run(bulkCallers, batchRows, repeat ? 0 : 1);
             // let the bulk work reach the model-servers before the stream starts
             Thread.sleep(200);
         }
@@ -138,26 +108,8 @@ public final class OverloadScenario {
         Histogram latency = new ConcurrentHistogram(TimeUnit.MINUTES.toMicros(5), 3);
         Map<Status.Code, Integer> failures = new ConcurrentHashMap<>();
         int total = stream(duration, rate, singleDeadline, latency, failures);
-        streaming.set(false);
-        for (Thread caller : bulk) {
-            caller.join(TimeUnit.MINUTES.toMillis(5));
-        }
-        return new Result(total, Map.copyOf(failures), latency, batchesDone.get(), Map.copyOf(batchFailures));
-    }
-
-    /**
-     * Channels for bulk callers that stand for clients on other machines, as in production: their
-     * transport threads (like the bulk caller threads, see {@link #run}) are {@link BulkThreads},
-     * so the CPU they spend writing their requests and reading their own large answers, which on
-     * another machine would not be the servers' CPU, does not count against the servers under
-     * test on this one. The interactive caller's channel is an ordinary one.
-     */
-    public static Supplier<ManagedChannel> remoteClients(String host, int port) {
-        return () -> NettyChannelBuilder.forAddress(host, port)
-                .eventLoopGroup(RemoteLoops.GROUP)
-                .channelType(NioSocketChannel.class)
-                .usePlaintext()
-                .build();
+        BulkClients.Finished finished = bulkCallers > 0 ? bulk.stopAndAwait() : new BulkClients.Finished(0, Map.of());
+        return new Result(total, Map.copyOf(failures), latency, finished.done(), finished.failures());
     }
 
     /**
@@ -166,17 +118,8 @@ public final class OverloadScenario {
      * call, which is not what the isolation is about).
      */
     private void warmUp(int rate, Duration singleDeadline, int batchRows) throws InterruptedException {
-        ManagedChannel bulkChannel = bulkChannels.get();
-        try {
-            ScoreBatchRequest batch = explainBatch(Math.min(batchRows, 1000));
-            for (int i = 0; i < 3; i++) {
-                ScoringGrpc.newBlockingStub(bulkChannel)
-                        .withDeadlineAfter(5, TimeUnit.MINUTES)
-                        .scoreBatch(batch);
-            }
-        } finally {
-            bulkChannel.shutdownNow();
-        }
+        bulk.run(1, Math.min(batchRows, 1000), 3);
+        bulk.stopAndAwait();
         stream(Duration.ofSeconds(3), rate, singleDeadline, new ConcurrentHistogram(3), new ConcurrentHashMap<>());
     }
 
@@ -220,10 +163,6 @@ public final class OverloadScenario {
         return total;
     }
 
-    private static final class RemoteLoops {
-        static final EventLoopGroup GROUP = new NioEventLoopGroup(2, BulkThreads.factory("remote-client-loop"));
-    }
-
     private ScoreRequest single(int i) {
         return ScoreRequest.newBuilder()
                 .setModel(model)
@@ -232,33 +171,127 @@ public final class OverloadScenario {
                 .build();
     }
 
-    /** The explain batch in the columnar form bulk pipelines use (what {@code batch-score} sends). */
-    private ScoreBatchRequest explainBatch(int batchRows) {
-        FeatureColumns.Builder columns = FeatureColumns.newBuilder();
-        for (int i = 0; i < batchRows; i++) {
-            columns.addUnitIds("bulk-" + i);
+    /** Stops the bulk callers' JVM. */
+    @Override
+    public void close() {
+        bulk.close();
+    }
+
+    /** The bulk callers' JVM, driven over its standard input and output. */
+    private static final class BulkClients implements AutoCloseable {
+        record Finished(int done, Map<Status.Code, Integer> failures) {}
+
+        private final Process process;
+        private final Writer commands;
+        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+
+        private BulkClients(Process process) {
+            this.process = process;
+            this.commands = new OutputStreamWriter(process.getOutputStream(), UTF_8);
+            Thread reader = new Thread(
+                    () -> {
+                        try (BufferedReader out =
+                                new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8))) {
+                            String line;
+                            while ((line = out.readLine()) != null) {
+                                lines.add(line);
+                            }
+                        } catch (IOException e) {
+                            // the process is gone; the next await says so
+                        }
+                        lines.add("eof");
+                    },
+                    "overload-bulk-clients-output");
+            reader.setDaemon(true);
+            reader.start();
         }
-        for (String feature : rows.get(0).keySet()) {
-            boolean numeric = rows.stream()
-                    .map(row -> row.get(feature))
-                    .anyMatch(value -> value != null && value.hasNumberValue());
-            NumberValues.Builder numbers = NumberValues.newBuilder();
-            StringValues.Builder strings = StringValues.newBuilder();
-            for (int i = 0; i < batchRows; i++) {
-                Value value = rows.get(i % rows.size()).get(feature);
-                if (numeric) {
-                    numbers.addValues(value != null && value.hasNumberValue() ? value.getNumberValue() : Double.NaN);
-                } else {
-                    strings.addValues(value != null && value.hasStringValue() ? value.getStringValue() : "");
+
+        static BulkClients start(String host, int port, String model, int rowLimit) throws IOException {
+            List<String> command = new ArrayList<>();
+            if (Files.isExecutable(Path.of("/usr/bin/nice"))) {
+                // a client on another machine: on this one it runs on what the servers leave over
+                command.addAll(List.of("/usr/bin/nice", "-n", Integer.toString(BulkThreads.NICE)));
+            }
+            command.addAll(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-Xmx1g",
+                    "-XX:+UseParallelGC",
+                    "-cp",
+                    System.getProperty("java.class.path"),
+                    OverloadBulkClients.class.getName(),
+                    host,
+                    Integer.toString(port),
+                    model,
+                    Integer.toString(rowLimit)));
+            Process process = new ProcessBuilder(command)
+                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .start();
+            BulkClients clients = new BulkClients(process);
+            try {
+                String first = clients.next(Duration.ofMinutes(1));
+                if (!first.equals("ready")) {
+                    throw new IllegalStateException("the bulk callers' JVM said '" + first + "' instead of ready");
+                }
+            } catch (RuntimeException | InterruptedException e) {
+                clients.close();
+                throw new IllegalStateException("the bulk callers' JVM did not start", e);
+            }
+            return clients;
+        }
+
+        void run(int callers, int batchRows, int maxPerCaller) {
+            send("run " + callers + " " + batchRows + " " + maxPerCaller);
+        }
+
+        /** Stops repeating and waits until every caller's last batch has answered. */
+        Finished stopAndAwait() throws InterruptedException {
+            send("stop");
+            String line = next(Duration.ofMinutes(10));
+            String[] words = line.split(" ");
+            if (words.length != 3 || !words[0].equals("finished")) {
+                throw new IllegalStateException("the bulk callers' JVM said '" + line + "'");
+            }
+            Map<Status.Code, Integer> failures = new HashMap<>();
+            if (!words[2].equals("-")) {
+                for (String failure : words[2].split(",")) {
+                    String[] pair = failure.split("=");
+                    failures.put(Status.Code.valueOf(pair[0]), Integer.parseInt(pair[1]));
                 }
             }
-            FeatureColumn.Builder column = FeatureColumn.newBuilder().setName(feature);
-            columns.addFeatures(numeric ? column.setNumbers(numbers) : column.setStrings(strings));
+            return new Finished(Integer.parseInt(words[1]), Map.copyOf(failures));
         }
-        return ScoreBatchRequest.newBuilder()
-                .setModel(model)
-                .setExplain(true)
-                .setColumns(columns)
-                .build();
+
+        private String next(Duration timeout) throws InterruptedException {
+            String line = lines.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (line == null || line.equals("eof")) {
+                throw new IllegalStateException("the bulk callers' JVM "
+                        + (line == null ? "did not answer within " + timeout : "exited (" + process + ")"));
+            }
+            return line;
+        }
+
+        private void send(String command) {
+            try {
+                commands.write(command + "\n");
+                commands.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException("the bulk callers' JVM does not take commands", e);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                commands.close();
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (IOException e) {
+                process.destroyForcibly();
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }

@@ -8,7 +8,6 @@ import dev.trellis.ensemble.training.TrainingOptions;
 import dev.trellis.ensemble.training.TrainingResult;
 import dev.trellis.modelserver.ModelServer;
 import dev.trellis.modelserver.config.ModelServerConfig;
-import dev.trellis.router.ChurnRows;
 import dev.trellis.router.OverloadScenario;
 import dev.trellis.router.RouterServer;
 import dev.trellis.router.config.RouterConfig;
@@ -64,10 +63,8 @@ public final class OverloadBenchmark {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
                 .usePlaintext()
                 .build();
-        try {
-            router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
-            OverloadScenario scenario = new OverloadScenario(
-                    channel, OverloadScenario.remoteClients("127.0.0.1", router.port()), "churn", ChurnRows.load(2000));
+        router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
+        try (OverloadScenario scenario = new OverloadScenario(channel, "127.0.0.1", router.port(), "churn", 2000)) {
             // JIT warm-up of both paths
             scenario.run(Duration.ofSeconds(5), RATE, Duration.ofSeconds(2), 4, 5000, true);
             for (int round = 1; round <= ROUNDS; round++) {
