@@ -1,9 +1,9 @@
 // The web console in a real browser, BROWSER=chromium (Debian's Chromium through playwright-core)
-// or BROWSER=firefox (Debian's Firefox ESR through puppeteer-core); the checks are written once
-// against drivers.mjs. ConsoleBrowserTest starts the router and its replicas, creates this
-// browser's own experiment and rollout and passes what the pages must show (figures read from
-// gRPC GetResults) in EXPECTED_FILE. Exits 1 with the first failed check; screenshots go to
-// SCREENSHOT_DIR.
+// or BROWSER=firefox (Debian's Firefox ESR through puppeteer-core), started from
+// BROWSER_EXECUTABLE; the checks are written once against drivers.mjs. ConsoleBrowserTest starts
+// the router and its replicas, creates this browser's own experiment and rollout and passes what
+// the pages must show (figures read from gRPC GetResults) in EXPECTED_FILE. Exits 1 with the
+// first failed check; screenshots go to SCREENSHOT_DIR.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './drivers.mjs';
@@ -24,7 +24,7 @@ function close(actual, wanted, what) {
   check(Math.abs(a - w) <= 1e-9 * Math.max(1, Math.abs(w)), `${what}: page shows ${actual}, GetResults has ${wanted}`);
 }
 
-const page = await launch(process.env.BROWSER, TIMEOUT);
+const page = await launch(process.env.BROWSER, process.env.BROWSER_EXECUTABLE, TIMEOUT);
 console.log(`${process.env.BROWSER}: ${page.version}`);
 const problems = [];
 try {

@@ -26,16 +26,13 @@ const FIREFOX_PREFS = {
   'toolkit.telemetry.enabled': false,
 };
 
-export const BROWSERS = {
-  chromium: { executable: '/usr/bin/chromium', launch: launchChromium },
-  firefox: { executable: '/usr/bin/firefox-esr', launch: launchFirefox },
-};
+const LAUNCHERS = { chromium: launchChromium, firefox: launchFirefox };
 
-/** Launches the named browser headless; returns the driver of its one page. */
-export async function launch(name, timeout) {
-  const browser = BROWSERS[name];
-  if (!browser) throw new Error(`BROWSER must be one of ${Object.keys(BROWSERS).join(', ')}, was '${name}'`);
-  return browser.launch(browser.executable, timeout);
+/** Launches the named browser from its executable, headless; returns the driver of its one page. */
+export async function launch(name, executablePath, timeout) {
+  const launcher = LAUNCHERS[name];
+  if (!launcher) throw new Error(`BROWSER must be one of ${Object.keys(LAUNCHERS).join(', ')}, was '${name}'`);
+  return launcher(executablePath, timeout);
 }
 
 async function launchChromium(executablePath, timeout) {

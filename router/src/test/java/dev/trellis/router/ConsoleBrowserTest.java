@@ -70,11 +70,9 @@ class ConsoleBrowserTest {
     private static final String METRIC = "churned";
     private static final int UNITS = 800;
     private static final List<String> BROWSERS = List.of("chromium", "firefox");
-    /** Each browser's executable and the Debian package that installs it. */
+    /** Each browser's executable, whose file name is also the Debian package that installs it. */
     private static final Map<String, Path> EXECUTABLES =
             Map.of("chromium", Path.of("/usr/bin/chromium"), "firefox", Path.of("/usr/bin/firefox-esr"));
-
-    private static final Map<String, String> PACKAGES = Map.of("chromium", "chromium", "firefox", "firefox-esr");
 
     @TempDir
     static Path temp;
@@ -103,6 +101,7 @@ class ConsoleBrowserTest {
     }
 
     @BeforeAll
+    @Timeout(value = 8, unit = TimeUnit.MINUTES) // trains models, starts three servers, runs npm ci
     void start() throws Exception {
         node = executable("node");
         String npm = executable("npm");
@@ -143,10 +142,11 @@ class ConsoleBrowserTest {
     @FieldSource("BROWSERS")
     @Timeout(value = 8, unit = TimeUnit.MINUTES)
     void console_inBrowser_showsResultsRefusesWithoutTokenAndActsWithIt(String browser) throws Exception {
-        assertThat(EXECUTABLES.get(browser))
+        Path executable = EXECUTABLES.get(browser);
+        assertThat(executable)
                 .as(
-                        "Debian's %s is needed for the console's browser test (apt-get install %s; .ci/run does)",
-                        PACKAGES.get(browser), PACKAGES.get(browser))
+                        "Debian's %1$s is needed for the console's browser test (apt-get install %1$s; .ci/run does)",
+                        executable.getFileName())
                 .isExecutable();
         Names names = new Names(browser);
         createExperimentWithTrafficAndOutcomes(cluster, names);
@@ -165,6 +165,8 @@ class ConsoleBrowserTest {
                 Map.of(
                         "BROWSER",
                         browser,
+                        "BROWSER_EXECUTABLE",
+                        executable.toString(),
                         "CONSOLE_URL",
                         "http://127.0.0.1:" + cluster.router.httpPort(),
                         "ADMIN_TOKEN",
