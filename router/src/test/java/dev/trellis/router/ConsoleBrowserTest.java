@@ -44,115 +44,166 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.FieldSource;
 
 /**
- * The web console end to end in a real browser: a router and two model-servers with churn models
- * trained by the project's trainer, an experiment with traffic and outcomes, a rollout that has
- * advanced a step; then {@code src/test/browser/console.spec.mjs} drives Debian's Chromium through
- * playwright-core (pinned by its package-lock.json, no browser download) and checks that the pages
- * show GetResults' figures and the interval plot, that an action without the token is refused and
- * with it works, and that the abort appears in the rollout's timeline. This test fails, never
- * skips, when node, npm or chromium are missing ({@code .ci/run} installs them). Screenshots:
- * {@code target/console-screenshots/}.
+ * The web console end to end in the two browsers it must work in: a router and two model-servers
+ * with churn models trained by the project's trainer, then per browser its own experiment with
+ * traffic and outcomes and its own rollout that has advanced a step (so that the actions of one
+ * browser's run leave the other's data alone, in either order); then {@code
+ * src/test/browser/console.spec.mjs} drives Debian's Chromium through playwright-core or Debian's
+ * Firefox ESR through puppeteer-core (both pinned by its package-lock.json, no browser download)
+ * and checks that the pages show GetResults' figures and the interval plot, that an action without
+ * the token is refused and with it works, and that the abort appears in the rollout's timeline. The
+ * servers start once for both browsers. This test fails, never skips, when node, npm or a browser
+ * is missing ({@code .ci/run} installs them). Screenshots: {@code
+ * target/console-screenshots/<browser>/}.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ConsoleBrowserTest {
-    private static final String EXPERIMENT = "churn-v2-vs-v1";
-    private static final String MODEL = "churn";
-    private static final String ROLLOUT_MODEL = "retention";
     private static final String METRIC = "churned";
     private static final int UNITS = 800;
-    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    private static final List<String> BROWSERS = List.of("chromium", "firefox");
+    /** Each browser's executable, whose file name is also the Debian package that installs it. */
+    private static final Map<String, Path> EXECUTABLES =
+            Map.of("chromium", Path.of("/usr/bin/chromium"), "firefox", Path.of("/usr/bin/firefox-esr"));
 
     @TempDir
-    Path temp;
+    static Path temp;
 
-    @Test
-    @Timeout(value = 12, unit = TimeUnit.MINUTES)
-    void console_inChromium_showsResultsRefusesWithoutTokenAndActsWithIt() throws Exception {
-        String node = executable("node");
-        String npm = executable("npm");
-        assertThat(CHROMIUM)
-                .as(
-                        "Debian's chromium is needed for the console's browser test (apt-get install chromium; .ci/run does)")
-                .isExecutable();
+    private Cluster cluster;
+    private String node;
+    private Path work;
 
-        Path repository = temp.resolve("repository");
-        TestBundles.install(repository, MODEL, 1, 42);
-        TestBundles.install(repository, MODEL, 2, 7);
-        TestBundles.install(repository, ROLLOUT_MODEL, 1, 42);
-        TestBundles.install(repository, ROLLOUT_MODEL, 2, 7);
-        try (Cluster cluster = new Cluster(
-                repository,
-                temp.resolve("trellis.db"),
-                2,
-                b -> b.httpPort(0).payloadSampleRates(PayloadSampleRates.parse(List.of("0", MODEL + "=1"))))) {
-            awaitVersions(cluster);
-            createExperimentWithTrafficAndOutcomes(cluster);
-            advanceRolloutOneStep(cluster);
+    /** One browser's run: its experiment on its own model and its rollout on another. */
+    private record Names(String browser) {
+        String model() {
+            return "churn-" + browser;
+        }
 
-            GetResultsResponse results = cluster.anonymous()
-                    .getResults(GetResultsRequest.newBuilder()
-                            .setExperiment(EXPERIMENT)
-                            .build());
-            Path expected = temp.resolve("expected.json");
-            Files.writeString(expected, expectedJson(cluster, results));
+        String experiment() {
+            return model() + "-v2-vs-v1";
+        }
 
-            Path work = Path.of("target", "console-browser");
-            Path shots = Path.of("target", "console-screenshots");
-            Files.createDirectories(work);
-            Files.createDirectories(shots);
-            for (String file : List.of("package.json", "package-lock.json", "console.spec.mjs")) {
-                Files.copy(
-                        Path.of("src", "test", "browser", file),
-                        work.resolve(file),
-                        StandardCopyOption.REPLACE_EXISTING);
-            }
-            run(work, Map.of(), Duration.ofMinutes(4), npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts");
-            run(
-                    work,
-                    Map.of(
-                            "CONSOLE_URL",
-                            "http://127.0.0.1:" + cluster.router.httpPort(),
-                            "ADMIN_TOKEN",
-                            Cluster.ADMIN_TOKEN,
-                            "EXPECTED_FILE",
-                            expected.toAbsolutePath().toString(),
-                            "SCREENSHOT_DIR",
-                            shots.toAbsolutePath().toString()),
-                    Duration.ofMinutes(5),
-                    node,
-                    "console.spec.mjs");
+        String rolloutModel() {
+            return "retention-" + browser;
+        }
 
-            // what the browser did, read back over gRPC
-            Rollout aborted = cluster.anonymous()
-                    .getRollout(GetRolloutRequest.newBuilder()
-                            .setModel(ROLLOUT_MODEL)
-                            .build())
-                    .getRollout();
-            assertThat(aborted.getState()).isEqualTo(RolloutState.ABORTED);
-            RolloutEvent last = aborted.getHistory(aborted.getHistoryCount() - 1);
-            assertThat(last.getType()).isEqualTo("ABORTED");
-            assertThat(aborted.getReason() + " " + last.getDetail()).contains("aborted from the console");
-            GetExperimentResponse stopped = cluster.anonymous()
-                    .getExperiment(GetExperimentRequest.newBuilder()
-                            .setKey(EXPERIMENT)
-                            .setIncludeHistory(true)
-                            .build());
-            assertThat(stopped.getExperiment().getStatus()).isEqualTo(ExperimentStatus.STOPPED);
-            assertThat(stopped.getExperiment().getWinner()).isEqualTo("treatment");
-            assertThat(stopped.getHistory(stopped.getHistoryCount() - 1).getActor())
-                    .isEqualTo("browser-operator");
-            for (String shot : List.of("experiment.png", "models.png", "rollout.png", "monitoring.png")) {
-                assertThat(shots.resolve(shot)).isNotEmptyFile();
-            }
+        String unit(int i) {
+            return String.format(Locale.ROOT, "%s-%05d", browser, i);
         }
     }
 
-    private static void awaitVersions(Cluster cluster) {
-        Awaitility.await("both versions of both models ready on both replicas")
+    @BeforeAll
+    @Timeout(value = 8, unit = TimeUnit.MINUTES) // trains models, starts three servers, runs npm ci
+    void start() throws Exception {
+        node = executable("node");
+        String npm = executable("npm");
+        Path repository = temp.resolve("repository");
+        List<String> sampleRates = new ArrayList<>(List.of("0"));
+        for (String browser : BROWSERS) {
+            Names names = new Names(browser);
+            TestBundles.install(repository, names.model(), 1, 42);
+            TestBundles.install(repository, names.model(), 2, 7);
+            TestBundles.install(repository, names.rolloutModel(), 1, 42);
+            TestBundles.install(repository, names.rolloutModel(), 2, 7);
+            sampleRates.add(names.model() + "=1");
+        }
+        cluster = new Cluster(
+                repository,
+                temp.resolve("trellis.db"),
+                2,
+                b -> b.httpPort(0).payloadSampleRates(PayloadSampleRates.parse(sampleRates)));
+        awaitVersions(cluster, 4 * BROWSERS.size());
+
+        work = Path.of("target", "console-browser");
+        Files.createDirectories(work);
+        for (String file : List.of("package.json", "package-lock.json", "drivers.mjs", "console.spec.mjs")) {
+            Files.copy(
+                    Path.of("src", "test", "browser", file), work.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+        }
+        run(work, Map.of(), Duration.ofMinutes(4), npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts");
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BROWSERS")
+    @Timeout(value = 8, unit = TimeUnit.MINUTES)
+    void console_inBrowser_showsResultsRefusesWithoutTokenAndActsWithIt(String browser) throws Exception {
+        Path executable = EXECUTABLES.get(browser);
+        assertThat(executable)
+                .as(
+                        "Debian's %1$s is needed for the console's browser test (apt-get install %1$s; .ci/run does)",
+                        executable.getFileName())
+                .isExecutable();
+        Names names = new Names(browser);
+        createExperimentWithTrafficAndOutcomes(cluster, names);
+        advanceRolloutOneStep(cluster, names);
+
+        GetResultsResponse results = cluster.anonymous()
+                .getResults(GetResultsRequest.newBuilder()
+                        .setExperiment(names.experiment())
+                        .build());
+        Path expected = temp.resolve("expected-" + browser + ".json");
+        Files.writeString(expected, expectedJson(cluster, names, results));
+        Path shots = Path.of("target", "console-screenshots", browser);
+        Files.createDirectories(shots);
+        run(
+                work,
+                Map.of(
+                        "BROWSER",
+                        browser,
+                        "BROWSER_EXECUTABLE",
+                        executable.toString(),
+                        "CONSOLE_URL",
+                        "http://127.0.0.1:" + cluster.router.httpPort(),
+                        "ADMIN_TOKEN",
+                        Cluster.ADMIN_TOKEN,
+                        "EXPECTED_FILE",
+                        expected.toAbsolutePath().toString(),
+                        "SCREENSHOT_DIR",
+                        shots.toAbsolutePath().toString()),
+                Duration.ofMinutes(5),
+                node,
+                "console.spec.mjs");
+
+        // what the browser did, read back over gRPC
+        Rollout aborted = cluster.anonymous()
+                .getRollout(GetRolloutRequest.newBuilder()
+                        .setModel(names.rolloutModel())
+                        .build())
+                .getRollout();
+        assertThat(aborted.getState()).isEqualTo(RolloutState.ABORTED);
+        RolloutEvent last = aborted.getHistory(aborted.getHistoryCount() - 1);
+        assertThat(last.getType()).isEqualTo("ABORTED");
+        assertThat(aborted.getReason() + " " + last.getDetail()).contains("aborted from the console");
+        GetExperimentResponse stopped = cluster.anonymous()
+                .getExperiment(GetExperimentRequest.newBuilder()
+                        .setKey(names.experiment())
+                        .setIncludeHistory(true)
+                        .build());
+        assertThat(stopped.getExperiment().getStatus()).isEqualTo(ExperimentStatus.STOPPED);
+        assertThat(stopped.getExperiment().getWinner()).isEqualTo("treatment");
+        assertThat(stopped.getHistory(stopped.getHistoryCount() - 1).getActor()).isEqualTo("browser-operator");
+        for (String shot : List.of("experiment.png", "models.png", "rollout.png", "monitoring.png")) {
+            assertThat(shots.resolve(shot)).isNotEmptyFile();
+        }
+    }
+
+    private static void awaitVersions(Cluster cluster, int versions) {
+        Awaitility.await("every version of every model ready on both replicas")
                 .atMost(Duration.ofSeconds(120))
                 .until(() -> cluster.router.catalog().snapshot().models().values().stream()
                                 .flatMap(m -> m.versions().values().stream())
@@ -160,15 +211,15 @@ class ConsoleBrowserTest {
                                         && v.replicas().size() == 2
                                         && v.replicas().values().stream().allMatch(s -> s.ready()))
                                 .count()
-                        == 4);
+                        == versions);
     }
 
-    private static void createExperimentWithTrafficAndOutcomes(Cluster cluster) {
+    private static void createExperimentWithTrafficAndOutcomes(Cluster cluster, Names names) {
         cluster.admin()
                 .putExperiment(PutExperimentRequest.newBuilder()
                         .setExperiment(Experiment.newBuilder()
-                                .setKey(EXPERIMENT)
-                                .setModel(MODEL)
+                                .setKey(names.experiment())
+                                .setModel(names.model())
                                 .setDescription("churn model trained with seed 7 against seed 42")
                                 .setStatus(ExperimentStatus.RUNNING)
                                 .setMetric(METRIC)
@@ -187,11 +238,11 @@ class ConsoleBrowserTest {
         int[] labels = TestBundles.churn().labels();
         List<String> units = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) {
-            String unit = String.format(Locale.ROOT, "C%05d", i + 1);
+            String unit = names.unit(i + 1);
             units.add(unit);
             cluster.scoring()
                     .score(ScoreRequest.newBuilder()
-                            .setModel(MODEL)
+                            .setModel(names.model())
                             .setUnitId(unit)
                             .putAllFeatures(rows.get(i))
                             .build());
@@ -201,7 +252,7 @@ class ConsoleBrowserTest {
                 .until(() -> cluster
                                 .anonymous()
                                 .getResults(GetResultsRequest.newBuilder()
-                                        .setExperiment(EXPERIMENT)
+                                        .setExperiment(names.experiment())
                                         .build())
                                 .getVariantsList()
                                 .stream()
@@ -214,7 +265,7 @@ class ConsoleBrowserTest {
                             .setUnitId(units.get(i))
                             .setMetric(METRIC)
                             .setValue(labels[i])
-                            .setOutcomeId("outcome-" + i)
+                            .setOutcomeId("outcome-" + units.get(i))
                             .build());
         }
         Awaitility.await("payload samples of both versions stored")
@@ -222,7 +273,7 @@ class ConsoleBrowserTest {
                 .until(() -> MonitoringGrpc.newBlockingStub(cluster.channel)
                                 .withDeadlineAfter(30, TimeUnit.SECONDS)
                                 .getPerformance(GetPerformanceRequest.newBuilder()
-                                        .setModel(MODEL)
+                                        .setModel(names.model())
                                         .setMetric(METRIC)
                                         .build())
                                 .getVersionsList()
@@ -233,11 +284,11 @@ class ConsoleBrowserTest {
     }
 
     /** A rollout that has advanced from 10 % to 50 % (a guardrail check with figures) and then waits. */
-    private static void advanceRolloutOneStep(Cluster cluster) {
+    private static void advanceRolloutOneStep(Cluster cluster, Names names) {
         cluster.admin()
                 .startRollout(StartRolloutRequest.newBuilder()
                         .setRollout(Rollout.newBuilder()
-                                .setModel(ROLLOUT_MODEL)
+                                .setModel(names.rolloutModel())
                                 .setStableVersion("1")
                                 .setCandidateVersion("2")
                                 .addSteps(10)
@@ -260,15 +311,15 @@ class ConsoleBrowserTest {
                         int row = next[0]++ % rows.size();
                         cluster.scoring()
                                 .score(ScoreRequest.newBuilder()
-                                        .setModel(ROLLOUT_MODEL)
-                                        .setUnitId("R" + next[0])
+                                        .setModel(names.rolloutModel())
+                                        .setUnitId(names.unit(next[0]) + "-rollout")
                                         .putAllFeatures(rows.get(row))
                                         .build());
                     }
                     cluster.router.tickRollouts();
                     Rollout now = cluster.anonymous()
                             .getRollout(GetRolloutRequest.newBuilder()
-                                    .setModel(ROLLOUT_MODEL)
+                                    .setModel(names.rolloutModel())
                                     .build())
                             .getRollout();
                     assertThat(now.getState()).as(now.getReason()).isEqualTo(RolloutState.PROGRESSING);
@@ -276,7 +327,7 @@ class ConsoleBrowserTest {
                 });
     }
 
-    private static String expectedJson(Cluster cluster, GetResultsResponse results) throws IOException {
+    private static String expectedJson(Cluster cluster, Names names, GetResultsResponse results) throws IOException {
         ListValue.Builder variants = ListValue.newBuilder();
         for (VariantResult v : results.getVariantsList()) {
             variants.addValues(object(Struct.newBuilder()
@@ -300,8 +351,8 @@ class ConsoleBrowserTest {
             replicas.addValues(text(cluster.replicaName(i)));
         }
         Struct expected = Struct.newBuilder()
-                .putFields("experiment", text(EXPERIMENT))
-                .putFields("experimentModel", text(MODEL))
+                .putFields("experiment", text(names.experiment()))
+                .putFields("experimentModel", text(names.model()))
                 .putFields("metric", text(METRIC))
                 .putFields("variants", Value.newBuilder().setListValue(variants).build())
                 .putFields(
@@ -313,8 +364,8 @@ class ConsoleBrowserTest {
                 .putFields("required", text(Long.toString(results.getRequiredSampleSizePerArm())))
                 .putFields("actor", text("e2e-test"))
                 .putFields("replicas", Value.newBuilder().setListValue(replicas).build())
-                .putFields("bundleAuc", number(bundleAuc(cluster)))
-                .putFields("rolloutModel", text(ROLLOUT_MODEL))
+                .putFields("bundleAuc", number(bundleAuc(cluster, names)))
+                .putFields("rolloutModel", text(names.rolloutModel()))
                 .putFields("browserActor", text("browser-operator"))
                 .putFields("abortReason", text("aborted from the console"))
                 .putFields("winner", text("treatment"))
@@ -323,17 +374,17 @@ class ConsoleBrowserTest {
     }
 
     /** Version 1's bundle test AUC as ListModels reports it, checked against the bundle file itself. */
-    private static double bundleAuc(Cluster cluster) throws IOException {
+    private static double bundleAuc(Cluster cluster, Names names) throws IOException {
         ModelVersionInfo v1 =
                 cluster.anonymous().listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
-                        .filter(m -> m.getName().equals(MODEL))
+                        .filter(m -> m.getName().equals(names.model()))
                         .flatMap(m -> m.getVersionsList().stream())
                         .filter(v -> v.getVersion().equals("1"))
                         .findFirst()
                         .orElseThrow();
         double auc = v1.getBundleTestMetricsOrThrow("auc_roc");
-        String bundle =
-                Files.readString(cluster.repository.resolve(MODEL).resolve("1").resolve("bundle.json"));
+        String bundle = Files.readString(
+                cluster.repository.resolve(names.model()).resolve("1").resolve("bundle.json"));
         java.util.regex.Matcher written = java.util.regex.Pattern.compile("\"auc_roc\"\\s*:\\s*([-0-9.eE]+)")
                 .matcher(bundle);
         List<Double> values = new ArrayList<>();
