@@ -22,17 +22,21 @@ import org.junit.jupiter.api.Test;
 /** The catalog's on-demand refresh against a real replica stand-in whose polls can be held at a gate. */
 class ModelCatalogTest {
     @Test
-    void refreshOnDemand_concurrentCallers_shareOnePoll() throws Exception {
+    void refreshIfOlderThan_concurrentCallers_shareOnePoll() throws Exception {
         try (FakeReplica replica = new FakeReplica();
                 ModelCatalog catalog = new ModelCatalog(config(replica.address()))) {
             CountDownLatch gate = new CountDownLatch(1);
             replica.indexGate = gate;
             List<Thread> callers = new ArrayList<>();
             List<CompletableFuture<CatalogSnapshot>> results = new ArrayList<>();
+            // every caller wants a poll that started after this instant (refreshOnDemand's "at most
+            // half a second old" with a fixed instant: on a loaded machine a caller thread may start
+            // more than half a second after the first poll began, and rightly wait for the next one)
+            long wanted = System.nanoTime();
             for (int i = 0; i < 8; i++) {
                 CompletableFuture<CatalogSnapshot> result = new CompletableFuture<>();
                 results.add(result);
-                Thread t = new Thread(() -> result.complete(catalog.refreshOnDemand()));
+                Thread t = new Thread(() -> result.complete(catalog.refreshIfOlderThan(wanted)));
                 callers.add(t);
                 t.start();
             }
@@ -47,9 +51,14 @@ class ModelCatalogTest {
                 assertThat(result.get(30, TimeUnit.SECONDS).model("m")).isPresent();
             }
             assertThat(replica.indexCalls.get()).isEqualTo(1);
-            // just refreshed: the next request uses that snapshot without polling
-            assertThat(catalog.refreshOnDemand().model("m")).isPresent();
+            // that poll started after the instant: a later caller with the same need does not poll
+            assertThat(catalog.refreshIfOlderThan(wanted).model("m")).isPresent();
             assertThat(replica.indexCalls.get()).isEqualTo(1);
+            // a newer need polls once, and then is met without polling
+            long later = System.nanoTime();
+            assertThat(catalog.refreshIfOlderThan(later).model("m")).isPresent();
+            assertThat(catalog.refreshIfOlderThan(later).model("m")).isPresent();
+            assertThat(replica.indexCalls.get()).isEqualTo(2);
         }
     }
 
