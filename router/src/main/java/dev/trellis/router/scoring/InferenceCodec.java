@@ -136,6 +136,10 @@ public final class InferenceCodec {
                 : outputs.floats("contributions", rows, contributionNames.size(), true);
 
         List<ScoreResponse.Builder> results = new ArrayList<>(rows);
+        // one builder each for the many small messages: build() copies it, and a batch with
+        // explain would otherwise make a builder per contribution (the bulk path's top allocation)
+        BaseScore.Builder baseScore = BaseScore.newBuilder();
+        FeatureContribution.Builder contribution = FeatureContribution.newBuilder();
         for (int i = 0; i < rows; i++) {
             ScoreResponse.Builder r =
                     ScoreResponse.newBuilder().setScore(score[i]).setTargetKind(kind);
@@ -154,12 +158,14 @@ public final class InferenceCodec {
             if (base != null) {
                 int k = baseNames.size();
                 for (int j = 0; j < k; j++) {
-                    r.addBaseScores(
-                            BaseScore.newBuilder().setModel(baseNames.get(j)).setScore(base[i * k + j]));
+                    r.addBaseScores(baseScore
+                            .setModel(baseNames.get(j))
+                            .setScore(base[i * k + j])
+                            .build());
                 }
             }
             if (contributions != null) {
-                r.setExplanation(explanation(contributionNames, contributions, i));
+                r.setExplanation(explanation(contributionNames, contributions, i, contribution));
             }
             results.add(r);
         }
@@ -203,7 +209,8 @@ public final class InferenceCodec {
         return value -> Math.max(0, Math.min(1, (value - min) / (max - min)));
     }
 
-    private static Explanation explanation(List<String> names, float[] values, int row) {
+    private static Explanation explanation(
+            List<String> names, float[] values, int row, FeatureContribution.Builder contribution) {
         int k = names.size();
         Explanation.Builder e = Explanation.newBuilder();
         double logit = 0;
@@ -214,9 +221,8 @@ public final class InferenceCodec {
                 case "mlp" -> e.setMlpTerm(v);
                 case "bias" -> e.setBaseValue(v);
                 default ->
-                    e.addContributions(FeatureContribution.newBuilder()
-                            .setFeature(names.get(j))
-                            .setValue(v));
+                    e.addContributions(
+                            contribution.setFeature(names.get(j)).setValue(v).build());
             }
         }
         return e.setLogit(logit).build();

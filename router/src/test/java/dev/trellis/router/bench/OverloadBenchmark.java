@@ -13,6 +13,8 @@ import dev.trellis.router.RouterServer;
 import dev.trellis.router.config.RouterConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,6 +38,20 @@ public final class OverloadBenchmark {
     private static final String REPLICA_ADMIN_TOKEN = "bench-replica-admin-token";
 
     private OverloadBenchmark() {}
+
+    /**
+     * Collections so far in this JVM (router and model-server; the bulk callers have their own) and
+     * their total time in ms: every one stops the single rows too.
+     */
+    private static long[] collections() {
+        long count = 0;
+        long millis = 0;
+        for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, collector.getCollectionCount());
+            millis += Math.max(0, collector.getCollectionTime());
+        }
+        return new long[] {count, millis};
+    }
 
     public static void main(String[] args) throws Exception {
         Path repository = Files.createTempDirectory("trellis-overload-");
@@ -69,12 +85,15 @@ public final class OverloadBenchmark {
             scenario.run(Duration.ofSeconds(5), RATE, Duration.ofSeconds(2), 4, 5000, true);
             for (int round = 1; round <= ROUNDS; round++) {
                 for (boolean loaded : new boolean[] {false, true}) {
+                    long[] gcBefore = collections();
                     OverloadScenario.Result r = scenario.run(
                             Duration.ofSeconds(SECONDS), RATE, Duration.ofSeconds(2), loaded ? 4 : 0, 5000, true);
+                    long[] gcAfter = collections();
                     String line = String.format(
                             Locale.ROOT,
                             "round %d %-28s sent %5d failed %d %s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms"
-                                    + "  max %8.2f ms  explain batches done %d (%,d rows/s) failed %s",
+                                    + "  max %8.2f ms  explain batches done %d (%,d rows/s) failed %s"
+                                    + "  servers' collections %d (%d ms)",
                             round,
                             loaded ? "with 4 x 5,000-row explain" : "alone",
                             r.sent(),
@@ -86,7 +105,9 @@ public final class OverloadBenchmark {
                             r.latencyMicros().getMaxValue() / 1000.0,
                             r.batchesDone(),
                             r.batchesDone() * 5000L / SECONDS,
-                            r.batchFailures());
+                            r.batchFailures(),
+                            gcAfter[0] - gcBefore[0],
+                            gcAfter[1] - gcBefore[1]);
                     System.out.println(line);
                 }
             }
