@@ -64,6 +64,13 @@ final class Forest {
     private final int[] catBits;
     private final int[] left;
     private final int[] right;
+    // the numeric rule as one integer comparison, see key(): the node compares the row's key in
+    // column keyColumn (a feature's NaN-low keys, or after them its NaN-high ones) with thresholdKey
+    private final int[] keyColumn;
+    private final long[] thresholdKey;
+    // per tree, its categorical nodes are catNodes[catNodeStart[t]..catNodeStart[t+1]]
+    private final int[] catNodeStart;
+    private final int[] catNodes;
     // leaves
     private final double[] leafValue;
     // explanations, null when a tree is too large for them
@@ -105,6 +112,7 @@ final class Forest {
     private record Patterns(
             int[] leafStart, // per tree, its first entry in leafOf, or -1 when the tree has no tables
             int[] leafOf, // per tree and decision pattern, the (global) leaf reached
+            double[] valueOf, // per tree and decision pattern, that leaf's value
             int[] featureStart, // per tree, its distinct features are feature[featureStart[t]..featureStart[t+1]]
             int[] feature,
             int[] tableStart, // per tree, its first entry in table: pattern p's row is tableStart + p * features
@@ -135,7 +143,11 @@ final class Forest {
         catBits = new int[words];
         left = new int[internal];
         right = new int[internal];
+        keyColumn = new int[internal];
+        thresholdKey = new long[internal];
+        catNodeStart = new int[trees.size() + 1];
         leafValue = new double[leaves];
+        List<Integer> categoricalNodes = new ArrayList<>();
         int node = 0;
         int leaf = 0;
         int word = 0;
@@ -144,6 +156,7 @@ final class Forest {
             internalStart[t] = node;
             leafStart[t] = leaf;
             roots[t] = tree.internalNodes() == 0 ? ~leaf : node;
+            catNodeStart[t] = categoricalNodes.size();
             for (int n = 0; n < tree.internalNodes(); n++) {
                 int f = tree.feature()[n];
                 if (f < 0 || f >= features) {
@@ -161,6 +174,15 @@ final class Forest {
                 }
                 left[node + n] = global(tree.left()[n], node, leaf);
                 right[node + n] = global(tree.right()[n], node, leaf);
+                if (bits == null) {
+                    keyColumn[node + n] = tree.nanLeft()[n] ? f : features + f;
+                    thresholdKey[node + n] = key(tree.threshold()[n]);
+                } else {
+                    // no key is below the smallest int: the comparison never sets the bit
+                    keyColumn[node + n] = f;
+                    thresholdKey[node + n] = Integer.MIN_VALUE;
+                    categoricalNodes.add(node + n);
+                }
             }
             System.arraycopy(tree.leafValue(), 0, leafValue, leaf, tree.leafValue().length);
             node += tree.internalNodes();
@@ -168,6 +190,8 @@ final class Forest {
         }
         internalStart[trees.size()] = node;
         leafStart[trees.size()] = leaf;
+        catNodeStart[trees.size()] = categoricalNodes.size();
+        catNodes = categoricalNodes.stream().mapToInt(Integer::intValue).toArray();
         this.shap = shapTables(trees);
         this.patterns = patternTables();
     }
@@ -206,33 +230,53 @@ final class Forest {
     }
 
     /**
-     * Rows start..start+n of a row-major matrix as columns: feature f of row r at
-     * {@code f·stride + r}. One row needs no copy: the row is its own column block with stride 1.
+     * A float's place in the order of floats as an integer: {@code a < b} exactly when
+     * {@code key(a) < key(b)}, for every pair of non-NaN floats (-0 and +0 share a key, as they
+     * compare equal). So a node's {@code value < threshold} is the sign of a long subtraction, which
+     * needs no branch and vectorizes.
      */
-    private float[] transpose(float[] values, int start, int n, float[] columns, int stride) {
-        if (stride == 1) {
-            if (start == 0 && values.length == features) {
-                return values;
+    static long key(float value) {
+        int bits = Float.floatToRawIntBits(value + 0.0f); // -0 + 0 is +0
+        return bits ^ ((bits >> 31) & 0x7fffffff);
+    }
+
+    /**
+     * Rows start..start+n of a row-major matrix as columns: feature f of row r at
+     * {@code f·stride + r}, and their keys in {@code keys}: first every feature's keys with NaN
+     * below every threshold (for nodes whose missing values go left), then every feature's keys
+     * with NaN above every threshold. One row needs no float copy: the row is its own column block
+     * with stride 1.
+     */
+    private float[] transpose(float[] values, int start, int n, float[] columns, long[] keys, int stride) {
+        float[] out = columns;
+        if (stride == 1 && start == 0 && values.length == features) {
+            out = values;
+        } else {
+            for (int r = 0; r < n; r++) {
+                int base = (start + r) * features;
+                for (int f = 0; f < features; f++) {
+                    columns[f * stride + r] = values[base + f];
+                }
             }
-            System.arraycopy(values, start * features, columns, 0, features);
-            return columns;
         }
-        for (int r = 0; r < n; r++) {
-            int base = (start + r) * features;
-            for (int f = 0; f < features; f++) {
-                columns[f * stride + r] = values[base + f];
-            }
+        int high = features * stride;
+        for (int i = 0; i < high; i++) {
+            float value = out[i];
+            long key = key(value);
+            boolean missing = Float.isNaN(value);
+            keys[i] = missing ? Integer.MIN_VALUE : key;
+            keys[high + i] = missing ? Integer.MAX_VALUE : key;
         }
-        return columns;
+        return out;
     }
 
     /**
      * For each of the block's n rows, bit i set when internal node i of {@code tree} sends the row
      * left (trees of at most {@link #MAX_INTERNAL_NODES} internal nodes). Node by node over the
-     * block's rows: the node's kind and missing-value rule are fixed for the loop, and the
-     * data-dependent comparison sets a bit instead of taking a jump.
+     * block's rows, the numeric nodes as the sign of {@code key − thresholdKey} (no branch, and the
+     * loop vectorizes), then the tree's categorical nodes, which the numeric pass left unset.
      */
-    private void decisions(int tree, float[] columns, int stride, int n, long[] out) {
+    private void decisions(int tree, float[] columns, long[] keys, int stride, int n, long[] out) {
         int first = internalStart[tree];
         int nodes = internalStart[tree + 1] - first;
         if (n == 1) {
@@ -240,16 +284,11 @@ final class Forest {
             long decided = 0;
             for (int i = 0; i < nodes; i++) {
                 int node = first + i;
-                float value = columns[feature[node] * stride];
-                boolean goLeft;
-                if (catStart[node] >= 0) {
-                    goLeft = goesLeft(node, value);
-                } else if (nanLeft[node]) {
-                    goLeft = !(value >= threshold[node]);
-                } else {
-                    goLeft = value < threshold[node];
-                }
-                decided |= goLeft ? 1L << i : 0L;
+                decided |= ((keys[keyColumn[node] * stride] - thresholdKey[node]) >>> 63) << i;
+            }
+            for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
+                int node = catNodes[c];
+                decided |= goesLeft(node, columns[feature[node] * stride]) ? 1L << (node - first) : 0L;
             }
             out[0] = decided;
             return;
@@ -257,23 +296,18 @@ final class Forest {
         Arrays.fill(out, 0, n, 0L);
         for (int i = 0; i < nodes; i++) {
             int node = first + i;
+            int column = keyColumn[node] * stride;
+            long t = thresholdKey[node];
+            for (int r = 0; r < n; r++) {
+                out[r] |= ((keys[column + r] - t) >>> 63) << i;
+            }
+        }
+        for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
+            int node = catNodes[c];
             int column = feature[node] * stride;
-            long bit = 1L << i;
-            if (catStart[node] >= 0) {
-                for (int r = 0; r < n; r++) {
-                    out[r] |= goesLeft(node, columns[column + r]) ? bit : 0L;
-                }
-            } else if (nanLeft[node]) {
-                float t = threshold[node];
-                for (int r = 0; r < n; r++) {
-                    // NaN >= t is false: a missing value goes left
-                    out[r] |= columns[column + r] >= t ? 0L : bit;
-                }
-            } else {
-                float t = threshold[node];
-                for (int r = 0; r < n; r++) {
-                    out[r] |= columns[column + r] < t ? bit : 0L;
-                }
+            long bit = 1L << (node - first);
+            for (int r = 0; r < n; r++) {
+                out[r] |= goesLeft(node, columns[column + r]) ? bit : 0L;
             }
         }
     }
@@ -309,18 +343,35 @@ final class Forest {
     void margins(float[] values, int rows, double[] out) {
         int stride = Math.max(1, Math.min(BLOCK, rows));
         float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
+        long[] keys = new long[2 * features * stride];
         long[] decisions = new long[stride];
         float[] floatSums = new float[stride];
         double[] sums = new double[stride];
+        int[] patternStart = patterns.leafStart();
+        double[] patternValue = patterns.valueOf();
         for (int start = 0; start < rows; start += stride) {
             int n = Math.min(stride, rows - start);
-            float[] columns = transpose(values, start, n, buffer, stride);
+            float[] columns = transpose(values, start, n, buffer, keys, stride);
             Arrays.fill(floatSums, baseMargin);
             Arrays.fill(sums, baseMargin);
             for (int t = 0; t < roots.length; t++) {
                 boolean small = internalStart[t + 1] - internalStart[t] <= MAX_INTERNAL_NODES;
                 if (small) {
-                    decisions(t, columns, stride, n, decisions);
+                    decisions(t, columns, keys, stride, n, decisions);
+                }
+                int p = patternStart[t];
+                if (p >= 0) {
+                    // the leaf's value straight from the decision pattern
+                    if (floatSum) {
+                        for (int r = 0; r < n; r++) {
+                            floatSums[r] += (float) patternValue[p + (int) decisions[r]];
+                        }
+                    } else {
+                        for (int r = 0; r < n; r++) {
+                            sums[r] += patternValue[p + (int) decisions[r]];
+                        }
+                    }
+                    continue;
                 }
                 for (int r = 0; r < n; r++) {
                     double value = leafValue[small ? leaf(t, decisions[r]) : walk(t, columns, stride, r)];
@@ -359,12 +410,13 @@ final class Forest {
         double[] patternTable = patterns.table();
         int stride = Math.max(1, Math.min(BLOCK, rows));
         float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
+        long[] keys = new long[2 * features * stride];
         long[] decisions = new long[stride];
         for (int start = 0; start < rows; start += stride) {
             int n = Math.min(stride, rows - start);
-            float[] columns = transpose(values, start, n, buffer, stride);
+            float[] columns = transpose(values, start, n, buffer, keys, stride);
             for (int t = 0; t < roots.length; t++) {
-                decisions(t, columns, stride, n, decisions);
+                decisions(t, columns, keys, stride, n, decisions);
                 int patternStart = patterns.tableStart()[t];
                 if (patternStart >= 0) {
                     int f0 = patterns.featureStart()[t];
@@ -547,6 +599,7 @@ final class Forest {
         int[] featureStart = new int[trees + 1];
         int[] tableStart = new int[trees];
         List<Integer> leafOf = new ArrayList<>();
+        List<Double> values = new ArrayList<>();
         List<Integer> treeFeatures = new ArrayList<>();
         List<double[]> tables = new ArrayList<>();
         int entries = 0;
@@ -566,6 +619,7 @@ final class Forest {
                     node = (p >>> (node - first) & 1) != 0 ? left[node] : right[node];
                 }
                 leafOf.add(~node);
+                values.add(leafValue[~node]);
             }
             if (shap == null) {
                 tableStart[t] = -1;
@@ -607,6 +661,7 @@ final class Forest {
         return new Patterns(
                 leafStarts,
                 leafOf.stream().mapToInt(Integer::intValue).toArray(),
+                values.stream().mapToDouble(Double::doubleValue).toArray(),
                 featureStart,
                 treeFeatures.stream().mapToInt(Integer::intValue).toArray(),
                 tableStart,

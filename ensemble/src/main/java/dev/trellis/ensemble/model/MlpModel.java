@@ -64,6 +64,7 @@ public final class MlpModel {
     private final double[][] biases;
     private final int[] sizes;
     private final int widest;
+    private final int widestHidden; // the widest layer after the inputs
     /** Rows per block in {@link #logits(MlpEncoder.SparseRows)} (the code spells out four). */
     private static final int BLOCK = 4;
 
@@ -107,6 +108,11 @@ public final class MlpModel {
             max = Math.max(max, size);
         }
         this.widest = max;
+        int hidden = 0;
+        for (int l = 1; l < sizes.length; l++) {
+            hidden = Math.max(hidden, sizes[l]);
+        }
+        this.widestHidden = hidden;
         this.linearOutput = network.getLayer(layers - 1).conf().getLayer()
                         instanceof org.deeplearning4j.nn.conf.layers.BaseLayer output
                 && output.getActivationFn() instanceof org.nd4j.linalg.activations.impl.ActivationIdentity;
@@ -292,9 +298,11 @@ public final class MlpModel {
     public double[] logits(MlpEncoder.SparseRows x) {
         int rows = x.rows();
         double[] out = new double[rows];
-        double[][] a = new double[BLOCK][widest];
-        double[][] b = new double[BLOCK][widest];
+        // the compact path never holds the inputs themselves: buffers as wide as the hidden layers,
+        // and the block buffers only when there is a block (a single row allocates 2 small arrays)
         int start = 0;
+        double[][] a = rows >= BLOCK ? new double[BLOCK][widestHidden] : null;
+        double[][] b = rows >= BLOCK ? new double[BLOCK][widestHidden] : null;
         for (; start + BLOCK <= rows; start += BLOCK) {
             firstLayer(x, start, a);
             for (int l = 1; l < weights.length; l++) {
@@ -307,8 +315,8 @@ public final class MlpModel {
                 out[start + r] = a[r][0];
             }
         }
-        double[] one = new double[widest];
-        double[] other = new double[widest];
+        double[] one = new double[widestHidden];
+        double[] other = new double[widestHidden];
         for (; start < rows; start++) {
             int hidden = sizes[1];
             System.arraycopy(biases[0], 0, one, 0, hidden);

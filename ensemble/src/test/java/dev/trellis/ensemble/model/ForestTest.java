@@ -125,6 +125,61 @@ class ForestTest {
     }
 
     @Test
+    void key_ordersFloatsAsLessThanDoes() {
+        Random random = new Random(17);
+        float[] values = new float[400];
+        float[] special = {
+            0f,
+            -0f,
+            Float.MIN_VALUE,
+            -Float.MIN_VALUE,
+            Float.MAX_VALUE,
+            -Float.MAX_VALUE,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY,
+            Float.MIN_NORMAL,
+            1f,
+            -1f
+        };
+        System.arraycopy(special, 0, values, 0, special.length);
+        for (int i = special.length; i < values.length; i++) {
+            // raw bit patterns reach every exponent; NaN patterns are skipped below
+            values[i] = i % 2 == 0 ? Float.intBitsToFloat(random.nextInt()) : (float) random.nextGaussian();
+        }
+        for (float a : values) {
+            for (float b : values) {
+                if (!Float.isNaN(a) && !Float.isNaN(b)) {
+                    assertThat(Forest.key(a) < Forest.key(b))
+                            .as("%s < %s", a, b)
+                            .isEqualTo(a < b);
+                }
+            }
+        }
+    }
+
+    @Test
+    void margins_javaMatchesNativeOnZerosAndInfinities() {
+        // every value of a row is one of these: the integer keys must decide as the float comparison does
+        float[] special = {0f, -0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, 1f, -1f};
+        int cols = rows.cols();
+        int count = 70;
+        float[] values = new float[count * cols];
+        Random random = new Random(23);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = special[random.nextInt(special.length)];
+        }
+        Matrix x = new Matrix(values, count, cols);
+        double[] xgb = margins(ensemble.xgboost().forest(), x);
+        double[] xgbNative = ensemble.xgboost().nativeMargins(x);
+        double[] lgb = ensemble.lightgbm().rawScores(x);
+        double[] lgbNative = ensemble.lightgbm().rawScoresBatchPath(x);
+        for (int r = 0; r < count; r++) {
+            assertThat(xgb[r]).as("row %d", r).isCloseTo(xgbNative[r], within(1e-6));
+            assertThat(lgb[r]).as("row %d", r).isCloseTo(lgbNative[r], within(1e-9));
+        }
+    }
+
+    @Test
     void leafTable_equalsShapleyValuesByEnumeration() {
         Random random = new Random(5);
         for (int d = 1; d <= 5; d++) {

@@ -105,8 +105,8 @@ class StackedEnsembleTest {
         double[] lgbPhi = ensemble.lightgbm().nativeContributions(trees);
         MetaLearner meta = ensemble.metaLearner();
         int features = ensemble.schema().size();
-        // batch sizes on both sides of every path switch: XGBoost's Java/native, the MLP's blocks of 4
-        for (int size : new int[] {1, 3, 4, 5, 32, 33, rows.rows()}) {
+        // batch sizes on both sides of every block edge: the MLP's blocks of 4, the trees' blocks of 64
+        for (int size : new int[] {1, 3, 4, 5, 63, 64, 65, rows.rows()}) {
             Predictions p = ensemble.predict(
                     rows.subset(java.util.stream.IntStream.range(0, size).toArray())
                             .features(),
