@@ -38,7 +38,9 @@ import org.HdrHistogram.Histogram;
  * Issue 14's soak: a router and two model-servers started through the {@code trellis} launcher (so
  * with its heap sizes and collector), the lead model's versions 1 and 2 in a 50/50 experiment, a
  * steady open-loop mix ({@link SoakLoad}) for {@code duration}, and every {@code trainEvery} a new
- * version trained into the repository by the launcher's trainer, loaded by the replicas' version
+ * version trained into the repository by the launcher's trainer, at nice 19 because it stands for a
+ * training job on another machine (at normal priority it took both cores of a 2-core box for 40 s
+ * and the traffic backed up past the load's in-flight cap), loaded by the replicas' version
  * policy and made the default (so every cycle loads one version and unloads an older one on each
  * replica). Every {@code slice} it samples each server JVM ({@link SoakProbe}: RSS, heap after GC,
  * NMT, file descriptors) and the traffic's p50/p99 per kind. Not thread-safe; one run per instance.
@@ -300,7 +302,7 @@ final class Soak {
             args.add("--fast");
         }
         try (SoakProcess trainer =
-                SoakProcess.start("trainer-" + version, options.launcher(), args, Map.of(), options.dir(), null)) {
+                SoakProcess.startInBackground("trainer-" + version, options.launcher(), args, options.dir())) {
             int exit = trainer.awaitExit(Duration.ofMinutes(10));
             if (exit != 0) {
                 throw new IllegalStateException(

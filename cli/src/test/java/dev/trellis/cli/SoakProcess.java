@@ -52,10 +52,30 @@ final class SoakProcess implements AutoCloseable {
      */
     static SoakProcess start(
             String name, Path launcher, List<String> args, Map<String, String> env, Path dir, Pattern portLine) {
+        return start(name, List.of(), launcher, args, env, dir, portLine);
+    }
+
+    /**
+     * Like {@link #start}, at nice 19 ({@code nice} execs the launcher, so the process is still the
+     * JVM): for work that stands for another machine's, such as training, which must not take the
+     * servers' CPU when they need it.
+     */
+    static SoakProcess startInBackground(String name, Path launcher, List<String> args, Path dir) {
+        return start(name, List.of("nice", "-n", "19"), launcher, args, Map.of(), dir, null);
+    }
+
+    private static SoakProcess start(
+            String name,
+            List<String> prefix,
+            Path launcher,
+            List<String> args,
+            Map<String, String> env,
+            Path dir,
+            Pattern portLine) {
         requireNonNull(name, "name is null");
         Path log = dir.resolve(name + ".log");
         Path gcLog = dir.resolve(name + "-gc.log");
-        List<String> command = new ArrayList<>();
+        List<String> command = new ArrayList<>(prefix);
         command.add(launcher.toString());
         command.addAll(args);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
