@@ -1,5 +1,6 @@
 package dev.trellis.modelserver;
 
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.repository.BundleReader;
@@ -16,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class FakeBundleReader implements BundleReader {
     private final Map<Path, FakeEnsemble> loaded = new ConcurrentHashMap<>();
+    private final Map<Path, Integer> loadNices = new ConcurrentHashMap<>();
 
     public static Path install(Path repository, String model, int version, String content) {
         Path directory = repository.resolve(model).resolve(String.valueOf(version));
@@ -30,6 +32,7 @@ public final class FakeBundleReader implements BundleReader {
 
     @Override
     public LoadedBundle load(Path versionDirectory) {
+        loadNices.put(versionDirectory, BulkThreads.currentNice());
         String content;
         try {
             content = Files.readString(versionDirectory.resolve("bundle.json")).trim();
@@ -47,6 +50,11 @@ public final class FakeBundleReader implements BundleReader {
                 versionDirectory,
                 ensemble,
                 Map.of());
+    }
+
+    /** The nice value of the thread that read the bundle in {@code versionDirectory}. */
+    public int loadNice(Path versionDirectory) {
+        return loadNices.get(versionDirectory);
     }
 
     public FakeEnsemble ensemble(Path versionDirectory) {

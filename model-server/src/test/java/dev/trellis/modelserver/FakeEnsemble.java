@@ -1,5 +1,6 @@
 package dev.trellis.modelserver;
 
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.ensemble.api.Ensemble;
 import dev.trellis.ensemble.api.Feature;
 import dev.trellis.ensemble.api.FeatureBatch;
@@ -30,6 +31,7 @@ public final class FakeEnsemble implements Ensemble {
     private final double bias;
     private final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
     private final List<Boolean> explained = new CopyOnWriteArrayList<>();
+    private final List<Integer> nices = new CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile CountDownLatch gate = new CountDownLatch(0);
 
@@ -68,6 +70,7 @@ public final class FakeEnsemble implements Ensemble {
         if (closed.get()) {
             throw new IllegalStateException("closed");
         }
+        nices.add(BulkThreads.currentNice());
         int rows = batch.rows();
         batchSizes.add(rows);
         explained.add(explain);
@@ -115,6 +118,11 @@ public final class FakeEnsemble implements Ensemble {
 
     public List<Integer> batchSizes() {
         return List.copyOf(batchSizes);
+    }
+
+    /** The nice value of the thread of each predict call, in call order (warm-up included). */
+    public List<Integer> nices() {
+        return List.copyOf(nices);
     }
 
     public List<Boolean> explained() {

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.inject.AbstractModule;
 import com.google.inject.Module;
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.modelserver.config.ModelServerConfig;
 import dev.trellis.modelserver.repository.BundleReader;
@@ -307,6 +308,22 @@ class ModelServerFakeEnsembleTest {
         assertThat(infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false).getModelVersion())
                 .isEqualTo("1");
         assertThat(health()).isEqualTo(ServingStatus.SERVING);
+    }
+
+    @Test
+    void loading_readsAndWarmsUpAtLowPriorityWhileInteractiveRowsScoreAtNormalPriority() throws Exception {
+        int callerNice = BulkThreads.currentNice();
+        assertThat(callerNice).as("the test runs above bulk priority").isLessThan(BulkThreads.NICE);
+        start();
+        Path version = repository.resolve("churn").resolve("1");
+        FakeEnsemble ensemble = reader.ensemble(version);
+        List<Integer> warmUp = ensemble.nices();
+
+        infer("", TestRows.random(FakeEnsemble.SCHEMA, 1, 1), false);
+
+        assertThat(reader.loadNice(version)).isEqualTo(BulkThreads.NICE);
+        assertThat(warmUp).isNotEmpty().containsOnly(BulkThreads.NICE);
+        assertThat(ensemble.nices()).hasSize(warmUp.size() + 1).last().isEqualTo(callerNice);
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.trellis.modelserver.repository;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.common.control.ModelControl;
+import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.ensemble.api.InvalidBundleException;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.modelserver.batching.Batcher;
@@ -31,10 +32,12 @@ import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -64,6 +67,12 @@ import org.slf4j.LoggerFactory;
  * after each change: a new version becomes visible only once READY, and a version leaves the snapshot
  * before it starts draining. A version that fails to load is FAILED with its reason and is not retried
  * by polling (only by an explicit load or hold); the versions already served stay. Thread-safe.
+ *
+ * <p>Reading a bundle and warming it up (seconds of CPU: parsing the trees, the checks against the
+ * native libraries, the warm-up rows) run on a thread of their own at the priority of bulk work
+ * ({@link BulkThreads}), so a version loading while the server is busy takes only the CPU that
+ * requests leave over. The batcher is created on the repository thread, which runs at normal
+ * priority: its worker threads inherit the priority of the thread that starts them.
  */
 public final class ModelRepository implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelRepository.class);
@@ -76,6 +85,7 @@ public final class ModelRepository implements AutoCloseable {
     private final BatcherFactory batchers;
     private final ServerMetrics metrics;
     private final ScheduledExecutorService executor;
+    private final ExecutorService loader = Executors.newSingleThreadExecutor(BulkThreads.factory("model-loader"));
 
     // all versions the repository knows, in any state; mutated only on the executor thread
     private final Map<String, ConcurrentSkipListMap<Integer, ModelVersion>> versions = new ConcurrentHashMap<>();
@@ -548,14 +558,18 @@ public final class ModelRepository implements AutoCloseable {
                 fail(loading, null, "cannot read the version folder: " + e.getMessage());
                 return;
             }
-            bundle = reader.load(directory);
+            bundle = onLoaderThread(() -> reader.load(directory));
             if (bundle.version() != version || !bundle.model().equals(model)) {
                 throw new InvalidBundleException(
                         directory,
                         "bundle.json names " + bundle.model() + " version " + bundle.version() + " but the folder is "
                                 + model + "/" + version);
             }
-            Warmup.run(bundle.ensemble());
+            LoadedBundle loaded = bundle;
+            onLoaderThread(() -> {
+                Warmup.run(loaded.ensemble());
+                return null;
+            });
             Batcher batcher = batchers.create(model, version, bundle.ensemble());
             loading.ready(bundle, batcher, fingerprint);
         } catch (InvalidBundleException e) {
@@ -571,6 +585,27 @@ public final class ModelRepository implements AutoCloseable {
                 model,
                 version,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+    }
+
+    /** Runs one step of a load on the low-priority loader thread and waits for it; failures rethrown as they are. */
+    private <T> T onLoaderThread(Callable<T> step) {
+        Future<T> future = loader.submit(step);
+        try {
+            return future.get();
+        } catch (InterruptedException e) {
+            future.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while loading", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            if (cause instanceof Error error) {
+                throw error;
+            }
+            throw new IllegalStateException(cause);
+        }
     }
 
     private void fail(ModelVersion version, LoadedBundle bundle, String reason) {
@@ -753,6 +788,7 @@ public final class ModelRepository implements AutoCloseable {
             executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        loader.shutdownNow();
         for (Map<Integer, ModelVersion> known : versions.values()) {
             for (ModelVersion version : known.values()) {
                 if (ModelVersion.serving(version.state())) {
