@@ -9,6 +9,7 @@ import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -156,11 +157,20 @@ final class BatchScoreCommand implements Callable<Integer> {
                 bar.finish();
                 double seconds = bar.elapsedSeconds();
                 System.err.println(fmt(
-                        "scored %,d rows in %.2f s (%,.0f rows/s) -> %s",
-                        written, seconds, written / Math.max(seconds, 1e-9), output));
+                        "scored %,d rows in %.2f s (%,.0f rows/s, client CPU %.2f s) -> %s",
+                        written, seconds, written / Math.max(seconds, 1e-9), processCpuSeconds(), output));
             }
         }
         return 0;
+    }
+
+    /** This JVM's CPU time so far (every thread, JIT and collector included), or NaN where unknown. */
+    private static double processCpuSeconds() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long nanos = os.getProcessCpuTime();
+            return nanos < 0 ? Double.NaN : nanos / 1e9;
+        }
+        return Double.NaN;
     }
 
     private long write(Pending pending, CSVPrinter printer) throws IOException, InterruptedException {

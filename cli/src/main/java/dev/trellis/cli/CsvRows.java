@@ -6,19 +6,16 @@ import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVParser;
-import org.apache.commons.csv.CSVRecord;
+import java.util.Set;
 
 /**
  * Streams a CSV file with a header row into score requests, row by row ({@link #next}) or a batch
@@ -28,8 +25,7 @@ import org.apache.commons.csv.CSVRecord;
  * Not thread-safe.
  */
 final class CsvRows implements Closeable {
-    private final CSVParser parser;
-    private final Iterator<CSVRecord> records;
+    private final CsvScanner scanner;
     private final int idIndex;
     private final String idColumn;
     private final int[] featureIndexes;
@@ -37,9 +33,14 @@ final class CsvRows implements Closeable {
     private final FeatureSchema.Feature[] featureTypes;
     private long position;
 
-    private CsvRows(CSVParser parser, String idColumn, FeatureSchema schema) {
-        this.parser = parser;
-        List<String> header = parser.getHeaderNames();
+    private CsvRows(CsvScanner scanner, List<String> header, String idColumn, FeatureSchema schema) {
+        this.scanner = scanner;
+        Set<String> seen = new HashSet<>();
+        for (String name : header) {
+            if (!seen.add(name)) {
+                throw new TrellisCli.UsageException("the CSV header names column '" + name + "' twice: " + header);
+            }
+        }
         this.idColumn = idColumn == null ? guessIdColumn(header, schema) : idColumn;
         this.idIndex = this.idColumn == null ? -1 : header.indexOf(this.idColumn);
         if (idColumn != null && idIndex < 0) {
@@ -63,22 +64,15 @@ final class CsvRows implements Closeable {
             featureNames[k] = header.get(featureIndexes[k]);
             featureTypes[k] = byName.get(featureNames[k]);
         }
-        this.records = parser.iterator();
     }
 
     static CsvRows open(Path file, String idColumn, FeatureSchema schema) throws IOException {
-        Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8);
-        CSVParser parser = CSVFormat.RFC4180
-                .builder()
-                .setHeader()
-                .setSkipHeaderRecord(true)
-                .setIgnoreSurroundingSpaces(true)
-                .build()
-                .parse(reader);
+        CsvScanner scanner = new CsvScanner(Files.newBufferedReader(file, StandardCharsets.UTF_8));
         try {
-            return new CsvRows(parser, idColumn, schema);
-        } catch (RuntimeException e) {
-            parser.close();
+            List<String> header = scanner.nextStrings();
+            return new CsvRows(scanner, header == null ? List.of() : header, idColumn, schema);
+        } catch (IOException | RuntimeException e) {
+            scanner.close();
             throw e;
         }
     }
@@ -103,18 +97,16 @@ final class CsvRows implements Closeable {
      *
      * @param rowNumber 1-based row number, used as the id when there is no id column
      */
-    Row next(long rowNumber) {
-        if (!records.hasNext()) {
+    Row next(long rowNumber) throws IOException {
+        if (!scanner.next()) {
             return null;
         }
-        CSVRecord record = records.next();
-        position = record.getCharacterPosition();
+        position = scanner.position();
         ScoreRequest.Builder request = ScoreRequest.newBuilder();
-        String id = idIndex >= 0 && idIndex < record.size() ? record.get(idIndex) : Long.toString(rowNumber);
+        String id = idIndex >= 0 && idIndex < scanner.size() ? scanner.text(idIndex) : Long.toString(rowNumber);
         request.setUnitId(id);
         for (int k = 0; k < featureIndexes.length; k++) {
-            int i = featureIndexes[k];
-            String text = i < record.size() ? record.get(i) : "";
+            String text = scanner.text(featureIndexes[k]);
             Value value = FeatureSchema.typed(featureTypes[k], text);
             request.putFeatures(featureNames[k], value);
         }
@@ -131,7 +123,7 @@ final class CsvRows implements Closeable {
      * @return the rows, or null at the end of the file
      * @throws TrellisCli.UsageException when a numeric feature's cell is not a number
      */
-    ColumnBatch nextColumns(int max, long firstRowNumber) {
+    ColumnBatch nextColumns(int max, long firstRowNumber) throws IOException {
         String[] ids = new String[max];
         double[][] numbers = new double[featureIndexes.length][];
         String[][] texts = new String[featureIndexes.length][];
@@ -143,18 +135,16 @@ final class CsvRows implements Closeable {
             }
         }
         int n = 0;
-        while (n < max && records.hasNext()) {
-            CSVRecord record = records.next();
-            position = record.getCharacterPosition();
+        while (n < max && scanner.next()) {
+            position = scanner.position();
             long rowNumber = firstRowNumber + n;
-            ids[n] = idIndex >= 0 && idIndex < record.size() ? record.get(idIndex) : Long.toString(rowNumber);
+            ids[n] = idIndex >= 0 && idIndex < scanner.size() ? scanner.text(idIndex) : Long.toString(rowNumber);
             for (int k = 0; k < featureIndexes.length; k++) {
                 int i = featureIndexes[k];
-                String text = i < record.size() ? record.get(i) : "";
                 if (numbers[k] != null) {
-                    numbers[k][n] = number(text, k, rowNumber, ids[n]);
+                    numbers[k][n] = number(i, k, rowNumber, ids[n]);
                 } else {
-                    texts[k][n] = text;
+                    texts[k][n] = scanner.text(i);
                 }
             }
             n++;
@@ -183,10 +173,11 @@ final class CsvRows implements Closeable {
         return batch.build();
     }
 
-    private double number(String text, int k, long rowNumber, String id) {
+    private double number(int i, int k, long rowNumber, String id) {
         try {
-            return FeatureSchema.number(text);
+            return scanner.number(i);
         } catch (NumberFormatException e) {
+            String text = scanner.text(i);
             throw new TrellisCli.UsageException(
                     "row " + rowNumber + (idIndex >= 0 ? " (" + idColumn + " " + id + ")" : "") + ": column "
                             + featureNames[k] + " holds '" + text + "', which is not a number; " + featureNames[k]
@@ -207,7 +198,7 @@ final class CsvRows implements Closeable {
 
     @Override
     public void close() throws IOException {
-        parser.close();
+        scanner.close();
     }
 
     private static String guessIdColumn(List<String> header, FeatureSchema schema) {

@@ -8,47 +8,35 @@ import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
-import dev.trellis.client.ModelDescription;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.common.text.DurationText;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 
 /**
  * Issue 14's soak: a router and two model-servers started through the {@code trellis} launcher (so
  * with its heap sizes and collector), the lead model's versions 1 and 2 in a 50/50 experiment, a
  * steady open-loop mix ({@link SoakLoad}) for {@code duration}, and every {@code trainEvery} a new
- * version trained into the repository by the launcher's trainer, at nice 19 because it stands for a
- * training job on another machine (at normal priority it took both cores of a 2-core box for 40 s
- * and the traffic backed up past the load's in-flight cap), loaded by the replicas' version
+ * version trained into the repository by the launcher's trainer ({@link LocalCluster#train}, in the
+ * idle scheduling class because it stands for a training job on another machine), loaded by the replicas' version
  * policy and made the default (so every cycle loads one version and unloads an older one on each
  * replica). Every {@code slice} it samples each server JVM ({@link SoakProbe}: RSS, heap after GC,
  * NMT, file descriptors) and the traffic's p50/p99 per kind. Not thread-safe; one run per instance.
  */
 final class Soak {
-    private static final String MODEL = "leads";
-    private static final Pattern MODEL_SERVER_PORT = Pattern.compile("server started on [^ ]+:(\\d+) ");
-    private static final Pattern ROUTER_PORT = Pattern.compile("router listening on [^ ]+:(\\d+) ");
+    private static final String MODEL = LocalCluster.MODEL;
 
     /**
      * @param duration measured time, after the warm-up
@@ -96,6 +84,7 @@ final class Soak {
     private final PrintStream out;
     private final List<Retrain> retrains = new CopyOnWriteArrayList<>();
     private volatile long measuredStart;
+    private volatile LocalCluster cluster;
 
     Soak(Options options, PrintStream out) {
         this.options = requireNonNull(options, "options is null");
@@ -103,70 +92,20 @@ final class Soak {
     }
 
     Report run() throws Exception {
-        Path repo = options.dir().resolve("models");
-        Files.createDirectories(repo);
-        Path adminToken = token(options.dir().resolve("admin-token"));
-        Path replicaToken = token(options.dir().resolve("model-server-admin-token"));
-        train(1, 42);
-        train(2, 7);
-        List<SoakProcess> servers = new CopyOnWriteArrayList<>();
-        // a soak stopped with Ctrl-C or SIGTERM stops its servers too (close() is idempotent)
-        Thread stopServers = new Thread(() -> servers.forEach(SoakProcess::close), "soak-stop-servers");
-        Runtime.getRuntime().addShutdownHook(stopServers);
         ScheduledExecutorService trainer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "soak-trainer");
             thread.setDaemon(true);
             return thread;
         });
-        try {
-            List<String> upstreams = new ArrayList<>();
-            for (int i = 1; i <= 2; i++) {
-                SoakProcess replica = SoakProcess.start(
-                        "model-server-" + i,
-                        options.launcher(),
-                        server(
-                                "model-server",
-                                "--repo",
-                                repo.toString(),
-                                "--admin-token-file",
-                                replicaToken.toString()),
-                        Map.of(),
-                        options.dir(),
-                        MODEL_SERVER_PORT);
-                servers.add(replica);
-            }
-            for (SoakProcess replica : servers) {
-                upstreams.add("127.0.0.1:" + replica.awaitPort(Duration.ofMinutes(3)));
-            }
-            SoakProcess router = SoakProcess.start(
-                    "router",
-                    options.launcher(),
-                    server(
-                            "router",
-                            "--upstream",
-                            String.join(",", upstreams),
-                            "--store",
-                            options.dir().resolve("trellis.db").toString(),
-                            "--admin-token-file",
-                            adminToken.toString(),
-                            "--upstream-token-file",
-                            replicaToken.toString(),
-                            // the console too, so the launcher's runtime classpath is checked for it
-                            "--http-port",
-                            "0"),
-                    Map.of(),
-                    options.dir(),
-                    ROUTER_PORT);
-            servers.add(0, router);
-            int port = router.awaitPort(Duration.ofMinutes(2));
-            try (TrellisClient client = TrellisClient.builder()
-                    .target("127.0.0.1:" + port)
-                    .plaintext()
-                    .bearerToken(Files.readString(adminToken).trim())
-                    .defaultDeadline(Duration.ofSeconds(10))
-                    .build()) {
-                awaitReady(client, "1");
-                awaitReady(client, "2");
+        try (LocalCluster cluster =
+                new LocalCluster(options.launcher(), options.data(), options.dir(), options.fastTraining())) {
+            this.cluster = cluster;
+            cluster.train(1, 42);
+            cluster.train(2, 7);
+            cluster.start();
+            try (TrellisClient client = cluster.adminClient()) {
+                LocalCluster.awaitReady(client, "1");
+                LocalCluster.awaitReady(client, "2");
                 Experiment experiment = Definitions.read(
                                 options.launcher().resolveSibling("examples").resolve("leads-v2-vs-v1.yaml"),
                                 Experiment.newBuilder())
@@ -183,7 +122,7 @@ final class Soak {
                             options.trainEvery().toNanos(),
                             TimeUnit.NANOSECONDS);
                     List<SoakProbe> probes =
-                            servers.stream().map(SoakProbe::new).toList();
+                            cluster.servers().stream().map(SoakProbe::new).toList();
                     List<Slice> slices = new ArrayList<>();
                     int count = (int)
                             (options.duration().toNanos() / options.slice().toNanos());
@@ -201,11 +140,7 @@ final class Soak {
                         Slice slice = new Slice(n, since(end), loadAverage(), traffic, List.copyOf(jvms));
                         slices.add(slice);
                         out.println(sliceLine(slice));
-                        for (SoakProcess server : servers) {
-                            if (!server.alive()) {
-                                throw new IllegalStateException(server.name() + " died: " + server.tail());
-                            }
-                        }
+                        cluster.checkAlive();
                     }
                     // a cycle under way finishes (its version becomes the default) before the servers stop
                     trainer.shutdown();
@@ -217,33 +152,17 @@ final class Soak {
             }
         } finally {
             trainer.shutdownNow();
-            for (SoakProcess server : servers) {
-                server.close();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(stopServers);
-            } catch (IllegalStateException e) {
-                // already shutting down: the hook runs
-            }
         }
-    }
-
-    /** A server command on loopback, on ports the system picks (each logs the port it got). */
-    private static List<String> server(String command, String... flags) {
-        List<String> args =
-                new ArrayList<>(List.of(command, "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"));
-        args.addAll(List.of(flags));
-        return args;
     }
 
     /** Trains the next version, waits until both replicas have it READY, makes it the default. */
     private void retrain(TrellisClient client) {
         long begun = System.nanoTime();
-        int version = nextVersion();
+        int version = cluster.nextVersion();
         String failure = null;
         try {
-            train(version, 100 + version);
-            awaitReady(client, Integer.toString(version));
+            cluster.train(version, 100 + version);
+            LocalCluster.awaitReady(client, Integer.toString(version));
             // an admin call on a busy machine may miss its deadline: retried until the router says so
             await("version " + version + " the default")
                     .atMost(Duration.ofMinutes(2))
@@ -270,66 +189,6 @@ final class Soak {
                 failure == null ? "" : " FAILED: " + failure));
     }
 
-    private int nextVersion() {
-        try (Stream<Path> versions = Files.list(options.dir().resolve("models").resolve(MODEL))) {
-            return versions.map(p -> p.getFileName().toString())
-                            .filter(name -> name.matches("\\d+"))
-                            .mapToInt(Integer::parseInt)
-                            .max()
-                            .orElse(0)
-                    + 1;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private void train(int version, int seed) throws InterruptedException {
-        List<String> args = new ArrayList<>(List.of(
-                "train",
-                "--data",
-                options.data().toString(),
-                "--target",
-                "converted",
-                "--id",
-                "lead_id",
-                "--model",
-                MODEL,
-                "--repo",
-                options.dir().resolve("models").toString(),
-                "--seed",
-                Integer.toString(seed)));
-        if (options.fastTraining()) {
-            args.add("--fast");
-        }
-        try (SoakProcess trainer =
-                SoakProcess.startInBackground("trainer-" + version, options.launcher(), args, options.dir())) {
-            int exit = trainer.awaitExit(Duration.ofMinutes(10));
-            if (exit != 0) {
-                throw new IllegalStateException(
-                        "training version " + version + " exited with " + exit + ": " + trainer.tail());
-            }
-        }
-        if (!Files.isRegularFile(options.dir()
-                .resolve("models")
-                .resolve(MODEL)
-                .resolve(Integer.toString(version))
-                .resolve("bundle.json"))) {
-            throw new IllegalStateException("training did not write version " + version);
-        }
-    }
-
-    private static void awaitReady(TrellisClient client, String version) {
-        await("version " + version + " READY on both replicas")
-                .atMost(Duration.ofMinutes(3))
-                .pollInterval(Duration.ofMillis(500))
-                .ignoreExceptions()
-                .until(() -> client.model(MODEL)
-                                .version(version)
-                                .map(ModelDescription.Version::readyReplicas)
-                                .orElse(0L)
-                        == 2);
-    }
-
     /** Rows of the lead file as single-row requests (no unit id). */
     private List<ScoreRequest> rows(FeatureSchema schema) throws IOException {
         List<ScoreRequest> rows = new ArrayList<>();
@@ -352,14 +211,6 @@ final class Soak {
             }
         }
         return batches;
-    }
-
-    private static Path token(Path file) throws IOException {
-        byte[] bytes = new byte[24];
-        new SecureRandom().nextBytes(bytes);
-        Files.writeString(file, HexFormat.of().formatHex(bytes), StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        return file;
     }
 
     private Duration since(long nanos) {

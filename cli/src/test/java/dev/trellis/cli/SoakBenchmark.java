@@ -1,11 +1,11 @@
 package dev.trellis.cli;
 
 import dev.trellis.common.text.DurationText;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -39,11 +39,8 @@ public final class SoakBenchmark implements Callable<Integer> {
             description = "unmeasured traffic first (default: ${DEFAULT-VALUE})")
     String warmup;
 
-    @Option(names = "--fast-training", description = "train with --fast (quick, low-quality models)")
-    boolean fastTraining;
-
-    @Option(names = "--dir", description = "working folder (default: a new temporary folder)")
-    Path dir;
+    @Mixin
+    ClusterOptions clusterOptions = new ClusterOptions();
 
     private SoakBenchmark() {}
 
@@ -53,16 +50,15 @@ public final class SoakBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        // the checkout: the launcher passes it (bench_main), else the working directory
-        Path root = Path.of(System.getProperty("trellis.root", System.getProperty("user.dir")));
-        Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("trellis-soak-");
+        Path root = clusterOptions.root();
+        Path work = clusterOptions.workDir("trellis-soak-");
         Soak.Options options = new Soak.Options(
                 DurationText.parse(duration),
                 DurationText.parse(slice),
                 DurationText.parse(trainEvery),
                 rate,
                 DurationText.parse(warmup),
-                fastTraining,
+                clusterOptions.fastTraining,
                 root.resolve("trellis"),
                 root.resolve("datasets").resolve("leads_coil2000_train.csv"),
                 work);

@@ -56,12 +56,14 @@ final class SoakProcess implements AutoCloseable {
     }
 
     /**
-     * Like {@link #start}, at nice 19 ({@code nice} execs the launcher, so the process is still the
-     * JVM): for work that stands for another machine's, such as training, which must not take the
-     * servers' CPU when they need it.
+     * Like {@link #start}, in Linux's idle scheduling class ({@code chrt --idle 0}, which execs the
+     * launcher, so the process is still the JVM; its threads inherit the class): for work that stands
+     * for another machine's, such as training, which must not take the servers' CPU when they need
+     * it. Nice 19 was not low enough: it is the nice value of the model-servers' bulk and explain
+     * lanes, which then shared the cores evenly with the trainer and shed requests while it ran.
      */
     static SoakProcess startInBackground(String name, Path launcher, List<String> args, Path dir) {
-        return start(name, List.of("nice", "-n", "19"), launcher, args, Map.of(), dir, null);
+        return start(name, List.of("chrt", "--idle", "0"), launcher, args, Map.of(), dir, null);
     }
 
     private static SoakProcess start(

@@ -76,10 +76,10 @@ class SoakTest {
                         .as(jvm.toString())
                         .allMatch(v -> v > 0);
                 assertThat(jvm.heapAfterGcKib()).as(jvm.toString()).isLessThanOrEqualTo(jvm.heapSizeKib());
-                // the launcher's explicit heaps (-Xms = -Xmx): 512m for the router, 1g for a model-server
+                // the launcher's explicit heaps (-Xms = -Xmx): 1536m for the router, 1g for a model-server
                 assertThat(jvm.heapSizeKib())
                         .as(jvm.toString())
-                        .isEqualTo(jvm.jvm().equals("router") ? 512 * 1024 : 1024 * 1024);
+                        .isEqualTo(jvm.jvm().equals("router") ? 1536 * 1024 : 1024 * 1024);
             }
         }
         assertThat(report.retrains()).isNotEmpty().allMatch(r -> r.failure() == null);

@@ -628,7 +628,7 @@ class DeploymentManifestsTest {
 
     private static final Path LAUNCHER = DOCKER.resolveSibling("trellis");
 
-    /** The launcher's default heap per role variable (TRELLIS_ROUTER_HEAP -> 512m, ...). */
+    /** The launcher's default heap per role variable (TRELLIS_ROUTER_HEAP -> 1536m, ...). */
     private static Map<String, String> launcherHeaps() throws IOException {
         Map<String, String> heaps = new java.util.HashMap<>();
         Pattern.compile("\\$\\{(TRELLIS_[A-Z_]+_HEAP):-([0-9]+[kmg])}")
@@ -715,7 +715,7 @@ class DeploymentManifestsTest {
 
     @Test
     void heap_launcherDefaultsOverridesAndBadSizes() throws Exception {
-        assertThat(heapFor("router", Map.of())).isEqualTo("512m");
+        assertThat(heapFor("router", Map.of())).isEqualTo("1536m");
         assertThat(heapFor("model-server", Map.of())).isEqualTo("1g");
         assertThat(heapFor("ensemble", Map.of())).isEqualTo("1g");
         assertThat(heapFor("cli", Map.of())).isEqualTo("256m");
