@@ -7,6 +7,7 @@ import dev.trellis.client.FeatureSchema;
 import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
+import io.grpc.Status;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -182,6 +183,16 @@ final class BatchScoreCommand implements Callable<Integer> {
             System.err.println(fmt(
                     "batch of rows %d-%d failed",
                     pending.firstRow(), pending.firstRow() + pending.ids().size() - 1));
+            String description = failure.description();
+            if (failure.code() == Status.Code.RESOURCE_EXHAUSTED
+                    && description != null
+                    && description.contains("exceeds maximum size")) {
+                // gRPC's own limit on one message (the router's --max-message-size, 4 MiB by default)
+                System.err.println(fmt(
+                        "hint: a batch of %,d rows is larger than the server accepts in one message;"
+                                + " use a smaller --batch-size (now %,d)",
+                        pending.ids().size(), batchSize));
+            }
             throw failure;
         }
         if (results.size() != pending.ids().size()) {

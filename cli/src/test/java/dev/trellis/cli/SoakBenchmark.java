@@ -35,8 +35,8 @@ public final class SoakBenchmark implements Callable<Integer> {
 
     @Option(
             names = "--warmup",
-            defaultValue = "1m",
-            description = "unmeasured traffic first (default: ${DEFAULT-VALUE})")
+            defaultValue = "3m",
+            description = "unmeasured traffic first, while the servers' JIT warms up (default: ${DEFAULT-VALUE})")
     String warmup;
 
     @Mixin
