@@ -84,7 +84,6 @@ final class Soak {
     private final PrintStream out;
     private final List<Retrain> retrains = new CopyOnWriteArrayList<>();
     private volatile long measuredStart;
-    private volatile LocalCluster cluster;
 
     Soak(Options options, PrintStream out) {
         this.options = requireNonNull(options, "options is null");
@@ -99,7 +98,6 @@ final class Soak {
         });
         try (LocalCluster cluster =
                 new LocalCluster(options.launcher(), options.data(), options.dir(), options.fastTraining())) {
-            this.cluster = cluster;
             cluster.train(1, 42);
             cluster.train(2, 7);
             cluster.start();
@@ -117,7 +115,7 @@ final class Soak {
                     load.interval(); // the warm-up is not measured
                     measuredStart = System.nanoTime();
                     trainer.scheduleAtFixedRate(
-                            () -> retrain(client),
+                            () -> retrain(cluster, client),
                             options.trainEvery().toNanos(),
                             options.trainEvery().toNanos(),
                             TimeUnit.NANOSECONDS);
@@ -156,7 +154,7 @@ final class Soak {
     }
 
     /** Trains the next version, waits until both replicas have it READY, makes it the default. */
-    private void retrain(TrellisClient client) {
+    private void retrain(LocalCluster cluster, TrellisClient client) {
         long begun = System.nanoTime();
         int version = cluster.nextVersion();
         String failure = null;
