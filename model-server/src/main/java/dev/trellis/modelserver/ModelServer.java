@@ -9,6 +9,7 @@ import com.google.inject.util.Modules;
 import dev.trellis.common.auth.BearerAuthInterceptor;
 import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.sched.BulkAwareAllocator;
 import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.common.tls.ServerTls;
@@ -36,6 +37,7 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -184,7 +186,8 @@ public final class ModelServer implements AutoCloseable {
         } else {
             builder = NettyServerBuilder.forAddress(address);
         }
-        return builder.maxInboundMessageSize(config.maxMessageSize())
+        return builder.withChildOption(ChannelOption.ALLOCATOR, BulkAwareAllocator.DEFAULT)
+                .maxInboundMessageSize(config.maxMessageSize())
                 .maxInboundMetadataSize(64 * 1024)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true);

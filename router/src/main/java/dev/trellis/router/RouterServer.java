@@ -10,6 +10,7 @@ import dev.trellis.api.v1.MonitoringGrpc;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.common.grpc.ApiReflection;
 import dev.trellis.common.grpc.MalformedRequests;
+import dev.trellis.common.sched.BulkAwareAllocator;
 import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.common.tls.ServerTls;
@@ -47,6 +48,7 @@ import io.grpc.ServiceDescriptor;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthProto;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.protobuf.services.HealthStatusManager;
 import jakarta.inject.Inject;
 import java.io.Closeable;
@@ -182,7 +184,9 @@ public final class RouterServer implements Closeable {
                         ServerTls.credentials(
                                 config.tlsCert().get(), config.tlsKey().orElseThrow(), config.tlsClientCa()))
                 : NettyServerBuilder.forAddress(address);
-        builder.maxInboundMessageSize(config.maxMessageSize()).callExecutor(bulkCalls);
+        builder.maxInboundMessageSize(config.maxMessageSize())
+                .callExecutor(bulkCalls)
+                .withChildOption(ChannelOption.ALLOCATOR, BulkAwareAllocator.DEFAULT);
         instrumentation.instrument(builder);
         List<ServerServiceDefinition> services = new ArrayList<>(List.of(
                 scoring.bindService(),

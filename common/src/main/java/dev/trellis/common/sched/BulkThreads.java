@@ -31,6 +31,7 @@ public final class BulkThreads {
 
     private static final Logger log = LoggerFactory.getLogger(BulkThreads.class);
     private static final AtomicBoolean WARNED = new AtomicBoolean();
+    private static final ThreadLocal<Boolean> BULK = ThreadLocal.withInitial(() -> false);
 
     private BulkThreads() {}
 
@@ -52,10 +53,11 @@ public final class BulkThreads {
     }
 
     /**
-     * Lowers the calling thread's scheduling priority to {@link #NICE}. Returns whether it did;
-     * never throws.
+     * Lowers the calling thread's scheduling priority to {@link #NICE} and marks it as a bulk thread
+     * ({@link #isCurrentThreadBulk}). Returns whether the priority went down; never throws.
      */
     public static boolean lowerCurrentThread() {
+        BULK.set(true);
         try {
             // /proc/thread-self names the calling thread: "<pid>/task/<tid>"
             Path self = Files.readSymbolicLink(Path.of("/proc/thread-self"));
@@ -75,6 +77,14 @@ public final class BulkThreads {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /**
+     * Whether the calling thread has called {@link #lowerCurrentThread} (all threads of {@link
+     * #factory} have), even where its priority could not be lowered.
+     */
+    public static boolean isCurrentThreadBulk() {
+        return BULK.get();
     }
 
     /** The calling thread's nice value (Linux: field 19 of /proc/thread-self/stat). */

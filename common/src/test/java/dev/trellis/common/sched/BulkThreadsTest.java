@@ -18,6 +18,16 @@ class BulkThreadsTest {
     }
 
     @Test
+    void factory_threadIsMarkedBulk() throws Exception {
+        CompletableFuture<Boolean> bulk = new CompletableFuture<>();
+        BulkThreads.factory("bulk-test")
+                .newThread(() -> bulk.complete(BulkThreads.isCurrentThreadBulk()))
+                .start();
+        assertThat(bulk.get(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(BulkThreads.isCurrentThreadBulk()).isFalse();
+    }
+
+    @Test
     void factory_otherThreadsKeepTheirPriority() throws Exception {
         CompletableFuture<Integer> nice = new CompletableFuture<>();
         BulkThreads.factory("bulk-test").newThread(() -> {}).start();

@@ -29,6 +29,9 @@ public final class ProfileWindow {
     /** A window that records nothing (versions scored outside a repository, tests). */
     public static final ProfileWindow NONE = new ProfileWindow();
 
+    /** Rows copied into the window per hold of its lock. */
+    static final int RECORD_CHUNK_ROWS = 32;
+
     private final String model;
     private final int version;
     private final FeatureSchema schema;
@@ -143,22 +146,28 @@ public final class ProfileWindow {
         long now = maxAgeMillis == Long.MAX_VALUE ? 0 : clock.getAsLong();
         int numericCount = numericFeatures.length;
         int categoricalCount = categoricalFeatures.length;
-        synchronized (lock) {
-            for (int r = from; r < n; r++) {
-                int slot = next;
-                int base = slot * numericCount;
-                for (int i = 0; i < numericCount; i++) {
-                    numeric[base + i] = rows.numeric(numericFeatures[i])[r];
+        // a few rows per hold of the lock: a bulk lane's thread runs at nice 19, and one preempted
+        // while it held the lock for a whole batch kept the interactive lane waiting (up to 62 ms
+        // in the overload benchmark's thread profile); a snapshot may see part of a batch
+        for (int start = from; start < n; start += RECORD_CHUNK_ROWS) {
+            int end = Math.min(n, start + RECORD_CHUNK_ROWS);
+            synchronized (lock) {
+                for (int r = start; r < end; r++) {
+                    int slot = next;
+                    int base = slot * numericCount;
+                    for (int i = 0; i < numericCount; i++) {
+                        numeric[base + i] = rows.numeric(numericFeatures[i])[r];
+                    }
+                    base = slot * categoricalCount;
+                    for (int i = 0; i < categoricalCount; i++) {
+                        categorical[base + i] = rows.categorical(categoricalFeatures[i])[r];
+                    }
+                    scores[slot] = rowScores[r];
+                    times[slot] = now;
+                    next = slot + 1 == capacity ? 0 : slot + 1;
                 }
-                base = slot * categoricalCount;
-                for (int i = 0; i < categoricalCount; i++) {
-                    categorical[base + i] = rows.categorical(categoricalFeatures[i])[r];
-                }
-                scores[slot] = rowScores[r];
-                times[slot] = now;
-                next = slot + 1 == capacity ? 0 : slot + 1;
+                size = Math.min(capacity, size + (end - start));
             }
-            size = Math.min(capacity, size + (n - from));
         }
     }
 

@@ -106,6 +106,23 @@ class ProfileWindowTest {
     }
 
     @Test
+    void record_batchOfSeveralLockChunksWrapsAroundInOrder() {
+        int chunk = ProfileWindow.RECORD_CHUNK_ROWS;
+        ProfileWindow window = window(Integer.toString(2 * chunk + 5));
+        window.record(rows(0, 7), scores(0, 7));
+        // more rows than one hold of the lock copies, ending in the middle of a chunk, across the wrap
+        int count = 2 * chunk + 3;
+        window.record(rows(7, count), scores(7, count));
+        double[] expected = new double[2 * chunk + 5];
+        for (int i = 0; i < expected.length; i++) {
+            expected[i] = (7 + count - expected.length + i) / 1000.0;
+        }
+        ProfileWindow.Snapshot snapshot = window.snapshot();
+        assertThat(snapshot.rows()).isEqualTo(expected.length);
+        assertThat(snapshot.score().values()).containsExactly(expected);
+    }
+
+    @Test
     void snapshot_durationWindowDropsOldRows() {
         ProfileWindow window = window("10m");
         window.record(rows(0, 2), scores(0, 2));

@@ -2,6 +2,7 @@ package dev.trellis.router.upstream;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.trellis.common.sched.BulkAwareAllocator;
 import dev.trellis.common.sched.BulkCalls;
 import dev.trellis.common.sched.BulkThreads;
 import dev.trellis.common.telemetry.GrpcInstrumentation;
@@ -11,6 +12,7 @@ import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
@@ -209,6 +211,7 @@ public final class UpstreamPool implements Closeable {
         if (bulk) {
             builder.eventLoopGroup(bulkLoops).channelType(NioSocketChannel.class);
         }
+        builder.withOption(ChannelOption.ALLOCATOR, BulkAwareAllocator.DEFAULT);
         instrumentation.instrument(builder);
         return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
                 .defaultServiceConfig(UpstreamServiceConfig.build(config.maxAttempts(), config.healthService()))
