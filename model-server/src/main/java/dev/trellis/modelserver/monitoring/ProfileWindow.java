@@ -144,8 +144,6 @@ public final class ProfileWindow {
         int from = Math.max(0, n - capacity);
         // a window of rows only needs no time (liveSlots then keeps every slot)
         long now = maxAgeMillis == Long.MAX_VALUE ? 0 : clock.getAsLong();
-        int numericCount = numericFeatures.length;
-        int categoricalCount = categoricalFeatures.length;
         // a few rows per hold of the lock: a bulk lane's thread runs at nice 19, and one preempted
         // while it held the lock for a whole batch kept the interactive lane waiting (up to 62 ms
         // in the overload benchmark's thread profile); a snapshot may see part of a batch
@@ -153,22 +151,28 @@ public final class ProfileWindow {
             int end = Math.min(n, start + RECORD_CHUNK_ROWS);
             synchronized (lock) {
                 for (int r = start; r < end; r++) {
-                    int slot = next;
-                    int base = slot * numericCount;
-                    for (int i = 0; i < numericCount; i++) {
-                        numeric[base + i] = rows.numeric(numericFeatures[i])[r];
-                    }
-                    base = slot * categoricalCount;
-                    for (int i = 0; i < categoricalCount; i++) {
-                        categorical[base + i] = rows.categorical(categoricalFeatures[i])[r];
-                    }
-                    scores[slot] = rowScores[r];
-                    times[slot] = now;
-                    next = slot + 1 == capacity ? 0 : slot + 1;
+                    copyRow(rows, rowScores, r, now);
                 }
                 size = Math.min(capacity, size + (end - start));
             }
         }
+    }
+
+    /** Copies row {@code r} into the next slot. */
+    @GuardedBy("lock")
+    private void copyRow(FeatureBatch rows, double[] rowScores, int r, long now) {
+        int slot = next;
+        int base = slot * numericFeatures.length;
+        for (int i = 0; i < numericFeatures.length; i++) {
+            numeric[base + i] = rows.numeric(numericFeatures[i])[r];
+        }
+        base = slot * categoricalFeatures.length;
+        for (int i = 0; i < categoricalFeatures.length; i++) {
+            categorical[base + i] = rows.categorical(categoricalFeatures[i])[r];
+        }
+        scores[slot] = rowScores[r];
+        times[slot] = now;
+        next = slot + 1 == capacity ? 0 : slot + 1;
     }
 
     /** The window's current content as profiles: features in schema order, and the scores. */
