@@ -71,6 +71,11 @@ final class Forest {
     // per tree, its categorical nodes are catNodes[catNodeStart[t]..catNodeStart[t+1]]
     private final int[] catNodeStart;
     private final int[] catNodes;
+    // categorical nodes whose categories are all below 64: the bitset as one long, and per
+    // categorical feature a column of category codes after the two key columns (see categoryCode)
+    private final long[] catMask;
+    private final int[] codeColumn; // per feature, its code column, or -1 when no categorical node uses it
+    private final int keyColumns; // 2 key columns per feature, then the code columns
     // leaves
     private final double[] leafValue;
     // explanations, null when a tree is too large for them
@@ -146,6 +151,10 @@ final class Forest {
         keyColumn = new int[internal];
         thresholdKey = new long[internal];
         catNodeStart = new int[trees.size() + 1];
+        catMask = new long[internal];
+        codeColumn = new int[features];
+        Arrays.fill(codeColumn, -1);
+        int codeColumns = 0;
         leafValue = new double[leaves];
         List<Integer> categoricalNodes = new ArrayList<>();
         int node = 0;
@@ -171,6 +180,13 @@ final class Forest {
                     catWords[node + n] = bits.length;
                     System.arraycopy(bits, 0, catBits, word, bits.length);
                     word += bits.length;
+                    if (bits.length <= 2) {
+                        catMask[node + n] = (bits.length > 0 ? bits[0] & 0xffffffffL : 0L)
+                                | (bits.length > 1 ? (long) bits[1] << 32 : 0L);
+                        if (codeColumn[f] < 0) {
+                            codeColumn[f] = codeColumns++;
+                        }
+                    }
                 }
                 left[node + n] = global(tree.left()[n], node, leaf);
                 right[node + n] = global(tree.right()[n], node, leaf);
@@ -192,6 +208,7 @@ final class Forest {
         leafStart[trees.size()] = leaf;
         catNodeStart[trees.size()] = categoricalNodes.size();
         catNodes = categoricalNodes.stream().mapToInt(Integer::intValue).toArray();
+        keyColumns = 2 * features + codeColumns;
         this.shap = shapTables(trees);
         this.patterns = patternTables();
     }
@@ -241,13 +258,25 @@ final class Forest {
     }
 
     /**
-     * Rows start..start+n of a row-major matrix as columns: feature f of row r at
-     * {@code f·stride + r}, and their keys in {@code keys}: first every feature's keys with NaN
-     * below every threshold (for nodes whose missing values go left), then every feature's keys
-     * with NaN above every threshold. One row needs no float copy: the row is its own column block
-     * with stride 1.
+     * A category as a shift into a node's 64-bit category mask: {@code (int) value} when that is
+     * 0..63, else 64 (NaN, negative or too large), which no mask bit answers to. So a node's
+     * decision is {@code (mask >>> code) & ((code >>> 6) ^ 1)}, with no branch.
      */
-    private float[] transpose(float[] values, int start, int n, float[] columns, long[] keys, int stride) {
+    static long categoryCode(float value) {
+        int category = (int) value; // NaN casts to 0, so it is tested first
+        return Float.isNaN(value) || (category >>> 6) != 0 ? 64 : category;
+    }
+
+    /**
+     * Rows start..start+n of a row-major matrix as columns: feature f of row r at
+     * {@code f·stride + r}, and their keys in {@code keys}, one array per key column (C2 vectorizes
+     * a loop over an array from index 0, not over a flat matrix at an offset): first every
+     * feature's keys with NaN below every threshold (for nodes whose missing values go left), then
+     * every feature's keys with NaN above every threshold, then the {@link #categoryCode} of each
+     * categorical feature that has a code column. One row needs no float copy: the row is its own
+     * column block with stride 1, and its keys are one array ({@link #keyBuffer}).
+     */
+    private float[] transpose(float[] values, int start, int n, float[] columns, long[][] keys, int stride) {
         float[] out = columns;
         if (stride == 1 && start == 0 && values.length == features) {
             out = values;
@@ -259,13 +288,38 @@ final class Forest {
                 }
             }
         }
-        int high = features * stride;
-        for (int i = 0; i < high; i++) {
-            float value = out[i];
-            long key = key(value);
-            boolean missing = Float.isNaN(value);
-            keys[i] = missing ? Integer.MIN_VALUE : key;
-            keys[high + i] = missing ? Integer.MAX_VALUE : key;
+        if (stride == 1) {
+            long[] row = keys[0];
+            for (int f = 0; f < features; f++) {
+                float value = out[f];
+                long key = key(value);
+                boolean missing = Float.isNaN(value);
+                row[f] = missing ? Integer.MIN_VALUE : key;
+                row[features + f] = missing ? Integer.MAX_VALUE : key;
+                if (codeColumn[f] >= 0) {
+                    row[2 * features + codeColumn[f]] = categoryCode(value);
+                }
+            }
+            return out;
+        }
+        for (int f = 0; f < features; f++) {
+            int from = f * stride;
+            long[] low = keys[f];
+            long[] high = keys[features + f];
+            for (int r = 0; r < n; r++) {
+                float value = out[from + r];
+                long key = key(value);
+                boolean missing = Float.isNaN(value);
+                low[r] = missing ? Integer.MIN_VALUE : key;
+                high[r] = missing ? Integer.MAX_VALUE : key;
+            }
+            int column = codeColumn[f];
+            if (column >= 0) {
+                long[] codes = keys[2 * features + column];
+                for (int r = 0; r < n; r++) {
+                    codes[r] = categoryCode(out[from + r]);
+                }
+            }
         }
         return out;
     }
@@ -276,7 +330,17 @@ final class Forest {
      * block's rows, the numeric nodes as the sign of {@code key − thresholdKey} (no branch, and the
      * loop vectorizes), then the tree's categorical nodes, which the numeric pass left unset.
      */
-    private void decisions(int tree, float[] columns, long[] keys, int stride, int n, long[] out) {
+    /** Key buffers for blocks of {@code stride} rows: one array per key column, or one array for one row. */
+    private long[][] keyBuffer(int stride) {
+        return stride == 1 ? new long[][] {new long[keyColumns]} : new long[keyColumns][stride];
+    }
+
+    /** The block's first row's key in {@code column} (see {@link #keyBuffer}). */
+    private static long firstRowKey(long[][] keys, int stride, int column) {
+        return stride == 1 ? keys[0][column] : keys[column][0];
+    }
+
+    private void decisions(int tree, float[] columns, long[][] keys, int stride, int n, long[] out) {
         int first = internalStart[tree];
         int nodes = internalStart[tree + 1] - first;
         if (n == 1) {
@@ -284,11 +348,16 @@ final class Forest {
             long decided = 0;
             for (int i = 0; i < nodes; i++) {
                 int node = first + i;
-                decided |= ((keys[keyColumn[node] * stride] - thresholdKey[node]) >>> 63) << i;
+                decided |= ((firstRowKey(keys, stride, keyColumn[node]) - thresholdKey[node]) >>> 63) << i;
             }
             for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
                 int node = catNodes[c];
-                decided |= goesLeft(node, columns[feature[node] * stride]) ? 1L << (node - first) : 0L;
+                if (catWords[node] <= 2) {
+                    long code = firstRowKey(keys, stride, 2 * features + codeColumn[feature[node]]);
+                    decided |= ((catMask[node] >>> code) & ((code >>> 6) ^ 1)) << (node - first);
+                } else {
+                    decided |= goesLeft(node, columns[feature[node] * stride]) ? 1L << (node - first) : 0L;
+                }
             }
             out[0] = decided;
             return;
@@ -296,18 +365,29 @@ final class Forest {
         Arrays.fill(out, 0, n, 0L);
         for (int i = 0; i < nodes; i++) {
             int node = first + i;
-            int column = keyColumn[node] * stride;
+            long[] column = keys[keyColumn[node]];
             long t = thresholdKey[node];
             for (int r = 0; r < n; r++) {
-                out[r] |= ((keys[column + r] - t) >>> 63) << i;
+                out[r] |= ((column[r] - t) >>> 63) << i;
             }
         }
         for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
             int node = catNodes[c];
-            int column = feature[node] * stride;
-            long bit = 1L << (node - first);
-            for (int r = 0; r < n; r++) {
-                out[r] |= goesLeft(node, columns[column + r]) ? bit : 0L;
+            int shift = node - first;
+            if (catWords[node] <= 2) {
+                // branch-free: a category's bit in the node's mask (a row-dependent branch mispredicts)
+                long mask = catMask[node];
+                long[] codes = keys[2 * features + codeColumn[feature[node]]];
+                for (int r = 0; r < n; r++) {
+                    long code = codes[r];
+                    out[r] |= ((mask >>> code) & ((code >>> 6) ^ 1)) << shift;
+                }
+            } else {
+                int column = feature[node] * stride;
+                long bit = 1L << shift;
+                for (int r = 0; r < n; r++) {
+                    out[r] |= goesLeft(node, columns[column + r]) ? bit : 0L;
+                }
             }
         }
     }
@@ -343,7 +423,7 @@ final class Forest {
     void margins(float[] values, int rows, double[] out) {
         int stride = Math.max(1, Math.min(BLOCK, rows));
         float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
-        long[] keys = new long[2 * features * stride];
+        long[][] keys = keyBuffer(stride);
         long[] decisions = new long[stride];
         float[] floatSums = new float[stride];
         double[] sums = new double[stride];
@@ -410,7 +490,7 @@ final class Forest {
         double[] patternTable = patterns.table();
         int stride = Math.max(1, Math.min(BLOCK, rows));
         float[] buffer = stride == 1 && values.length == features ? null : new float[features * stride];
-        long[] keys = new long[2 * features * stride];
+        long[][] keys = keyBuffer(stride);
         long[] decisions = new long[stride];
         for (int start = 0; start < rows; start += stride) {
             int n = Math.min(stride, rows - start);

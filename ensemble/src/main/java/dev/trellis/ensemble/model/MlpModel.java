@@ -60,7 +60,9 @@ public final class MlpModel {
 
     private final MultiLayerNetwork network;
     private final int inputs;
-    private final double[][] weights; // per layer, [in][out] flattened (row i = weights leaving input i)
+    // per layer and input, the weights leaving that input: one array per input row, because C2
+    // vectorizes `b[o] += v * row[o]` but not the same loop over a flat matrix at an offset
+    private final double[][][] weights;
     private final double[][] biases;
     private final int[] sizes;
     private final int widest;
@@ -74,7 +76,7 @@ public final class MlpModel {
         this.network = requireNonNull(network, "network is null");
         this.inputs = inputs;
         int layers = network.getnLayers();
-        this.weights = new double[layers][];
+        this.weights = new double[layers][][];
         this.biases = new double[layers][];
         this.sizes = new int[layers + 1];
         sizes[0] = inputs;
@@ -87,17 +89,17 @@ public final class MlpModel {
                 throw new ModelException("MLP layer " + l + " takes " + in + " inputs, expected " + sizes[l]);
             }
             sizes[l + 1] = out;
-            double[] flat = new double[in * out];
+            double[][] rows = new double[in][out];
             for (int i = 0; i < in; i++) {
                 for (int o = 0; o < out; o++) {
-                    flat[i * out + o] = w.getDouble(i, o);
+                    rows[i][o] = w.getDouble(i, o);
                 }
             }
             double[] bias = new double[out];
             for (int o = 0; o < out; o++) {
                 bias[o] = b.getDouble(o);
             }
-            weights[l] = flat;
+            weights[l] = rows;
             biases[l] = bias;
         }
         if (sizes[layers] != 1) {
@@ -338,7 +340,7 @@ public final class MlpModel {
         int[] index = x.index();
         float[] value = x.value();
         int hidden = sizes[1];
-        double[] w = weights[0];
+        double[][] w = weights[0];
         double[] a0 = a[0];
         double[] a1 = a[1];
         double[] a2 = a[2];
@@ -355,9 +357,9 @@ public final class MlpModel {
                 double v1 = value[k + features];
                 double v2 = value[k + 2 * features];
                 double v3 = value[k + 3 * features];
-                int offset = i * hidden;
+                double[] row = w[i];
                 for (int o = 0; o < hidden; o++) {
-                    double weight = w[offset + o];
+                    double weight = row[o];
                     a0[o] += v0 * weight;
                     a1[o] += v1 * weight;
                     a2[o] += v2 * weight;
@@ -379,10 +381,9 @@ public final class MlpModel {
     private void accumulate(double[] activations, int input, float value, int hidden) {
         double ai = value;
         if (input >= 0 && ai != 0) {
-            double[] w = weights[0];
-            int offset = input * hidden;
+            double[] row = weights[0][input];
             for (int o = 0; o < hidden; o++) {
-                activations[o] += ai * w[offset + o];
+                activations[o] += ai * row[o];
             }
         }
     }
@@ -399,7 +400,7 @@ public final class MlpModel {
     private void layer(int l, double[][] a, double[][] b) {
         int in = sizes[l];
         int outs = sizes[l + 1];
-        double[] w = weights[l];
+        double[][] w = weights[l];
         double[] a0 = a[0];
         double[] a1 = a[1];
         double[] a2 = a[2];
@@ -419,9 +420,9 @@ public final class MlpModel {
             if (v0 == 0 && v1 == 0 && v2 == 0 && v3 == 0) {
                 continue; // inactive ReLU in all four rows
             }
-            int offset = i * outs;
+            double[] row = w[i];
             for (int o = 0; o < outs; o++) {
-                double weight = w[offset + o];
+                double weight = row[o];
                 b0[o] += v0 * weight;
                 b1[o] += v1 * weight;
                 b2[o] += v2 * weight;
@@ -440,16 +441,16 @@ public final class MlpModel {
         for (int l = first; l < weights.length; l++) {
             int in = sizes[l];
             int outs = sizes[l + 1];
-            double[] w = weights[l];
+            double[][] w = weights[l];
             System.arraycopy(biases[l], 0, b, 0, outs);
             // input-major accumulation: skips zero inputs (one-hot columns, inactive ReLUs) and
             // lets the JIT vectorize the inner loop
             for (int i = 0; i < in; i++) {
                 double ai = a[i];
                 if (ai != 0) {
-                    int offset = i * outs;
+                    double[] row = w[i];
                     for (int o = 0; o < outs; o++) {
-                        b[o] += ai * w[offset + o];
+                        b[o] += ai * row[o];
                     }
                 }
             }

@@ -125,6 +125,70 @@ class ForestTest {
     }
 
     @Test
+    void margins_categoricalSplitsOfSmallAndLargeBitsetsFollowTheSplitRule() {
+        // tree 0: categories {0, 5, 31, 32, 63} (a 64-bit mask, the branch-free path);
+        // tree 1: categories {5, 70, 95} (three words, the bitset path); a row left in tree t adds 10^t
+        int[] small = {1 | 1 << 5 | 1 << 31, 1 | 1 << 31};
+        int[] large = {1 << 5, 0, 1 << (70 - 64) | 1 << (95 - 64)};
+        java.util.List<Forest.Tree> trees = new java.util.ArrayList<>();
+        for (int[] bits : new int[][] {small, large}) {
+            double leftValue = bits == small ? 1 : 10;
+            trees.add(new Forest.Tree(
+                    new int[] {0},
+                    new float[] {0},
+                    new boolean[] {false},
+                    new int[][] {bits},
+                    new int[] {~0},
+                    new int[] {~1},
+                    new double[] {leftValue, 0},
+                    new double[] {10},
+                    new double[] {5, 5}));
+        }
+        Forest forest = new Forest(1, false, 0, trees);
+        float[] values = {
+            Float.NaN,
+            -1,
+            -0.5f,
+            0,
+            0.7f,
+            5,
+            5.9f,
+            6,
+            31,
+            32,
+            33,
+            63,
+            64,
+            65,
+            70,
+            95,
+            96,
+            127,
+            128,
+            1e10f,
+            Float.POSITIVE_INFINITY,
+            Float.NEGATIVE_INFINITY
+        };
+        double[] expected = new double[values.length];
+        for (int r = 0; r < values.length; r++) {
+            float value = values[r];
+            int category = (int) value;
+            boolean valid = !Float.isNaN(value) && category >= 0;
+            expected[r] = (valid && java.util.Set.of(0, 5, 31, 32, 63).contains(category) ? 1 : 0)
+                    + (valid && java.util.Set.of(5, 70, 95).contains(category) ? 10 : 0);
+        }
+        // the whole batch (one block of columns) and each row alone (the one-row path)
+        double[] batch = new double[values.length];
+        forest.margins(values, values.length, batch);
+        assertThat(batch).containsExactly(expected);
+        for (int r = 0; r < values.length; r++) {
+            double[] one = new double[1];
+            forest.margins(new float[] {values[r]}, 1, one);
+            assertThat(one[0]).as("value %s alone", values[r]).isEqualTo(expected[r]);
+        }
+    }
+
+    @Test
     void key_ordersFloatsAsLessThanDoes() {
         Random random = new Random(17);
         float[] values = new float[400];

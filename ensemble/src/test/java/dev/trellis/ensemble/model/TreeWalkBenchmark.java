@@ -1,9 +1,11 @@
 package dev.trellis.ensemble.model;
 
+import dev.trellis.ensemble.api.FeatureBatch;
 import dev.trellis.ensemble.api.LoadedBundle;
 import dev.trellis.ensemble.bundle.BundleLoader;
 import dev.trellis.ensemble.data.Dataset;
 import dev.trellis.ensemble.data.Matrix;
+import dev.trellis.ensemble.data.MlpEncoder;
 import dev.trellis.ensemble.data.TreeEncoder;
 import dev.trellis.ensemble.stacking.StackedEnsemble;
 import dev.trellis.ensemble.testing.TestBundles;
@@ -45,6 +47,7 @@ public class TreeWalkBenchmark {
     private LoadedBundle loaded;
     private StackedEnsemble ensemble;
     private Matrix batch;
+    private MlpEncoder.SparseRows mlpBatch;
     private double[] out;
 
     @Setup(Level.Trial)
@@ -61,7 +64,9 @@ public class TreeWalkBenchmark {
         for (int i = 0; i < rows.length; i++) {
             rows[i] = (i * 5) % data.rows();
         }
-        batch = new TreeEncoder(ensemble.schema()).encode(data.subset(rows).features());
+        FeatureBatch features = data.subset(rows).features();
+        batch = new TreeEncoder(ensemble.schema()).encode(features);
+        mlpBatch = ensemble.mlpEncoder().encodeSparse(features);
         out = new double[batch.rows()];
     }
 
@@ -84,5 +89,10 @@ public class TreeWalkBenchmark {
     @Benchmark
     public double[] lightgbmJava() {
         return ensemble.lightgbm().rawScores(batch);
+    }
+
+    @Benchmark
+    public double[] mlpJava() {
+        return ensemble.mlp().logits(mlpBatch);
     }
 }
