@@ -134,6 +134,10 @@ try {
   check(stopped.includes('STOPPED') && stopped.includes(`winner ${expected.winner}`), `the stop shows its revision: ${stopped}`);
   check(problems.length === 0, problems.join('; '));
   console.log(`console browser test in ${process.env.BROWSER}: every check passed`);
+} catch (e) {
+  // what the page showed when a check or an action failed, next to the other screenshots
+  await page.screenshot(join(shots, 'failure.png'), { fullPage: true }).catch(() => {});
+  throw e;
 } finally {
   await page.close();
 }

@@ -71,13 +71,33 @@ async function launchFirefox(executablePath, timeout) {
     env: { ...process.env, MOZ_HEADLESS: '1' },
   });
   const page = (await browser.pages())[0] || await browser.newPage();
-  // the page Firefox opens with keeps its 1366x768 window whatever defaultViewport says
-  await page.setViewport(VIEWPORT);
+  // the page Firefox opens with keeps its 1366x768 window whatever defaultViewport says (and
+  // --window-size too). puppeteer's setViewport sends BiDi's browsingContext.setViewport together
+  // with emulation.setScreenOrientationOverride, which Firefox ESR 140 does not know: that one
+  // refusal is tolerated, and the size checked below.
+  try {
+    await page.setViewport(VIEWPORT);
+  } catch (e) {
+    if (!String(e.message).includes('setScreenOrientationOverride')) {
+      throw e;
+    }
+  }
+  const size = await page.evaluate(() => [window.innerWidth, window.innerHeight]);
+  if (size[0] !== VIEWPORT.width || size[1] !== VIEWPORT.height) {
+    throw new Error(`Firefox's page is ${size[0]}x${size[1]}, expected ${VIEWPORT.width}x${VIEWPORT.height}`);
+  }
   page.setDefaultTimeout(timeout);
   return driver(page, {
     version: await browser.version(),
-    fill: (selector, value) => page.locator(selector).fill(value),
-    click: (selector) => page.locator(selector).click(),
+    // element handles, not puppeteer's locators: on the console's pages (which re-render every 3 s)
+    // Firefox ESR 140 never let a locator's action start (Locator.click/fill timed out with the
+    // element visible), while the same element's handle acts at once
+    fill: async (selector, value) => {
+      const element = await page.waitForSelector(selector, { visible: true });
+      await element.evaluate((input) => { input.value = ''; });
+      await element.type(value);
+    },
+    click: (selector) => page.waitForSelector(selector, { visible: true }).then((element) => element.click()),
     select: (selector, value) => page.waitForSelector(selector).then(() => page.select(selector, value)).then(() => undefined),
     waitFor: (selector) => page.waitForSelector(selector).then(() => undefined),
     cookies: () => browser.cookies(),
