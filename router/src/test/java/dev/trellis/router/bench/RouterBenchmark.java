@@ -43,6 +43,9 @@ import org.HdrHistogram.Histogram;
  * relay measured in the same run: a relay server whose Score handler forwards a prebuilt
  * ModelInfer request of the same shape to a no-op server that answers a prebuilt response. Both
  * setups use the same two loopback hops, so the difference is the router's and the model's work.
+ * A second relay forwards the row's prebuilt ModelInfer request to the real model-server instead,
+ * so the router is also compared with a bare relay in front of the same model: the difference is
+ * then the router's own work (validation, routing, encoding and decoding, telemetry).
  *
  * <p>Closed loop: {@code CALLERS} threads call back to back for a fixed time. Open loop: requests
  * are due on a fixed schedule at {@code RATE}/s; latency is measured from the due time, not the
@@ -85,12 +88,16 @@ public final class RouterBenchmark {
                     .store(dir.resolve("trellis.db"))
                     .build());
             router.catalog().awaitAnyReady(60, TimeUnit.SECONDS);
-            Relay relay = Relay.start(rows);
+            Relay relay = Relay.start(rows, -1);
+            Relay forwarder = Relay.start(rows, modelServer.port());
             try {
                 ManagedChannel toRouter = NettyChannelBuilder.forAddress("127.0.0.1", router.port())
                         .usePlaintext()
                         .build();
                 ManagedChannel toRelay = NettyChannelBuilder.forAddress("127.0.0.1", relay.port())
+                        .usePlaintext()
+                        .build();
+                ManagedChannel toForwarder = NettyChannelBuilder.forAddress("127.0.0.1", forwarder.port())
                         .usePlaintext()
                         .build();
                 ScoreRequest[] requests = new ScoreRequest[rows.size()];
@@ -124,6 +131,7 @@ public final class RouterBenchmark {
                 // far more code to compile than the relay's, and on 2 cores C2 takes its time
                 closedLoop(toRouter, requests, WARMUP_SECONDS);
                 closedLoop(toRelay, requests, WARMUP_SECONDS);
+                closedLoop(toForwarder, requests, WARMUP_SECONDS);
 
                 ManagedChannel toModelServer = NettyChannelBuilder.forAddress("127.0.0.1", modelServer.port())
                         .usePlaintext()
@@ -137,28 +145,34 @@ public final class RouterBenchmark {
                 Rate[] direct = new Rate[ROUNDS];
                 Rate[] routed = new Rate[ROUNDS];
                 Rate[] relayed = new Rate[ROUNDS];
+                Rate[] forwarded = new Rate[ROUNDS];
                 int roundSeconds = Math.max(2, SECONDS / 2);
                 for (int round = 0; round < ROUNDS; round++) {
                     routed[round] = closedLoop(toRouter, requests, roundSeconds);
                     relayed[round] = closedLoop(toRelay, requests, roundSeconds);
+                    forwarded[round] = closedLoop(toForwarder, requests, roundSeconds);
                     direct[round] = closedLoopDirect(toModelServer, inferRequests, roundSeconds);
                     System.out.printf(
                             Locale.ROOT,
-                            "round %d: router %.0f, relay %.0f, model-server alone %.0f req/s"
-                                    + " (CPU per call: %.0f, %.0f, %.0f us)%n",
+                            "round %d: router %.0f, relay %.0f, relay to the model-server %.0f,"
+                                    + " model-server alone %.0f req/s (CPU per call: %.0f, %.0f, %.0f, %.0f us)%n",
                             round + 1,
                             routed[round].perSecond(),
                             relayed[round].perSecond(),
+                            forwarded[round].perSecond(),
                             direct[round].perSecond(),
                             routed[round].cpuMicrosPerCall(),
                             relayed[round].cpuMicrosPerCall(),
+                            forwarded[round].cpuMicrosPerCall(),
                             direct[round].cpuMicrosPerCall());
                 }
                 double directThroughput = median(direct, Rate::perSecond);
                 double routerThroughput = median(routed, Rate::perSecond);
                 double relayThroughput = median(relayed, Rate::perSecond);
+                double forwarderThroughput = median(forwarded, Rate::perSecond);
                 Histogram routerLatency = openLoop(toRouter, requests, SECONDS, RATE);
                 Histogram relayLatency = openLoop(toRelay, requests, SECONDS, RATE);
+                Histogram forwarderLatency = openLoop(toForwarder, requests, SECONDS, RATE);
 
                 System.out.println();
                 System.out.println("| path | closed-loop req/s (median of " + ROUNDS
@@ -166,6 +180,7 @@ public final class RouterBenchmark {
                 System.out.println("|---|---|---|---|---|---|");
                 row("router + model-server", routerThroughput, routerLatency);
                 row("bare gRPC relay (baseline)", relayThroughput, relayLatency);
+                row("bare gRPC relay in front of the same model-server", forwarderThroughput, forwarderLatency);
                 System.out.printf(
                         Locale.ROOT,
                         "model-server alone (ModelInfer, one hop, closed loop, median): %.0f req/s%n",
@@ -173,20 +188,28 @@ public final class RouterBenchmark {
                 System.out.printf(
                         Locale.ROOT,
                         "CPU per call, this JVM's every thread (median): router path %.0f us, relay %.0f us,"
-                                + " model-server alone %.0f us%n",
+                                + " relay to the model-server %.0f us, model-server alone %.0f us%n",
                         median(routed, Rate::cpuMicrosPerCall),
                         median(relayed, Rate::cpuMicrosPerCall),
+                        median(forwarded, Rate::cpuMicrosPerCall),
                         median(direct, Rate::cpuMicrosPerCall));
                 toModelServer.shutdownNow();
                 System.out.printf(
                         Locale.ROOT,
-                        "%nrouter throughput = %.0f%% of the relay's; router p99 at %d req/s = %.2f ms%n",
+                        "%nrouter throughput = %.0f%% of the relay's, %.0f%% of the relay's in front of the same"
+                                + " model-server; router p99 at %d req/s = %.2f ms (relay %.2f ms, relay to the"
+                                + " model-server %.2f ms)%n",
                         100 * routerThroughput / relayThroughput,
+                        100 * routerThroughput / forwarderThroughput,
                         RATE,
-                        routerLatency.getValueAtPercentile(99) / 1000.0);
+                        routerLatency.getValueAtPercentile(99) / 1000.0,
+                        relayLatency.getValueAtPercentile(99) / 1000.0,
+                        forwarderLatency.getValueAtPercentile(99) / 1000.0);
                 toRouter.shutdownNow();
                 toRelay.shutdownNow();
+                toForwarder.shutdownNow();
             } finally {
+                forwarder.close();
                 relay.close();
                 router.close();
             }
@@ -309,9 +332,12 @@ public final class RouterBenchmark {
         return histogram;
     }
 
-    /** The baseline: Score → relay → ModelInfer → no-op server, with prebuilt messages of realistic shape. */
+    /**
+     * The baselines: Score → relay → ModelInfer → a no-op server (prebuilt messages of realistic
+     * shape), or → the real model-server (the row's prebuilt request; the answer is not decoded).
+     */
     private static final class Relay implements AutoCloseable {
-        private final Server noop;
+        private final Server noop; // null when the relay forwards to the model-server
         private final Server relay;
         private final ManagedChannel upstream;
 
@@ -341,8 +367,10 @@ public final class RouterBenchmark {
             return request.build();
         }
 
-        static Relay start(List<Map<String, Value>> rows) throws IOException {
-            ModelInferRequest prebuiltRequest = inferRequest(rows.get(0));
+        /** A relay to a no-op server ({@code modelServerPort} -1) or to the model-server on that port. */
+        static Relay start(List<Map<String, Value>> rows, int modelServerPort) throws IOException {
+            ModelInferRequest[] prebuiltRequests =
+                    rows.stream().map(Relay::inferRequest).toArray(ModelInferRequest[]::new);
             ModelInferResponse prebuiltResponse = ModelInferResponse.newBuilder()
                     .setModelName("churn")
                     .setModelVersion("1")
@@ -363,17 +391,21 @@ public final class RouterBenchmark {
                                             .build()))
                     .build();
 
-            Server noop = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                    .addService(new GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase() {
-                        @Override
-                        public void modelInfer(ModelInferRequest req, StreamObserver<ModelInferResponse> observer) {
-                            observer.onNext(prebuiltResponse);
-                            observer.onCompleted();
-                        }
-                    })
-                    .build()
-                    .start();
-            ManagedChannel upstream = NettyChannelBuilder.forAddress("127.0.0.1", noop.getPort())
+            Server noop = modelServerPort >= 0
+                    ? null
+                    : NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                            .addService(new GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase() {
+                                @Override
+                                public void modelInfer(
+                                        ModelInferRequest req, StreamObserver<ModelInferResponse> observer) {
+                                    observer.onNext(prebuiltResponse);
+                                    observer.onCompleted();
+                                }
+                            })
+                            .build()
+                            .start();
+            int upstreamPort = noop == null ? modelServerPort : noop.getPort();
+            ManagedChannel upstream = NettyChannelBuilder.forAddress("127.0.0.1", upstreamPort)
                     .usePlaintext()
                     .build();
             GRPCInferenceServiceGrpc.GRPCInferenceServiceStub stub = GRPCInferenceServiceGrpc.newStub(upstream);
@@ -381,7 +413,9 @@ public final class RouterBenchmark {
                     .addService(new ScoringGrpc.ScoringImplBase() {
                         @Override
                         public void score(ScoreRequest req, StreamObserver<ScoreResponse> observer) {
-                            stub.modelInfer(prebuiltRequest, new StreamObserver<>() {
+                            // the benchmark's unit ids are "u" + the row's index
+                            int row = Integer.parseInt(req.getUnitId().substring(1)) % prebuiltRequests.length;
+                            stub.modelInfer(prebuiltRequests[row], new StreamObserver<>() {
                                 @Override
                                 public void onNext(ModelInferResponse value) {}
 
@@ -425,7 +459,9 @@ public final class RouterBenchmark {
         public void close() {
             relay.shutdownNow();
             upstream.shutdownNow();
-            noop.shutdownNow();
+            if (noop != null) {
+                noop.shutdownNow();
+            }
         }
     }
 }
