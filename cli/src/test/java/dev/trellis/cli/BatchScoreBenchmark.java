@@ -52,6 +52,13 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
             description = "batch-score runs, the first one warms the servers up (default: ${DEFAULT-VALUE})")
     int runs;
 
+    @Option(
+            names = "--client-java-opts",
+            defaultValue = "",
+            description = "JVM options for the batch-score client only, e.g. a flight recording"
+                    + " (TRELLIS_JAVA_OPTS would reach the servers as well)")
+    String clientJavaOpts;
+
     @Mixin
     ClusterOptions clusterOptions = new ClusterOptions();
 
@@ -138,6 +145,9 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
         command.addAll(batchScoreArgs);
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().put("TRELLIS_NO_BUILD", "1");
+        if (!clientJavaOpts.isBlank()) {
+            builder.environment().put("TRELLIS_JAVA_OPTS", clientJavaOpts);
+        }
         Process process = builder.start();
         List<String> lines = new ArrayList<>();
         try (BufferedReader out =
