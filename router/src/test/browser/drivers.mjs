@@ -61,6 +61,23 @@ async function launchChromium(executablePath, timeout) {
   });
 }
 
+/**
+ * Runs an action on the visible element the selector finds, again on a fresh find when the element
+ * was replaced meanwhile (the console re-renders its view every 3 s).
+ */
+async function withElement(page, selector, action) {
+  for (let attempt = 1; ; attempt++) {
+    const element = await page.waitForSelector(selector, { visible: true });
+    try {
+      return await action(element);
+    } catch (e) {
+      if (attempt >= 3 || !/detached|not attached|not connected|stale/i.test(String(e.message))) throw e;
+    } finally {
+      await element.dispose().catch(() => {});
+    }
+  }
+}
+
 async function launchFirefox(executablePath, timeout) {
   // puppeteer makes (and removes) a fresh profile with these prefs
   const browser = await puppeteer.launch({
@@ -92,12 +109,11 @@ async function launchFirefox(executablePath, timeout) {
     // element handles, not puppeteer's locators: on the console's pages (which re-render every 3 s)
     // Firefox ESR 140 never let a locator's action start (Locator.click/fill timed out with the
     // element visible), while the same element's handle acts at once
-    fill: async (selector, value) => {
-      const element = await page.waitForSelector(selector, { visible: true });
+    fill: (selector, value) => withElement(page, selector, async (element) => {
       await element.evaluate((input) => { input.value = ''; });
       await element.type(value);
-    },
-    click: (selector) => page.waitForSelector(selector, { visible: true }).then((element) => element.click()),
+    }),
+    click: (selector) => withElement(page, selector, (element) => element.click()),
     select: (selector, value) => page.waitForSelector(selector).then(() => page.select(selector, value)).then(() => undefined),
     waitFor: (selector) => page.waitForSelector(selector).then(() => undefined),
     cookies: () => browser.cookies(),

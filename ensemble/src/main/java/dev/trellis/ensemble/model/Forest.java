@@ -324,12 +324,6 @@ final class Forest {
         return out;
     }
 
-    /**
-     * For each of the block's n rows, bit i set when internal node i of {@code tree} sends the row
-     * left (trees of at most {@link #MAX_INTERNAL_NODES} internal nodes). Node by node over the
-     * block's rows, the numeric nodes as the sign of {@code key − thresholdKey} (no branch, and the
-     * loop vectorizes), then the tree's categorical nodes, which the numeric pass left unset.
-     */
     /** Key buffers for blocks of {@code stride} rows: one array per key column, or one array for one row. */
     private long[][] keyBuffer(int stride) {
         return stride == 1 ? new long[][] {new long[keyColumns]} : new long[keyColumns][stride];
@@ -340,6 +334,12 @@ final class Forest {
         return stride == 1 ? keys[0][column] : keys[column][0];
     }
 
+    /**
+     * For each of the block's n rows, bit i set when internal node i of {@code tree} sends the row
+     * left (trees of at most {@link #MAX_INTERNAL_NODES} internal nodes). Node by node over the
+     * block's rows, the numeric nodes as the sign of {@code key − thresholdKey} (no branch, and the
+     * loop vectorizes), then the tree's categorical nodes, which the numeric pass left unset.
+     */
     private void decisions(int tree, float[] columns, long[][] keys, int stride, int n, long[] out) {
         int first = internalStart[tree];
         int nodes = internalStart[tree + 1] - first;

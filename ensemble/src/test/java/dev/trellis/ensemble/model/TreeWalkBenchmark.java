@@ -28,9 +28,10 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The tree models alone on the same 1,000 encoded rows as {@code ScoringBenchmark}'s batch: XGBoost
+ * The base models alone on the same 1,000 encoded rows as {@code ScoringBenchmark}'s batch: XGBoost
  * through the Java walker and through the native {@code inplace_predict}, LightGBM through the Java
- * walker. It decided that every XGBoost batch takes the Java walker ({@link XgboostModel#margins}).
+ * walker, and the MLP's Java forward pass on the compact encoding. It decided that every XGBoost
+ * batch takes the Java walker ({@link XgboostModel#margins}).
  */
 @State(Scope.Benchmark)
 @Fork(
