@@ -4,7 +4,7 @@
 // the router and its replicas, creates this browser's own experiment and rollout and passes what
 // the pages must show (figures read from gRPC GetResults) in EXPECTED_FILE. Exits 1 with the
 // first failed check; screenshots go to SCREENSHOT_DIR.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './drivers.mjs';
 
@@ -13,6 +13,7 @@ const adminToken = process.env.ADMIN_TOKEN;
 const expected = JSON.parse(readFileSync(process.env.EXPECTED_FILE, 'utf8'));
 const shots = process.env.SCREENSHOT_DIR;
 const TIMEOUT = 30_000;
+rmSync(join(shots, 'failure.png'), { force: true }); // an earlier failed run's
 
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
