@@ -181,7 +181,7 @@ final class Forest {
                     catWords[node + n] = bits.length;
                     System.arraycopy(bits, 0, catBits, word, bits.length);
                     word += bits.length;
-                    if (bits.length <= 2) {
+                    if (masked(node + n)) {
                         catMask[node + n] = (bits.length > 0 ? bits[0] & 0xffffffffL : 0L)
                                 | (bits.length > 1 ? (long) bits[1] << 32 : 0L);
                         if (codeColumn[f] < 0) {
@@ -213,8 +213,8 @@ final class Forest {
         usedKeyColumn = new boolean[keyColumns];
         for (int n = 0; n < internal; n++) {
             usedKeyColumn[keyColumn[n]] = true;
-            if (catStart[n] >= 0 && catWords[n] <= 2) {
-                usedKeyColumn[2 * features + codeColumn[feature[n]]] = true;
+            if (catStart[n] >= 0 && masked(n)) {
+                usedKeyColumn[codeKeyColumn(n)] = true;
             }
         }
         this.shap = shapTables(trees);
@@ -263,6 +263,16 @@ final class Forest {
     static long key(float value) {
         int bits = Float.floatToRawIntBits(value + 0.0f); // -0 + 0 is +0
         return bits ^ ((bits >> 31) & 0x7fffffff);
+    }
+
+    /** Whether categorical node {@code node} decides by its 64-bit mask ({@link #catMask}). */
+    private boolean masked(int node) {
+        return catWords[node] <= 2;
+    }
+
+    /** The key column with the category codes of categorical node {@code node}'s feature (when masked). */
+    private int codeKeyColumn(int node) {
+        return 2 * features + codeColumn[feature[node]];
     }
 
     /**
@@ -378,8 +388,8 @@ final class Forest {
             }
             for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
                 int node = catNodes[c];
-                if (catWords[node] <= 2) {
-                    long code = firstRowKey(keys, stride, 2 * features + codeColumn[feature[node]]);
+                if (masked(node)) {
+                    long code = firstRowKey(keys, stride, codeKeyColumn(node));
                     decided |= ((catMask[node] >>> code) & ((code >>> 6) ^ 1)) << (node - first);
                 } else {
                     decided |= goesLeft(node, columns[feature[node] * stride]) ? 1L << (node - first) : 0L;
@@ -400,10 +410,10 @@ final class Forest {
         for (int c = catNodeStart[tree]; c < catNodeStart[tree + 1]; c++) {
             int node = catNodes[c];
             int shift = node - first;
-            if (catWords[node] <= 2) {
+            if (masked(node)) {
                 // branch-free: a category's bit in the node's mask (a row-dependent branch mispredicts)
                 long mask = catMask[node];
-                long[] codes = keys[2 * features + codeColumn[feature[node]]];
+                long[] codes = keys[codeKeyColumn(node)];
                 for (int r = 0; r < n; r++) {
                     long code = codes[r];
                     out[r] |= ((mask >>> code) & ((code >>> 6) ^ 1)) << shift;
