@@ -2,12 +2,7 @@ package dev.trellis.router.scoring;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
-import dev.trellis.api.v1.BaseScore;
-import dev.trellis.api.v1.Explanation;
-import dev.trellis.api.v1.FeatureContribution;
-import dev.trellis.api.v1.Interval;
 import dev.trellis.api.v1.Priority;
-import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.TargetKind;
 import dev.trellis.proto.inference.InferParameter;
 import dev.trellis.proto.inference.InferTensorContents;
@@ -118,12 +113,11 @@ public final class InferenceCodec {
         return effective == Priority.LOW ? 2 : 1;
     }
 
-    /** Row {@code i}'s scores from a ModelInfer response (without {@code served}). */
-    public static List<ScoreResponse.Builder> decode(ModelInferResponse response, int rows) {
-        TargetKind kind = targetKind(response);
+    /** The scores of a ModelInfer response for {@code rows} rows, column by column. */
+    public static ScoredColumns decode(ModelInferResponse response, int rows) {
         Outputs outputs = new Outputs(response);
         float[] score = outputs.floats("score", rows, 1, true);
-        List<String> labels = outputs.strings("label", rows);
+        ByteString[] labels = outputs.strings("label", rows);
         float[] interval = outputs.floats("interval", rows, 2, false);
         float[] agreement = outputs.floats("agreement", rows, 1, false);
         ModelInferResponse.InferOutputTensor baseTensor = outputs.tensor("base_scores");
@@ -134,42 +128,17 @@ public final class InferenceCodec {
         float[] contributions = contributionNames.isEmpty()
                 ? null
                 : outputs.floats("contributions", rows, contributionNames.size(), true);
-
-        List<ScoreResponse.Builder> results = new ArrayList<>(rows);
-        // one builder each for the many small messages: build() copies it, and a batch with
-        // explain would otherwise make a builder per contribution (the bulk path's top allocation)
-        BaseScore.Builder baseScore = BaseScore.newBuilder();
-        FeatureContribution.Builder contribution = FeatureContribution.newBuilder();
-        for (int i = 0; i < rows; i++) {
-            ScoreResponse.Builder r =
-                    ScoreResponse.newBuilder().setScore(score[i]).setTargetKind(kind);
-            if (labels != null) {
-                r.setLabel(labels.get(i));
-            }
-            if (interval != null) {
-                r.setInterval(Interval.newBuilder()
-                        .setLower(interval[2 * i])
-                        .setUpper(interval[2 * i + 1])
-                        .setLevel(0.95));
-            }
-            if (agreement != null) {
-                r.setAgreement(agreement[i]);
-            }
-            if (base != null) {
-                int k = baseNames.size();
-                for (int j = 0; j < k; j++) {
-                    r.addBaseScores(baseScore
-                            .setModel(baseNames.get(j))
-                            .setScore(base[i * k + j])
-                            .build());
-                }
-            }
-            if (contributions != null) {
-                r.setExplanation(explanation(contributionNames, contributions, i, contribution));
-            }
-            results.add(r);
-        }
-        return results;
+        return new ScoredColumns(
+                rows,
+                targetKind(response),
+                score,
+                labels,
+                interval,
+                agreement,
+                baseNames,
+                base,
+                contributionNames,
+                contributions);
     }
 
     /** What the response's scores are: a continuous target's model says so in its parameters. */
@@ -207,25 +176,6 @@ public final class InferenceCodec {
                     "malformed model-server response: a regression model needs score_range min,max with max > min");
         }
         return value -> Math.max(0, Math.min(1, (value - min) / (max - min)));
-    }
-
-    private static Explanation explanation(
-            List<String> names, float[] values, int row, FeatureContribution.Builder contribution) {
-        int k = names.size();
-        Explanation.Builder e = Explanation.newBuilder();
-        double logit = 0;
-        for (int j = 0; j < k; j++) {
-            double v = values[row * k + j];
-            logit += v;
-            switch (names.get(j)) {
-                case "mlp" -> e.setMlpTerm(v);
-                case "bias" -> e.setBaseValue(v);
-                default ->
-                    e.addContributions(
-                            contribution.setFeature(names.get(j)).setValue(v).build());
-            }
-        }
-        return e.setLogit(logit).build();
     }
 
     private static List<String> columns(ModelInferResponse.InferOutputTensor tensor) {
@@ -302,30 +252,69 @@ public final class InferenceCodec {
             throw malformed("output " + name + " does not hold " + expected + " values");
         }
 
-        List<String> strings(String name, int rows) {
+        /**
+         * A BYTES output as one value per row; equal values share one instance (labels are a
+         * handful of distinct strings), or null when the output is absent.
+         */
+        ByteString[] strings(String name, int rows) {
             int i = index(name);
             if (i < 0) {
                 return null;
             }
-            List<String> out = new ArrayList<>(rows);
+            ByteString[] out = new ByteString[rows];
+            int count = 0;
             if (response.getRawOutputContentsCount() > i) {
                 ByteBuffer raw =
                         response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                while (raw.remaining() >= 4 && out.size() < rows) {
+                List<ByteString> distinct = new ArrayList<>();
+                while (raw.remaining() >= 4 && count < rows) {
                     int len = raw.getInt();
-                    byte[] bytes = new byte[len];
-                    raw.get(bytes);
-                    out.add(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+                    if (len < 0 || len > raw.remaining()) {
+                        throw malformed("output " + name + " has a value longer than its raw bytes");
+                    }
+                    out[count++] = shared(distinct, raw, len);
                 }
             } else {
-                for (ByteString b : response.getOutputs(i).getContents().getBytesContentsList()) {
-                    out.add(b.toStringUtf8());
+                List<ByteString> values = response.getOutputs(i).getContents().getBytesContentsList();
+                count = values.size();
+                if (count == rows) {
+                    values.toArray(out);
                 }
             }
-            if (out.size() != rows) {
-                throw malformed("output " + name + " has " + out.size() + " values for " + rows + " rows");
+            if (count != rows) {
+                throw malformed("output " + name + " has " + count + " values for " + rows + " rows");
             }
             return out;
+        }
+
+        /**
+         * The next {@code len} bytes of {@code raw} as one of the distinct values seen so far (at most
+         * 16 kept), or as a new one.
+         */
+        private static ByteString shared(List<ByteString> distinct, ByteBuffer raw, int len) {
+            int from = raw.position();
+            for (ByteString known : distinct) {
+                if (known.size() == len && sameBytes(known, raw, from)) {
+                    raw.position(from + len);
+                    return known;
+                }
+            }
+            byte[] bytes = new byte[len];
+            raw.get(bytes);
+            ByteString value = UnsafeByteOperations.unsafeWrap(bytes); // bytes is never written after this
+            if (distinct.size() < 16) {
+                distinct.add(value);
+            }
+            return value;
+        }
+
+        private static boolean sameBytes(ByteString known, ByteBuffer raw, int from) {
+            for (int k = 0; k < known.size(); k++) {
+                if (known.byteAt(k) != raw.get(from + k)) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         private static RouterException malformed(String what) {

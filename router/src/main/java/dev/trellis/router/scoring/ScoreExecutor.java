@@ -11,7 +11,6 @@ import dev.trellis.api.v1.Priority;
 import dev.trellis.api.v1.RoutingReason;
 import dev.trellis.api.v1.ScoreBatchRequest;
 import dev.trellis.api.v1.ScoreRequest;
-import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.Served;
 import dev.trellis.experiments.assignment.RoutingDecision;
 import dev.trellis.experiments.store.Exposure;
@@ -118,7 +117,7 @@ public final class ScoreExecutor {
      * Scores rows of one model. Must be called in the gRPC context of the server call, so the
      * caller's deadline and cancellation reach the upstream calls.
      */
-    public CompletableFuture<List<ScoreResponse>> score(String model, List<ScoreRequest> rows, ScoreOptions options) {
+    public CompletableFuture<Answers> score(String model, List<ScoreRequest> rows, ScoreOptions options) {
         Priority priority =
                 rows.isEmpty() ? Priority.PRIORITY_UNSPECIFIED : rows.get(0).getPriority();
         return run(
@@ -132,7 +131,7 @@ public final class ScoreExecutor {
      * Scores a ScoreBatch in either form, rows or columns (not both). Must be called in the gRPC
      * context of the server call.
      */
-    public CompletableFuture<List<ScoreResponse>> scoreBatch(ScoreBatchRequest request) {
+    public CompletableFuture<Answers> scoreBatch(ScoreBatchRequest request) {
         return run(
                 request.getModel(),
                 () -> rowsOf(request),
@@ -158,9 +157,9 @@ public final class ScoreExecutor {
     }
 
     /** @param priority the OIP priority of the upstream calls (1 interactive, 2 bulk) */
-    private CompletableFuture<List<ScoreResponse>> run(
+    private CompletableFuture<Answers> run(
             String model, Supplier<ScoreRows> rows, ScoreOptions options, long priority) {
-        CompletableFuture<List<ScoreResponse>> result = new CompletableFuture<>();
+        CompletableFuture<Answers> result = new CompletableFuture<>();
         try {
             new Call(model, rows.get(), options, priority, result).start();
         } catch (RuntimeException e) {
@@ -172,38 +171,40 @@ public final class ScoreExecutor {
     /** What makes two rows of one chunk (one version, one replica) answer with the same Served. */
     private record ServedKey(RoutingDecision decision, RoutingReason reason) {}
 
+    /** A Served message and its wire form, made once per chunk and decision. */
+    private record EncodedServed(Served message, ByteString bytes) {
+        EncodedServed(Served message) {
+            this(message, message.toByteString());
+        }
+    }
+
     /** One Score, ScoreBatch or ScoreStream row set on its way through routing and the upstream calls. */
     private final class Call {
         private final String model;
         private final ScoreRows rows;
         private final ScoreOptions options;
         private final long priority;
-        private final CompletableFuture<List<ScoreResponse>> result;
+        private final CompletableFuture<Answers> result;
         private final RoutedRow[] routed;
-        private final ScoreResponse[] responses;
+        private final Answers answers;
         private final AtomicInteger pending = new AtomicInteger();
         // the server call's context: its deadline and cancellation reach calls sent from other threads
         private final Context context = Context.current();
 
-        Call(
-                String model,
-                ScoreRows rows,
-                ScoreOptions options,
-                long priority,
-                CompletableFuture<List<ScoreResponse>> result) {
+        Call(String model, ScoreRows rows, ScoreOptions options, long priority, CompletableFuture<Answers> result) {
             this.model = model;
             this.rows = rows;
             this.options = options;
             this.priority = priority;
             this.result = result;
             this.routed = new RoutedRow[rows.size()];
-            this.responses = new ScoreResponse[rows.size()];
+            this.answers = new Answers(rows);
         }
 
         void start() {
             CatalogSnapshot.Model known = routing.model(model);
             if (rows.size() == 0) {
-                result.complete(List.of());
+                result.complete(answers);
                 return;
             }
             List<Integer> all = new ArrayList<>(rows.size());
@@ -273,13 +274,12 @@ public final class ScoreExecutor {
             long started = System.nanoTime();
             ListenableFuture<ModelInferResponse> call =
                     stub.get().withOption(ReplicaCapture.KEY, replica).modelInfer(request);
-            boolean anyExplain = explain;
             Futures.addCallback(
                     call,
                     new FutureCallback<>() {
                         @Override
                         public void onSuccess(ModelInferResponse response) {
-                            answered(chunk, version, replica.get(), response, anyExplain, System.nanoTime() - started);
+                            answered(chunk, version, replica.get(), response, System.nanoTime() - started);
                         }
 
                         @Override
@@ -291,31 +291,22 @@ public final class ScoreExecutor {
         }
 
         private void answered(
-                List<Integer> chunk,
-                String version,
-                String replica,
-                ModelInferResponse response,
-                boolean anyExplain,
-                long nanos) {
+                List<Integer> chunk, String version, String replica, ModelInferResponse response, long nanos) {
             try {
-                List<ScoreResponse.Builder> decoded = InferenceCodec.decode(response, chunk.size());
+                ScoredColumns decoded = InferenceCodec.decode(response, chunk.size());
                 // the rollout windows' score histogram: probabilities, or a regression value's position
                 DoubleUnaryOperator position = InferenceCodec.histogramPosition(response);
                 double[] scores = new double[chunk.size()];
                 int windowRows = 0;
                 // rows of a chunk share one version and a handful of decisions: build each one's Served once
-                Map<ServedKey, Served> served = new HashMap<>();
+                Map<ServedKey, EncodedServed> served = new HashMap<>();
                 for (int j = 0; j < chunk.size(); j++) {
                     int index = chunk.get(j);
                     RoutedRow r = routed[index];
-                    ScoreResponse.Builder b = decoded.get(j);
-                    if (anyExplain && !options.explain() && !rows.explain(index)) {
-                        b.clearExplanation();
-                    }
-                    b.setRequestId(rows.requestId(index));
-                    b.setServed(
-                            served.computeIfAbsent(new ServedKey(r.decision(), r.reason()), key -> served(r, replica)));
-                    responses[index] = b.build();
+                    EncodedServed how = served.computeIfAbsent(
+                            new ServedKey(r.decision(), r.reason()), key -> new EncodedServed(served(r, replica)));
+                    answers.set(
+                            index, decoded, j, how.message(), how.bytes(), options.explain() || rows.explain(index));
                     metrics.served(
                             model,
                             version,
@@ -327,7 +318,7 @@ public final class ScoreExecutor {
                         recordExposure(r, rows.unitId(index));
                     }
                     if (payloads.sampled(model, rows.unitId(index))) {
-                        recordPayload(version, index, r, b);
+                        recordPayload(version, index, r, decoded, j);
                     }
                     if (r.fallback()) {
                         if (r.decision().reason() == RoutingReason.ROLLOUT) {
@@ -335,7 +326,7 @@ public final class ScoreExecutor {
                             windows.recordFailure(model, r.decision().version(), 1, 0);
                         }
                     } else {
-                        scores[windowRows++] = position.applyAsDouble(b.getScore());
+                        scores[windowRows++] = position.applyAsDouble(decoded.score(j));
                     }
                 }
                 if (windowRows > 0) {
@@ -347,7 +338,7 @@ public final class ScoreExecutor {
                 return;
             }
             if (pending.decrementAndGet() == 0) {
-                result.complete(List.of(responses));
+                result.complete(answers);
             }
         }
 
@@ -437,7 +428,7 @@ public final class ScoreExecutor {
             result.completeExceptionally(error);
         }
 
-        private void recordPayload(String version, int index, RoutedRow row, ScoreResponse.Builder response) {
+        private void recordPayload(String version, int index, RoutedRow row, ScoredColumns response, int position) {
             FeatureSchema schema = row.schema();
             List<IntToDoubleFunction> numbers = new ArrayList<>();
             List<IntFunction<ByteString>> categories = new ArrayList<>();
@@ -450,8 +441,8 @@ public final class ScoreExecutor {
                     version,
                     rows.unitId(index),
                     PayloadSampler.featuresJson(schema, index, numbers, categories),
-                    response.getScore(),
-                    response.getLabel(),
+                    response.score(position),
+                    response.label(position),
                     row.fallback() ? "" : row.decision().experiment().orElse(""),
                     row.fallback() ? "" : row.decision().variant().orElse(""));
         }

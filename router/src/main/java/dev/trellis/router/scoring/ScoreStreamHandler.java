@@ -11,7 +11,6 @@ import dev.trellis.router.errors.StatusMapper;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayDeque;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
@@ -26,11 +25,11 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     static final int WINDOW = 32;
 
     private final ServerCallStreamObserver<ScoreResponse> out;
-    private final Function<ScoreRequest, CompletableFuture<List<ScoreResponse>>> scorer;
+    private final Function<ScoreRequest, CompletableFuture<ScoreResponse>> scorer;
     private final Object lock = new Object();
 
     @GuardedBy("lock")
-    private final ArrayDeque<CompletableFuture<List<ScoreResponse>>> inFlight = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<ScoreResponse>> inFlight = new ArrayDeque<>();
 
     @GuardedBy("lock")
     private boolean inputDone;
@@ -40,7 +39,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
 
     ScoreStreamHandler(
             ServerCallStreamObserver<ScoreResponse> out,
-            Function<ScoreRequest, CompletableFuture<List<ScoreResponse>>> scorer) {
+            Function<ScoreRequest, CompletableFuture<ScoreResponse>> scorer) {
         this.out = requireNonNull(out, "out is null");
         this.scorer = requireNonNull(scorer, "scorer is null");
         out.disableAutoRequest();
@@ -58,7 +57,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     @Override
     public void onNext(ScoreRequest request) {
         // scored in the call's gRPC context (this thread), so deadline and cancellation propagate
-        CompletableFuture<List<ScoreResponse>> future = scorer.apply(request);
+        CompletableFuture<ScoreResponse> future = scorer.apply(request);
         synchronized (lock) {
             if (finished) {
                 return;
@@ -87,7 +86,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     private void drain() {
         synchronized (lock) {
             while (!finished) {
-                CompletableFuture<List<ScoreResponse>> head = inFlight.peekFirst();
+                CompletableFuture<ScoreResponse> head = inFlight.peekFirst();
                 if (head == null) {
                     if (inputDone) {
                         finished = true;
@@ -99,9 +98,9 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
                     return; // resumed by the head's completion or by onReady
                 }
                 inFlight.removeFirst();
-                List<ScoreResponse> responses;
+                ScoreResponse response;
                 try {
-                    responses = head.join();
+                    response = head.join();
                 } catch (RuntimeException e) {
                     finished = true;
                     inFlight.forEach(f -> f.cancel(false));
@@ -113,7 +112,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
                                     : cause));
                     return;
                 }
-                out.onNext(responses.get(0));
+                out.onNext(response);
                 if (!inputDone) {
                     out.request(1);
                 }

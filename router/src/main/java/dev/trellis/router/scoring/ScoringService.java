@@ -8,7 +8,13 @@ import dev.trellis.api.v1.ScoreRequest;
 import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.router.errors.StatusMapper;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.trace.Span;
@@ -18,12 +24,13 @@ import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import jakarta.inject.Inject;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /** {@code trellis.v1.Scoring}: a SERVER span per call around {@link ScoreExecutor}. Thread-safe. */
-public final class ScoringService extends ScoringGrpc.ScoringImplBase {
+public final class ScoringService implements ScoringGrpc.AsyncService, BindableService {
     private final ScoreExecutor executor;
     private final Tracer tracer;
 
@@ -35,36 +42,84 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
 
     @Override
     public void score(ScoreRequest request, StreamObserver<ScoreResponse> responseObserver) {
+        single("trellis.v1.Scoring/Score", request).whenComplete((response, error) -> {
+            if (error != null) {
+                responseObserver.onError(StatusMapper.toStatusException(error));
+                return;
+            }
+            responseObserver.onNext(response);
+            responseObserver.onCompleted();
+        });
+    }
+
+    /** One row of Score or ScoreStream, traced, as a message. */
+    private CompletableFuture<ScoreResponse> single(String method, ScoreRequest request) {
+        CompletableFuture<ScoreResponse> response = new CompletableFuture<>();
         traced(
-                        "trellis.v1.Scoring/Score",
+                        method,
                         request.getModel(),
                         1,
                         () -> executor.score(request.getModel(), List.of(request), ScoreExecutor.ScoreOptions.SINGLE))
-                .whenComplete((responses, error) -> {
-                    if (error != null) {
-                        responseObserver.onError(StatusMapper.toStatusException(error));
-                        return;
+                .whenComplete((answers, error) -> {
+                    try {
+                        if (error != null) {
+                            response.completeExceptionally(error);
+                        } else {
+                            response.complete(answers.responses().get(0));
+                        }
+                    } catch (RuntimeException e) {
+                        response.completeExceptionally(e);
                     }
-                    responseObserver.onNext(responses.get(0));
-                    responseObserver.onCompleted();
                 });
+        return response;
     }
 
+    /**
+     * The service as grpc-java's generated code binds it, except that ScoreBatch answers with the
+     * bytes {@link Answers#encodeBatch} writes (the same ScoreBatchResponse on the wire; no message
+     * object per row, base score or contribution on the router).
+     */
     @Override
-    public void scoreBatch(ScoreBatchRequest request, StreamObserver<ScoreBatchResponse> responseObserver) {
+    public ServerServiceDefinition bindService() {
+        ServerServiceDefinition generated = ScoringGrpc.bindService(this);
+        MethodDescriptor<ScoreBatchRequest, ScoreBatchResponse> declared = ScoringGrpc.getScoreBatchMethod();
+        MethodDescriptor<ScoreBatchRequest, EncodedMessage> encoded = declared.toBuilder(
+                        declared.getRequestMarshaller(), EncodedMessage.MARSHALLER)
+                .build();
+        ServiceDescriptor original = generated.getServiceDescriptor();
+        ServiceDescriptor.Builder descriptor =
+                ServiceDescriptor.newBuilder(original.getName()).setSchemaDescriptor(original.getSchemaDescriptor());
+        List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
+        for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
+            if (method.getMethodDescriptor().getFullMethodName().equals(declared.getFullMethodName())) {
+                method = ServerMethodDefinition.create(encoded, ServerCalls.asyncUnaryCall(this::scoreBatchEncoded));
+            }
+            methods.add(method);
+            descriptor.addMethod(method.getMethodDescriptor());
+        }
+        ServerServiceDefinition.Builder service = ServerServiceDefinition.builder(descriptor.build());
+        methods.forEach(service::addMethod);
+        return service.build();
+    }
+
+    private void scoreBatchEncoded(ScoreBatchRequest request, StreamObserver<EncodedMessage> responseObserver) {
         traced(
                         "trellis.v1.Scoring/ScoreBatch",
                         request.getModel(),
                         ScoreExecutor.rowCount(request),
                         () -> executor.scoreBatch(request))
-                .whenComplete((responses, error) -> {
-                    if (error != null) {
-                        responseObserver.onError(StatusMapper.toStatusException(error));
+                .whenComplete((answers, error) -> {
+                    EncodedMessage encoded;
+                    try {
+                        if (error != null) {
+                            throw error;
+                        }
+                        encoded = answers.encodeBatch();
+                    } catch (Throwable t) {
+                        responseObserver.onError(StatusMapper.toStatusException(t));
                         return;
                     }
-                    responseObserver.onNext(ScoreBatchResponse.newBuilder()
-                            .addAllResults(responses)
-                            .build());
+                    responseObserver.onNext(encoded);
                     responseObserver.onCompleted();
                 });
     }
@@ -73,16 +128,12 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
     public StreamObserver<ScoreRequest> scoreStream(StreamObserver<ScoreResponse> responseObserver) {
         return new ScoreStreamHandler(
                 (ServerCallStreamObserver<ScoreResponse>) responseObserver,
-                request -> traced(
-                        "trellis.v1.Scoring/ScoreStream",
-                        request.getModel(),
-                        1,
-                        () -> executor.score(request.getModel(), List.of(request), ScoreExecutor.ScoreOptions.SINGLE)));
+                request -> single("trellis.v1.Scoring/ScoreStream", request));
     }
 
     @SuppressWarnings("try") // the scope only makes the span current while the upstream calls start
-    private CompletableFuture<List<ScoreResponse>> traced(
-            String name, String model, int rows, Supplier<CompletableFuture<List<ScoreResponse>>> work) {
+    private CompletableFuture<Answers> traced(
+            String name, String model, int rows, Supplier<CompletableFuture<Answers>> work) {
         // a child of the call's SERVER span (the gRPC instrumentation's), which continues the caller's trace
         Span span = tracer.spanBuilder(name)
                 .setParent(Context.current())
@@ -90,11 +141,11 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
                 .setAttribute("trellis.model", model)
                 .setAttribute("trellis.rows", rows)
                 .startSpan();
-        CompletableFuture<List<ScoreResponse>> future;
+        CompletableFuture<Answers> future;
         try (Scope ignored = span.makeCurrent()) {
             future = work.get();
         }
-        return future.whenComplete((responses, error) -> {
+        return future.whenComplete((answers, error) -> {
             if (error != null) {
                 span.setStatus(
                         StatusCode.ERROR,
@@ -102,12 +153,10 @@ public final class ScoringService extends ScoringGrpc.ScoringImplBase {
                                 .getStatus()
                                 .getCode()
                                 .name());
-            } else if (!responses.isEmpty()) {
+            } else if (answers.size() > 0) {
+                span.setAttribute("trellis.version", answers.served(0).getVersion());
                 span.setAttribute(
-                        "trellis.version", responses.get(0).getServed().getVersion());
-                span.setAttribute(
-                        "trellis.reason",
-                        responses.get(0).getServed().getReason().name());
+                        "trellis.reason", answers.served(0).getReason().name());
             }
             span.end();
         });

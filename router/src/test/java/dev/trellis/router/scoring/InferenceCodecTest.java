@@ -250,9 +250,9 @@ class InferenceCodecTest {
                                         .build()))
                 .build();
 
-        List<ScoreResponse.Builder> rows = InferenceCodec.decode(response, 2);
+        ScoredColumns rows = InferenceCodec.decode(response, 2);
 
-        ScoreResponse first = rows.get(0).build();
+        ScoreResponse first = rows.response(0, true, ByteString.EMPTY, "");
         assertThat(first.getScore()).isEqualTo(0.25);
         assertThat(first.getLabel()).isEqualTo("cold");
         assertThat(first.getInterval().getLower()).isEqualTo(0.2f);
@@ -267,7 +267,9 @@ class InferenceCodecTest {
         assertThat(first.getExplanation().getMlpTerm()).isEqualTo(0.125);
         assertThat(first.getExplanation().getBaseValue()).isEqualTo(-1);
         assertThat(first.getExplanation().getLogit()).isEqualTo(0.5 + 0.25 + 0.125 - 1);
-        assertThat(rows.get(1).build().getLabel()).isEqualTo("hot");
+        assertThat(rows.response(1, true, ByteString.EMPTY, "").getLabel()).isEqualTo("hot");
+        assertThat(rows.response(1, false, ByteString.EMPTY, "").hasExplanation())
+                .isFalse();
     }
 
     @Test
@@ -331,7 +333,7 @@ class InferenceCodecTest {
                                 .addFp32Contents(68)
                                 .addFp32Contents(130)));
         ModelInferResponse binary = response.build();
-        assertThat(InferenceCodec.decode(binary, 3).get(0).getTargetKind())
+        assertThat(InferenceCodec.decode(binary, 3).targetKind())
                 .isEqualTo(dev.trellis.api.v1.TargetKind.TARGET_KIND_BINARY);
         assertThat(InferenceCodec.histogramPosition(binary).applyAsDouble(0.3)).isEqualTo(0.3);
 
@@ -342,9 +344,10 @@ class InferenceCodecTest {
                         "score_range",
                         InferParameter.newBuilder().setStringParam("18.0,118.0").build())
                 .build();
-        assertThat(InferenceCodec.decode(regression, 3))
-                .extracting(ScoreResponse.Builder::getTargetKind)
-                .containsOnly(dev.trellis.api.v1.TargetKind.TARGET_KIND_REGRESSION);
+        assertThat(InferenceCodec.decode(regression, 3)
+                        .response(2, false, ByteString.EMPTY, "")
+                        .getTargetKind())
+                .isEqualTo(dev.trellis.api.v1.TargetKind.TARGET_KIND_REGRESSION);
         var position = InferenceCodec.histogramPosition(regression);
         assertThat(position.applyAsDouble(18)).isEqualTo(0.0);
         assertThat(position.applyAsDouble(68)).isEqualTo(0.5);

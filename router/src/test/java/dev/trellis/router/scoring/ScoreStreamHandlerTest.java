@@ -19,7 +19,7 @@ class ScoreStreamHandlerTest {
     @Test
     void onNext_outOfOrderCompletions_areSentInRequestOrder() {
         FakeOut out = new FakeOut();
-        Map<String, CompletableFuture<List<ScoreResponse>>> pending = new HashMap<>();
+        Map<String, CompletableFuture<ScoreResponse>> pending = new HashMap<>();
         ScoreStreamHandler handler = new ScoreStreamHandler(
                 out, request -> pending.computeIfAbsent(request.getRequestId(), k -> new CompletableFuture<>()));
 
@@ -41,9 +41,9 @@ class ScoreStreamHandlerTest {
         FakeOut out = new FakeOut();
         ScoreStreamHandler handler = new ScoreStreamHandler(
                 out,
-                request -> CompletableFuture.completedFuture(List.of(ScoreResponse.newBuilder()
+                request -> CompletableFuture.completedFuture(ScoreResponse.newBuilder()
                         .setRequestId(request.getRequestId())
-                        .build())));
+                        .build()));
         assertThat(out.requested).isEqualTo(ScoreStreamHandler.WINDOW);
 
         out.ready = false;
@@ -66,9 +66,9 @@ class ScoreStreamHandlerTest {
                 request -> request.getRequestId().equals("bad")
                         ? CompletableFuture.failedFuture(
                                 new RouterException(RouterErrorCode.UNKNOWN_MODEL, "model x is not served"))
-                        : CompletableFuture.completedFuture(List.of(ScoreResponse.newBuilder()
+                        : CompletableFuture.completedFuture(ScoreResponse.newBuilder()
                                 .setRequestId(request.getRequestId())
-                                .build())));
+                                .build()));
 
         handler.onNext(ScoreRequest.newBuilder().setRequestId("ok").build());
         handler.onNext(ScoreRequest.newBuilder().setRequestId("bad").build());
@@ -79,9 +79,8 @@ class ScoreStreamHandlerTest {
         assertThat(Status.fromThrowable(out.error).getCode()).isEqualTo(Status.Code.NOT_FOUND);
     }
 
-    private static void complete(Map<String, CompletableFuture<List<ScoreResponse>>> pending, String id) {
-        pending.get(id)
-                .complete(List.of(ScoreResponse.newBuilder().setRequestId(id).build()));
+    private static void complete(Map<String, CompletableFuture<ScoreResponse>> pending, String id) {
+        pending.get(id).complete(ScoreResponse.newBuilder().setRequestId(id).build());
     }
 
     private static final class FakeOut extends ServerCallStreamObserver<ScoreResponse> {
