@@ -20,7 +20,7 @@ USER 10001:10001
 # the heap and collector the launcher gives `trellis model-server` (TRELLIS_MODEL_SERVER_HEAP, default 1g;
 # the memory limit leaves as much again for the native libraries and the rest), and die on OOM
 ENV OMP_NUM_THREADS=1 \
-    JAVA_TOOL_OPTIONS="-Xms1g -Xmx1g -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError"
+    JAVA_TOOL_OPTIONS="-Xms1g -Xmx1g -XX:+UseParallelGC -XX:MetaspaceSize=256m -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8081 9091
 ENTRYPOINT ["java", "-cp", "/app/trellis-model-server.jar:/app/lib/*", "dev.trellis.modelserver.ModelServerMain"]
 CMD ["--repo", "/models", "--port", "8081", "--metrics-port", "9091"]

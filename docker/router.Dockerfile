@@ -14,7 +14,7 @@ COPY --from=build /src/router/target/lib/ /app/lib/
 USER 10001:10001
 # the heap and collector the launcher gives `trellis router` (TRELLIS_ROUTER_HEAP, default 1536m: what
 # the 1,000 requests/s soak held with; the memory limit leaves as much again for everything else); die on OOM so the orchestrator restarts a clean process
-ENV JAVA_TOOL_OPTIONS="-Xms1536m -Xmx1536m -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError"
+ENV JAVA_TOOL_OPTIONS="-Xms1536m -Xmx1536m -XX:+UseParallelGC -XX:MetaspaceSize=256m -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8080 9090 8088
 VOLUME ["/data"]
 ENTRYPOINT ["java", "-cp", "/app/trellis-router.jar:/app/lib/*", "dev.trellis.router.RouterMain"]

@@ -649,6 +649,14 @@ class DeploymentManifestsTest {
         return m.group(1);
     }
 
+    /** The first metaspace high-water mark the launcher gives the servers. */
+    private static String launcherServerMetaspace() throws IOException {
+        Matcher m = Pattern.compile("(?m)^    jvm\\+=\\((-XX:MetaspaceSize=[0-9]+[kmg])\\)$")
+                .matcher(Files.readString(LAUNCHER));
+        assertThat(m.find()).as("the servers' metaspace size in the launcher").isTrue();
+        return m.group(1);
+    }
+
     /** The JVM options of a Dockerfile's JAVA_TOOL_OPTIONS. */
     private static List<String> javaToolOptions(String dockerfile) throws IOException {
         Matcher m =
@@ -673,13 +681,14 @@ class DeploymentManifestsTest {
     void heap_imagesUseTheLaunchersHeapAndCollector() throws IOException {
         Map<String, String> heaps = launcherHeaps();
         String collector = launcherServerCollector();
+        String metaspace = launcherServerMetaspace();
         for (String[] image : new String[][] {
             {"router.Dockerfile", "TRELLIS_ROUTER_HEAP"}, {"model-server.Dockerfile", "TRELLIS_MODEL_SERVER_HEAP"}
         }) {
             String heap = heaps.get(image[1]);
             assertThat(javaToolOptions(image[0]))
                     .as(image[0])
-                    .contains("-Xms" + heap, "-Xmx" + heap, collector, "-XX:+ExitOnOutOfMemoryError")
+                    .contains("-Xms" + heap, "-Xmx" + heap, collector, metaspace, "-XX:+ExitOnOutOfMemoryError")
                     .noneMatch(o -> o.startsWith("-XX:MaxRAMPercentage"));
         }
         // compose's one-shot trainer runs in the model-server image with the trainer's heap
@@ -690,7 +699,8 @@ class DeploymentManifestsTest {
                 .contains(
                         "-Xms" + heaps.get("TRELLIS_TRAINER_HEAP"),
                         "-Xmx" + heaps.get("TRELLIS_TRAINER_HEAP"),
-                        collector);
+                        collector,
+                        metaspace);
     }
 
     @Test
