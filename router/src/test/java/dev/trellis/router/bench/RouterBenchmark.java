@@ -125,6 +125,14 @@ public final class RouterBenchmark {
                             Locale.ROOT,
                             "router only: %.0f req/s%n",
                             closedLoop(toRouter, requests, SECONDS).perSecond());
+                    Histogram open = openLoop(toRouter, requests, SECONDS, RATE);
+                    System.out.printf(
+                            Locale.ROOT,
+                            "router only, open loop at %d req/s: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms%n",
+                            RATE,
+                            open.getValueAtPercentile(50) / 1000.0,
+                            open.getValueAtPercentile(99) / 1000.0,
+                            open.getValueAtPercentile(99.9) / 1000.0);
                     return;
                 }
                 // warm up both paths (JIT, connections, model-server batches): the router's path has
