@@ -120,7 +120,7 @@ public final class RouterBenchmark {
                         CALLERS,
                         RATE);
                 if (Boolean.getBoolean("bench.routerOnly")) { // for profiling the router path alone
-                    closedLoop(toRouter, requests, 3);
+                    closedLoop(toRouter, requests, WARMUP_SECONDS);
                     System.out.printf(
                             Locale.ROOT,
                             "router only: %.0f req/s%n",
