@@ -261,25 +261,24 @@ public final class InferenceCodec {
             if (i < 0) {
                 return null;
             }
+            if (response.getRawOutputContentsCount() <= i) {
+                List<ByteString> values = response.getOutputs(i).getContents().getBytesContentsList();
+                if (values.size() != rows) {
+                    throw malformed("output " + name + " has " + values.size() + " values for " + rows + " rows");
+                }
+                return values.toArray(new ByteString[0]);
+            }
             ByteString[] out = new ByteString[rows];
             int count = 0;
-            if (response.getRawOutputContentsCount() > i) {
-                ByteBuffer raw =
-                        response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                List<ByteString> distinct = new ArrayList<>();
-                while (raw.remaining() >= 4 && count < rows) {
-                    int len = raw.getInt();
-                    if (len < 0 || len > raw.remaining()) {
-                        throw malformed("output " + name + " has a value longer than its raw bytes");
-                    }
-                    out[count++] = shared(distinct, raw, len);
+            ByteBuffer raw =
+                    response.getRawOutputContents(i).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            List<ByteString> distinct = new ArrayList<>();
+            while (raw.remaining() >= 4 && count < rows) {
+                int len = raw.getInt();
+                if (len < 0 || len > raw.remaining()) {
+                    throw malformed("output " + name + " has a value longer than its raw bytes");
                 }
-            } else {
-                List<ByteString> values = response.getOutputs(i).getContents().getBytesContentsList();
-                count = values.size();
-                if (count == rows) {
-                    values.toArray(out);
-                }
+                out[count++] = shared(distinct, raw, len);
             }
             if (count != rows) {
                 throw malformed("output " + name + " has " + count + " values for " + rows + " rows");
