@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * {@code renice} on its thread id): under contention the kernel then gives a nice-0 thread 1024/15
  * times the CPU of a bulk thread, and an idle machine still gives bulk work every free cycle.
  * Lowering one's own priority needs no privileges. Where that is not possible (another OS, no
- * {@code renice}), the threads run at normal priority and one INFO line says so.
+ * {@code renice}), the threads run at normal priority and one INFO line says so. Not SCHED_IDLE:
+ * an idle-class thread gets next to no CPU while any normal thread is runnable, so one holding a
+ * lock or due at a safepoint stalls every thread (a 2 s stall of every single row; README, overload).
  */
 public final class BulkThreads {
     /** The nice value of bulk threads: the lowest priority of the normal scheduling class. */

@@ -16,8 +16,8 @@ import java.util.List;
  * The answers to one Score, ScoreStream or ScoreBatch call, row by row in request order: which
  * model-server answer ({@link ScoredColumns}) and which of its rows holds each row's scores, how
  * it was served and whether it carries its explanation. Filled by the scoring call's chunks (each
- * row once, before the call completes); read after that. A ScoreBatch answer is encoded straight
- * from here ({@link #encodeBatch}); single rows become messages ({@link #responses}).
+ * row once, before the call completes); read after that. Answers are encoded straight from here,
+ * a row's ScoreResponse ({@link #encode}) or a ScoreBatchResponse ({@link #encodeBatch}).
  */
 public final class Answers {
     private final ScoreRows rows;
@@ -55,7 +55,12 @@ public final class Answers {
         return served[row];
     }
 
-    /** Every row as a message. */
+    /** Row {@code row}'s ScoreResponse in its wire form. */
+    public EncodedMessage encode(int row) {
+        return columns[row].encode(positions[row], explanation[row], servedBytes[row], rows.requestId(row));
+    }
+
+    /** Every row as a message (decoded from its {@link #encode encoding}). */
     public List<ScoreResponse> responses() {
         List<ScoreResponse> out = new ArrayList<>(columns.length);
         for (int i = 0; i < columns.length; i++) {

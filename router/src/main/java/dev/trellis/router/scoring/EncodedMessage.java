@@ -13,7 +13,7 @@ import java.io.UncheckedIOException;
 
 /**
  * A protobuf message already in its wire form, sent as it is: the response type of a server
- * method whose answers the router encodes itself ({@link Answers#encodeBatch}). Which message the
+ * method whose answers the router encodes itself ({@link Answers}). Which message the
  * bytes are is the method's business; reflection and clients see the method's proto types.
  */
 public final class EncodedMessage {
@@ -38,6 +38,11 @@ public final class EncodedMessage {
 
     EncodedMessage(byte[] bytes) {
         this.bytes = requireNonNull(bytes, "bytes is null");
+    }
+
+    /** The wire form itself (this package only: the bytes are not copied). */
+    byte[] bytes() {
+        return bytes;
     }
 
     /** A copy of the wire form. */

@@ -4,7 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import dev.trellis.api.v1.ScoreRequest;
-import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.router.errors.RouterErrorCode;
 import dev.trellis.router.errors.RouterException;
 import dev.trellis.router.errors.StatusMapper;
@@ -20,16 +19,18 @@ import java.util.function.Function;
  * transport, so a slow reader slows the writer instead of filling the router's memory. Responses
  * leave in request order. The first failing row ends the stream with its status, after the
  * responses of the rows before it. Thread-safe: all state is guarded by {@code lock}.
+ *
+ * @param <R> the response type (the router sends each row's ScoreResponse already encoded)
  */
-final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
+final class ScoreStreamHandler<R> implements StreamObserver<ScoreRequest> {
     static final int WINDOW = 32;
 
-    private final ServerCallStreamObserver<ScoreResponse> out;
-    private final Function<ScoreRequest, CompletableFuture<ScoreResponse>> scorer;
+    private final ServerCallStreamObserver<R> out;
+    private final Function<ScoreRequest, CompletableFuture<R>> scorer;
     private final Object lock = new Object();
 
     @GuardedBy("lock")
-    private final ArrayDeque<CompletableFuture<ScoreResponse>> inFlight = new ArrayDeque<>();
+    private final ArrayDeque<CompletableFuture<R>> inFlight = new ArrayDeque<>();
 
     @GuardedBy("lock")
     private boolean inputDone;
@@ -37,9 +38,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     @GuardedBy("lock")
     private boolean finished;
 
-    ScoreStreamHandler(
-            ServerCallStreamObserver<ScoreResponse> out,
-            Function<ScoreRequest, CompletableFuture<ScoreResponse>> scorer) {
+    ScoreStreamHandler(ServerCallStreamObserver<R> out, Function<ScoreRequest, CompletableFuture<R>> scorer) {
         this.out = requireNonNull(out, "out is null");
         this.scorer = requireNonNull(scorer, "scorer is null");
         out.disableAutoRequest();
@@ -57,7 +56,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     @Override
     public void onNext(ScoreRequest request) {
         // scored in the call's gRPC context (this thread), so deadline and cancellation propagate
-        CompletableFuture<ScoreResponse> future = scorer.apply(request);
+        CompletableFuture<R> future = scorer.apply(request);
         synchronized (lock) {
             if (finished) {
                 return;
@@ -86,7 +85,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
     private void drain() {
         synchronized (lock) {
             while (!finished) {
-                CompletableFuture<ScoreResponse> head = inFlight.peekFirst();
+                CompletableFuture<R> head = inFlight.peekFirst();
                 if (head == null) {
                     if (inputDone) {
                         finished = true;
@@ -98,7 +97,7 @@ final class ScoreStreamHandler implements StreamObserver<ScoreRequest> {
                     return; // resumed by the head's completion or by onReady
                 }
                 inFlight.removeFirst();
-                ScoreResponse response;
+                R response;
                 try {
                     response = head.join();
                 } catch (RuntimeException e) {

@@ -219,22 +219,27 @@ public final class ScoredColumns {
         return size + doubleSize(2, baseValue) + doubleSize(3, mlpTerm) + doubleSize(4, logit);
     }
 
-    /**
-     * Row {@code row} as a message (Score and ScoreStream answer one row at a time; decoding the
-     * row's encoding keeps one mapping from the model-server's outputs to the public fields).
-     */
-    public ScoreResponse response(int row, boolean explanation, ByteString served, String requestId) {
+    /** Row {@code row}'s ScoreResponse in its wire form (Score and ScoreStream answer one row at a time). */
+    EncodedMessage encode(int row, boolean explanation, ByteString served, String requestId) {
         int explanationSize = explanationSize(row, explanation);
         byte[] bytes = new byte[responseSize(row, explanationSize, served, requestId)];
         CodedOutputStream out = CodedOutputStream.newInstance(bytes);
         try {
             writeResponse(out, row, explanationSize, served, requestId);
             out.checkNoSpaceLeft();
-            return ScoreResponse.parseFrom(bytes);
-        } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException("the router's own encoding of a ScoreResponse does not parse", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        return new EncodedMessage(bytes);
+    }
+
+    /** Row {@code row} as a message: its {@link #encode encoding}, parsed. */
+    public ScoreResponse response(int row, boolean explanation, ByteString served, String requestId) {
+        try {
+            return ScoreResponse.parseFrom(
+                    encode(row, explanation, served, requestId).bytes());
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException("the router's own encoding of a ScoreResponse does not parse", e);
         }
     }
 

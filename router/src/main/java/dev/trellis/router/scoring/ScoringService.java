@@ -3,14 +3,11 @@ package dev.trellis.router.scoring;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.api.v1.ScoreBatchRequest;
-import dev.trellis.api.v1.ScoreBatchResponse;
 import dev.trellis.api.v1.ScoreRequest;
-import dev.trellis.api.v1.ScoreResponse;
 import dev.trellis.api.v1.ScoringGrpc;
 import dev.trellis.router.errors.StatusMapper;
 import io.grpc.BindableService;
 import io.grpc.MethodDescriptor;
-import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -24,13 +21,15 @@ import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import jakarta.inject.Inject;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /** {@code trellis.v1.Scoring}: a SERVER span per call around {@link ScoreExecutor}. Thread-safe. */
-public final class ScoringService implements ScoringGrpc.AsyncService, BindableService {
+public final class ScoringService implements BindableService {
     private final ScoreExecutor executor;
     private final Tracer tracer;
 
@@ -40,8 +39,7 @@ public final class ScoringService implements ScoringGrpc.AsyncService, BindableS
         this.tracer = requireNonNull(openTelemetry, "openTelemetry is null").getTracer("dev.trellis.router");
     }
 
-    @Override
-    public void score(ScoreRequest request, StreamObserver<ScoreResponse> responseObserver) {
+    private void score(ScoreRequest request, StreamObserver<EncodedMessage> responseObserver) {
         single("trellis.v1.Scoring/Score", request).whenComplete((response, error) -> {
             if (error != null) {
                 responseObserver.onError(StatusMapper.toStatusException(error));
@@ -52,9 +50,9 @@ public final class ScoringService implements ScoringGrpc.AsyncService, BindableS
         });
     }
 
-    /** One row of Score or ScoreStream, traced, as a message. */
-    private CompletableFuture<ScoreResponse> single(String method, ScoreRequest request) {
-        CompletableFuture<ScoreResponse> response = new CompletableFuture<>();
+    /** One row of Score or ScoreStream, traced, as its ScoreResponse's wire form. */
+    private CompletableFuture<EncodedMessage> single(String method, ScoreRequest request) {
+        CompletableFuture<EncodedMessage> response = new CompletableFuture<>();
         traced(
                         method,
                         request.getModel(),
@@ -65,7 +63,7 @@ public final class ScoringService implements ScoringGrpc.AsyncService, BindableS
                         if (error != null) {
                             response.completeExceptionally(error);
                         } else {
-                            response.complete(answers.responses().get(0));
+                            response.complete(answers.encode(0));
                         }
                     } catch (RuntimeException e) {
                         response.completeExceptionally(e);
@@ -75,34 +73,46 @@ public final class ScoringService implements ScoringGrpc.AsyncService, BindableS
     }
 
     /**
-     * The service as grpc-java's generated code binds it, except that ScoreBatch answers with the
-     * bytes {@link Answers#encodeBatch} writes (the same ScoreBatchResponse on the wire; no message
-     * object per row, base score or contribution on the router).
+     * The service with the methods and proto schema of {@code trellis.v1.Scoring} (reflection,
+     * grpcurl and clients see its proto types), whose answers are the bytes {@link Answers} writes:
+     * the same ScoreResponse and ScoreBatchResponse on the wire, without a message object per row,
+     * base score or contribution on the router, and without serializing a message built for the
+     * purpose. A method added to the proto and not bound here fails the router's start.
      */
     @Override
     public ServerServiceDefinition bindService() {
-        ServerServiceDefinition generated = ScoringGrpc.bindService(this);
-        MethodDescriptor<ScoreBatchRequest, ScoreBatchResponse> declared = ScoringGrpc.getScoreBatchMethod();
-        MethodDescriptor<ScoreBatchRequest, EncodedMessage> encoded = declared.toBuilder(
-                        declared.getRequestMarshaller(), EncodedMessage.MARSHALLER)
-                .build();
-        ServiceDescriptor original = generated.getServiceDescriptor();
-        ServiceDescriptor.Builder descriptor =
-                ServiceDescriptor.newBuilder(original.getName()).setSchemaDescriptor(original.getSchemaDescriptor());
-        List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
-        for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
-            if (method.getMethodDescriptor().getFullMethodName().equals(declared.getFullMethodName())) {
-                method = ServerMethodDefinition.create(encoded, ServerCalls.asyncUnaryCall(this::scoreBatchEncoded));
-            }
-            methods.add(method);
-            descriptor.addMethod(method.getMethodDescriptor());
+        MethodDescriptor<ScoreRequest, EncodedMessage> score = encoded(ScoringGrpc.getScoreMethod());
+        MethodDescriptor<ScoreRequest, EncodedMessage> stream = encoded(ScoringGrpc.getScoreStreamMethod());
+        MethodDescriptor<ScoreBatchRequest, EncodedMessage> batch = encoded(ScoringGrpc.getScoreBatchMethod());
+        ServiceDescriptor declared = ScoringGrpc.getServiceDescriptor();
+        Set<String> bound = Set.of(score.getFullMethodName(), stream.getFullMethodName(), batch.getFullMethodName());
+        Set<String> unbound = declared.getMethods().stream()
+                .map(MethodDescriptor::getFullMethodName)
+                .filter(name -> !bound.contains(name))
+                .collect(Collectors.toCollection(TreeSet::new));
+        if (!unbound.isEmpty()) {
+            throw new IllegalStateException("ScoringService does not bind " + unbound);
         }
-        ServerServiceDefinition.Builder service = ServerServiceDefinition.builder(descriptor.build());
-        methods.forEach(service::addMethod);
-        return service.build();
+        ServiceDescriptor descriptor = ServiceDescriptor.newBuilder(declared.getName())
+                .setSchemaDescriptor(declared.getSchemaDescriptor())
+                .addMethod(score)
+                .addMethod(stream)
+                .addMethod(batch)
+                .build();
+        return ServerServiceDefinition.builder(descriptor)
+                .addMethod(score, ServerCalls.asyncUnaryCall(this::score))
+                .addMethod(stream, ServerCalls.asyncBidiStreamingCall(this::scoreStream))
+                .addMethod(batch, ServerCalls.asyncUnaryCall(this::scoreBatch))
+                .build();
     }
 
-    private void scoreBatchEncoded(ScoreBatchRequest request, StreamObserver<EncodedMessage> responseObserver) {
+    /** The declared method with its declared request and an already encoded response. */
+    private static <ReqT> MethodDescriptor<ReqT, EncodedMessage> encoded(MethodDescriptor<ReqT, ?> declared) {
+        return declared.toBuilder(declared.getRequestMarshaller(), EncodedMessage.MARSHALLER)
+                .build();
+    }
+
+    private void scoreBatch(ScoreBatchRequest request, StreamObserver<EncodedMessage> responseObserver) {
         traced(
                         "trellis.v1.Scoring/ScoreBatch",
                         request.getModel(),
@@ -124,10 +134,9 @@ public final class ScoringService implements ScoringGrpc.AsyncService, BindableS
                 });
     }
 
-    @Override
-    public StreamObserver<ScoreRequest> scoreStream(StreamObserver<ScoreResponse> responseObserver) {
-        return new ScoreStreamHandler(
-                (ServerCallStreamObserver<ScoreResponse>) responseObserver,
+    private StreamObserver<ScoreRequest> scoreStream(StreamObserver<EncodedMessage> responseObserver) {
+        return new ScoreStreamHandler<>(
+                (ServerCallStreamObserver<EncodedMessage>) responseObserver,
                 request -> single("trellis.v1.Scoring/ScoreStream", request));
     }
 

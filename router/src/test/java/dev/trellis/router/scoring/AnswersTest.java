@@ -88,7 +88,7 @@ class AnswersTest {
     }
 
     @Test
-    void encodeBatch_isTheBytesProtobufWritesForTheSameMessages() {
+    void encodeAndEncodeBatch_areTheBytesProtobufWritesForTheSameMessages() {
         ModelInferResponse first = binaryContents();
         ModelInferResponse second = regressionRaw();
         ScoredColumns a = InferenceCodec.decode(first, 3);
@@ -130,6 +130,12 @@ class AnswersTest {
                 ScoreBatchResponse.newBuilder().addAllResults(expected).build().toByteArray();
 
         assertThat(answers.encodeBatch().toByteArray()).isEqualTo(protobuf);
+        for (int row = 0; row < expected.size(); row++) {
+            // Score and ScoreStream send a row's encoding as it is
+            assertThat(answers.encode(row).toByteArray())
+                    .as("row %d", row)
+                    .isEqualTo(expected.get(row).toByteArray());
+        }
         assertThat(answers.responses()).isEqualTo(expected);
         // the cases the test is about are really in it
         assertThat(expected.get(0).getScore()).isEqualTo(-0.0);

@@ -20,7 +20,7 @@ class ScoreStreamHandlerTest {
     void onNext_outOfOrderCompletions_areSentInRequestOrder() {
         FakeOut out = new FakeOut();
         Map<String, CompletableFuture<ScoreResponse>> pending = new HashMap<>();
-        ScoreStreamHandler handler = new ScoreStreamHandler(
+        ScoreStreamHandler<ScoreResponse> handler = new ScoreStreamHandler<>(
                 out, request -> pending.computeIfAbsent(request.getRequestId(), k -> new CompletableFuture<>()));
 
         for (String id : List.of("a", "b", "c")) {
@@ -39,7 +39,7 @@ class ScoreStreamHandlerTest {
     @Test
     void onNext_transportNotReady_holdsResponsesAndStopsAskingForRequests() {
         FakeOut out = new FakeOut();
-        ScoreStreamHandler handler = new ScoreStreamHandler(
+        ScoreStreamHandler<ScoreResponse> handler = new ScoreStreamHandler<>(
                 out,
                 request -> CompletableFuture.completedFuture(ScoreResponse.newBuilder()
                         .setRequestId(request.getRequestId())
@@ -61,7 +61,7 @@ class ScoreStreamHandlerTest {
     @Test
     void onNext_failedRow_endsStreamAfterEarlierResponses() {
         FakeOut out = new FakeOut();
-        ScoreStreamHandler handler = new ScoreStreamHandler(
+        ScoreStreamHandler<ScoreResponse> handler = new ScoreStreamHandler<>(
                 out,
                 request -> request.getRequestId().equals("bad")
                         ? CompletableFuture.failedFuture(
