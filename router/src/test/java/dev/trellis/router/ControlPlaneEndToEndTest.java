@@ -249,6 +249,39 @@ class ControlPlaneEndToEndTest {
         assertThat(version(model, "1").getProblem()).contains("not in any replica's repository");
     }
 
+    /**
+     * Both replicas restarted one after the other, eight times, the next one as soon as the router
+     * sees the last one back: the version's channel to both replicas went unused while one was away,
+     * so its connection to that one had failed and was waiting out its backoff when the other left.
+     */
+    @Test
+    void rollingRestarts_loseNoRequest() throws Exception {
+        Path repo = temp.resolve("repo");
+        TestBundles.install(repo, MODEL, 1, 11);
+        cluster = cluster(List.of(repo, repo), b -> b, a -> a);
+        await("version 1 on both replicas", () -> readyReplicas("1").size() == 2);
+
+        List<ScoreResponse> lastRound;
+        try (SteadyTraffic traffic = new SteadyTraffic(cluster, 3, this::request)) {
+            traffic.awaitMore(100);
+            for (int restart = 0; restart < 8; restart++) {
+                cluster.restart(restart % 2);
+                await(
+                        "version 1 on both replicas again",
+                        () -> readyReplicas("1").size() == 2);
+                // right away every other time: the race with the channel's reconnection
+                traffic.awaitMore(restart % 2 == 0 ? 3 : 100);
+            }
+            int last = traffic.mark();
+            traffic.awaitMore(200);
+            lastRound = traffic.answersSince(last);
+            assertThat(traffic.failures).isEmpty();
+        }
+        assertThat(lastRound)
+                .extracting(r -> r.getServed().getReplica())
+                .contains(cluster.replicaName(0), cluster.replicaName(1));
+    }
+
     @Test
     void loadedVersionsFileCorrupted_keepsServingAndRepositoryIndexSaysStale() throws Exception {
         Path repo = twoReplicasWithExperiment();
@@ -652,10 +685,11 @@ class ControlPlaneEndToEndTest {
                 .orElseThrow();
     }
 
+    /** Where {@code version} takes traffic, from a poll that started now (not an earlier snapshot). */
     private List<String> readyReplicas(String version) {
         return cluster.router
                 .catalog()
-                .snapshot()
+                .refreshIfOlderThan(System.nanoTime())
                 .model(MODEL)
                 .flatMap(m -> m.version(version))
                 .map(CatalogSnapshot.Version::readyReplicas)

@@ -74,6 +74,7 @@ public final class ModelCatalog implements Closeable {
     // the last index each replica answered: what an unreachable replica is known to have had
     private final Map<String, RepositoryIndexResponse> lastIndexes = new ConcurrentHashMap<>();
     private final AtomicReference<CatalogSnapshot> snapshot = new AtomicReference<>(CatalogSnapshot.EMPTY);
+    private final List<Consumer<CatalogSnapshot>> preparers = new CopyOnWriteArrayList<>();
     private final List<Consumer<CatalogSnapshot>> listeners = new CopyOnWriteArrayList<>();
     private final Object refreshLock = new Object();
     private final Object demandLock = new Object();
@@ -108,7 +109,15 @@ public final class ModelCatalog implements Closeable {
         return snapshot.get();
     }
 
-    /** Called with every new snapshot, on the polling thread. */
+    /**
+     * Called with every new snapshot before {@link #snapshot()} returns it, on the polling thread:
+     * for what requests routed on the snapshot need in place (the data path's channels).
+     */
+    public void beforePublishing(Consumer<CatalogSnapshot> preparer) {
+        preparers.add(requireNonNull(preparer, "preparer is null"));
+    }
+
+    /** Called with every new snapshot, on the polling thread, once it is published. */
     public void addListener(Consumer<CatalogSnapshot> listener) {
         listeners.add(requireNonNull(listener, "listener is null"));
     }
@@ -291,13 +300,15 @@ public final class ModelCatalog implements Closeable {
                 continue;
             }
             ManagedChannel channel = channel(replica);
-            // a replica that was down is tried now, not after the channel's exponential backoff
+            // A replica that was down is tried now, not after the channel's exponential backoff. The
+            // calls fail fast (no wait-for-ready): one that waited for a refused replica's next
+            // connection attempt would hold the whole poll, and with it every other replica's news, for
+            // up to the deadline; failing, the replica counts as unreachable and the next poll retries.
             channel.resetConnectBackoff();
             indexes.put(
                     replica.name(),
                     GRPCInferenceServiceGrpc.newFutureStub(channel)
                             .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
-                            .withWaitForReady()
                             .repositoryIndex(RepositoryIndexRequest.newBuilder()
                                     .setReady(false)
                                     .build()));
@@ -305,7 +316,6 @@ public final class ModelCatalog implements Closeable {
                     replica.name(),
                     HealthGrpc.newFutureStub(channel)
                             .withDeadlineAfter(POLL_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
-                            .withWaitForReady()
                             .check(HealthCheckRequest.newBuilder()
                                     .setService(config.healthService())
                                     .build()));
@@ -383,7 +393,12 @@ public final class ModelCatalog implements Closeable {
             models.put(model.getKey(), CatalogSnapshot.Model.of(model.getKey(), versions));
         }
         CatalogSnapshot next = new CatalogSnapshot(seen, models);
+        notify(preparers, next);
         snapshot.set(next);
+        notify(listeners, next);
+    }
+
+    private static void notify(List<Consumer<CatalogSnapshot>> listeners, CatalogSnapshot next) {
         for (Consumer<CatalogSnapshot> listener : listeners) {
             try {
                 listener.accept(next);

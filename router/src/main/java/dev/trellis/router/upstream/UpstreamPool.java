@@ -9,6 +9,7 @@ import dev.trellis.common.telemetry.GrpcInstrumentation;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc;
 import dev.trellis.proto.inference.GRPCInferenceServiceGrpc.GRPCInferenceServiceFutureStub;
 import io.grpc.ClientInterceptor;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.NameResolverRegistry;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -53,9 +54,10 @@ import org.slf4j.LoggerFactory;
  * next attempt goes to the next replica of the same set, i.e. another replica that has the
  * version. There is no hand-written retry loop.
  *
- * <p>Sets come from the catalog: every new snapshot opens (and connects) channels for new sets and
- * retires channels that no version has used for {@link #RETIRE_AFTER_NANOS}; retiring is a graceful
- * {@code shutdown()}, so calls in flight finish.
+ * <p>Sets come from the catalog: every new snapshot, before it is published, opens (and connects)
+ * channels for new sets, opens new channels for sets whose channel failed while their replicas were
+ * away (see {@link #current}), and retires channels that no version has used for {@link
+ * #RETIRE_AFTER_NANOS}; retiring is a graceful {@code shutdown()}, so calls in flight finish.
  *
  * <p>Every channel carries grpc-java's client call metrics and a CLIENT span per call ({@link
  * GrpcInstrumentation}). The metrics' {@code grpc.target} is the channel's target, which names the
@@ -95,7 +97,8 @@ public final class UpstreamPool implements Closeable {
         this.bulkCallbacks = Executors.newFixedThreadPool(
                 Math.max(2, Runtime.getRuntime().availableProcessors()), BulkThreads.factory("upstream-bulk"));
         this.bulkLoops = new NioEventLoopGroup(1, BulkThreads.factory("upstream-bulk-loop"));
-        catalog.addListener(this::maintain);
+        // before the snapshot is published: a request routed on it finds its sets' channels ready
+        catalog.beforePublishing(this::maintain);
         log.info(
                 "upstream {} (one round_robin channel per replica set, health service {}, {} attempts)",
                 config.targets(),
@@ -120,19 +123,23 @@ public final class UpstreamPool implements Closeable {
             if (members.isEmpty()) {
                 return Optional.empty();
             }
-            set = sets.computeIfAbsent(members, this::open);
+            set = sets.computeIfAbsent(members, m -> open(m, "opened"));
         }
         set.lastUsed = System.nanoTime();
         return Optional.of(bulk ? set.bulkStub : set.stub);
     }
 
-    /** Opens channels for the sets of a new snapshot and retires the ones nothing used for a while. */
+    /**
+     * Opens channels for the sets of a new snapshot (anew where a channel failed, see {@link
+     * #current}) and retires the ones nothing used for a while. Runs before the snapshot is
+     * published, once per poll.
+     */
     void maintain(CatalogSnapshot snapshot) {
         if (closed) {
             return;
         }
         long now = System.nanoTime();
-        Set<List<Member>> used = new HashSet<>();
+        Map<List<Member>, ReplicaSet> used = new HashMap<>();
         Map<CatalogSnapshot.Version, ReplicaSet> versions = new IdentityHashMap<>();
         for (CatalogSnapshot.Model model : snapshot.models().values()) {
             for (CatalogSnapshot.Version version : model.versions().values()) {
@@ -140,19 +147,21 @@ public final class UpstreamPool implements Closeable {
                 if (members.isEmpty()) {
                     continue;
                 }
-                ReplicaSet set = sets.computeIfAbsent(members, this::open);
-                versions.put(version, set);
-                if (used.add(members)) {
+                ReplicaSet set = used.get(members);
+                if (set == null) {
+                    set = current(members);
                     set.lastUsed = now;
                     // a replica that came back is used again now, not after the channel's exponential backoff
                     set.channel.resetConnectBackoff();
                     set.bulkChannel.resetConnectBackoff();
+                    used.put(members, set);
                 }
+                versions.put(version, set);
             }
         }
         byVersion = versions;
         for (Map.Entry<List<Member>, ReplicaSet> entry : List.copyOf(sets.entrySet())) {
-            if (!used.contains(entry.getKey()) && now - entry.getValue().lastUsed > RETIRE_AFTER_NANOS) {
+            if (!used.containsKey(entry.getKey()) && now - entry.getValue().lastUsed > RETIRE_AFTER_NANOS) {
                 if (sets.remove(entry.getKey(), entry.getValue())) {
                     log.info("upstream channel to {} retired (no version uses that replica set)", entry.getKey());
                     entry.getValue().channel.shutdown();
@@ -160,6 +169,41 @@ public final class UpstreamPool implements Closeable {
                 }
             }
         }
+    }
+
+    /**
+     * The set's channels, opened if it has none, and opened anew if a lane's channel is in
+     * TRANSIENT_FAILURE: the catalog has just reached every member and found it serving, so that
+     * failure is left over, typically from an outage while the set had no version and nothing reset
+     * its backoff (a replica that restarted while its versions were on a set with the other
+     * replicas). grpc-java's round_robin keeps a failed subchannel in TRANSIENT_FAILURE until it
+     * connects again, and a fail-fast call fails at once with the old error; on a new channel calls
+     * wait for the first connection instead. Called once per poll (not per request), so a replica
+     * that keeps failing costs one new channel per poll, not one per call.
+     */
+    private ReplicaSet current(List<Member> members) {
+        ReplicaSet set = sets.computeIfAbsent(members, m -> open(m, "opened"));
+        if (!set.failed()) {
+            return set;
+        }
+        ReplicaSet[] replaced = new ReplicaSet[1];
+        ReplicaSet fresh = sets.compute(members, (key, existing) -> {
+            if (existing != null && !existing.failed()) {
+                return existing;
+            }
+            replaced[0] = existing;
+            return open(
+                    key,
+                    existing == null
+                            ? "opened"
+                            : "opened anew (the old one had failed while its replicas were away; the catalog"
+                                    + " reaches them now)");
+        });
+        if (replaced[0] != null) {
+            replaced[0].channel.shutdown();
+            replaced[0].bulkChannel.shutdown();
+        }
+        return fresh;
     }
 
     /** The replica sets with an open channel (tests). */
@@ -180,7 +224,7 @@ public final class UpstreamPool implements Closeable {
         return List.copyOf(members);
     }
 
-    private ReplicaSet open(List<Member> members) {
+    private ReplicaSet open(List<Member> members, String what) {
         List<CatalogSnapshot.Replica> replicas = new ArrayList<>();
         Map<SocketAddress, String> names = new HashMap<>();
         for (Member m : members) {
@@ -192,9 +236,7 @@ public final class UpstreamPool implements Closeable {
         // Connect now so the first request does not pay for connection setup and health checks.
         channel.getState(true);
         bulkChannel.getState(true);
-        log.info(
-                "upstream channel to {} opened",
-                members.stream().map(Member::name).toList());
+        log.info("upstream channel to {} {}", members.stream().map(Member::name).toList(), what);
         return new ReplicaSet(
                 channel,
                 bulkChannel,
@@ -304,6 +346,11 @@ public final class UpstreamPool implements Closeable {
         final GRPCInferenceServiceFutureStub stub;
         final GRPCInferenceServiceFutureStub bulkStub;
         volatile long lastUsed = System.nanoTime();
+
+        boolean failed() {
+            return channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE
+                    || bulkChannel.getState(false) == ConnectivityState.TRANSIENT_FAILURE;
+        }
 
         ReplicaSet(
                 ManagedChannel channel,
