@@ -64,6 +64,11 @@ final class FakeReplica implements AutoCloseable {
 
     /** With a certificate and key, serves TLS. */
     FakeReplica(java.io.File cert, java.io.File key) throws IOException {
+        this(0, cert, key);
+    }
+
+    /** On a given port (0: any), e.g. again on the port of one that was closed. */
+    FakeReplica(int port, java.io.File cert, java.io.File key) throws IOException {
         health.setStatus(GRPCInferenceServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
         ServerInterceptor captureHeaders = new ServerInterceptor() {
             @Override
@@ -72,7 +77,7 @@ final class FakeReplica implements AutoCloseable {
                 return Contexts.interceptCall(Context.current().withValue(HEADERS, headers), call, headers, next);
             }
         };
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
                 .addService(ServerInterceptors.intercept(new Service(), captureHeaders))
                 .addService(health.getHealthService());
         if (cert != null) {
@@ -97,6 +102,12 @@ final class FakeReplica implements AutoCloseable {
     @Override
     public void close() {
         server.shutdownNow();
+        try {
+            // its port is free when this returns
+            server.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private final class Service extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {

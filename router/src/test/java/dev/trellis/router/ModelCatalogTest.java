@@ -86,6 +86,42 @@ class ModelCatalogTest {
         }
     }
 
+    /**
+     * A replica that restarts on its port is seen by the first poll after it is back, although its
+     * channel's last connection attempts were refused (and the channel waits out a backoff).
+     */
+    @Test
+    void replicaBackOnItsPort_isReachableAtTheFirstPollAfter() throws Exception {
+        FakeReplica first = new FakeReplica();
+        int port = first.port();
+        String name = first.address();
+        try (ModelCatalog catalog = new ModelCatalog(config(name))) {
+            assertThat(reachable(catalog.refreshIfOlderThan(System.nanoTime()), name))
+                    .isTrue();
+            first.close();
+            // twice: the channel's connection attempts are refused and it backs off
+            assertThat(reachable(catalog.refreshIfOlderThan(System.nanoTime()), name))
+                    .isFalse();
+            CatalogSnapshot down = catalog.refreshIfOlderThan(System.nanoTime());
+            assertThat(reachable(down, name)).isFalse();
+            assertThat(down.model("m").flatMap(m -> m.version("1")).map(v -> v.readyReplicas()))
+                    .as("an unreachable replica's versions stay in view, not ready")
+                    .contains(List.of());
+            try (FakeReplica again = new FakeReplica(port, null, null)) {
+                CatalogSnapshot back = catalog.refreshIfOlderThan(System.nanoTime());
+                assertThat(reachable(back, name)).isTrue();
+                assertThat(back.model("m").flatMap(m -> m.version("1")).map(v -> v.readyReplicas()))
+                        .contains(List.of(name));
+            }
+        } finally {
+            first.close();
+        }
+    }
+
+    private static boolean reachable(CatalogSnapshot snapshot, String replica) {
+        return snapshot.replica(replica).map(CatalogSnapshot.Replica::reachable).orElse(false);
+    }
+
     private static UpstreamConfig config(String address) {
         return new UpstreamConfig(
                 UpstreamTargets.parse(List.of(address)),

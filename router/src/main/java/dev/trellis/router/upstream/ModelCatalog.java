@@ -11,6 +11,7 @@ import dev.trellis.proto.inference.ModelMetadataRequest;
 import dev.trellis.proto.inference.ModelMetadataResponse;
 import dev.trellis.proto.inference.RepositoryIndexRequest;
 import dev.trellis.proto.inference.RepositoryIndexResponse;
+import io.grpc.ConnectivityState;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
@@ -299,12 +300,10 @@ public final class ModelCatalog implements Closeable {
             if (replica.address().isUnresolved()) {
                 continue;
             }
-            ManagedChannel channel = channel(replica);
-            // A replica that was down is tried now, not after the channel's exponential backoff. The
-            // calls fail fast (no wait-for-ready): one that waited for a refused replica's next
+            // The calls fail fast (no wait-for-ready): one that waited for a refused replica's next
             // connection attempt would hold the whole poll, and with it every other replica's news, for
             // up to the deadline; failing, the replica counts as unreachable and the next poll retries.
-            channel.resetConnectBackoff();
+            ManagedChannel channel = pollChannel(replica);
             indexes.put(
                     replica.name(),
                     GRPCInferenceServiceGrpc.newFutureStub(channel)
@@ -483,15 +482,38 @@ public final class ModelCatalog implements Closeable {
     }
 
     private ManagedChannel channel(CatalogSnapshot.Replica replica) {
-        return channels.computeIfAbsent(replica.name(), name -> {
-            NettyChannelBuilder builder = NettyChannelBuilder.forAddress(
-                    replica.address().getHostString(), replica.address().getPort());
-            return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
-                    .overrideAuthority(replica.authority())
-                    .maxInboundMessageSize(config.maxMessageSize())
-                    .intercept(config.credentials())
-                    .build();
-        });
+        return channels.computeIfAbsent(replica.name(), name -> newChannel(replica));
+    }
+
+    /**
+     * The replica's channel for a poll: a new one in place of one in TRANSIENT_FAILURE. A replica
+     * that was down is tried now, not after the channel's exponential backoff, and a fail-fast call
+     * on the failed channel would fail with the old error even if the replica is back (grpc-java
+     * keeps it in TRANSIENT_FAILURE until a reconnect succeeds); on a new channel it waits for the
+     * first connection attempt, which a live replica answers in a millisecond.
+     */
+    private ManagedChannel pollChannel(CatalogSnapshot.Replica replica) {
+        ManagedChannel channel = channel(replica);
+        if (channel.getState(false) != ConnectivityState.TRANSIENT_FAILURE) {
+            return channel;
+        }
+        ManagedChannel fresh = newChannel(replica);
+        if (channels.replace(replica.name(), channel, fresh)) {
+            channel.shutdown();
+            return fresh;
+        }
+        fresh.shutdownNow();
+        return channel(replica);
+    }
+
+    private ManagedChannel newChannel(CatalogSnapshot.Replica replica) {
+        NettyChannelBuilder builder = NettyChannelBuilder.forAddress(
+                replica.address().getHostString(), replica.address().getPort());
+        return UpstreamTls.apply(builder, config.tls(), config.ca(), config.clientCert(), config.clientKey())
+                .overrideAuthority(replica.authority())
+                .maxInboundMessageSize(config.maxMessageSize())
+                .intercept(config.credentials())
+                .build();
     }
 
     @Override
