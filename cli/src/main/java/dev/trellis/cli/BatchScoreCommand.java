@@ -8,7 +8,6 @@ import dev.trellis.client.ScoreResult;
 import dev.trellis.client.TrellisClient;
 import dev.trellis.client.TrellisException;
 import io.grpc.Status;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +20,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVPrinter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -120,15 +117,13 @@ final class BatchScoreCommand implements Callable<Integer> {
         try (TrellisClient client = root.client()) {
             FeatureSchema schema = client.model(model).schema(version);
             try (CsvRows rows = CsvRows.open(input, idColumn, schema);
-                    BufferedWriter writer = Files.newBufferedWriter(output, StandardCharsets.UTF_8);
-                    CSVPrinter printer = new CSVPrinter(
-                            writer,
-                            CSVFormat.RFC4180.builder().setRecordSeparator('\n').build())) {
+                    CsvWriter printer = new CsvWriter(Files.newBufferedWriter(output, StandardCharsets.UTF_8))) {
                 List<String> header = new ArrayList<>();
                 header.add(rows.idColumn() == null ? "row" : rows.idColumn());
                 header.addAll(RESULT_COLUMNS);
-                printer.printRecord(header);
+                printer.record(header);
 
+                double cpuAtStart = processCpuSeconds();
                 Progress bar = new Progress(System.err, progress, "rows");
                 ArrayDeque<Pending> inFlight = new ArrayDeque<>();
                 long read = 0;
@@ -157,9 +152,10 @@ final class BatchScoreCommand implements Callable<Integer> {
                 }
                 bar.finish();
                 double seconds = bar.elapsedSeconds();
+                double cpu = processCpuSeconds();
                 System.err.println(fmt(
-                        "scored %,d rows in %.2f s (%,.0f rows/s, client CPU %.2f s) -> %s",
-                        written, seconds, written / Math.max(seconds, 1e-9), processCpuSeconds(), output));
+                        "scored %,d rows in %.2f s (%,.0f rows/s, client CPU %.2f s, %.2f s of it while scoring) -> %s",
+                        written, seconds, written / Math.max(seconds, 1e-9), cpu, cpu - cpuAtStart, output));
             }
         }
         return 0;
@@ -174,7 +170,7 @@ final class BatchScoreCommand implements Callable<Integer> {
         return Double.NaN;
     }
 
-    private long write(Pending pending, CSVPrinter printer) throws IOException, InterruptedException {
+    private long write(Pending pending, CsvWriter printer) throws IOException, InterruptedException {
         List<ScoreResult> results;
         try {
             results = pending.results().get();
@@ -202,16 +198,16 @@ final class BatchScoreCommand implements Callable<Integer> {
         }
         for (int i = 0; i < results.size(); i++) {
             ScoreResult r = results.get(i);
-            printer.printRecord(
-                    pending.ids().get(i),
-                    r.score(),
-                    r.label(),
-                    r.lower(),
-                    r.upper(),
-                    r.served().version(),
-                    r.served().variant(),
-                    r.served().experiment(),
-                    r.served().reason());
+            printer.field(pending.ids().get(i));
+            printer.field(r.score());
+            printer.field(r.label());
+            printer.field(r.lower());
+            printer.field(r.upper());
+            printer.field(r.served().version());
+            printer.field(r.served().variant());
+            printer.field(r.served().experiment());
+            printer.field(r.served().reason().name());
+            printer.endRecord();
         }
         return results.size();
     }

@@ -6,7 +6,6 @@ import dev.trellis.client.ColumnBatch;
 import dev.trellis.client.FeatureSchema;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +66,7 @@ final class CsvRows implements Closeable {
     }
 
     static CsvRows open(Path file, String idColumn, FeatureSchema schema) throws IOException {
-        CsvScanner scanner = new CsvScanner(Files.newBufferedReader(file, StandardCharsets.UTF_8));
+        CsvScanner scanner = new CsvScanner(Files.newInputStream(file));
         try {
             List<String> header = scanner.nextStrings();
             return new CsvRows(scanner, header == null ? List.of() : header, idColumn, schema);
@@ -82,7 +81,7 @@ final class CsvRows implements Closeable {
         return idColumn;
     }
 
-    /** Character position of the last row read (about its byte offset for ASCII files). */
+    /** Byte offset of the last row read in the file. */
     long position() {
         return position;
     }
@@ -155,7 +154,7 @@ final class CsvRows implements Closeable {
         ColumnBatch.Builder batch = ColumnBatch.builder(Arrays.asList(ids).subList(0, n));
         for (int k = 0; k < featureIndexes.length; k++) {
             if (numbers[k] != null) {
-                batch.numbers(featureNames[k], Arrays.copyOf(numbers[k], n));
+                batch.numbers(featureNames[k], n == max ? numbers[k] : Arrays.copyOf(numbers[k], n));
             } else if (featureTypes[k] == null && allNumbers(texts[k], n)) {
                 double[] values = new double[n];
                 for (int row = 0; row < n; row++) {

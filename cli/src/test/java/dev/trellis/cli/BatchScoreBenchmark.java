@@ -36,9 +36,9 @@ import picocli.CommandLine.Unmatched;
         mixinStandardHelpOptions = true,
         description = "Bulk scoring end to end: ./trellis batch-score through a router and two model-servers")
 public final class BatchScoreBenchmark implements Callable<Integer> {
-    // "scored 58,220 rows in 2.13 s (27,333 rows/s, client CPU 3.52 s) -> out.csv"
-    private static final Pattern SUMMARY =
-            Pattern.compile("scored ([\\d,]+) rows in ([\\d.]+) s \\(([\\d,]+) rows/s, client CPU ([\\d.]+) s\\)");
+    // "scored 58,220 rows in 2.13 s (27,333 rows/s, client CPU 3.52 s, 1.40 s of it while scoring) -> out.csv"
+    private static final Pattern SUMMARY = Pattern.compile("scored ([\\d,]+) rows in ([\\d.]+) s \\(([\\d,]+) rows/s,"
+            + " client CPU ([\\d.]+) s, ([\\d.]+) s of it while scoring\\)");
 
     @Option(
             names = "--copies",
@@ -72,7 +72,13 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
     }
 
     /** One run: rows scored, wall seconds, rows/s, and CPU µs per row of the client and of each server. */
-    record Run(long rows, double seconds, long rowsPerSecond, double clientMicros, List<Double> serverMicros) {}
+    record Run(
+            long rows,
+            double seconds,
+            long rowsPerSecond,
+            double clientMicros,
+            double clientScoringMicros,
+            List<Double> serverMicros) {}
 
     @Override
     public Integer call() throws Exception {
@@ -104,12 +110,13 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
                 results.add(run);
                 StringBuilder line = new StringBuilder(String.format(
                         Locale.ROOT,
-                        "run %d: %,d rows in %.2f s = %,d rows/s; CPU per row: client %.1f µs",
+                        "run %d: %,d rows in %.2f s = %,d rows/s; CPU per row: client %.1f µs (%.1f while scoring)",
                         n,
                         run.rows(),
                         run.seconds(),
                         run.rowsPerSecond(),
-                        run.clientMicros()));
+                        run.clientMicros(),
+                        run.clientScoringMicros()));
                 for (int i = 0; i < names.size(); i++) {
                     line.append(String.format(
                             Locale.ROOT,
@@ -184,6 +191,7 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
                 Double.parseDouble(m.group(2)),
                 Long.parseLong(m.group(3).replace(",", "")),
                 Double.parseDouble(m.group(4)) * 1e6 / rows,
+                Double.parseDouble(m.group(5)) * 1e6 / rows,
                 serverMicros);
     }
 
@@ -223,21 +231,23 @@ public final class BatchScoreBenchmark implements Callable<Integer> {
     }
 
     static String markdown(List<String> servers, List<Run> runs) {
-        StringBuilder md = new StringBuilder("| run | rows | seconds | rows/s | client CPU µs/row |");
+        StringBuilder md =
+                new StringBuilder("| run | rows | seconds | rows/s | client CPU µs/row | of it while scoring |");
         servers.forEach(s -> md.append(' ').append(s).append(" µs/row |"));
-        md.append("\n|---|---|---|---|---|")
+        md.append("\n|---|---|---|---|---|---|")
                 .append("---|".repeat(servers.size()))
                 .append('\n');
         for (int n = 0; n < runs.size(); n++) {
             Run run = runs.get(n);
             md.append(String.format(
                     Locale.ROOT,
-                    "| %d | %,d | %.2f | %,d | %.1f |",
+                    "| %d | %,d | %.2f | %,d | %.1f | %.1f |",
                     n + 1,
                     run.rows(),
                     run.seconds(),
                     run.rowsPerSecond(),
-                    run.clientMicros()));
+                    run.clientMicros(),
+                    run.clientScoringMicros()));
             run.serverMicros().forEach(us -> md.append(String.format(Locale.ROOT, " %.1f |", us)));
             md.append('\n');
         }

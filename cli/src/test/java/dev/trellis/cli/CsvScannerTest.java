@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.client.FeatureSchema;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.Reader;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -70,20 +72,46 @@ class CsvScannerTest {
     }
 
     @Test
-    void position_isTheCharacterOffsetOfTheRecord() throws IOException {
-        try (CsvScanner scanner = new CsvScanner(new StringReader("a,b\n1,2\r\n\"x\ny\",3\n"))) {
+    void position_isTheByteOffsetOfTheRecord() throws IOException {
+        try (CsvScanner scanner = new CsvScanner(bytes("a,b\n1,2\r\n\"x\ny\",3\né,1\n2,3\n"))) {
             List<Long> positions = new ArrayList<>();
             while (scanner.next()) {
                 positions.add(scanner.position());
             }
-            assertThat(positions).containsExactly(0L, 4L, 9L);
+            assertThat(positions).containsExactly(0L, 4L, 9L, 17L, 22L);
         }
+    }
+
+    @Test
+    void next_readsUtf8AcrossBufferBoundaries() throws IOException {
+        StringBuilder csv = new StringBuilder("id,text\n");
+        for (int i = 0; i < 20_000; i++) {
+            csv.append(i)
+                    .append(",\"ünïcødé \"\"🎯\"\"\",")
+                    .append(i % 3 == 0 ? "€" : "x")
+                    .append('\n');
+        }
+        assertThat(scanned(csv.toString())).isEqualTo(commonsCsv(csv.toString()));
+    }
+
+    @Test
+    void next_refusesBytesThatAreNotUtf8() {
+        byte[] csv = {'a', ',', 'b', '\n', '1', ',', (byte) 0xC3, '\n'};
+        assertThatThrownBy(() -> {
+                    try (CsvScanner scanner = new CsvScanner(new ByteArrayInputStream(csv))) {
+                        while (scanner.next()) {
+                            // reads every record
+                        }
+                    }
+                })
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("the CSV is not UTF-8: the record at byte 4");
     }
 
     @Test
     void number_readsAsTheSchemaDoes() throws IOException {
         String cells = "7,123456789,1234567890,-3,2.5,1e3, 42 ,,null,\"8\"";
-        try (CsvScanner scanner = new CsvScanner(new StringReader(cells))) {
+        try (CsvScanner scanner = new CsvScanner(bytes(cells))) {
             assertThat(scanner.next()).isTrue();
             for (int i = 0; i < scanner.size(); i++) {
                 Double expected = FeatureSchema.number(scanner.text(i));
@@ -96,7 +124,7 @@ class CsvScannerTest {
                     .as("past the last field")
                     .isNaN();
         }
-        try (CsvScanner scanner = new CsvScanner(new StringReader("abc,Infinity"))) {
+        try (CsvScanner scanner = new CsvScanner(bytes("abc,Infinity"))) {
             assertThat(scanner.next()).isTrue();
             assertThatThrownBy(() -> scanner.number(0)).isInstanceOf(NumberFormatException.class);
             assertThatThrownBy(() -> scanner.number(1)).isInstanceOf(NumberFormatException.class);
@@ -113,9 +141,13 @@ class CsvScannerTest {
                 .hasMessageContaining("after the closing quote of field 1");
     }
 
+    private static InputStream bytes(String csv) {
+        return new ByteArrayInputStream(csv.getBytes(StandardCharsets.UTF_8));
+    }
+
     private static List<List<String>> scanned(String csv) throws IOException {
         List<List<String>> records = new ArrayList<>();
-        try (CsvScanner scanner = new CsvScanner(new StringReader(csv))) {
+        try (CsvScanner scanner = new CsvScanner(bytes(csv))) {
             for (List<String> record = scanner.nextStrings(); record != null; record = scanner.nextStrings()) {
                 records.add(record);
             }

@@ -2,11 +2,8 @@ package dev.trellis.client;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.trellis.api.v1.AttributeColumn;
-import dev.trellis.api.v1.FeatureColumn;
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.trellis.api.v1.FeatureColumns;
-import dev.trellis.api.v1.NumberValues;
-import dev.trellis.api.v1.StringValues;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -17,7 +14,9 @@ import java.util.Set;
  * checks each column once instead of every row's feature map, and the request is a fraction of
  * the size of the same rows as {@link ScoreRow}s. Scored by
  * {@link TrellisClient#scoreColumns(String, ColumnBatch)}; the results are the same as for the
- * rows. Immutable and thread-safe.
+ * rows. The builder writes each column straight to its wire form (a numeric column is one copy of
+ * its array), which the client sends as it is: no protobuf message per value on the way out.
+ * Immutable and thread-safe.
  *
  * <pre>{@code
  * ColumnBatch batch = ColumnBatch.builder(List.of("lead-1", "lead-2"))
@@ -28,12 +27,25 @@ import java.util.Set;
  * }</pre>
  */
 public final class ColumnBatch {
-    private final List<String> unitIds;
-    private final FeatureColumns columns;
+    // FeatureColumns fields
+    private static final int UNIT_IDS = 1;
+    private static final int FEATURES = 2;
+    private static final int ATTRIBUTES = 3;
+    // FeatureColumn fields
+    private static final int NAME = 1;
+    private static final int NUMBERS = 2;
+    private static final int STRINGS = 3;
+    // NumberValues, StringValues and AttributeColumn fields
+    private static final int VALUES = 1;
+    private static final int ATTRIBUTE_VALUES = 2;
 
-    private ColumnBatch(List<String> unitIds, FeatureColumns columns) {
+    private final List<String> unitIds;
+    private final byte[] wire;
+    private volatile FeatureColumns proto;
+
+    private ColumnBatch(List<String> unitIds, byte[] wire) {
         this.unitIds = unitIds;
-        this.columns = columns;
+        this.wire = wire;
     }
 
     /**
@@ -67,22 +79,37 @@ public final class ColumnBatch {
     /**
      * The wire form, for {@code ScoreBatchRequest.columns}.
      *
-     * @return the columns message
+     * @return the columns message (parsed from the encoded columns the first time it is asked for)
      */
     public FeatureColumns asProto() {
+        FeatureColumns columns = proto;
+        if (columns == null) {
+            try {
+                columns = FeatureColumns.parseFrom(wire);
+            } catch (InvalidProtocolBufferException e) {
+                throw new IllegalStateException("the batch's own encoding does not parse", e);
+            }
+            proto = columns;
+        }
         return columns;
+    }
+
+    /** The encoded {@code FeatureColumns} message; not copied, not to be changed. */
+    byte[] wire() {
+        return wire;
     }
 
     /** Adds the columns of a {@link ColumnBatch}, each with exactly one value per row. Not thread-safe. */
     public static final class Builder {
         private final List<String> unitIds;
-        private final FeatureColumns.Builder columns = FeatureColumns.newBuilder();
-        private final Set<String> features = new HashSet<>();
-        private final Set<String> attributes = new HashSet<>();
+        private final WireWriter features;
+        private final WireWriter attributes = new WireWriter(64);
+        private final Set<String> featureNames = new HashSet<>();
+        private final Set<String> attributeNames = new HashSet<>();
 
         private Builder(List<String> unitIds) {
             this.unitIds = List.copyOf(requireNonNull(unitIds, "unitIds is null"));
-            columns.addAllUnitIds(this.unitIds);
+            this.features = new WireWriter(64 + this.unitIds.size() * Double.BYTES * 16);
         }
 
         /**
@@ -94,16 +121,22 @@ public final class ColumnBatch {
          * @throws IllegalArgumentException when the length differs from the number of rows, the name repeats or a value is infinite
          */
         public Builder numbers(String feature, double[] values) {
-            checkColumn(features, "feature", feature, requireNonNull(values, "values is null").length);
-            NumberValues.Builder numbers = NumberValues.newBuilder();
+            checkColumn(featureNames, "feature", feature, requireNonNull(values, "values is null").length);
             for (double v : values) {
                 if (Double.isInfinite(v)) {
                     throw new IllegalArgumentException(
                             "feature " + feature + " has an infinite value; use NaN for missing");
                 }
-                numbers.addValues(v);
             }
-            columns.addFeatures(FeatureColumn.newBuilder().setName(feature).setNumbers(numbers));
+            byte[] name = WireWriter.utf8(feature);
+            int numbersSize = WireWriter.packedDoublesSize(VALUES, values.length);
+            features.header(FEATURES, nameSize(name) + WireWriter.delimitedSize(NUMBERS, numbersSize));
+            name(features, name);
+            features.header(NUMBERS, numbersSize);
+            if (values.length > 0) {
+                features.header(VALUES, values.length * Double.BYTES);
+                features.doubles(values);
+            }
             return this;
         }
 
@@ -116,12 +149,16 @@ public final class ColumnBatch {
          * @throws IllegalArgumentException when the length differs from the number of rows or the name repeats
          */
         public Builder strings(String feature, String[] values) {
-            checkColumn(features, "feature", feature, requireNonNull(values, "values is null").length);
-            StringValues.Builder strings = StringValues.newBuilder();
-            for (String v : values) {
-                strings.addValues(v == null ? "" : v);
+            checkColumn(featureNames, "feature", feature, requireNonNull(values, "values is null").length);
+            byte[] name = WireWriter.utf8(feature);
+            byte[][] encoded = encode(values);
+            int stringsSize = stringsSize(VALUES, encoded);
+            features.header(FEATURES, nameSize(name) + WireWriter.delimitedSize(STRINGS, stringsSize));
+            name(features, name);
+            features.header(STRINGS, stringsSize);
+            for (byte[] value : encoded) {
+                features.bytesField(VALUES, value);
             }
-            columns.addFeatures(FeatureColumn.newBuilder().setName(feature).setStrings(strings));
             return this;
         }
 
@@ -134,12 +171,14 @@ public final class ColumnBatch {
          * @throws IllegalArgumentException when the length differs from the number of rows or the name repeats
          */
         public Builder attribute(String name, String[] values) {
-            checkColumn(attributes, "attribute", name, requireNonNull(values, "values is null").length);
-            AttributeColumn.Builder column = AttributeColumn.newBuilder().setName(name);
-            for (String v : values) {
-                column.addValues(v == null ? "" : v);
+            checkColumn(attributeNames, "attribute", name, requireNonNull(values, "values is null").length);
+            byte[] nameBytes = WireWriter.utf8(name);
+            byte[][] encoded = encode(values);
+            attributes.header(ATTRIBUTES, nameSize(nameBytes) + stringsSize(ATTRIBUTE_VALUES, encoded));
+            name(attributes, nameBytes);
+            for (byte[] value : encoded) {
+                attributes.bytesField(ATTRIBUTE_VALUES, value);
             }
-            columns.addAttributes(column);
             return this;
         }
 
@@ -160,7 +199,40 @@ public final class ColumnBatch {
          * @return the batch
          */
         public ColumnBatch build() {
-            return new ColumnBatch(unitIds, columns.build());
+            WireWriter wire = new WireWriter(features.size() + attributes.size() + unitIds.size() * 16);
+            for (String id : unitIds) {
+                wire.stringField(UNIT_IDS, id);
+            }
+            wire.append(features);
+            wire.append(attributes);
+            return new ColumnBatch(unitIds, wire.toByteArray());
+        }
+
+        private static byte[][] encode(String[] values) {
+            byte[][] encoded = new byte[values.length][];
+            for (int i = 0; i < values.length; i++) {
+                encoded[i] = values[i] == null ? new byte[0] : WireWriter.utf8(values[i]);
+            }
+            return encoded;
+        }
+
+        private static int stringsSize(int field, byte[][] values) {
+            int size = 0;
+            for (byte[] value : values) {
+                size += WireWriter.delimitedSize(field, value.length);
+            }
+            return size;
+        }
+
+        // proto3 leaves an empty name out
+        private static int nameSize(byte[] name) {
+            return name.length == 0 ? 0 : WireWriter.delimitedSize(NAME, name.length);
+        }
+
+        private static void name(WireWriter writer, byte[] name) {
+            if (name.length > 0) {
+                writer.bytesField(NAME, name);
+            }
         }
     }
 }

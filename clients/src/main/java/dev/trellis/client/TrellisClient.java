@@ -44,6 +44,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -291,7 +292,13 @@ public final class TrellisClient implements AutoCloseable {
      *         wrong type is an {@code INVALID_ARGUMENT} naming {@code columns.features[i]})
      */
     public List<ScoreResult> scoreColumns(String model, ColumnBatch batch) {
-        return scoreBatch(columnsRequest(model, batch, null));
+        ColumnsRequest request = columnsCall(model, batch, null);
+        ScoreBatchResponse response = call(() -> ClientCalls.blockingUnaryCall(
+                channel,
+                ColumnsRequest.METHOD,
+                CallOptions.DEFAULT.withDeadlineAfter(deadlineMillis(), TimeUnit.MILLISECONDS),
+                request));
+        return response.getResultsList().stream().map(ScoreResult::fromProto).toList();
     }
 
     /**
@@ -306,7 +313,23 @@ public final class TrellisClient implements AutoCloseable {
      */
     public CompletableFuture<List<ScoreResult>> scoreColumnsAsync(
             String model, ColumnBatch batch, String version, Duration deadline) {
-        return scoreBatchAsync(columnsRequest(model, batch, version), requireNonNull(deadline, "deadline is null"));
+        ColumnsRequest request = columnsCall(model, batch, version);
+        CompletableFuture<ScoreBatchResponse> future = new CompletableFuture<>();
+        ClientCalls.asyncUnaryCall(
+                channel.newCall(
+                        ColumnsRequest.METHOD,
+                        CallOptions.DEFAULT.withDeadlineAfter(
+                                requireNonNull(deadline, "deadline is null").toMillis(), TimeUnit.MILLISECONDS)),
+                request,
+                completing(future));
+        return future.thenApply(
+                r -> r.getResultsList().stream().map(ScoreResult::fromProto).toList());
+    }
+
+    // the batch's columns go out as the builder encoded them, not as a message serialized again
+    private static ColumnsRequest columnsCall(String model, ColumnBatch batch, String version) {
+        return new ColumnsRequest(
+                requireNonNull(model, "model is null"), requireNonNull(batch, "batch is null"), version);
     }
 
     /**
