@@ -86,6 +86,39 @@ class ModelCatalogTest {
         }
     }
 
+    @Test
+    void refreshOnDemandAsync_doesNotBlock_andEndsOnTheCallersDeadline() throws Exception {
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try (FakeReplica replica = new FakeReplica();
+                ModelCatalog catalog = new ModelCatalog(config(replica.address()))) {
+            CountDownLatch gate = new CountDownLatch(1);
+            replica.indexGate = gate;
+            // returns at once with the poll pending at the gate
+            CompletableFuture<CatalogSnapshot> patient = catalog.refreshOnDemandAsync();
+            await().atMost(Duration.ofSeconds(30)).until(() -> replica.indexCalls.get() == 1);
+            assertThat(patient).isNotDone();
+
+            CompletableFuture<CatalogSnapshot> hurried = Context.current()
+                    .withDeadlineAfter(200, TimeUnit.MILLISECONDS, timer)
+                    .call(catalog::refreshOnDemandAsync);
+            assertThat(hurried.get(30, TimeUnit.SECONDS).models())
+                    .as("the snapshot from before the poll, once three quarters of 200 ms are spent")
+                    .isEmpty();
+            assertThat(patient)
+                    .as("the shared poll is not ended by the hurried caller's deadline")
+                    .isNotDone();
+
+            gate.countDown();
+            assertThat(patient.get(30, TimeUnit.SECONDS).model("m")).isPresent();
+            assertThat(catalog.refreshOnDemandAsync())
+                    .as("a recent snapshot: no poll")
+                    .isDone();
+            assertThat(replica.indexCalls.get()).isEqualTo(1);
+        } finally {
+            timer.shutdownNow();
+        }
+    }
+
     /**
      * A replica that restarts on its port is seen by the first poll after it is back, although its
      * channel's last connection attempts were refused (and the channel waits out a backoff).

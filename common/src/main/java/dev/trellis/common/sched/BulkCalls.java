@@ -21,8 +21,10 @@ import java.util.concurrent.TimeUnit;
  * Where a server runs a call's handler: bulk calls (the server's bulk methods, or any call whose
  * caller marked it with {@link #LANE} {@code = bulk}) on {@link BulkThreads} of their own, so
  * that parsing a large request, and whatever its handler does on that thread, takes only the CPU
- * interactive calls leave over; every other call on gRPC's default executor. Install with
- * {@code ServerBuilder.callExecutor(...)}. Thread-safe; {@link #close()} is idempotent.
+ * interactive calls leave over; calls of the server's inline methods, whose handlers never block,
+ * on the transport thread that read them (no hand-off to another thread and its wake-up); every
+ * other call on gRPC's default executor. Install with {@code ServerBuilder.callExecutor(...)}.
+ * Thread-safe; {@link #close()} is idempotent.
  */
 public final class BulkCalls implements ServerCallExecutorSupplier, AutoCloseable {
     /** The request header with which a caller (the router, for its bulk upstream calls) marks a call as bulk. */
@@ -30,7 +32,10 @@ public final class BulkCalls implements ServerCallExecutorSupplier, AutoCloseabl
 
     public static final String BULK = "bulk";
 
+    private static final Executor INLINE = Runnable::run;
+
     private final Set<String> bulkMethods;
+    private final Set<String> inlineMethods;
     private final ExecutorService executor;
 
     /**
@@ -39,8 +44,20 @@ public final class BulkCalls implements ServerCallExecutorSupplier, AutoCloseabl
      * @param threads bulk handler threads
      */
     public BulkCalls(String name, Set<String> bulkMethods, int threads) {
+        this(name, bulkMethods, Set.of(), threads);
+    }
+
+    /**
+     * @param name thread name prefix
+     * @param bulkMethods full method names that are always bulk
+     * @param inlineMethods full method names whose handlers never block (no I/O, no lock held for
+     *     long, no waiting on a future): unless marked bulk, they run on the transport thread
+     * @param threads bulk handler threads
+     */
+    public BulkCalls(String name, Set<String> bulkMethods, Set<String> inlineMethods, int threads) {
         requireNonNull(name, "name is null");
         this.bulkMethods = Set.copyOf(requireNonNull(bulkMethods, "bulkMethods is null"));
+        this.inlineMethods = Set.copyOf(requireNonNull(inlineMethods, "inlineMethods is null"));
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be positive");
         }
@@ -71,8 +88,12 @@ public final class BulkCalls implements ServerCallExecutorSupplier, AutoCloseabl
 
     @Override
     public <ReqT, RespT> Executor getExecutor(ServerCall<ReqT, RespT> call, Metadata headers) {
+        String method = call.getMethodDescriptor().getFullMethodName();
+        if (isBulk(method, headers)) {
+            return executor;
+        }
         // null: gRPC's default executor
-        return isBulk(call.getMethodDescriptor().getFullMethodName(), headers) ? executor : null;
+        return inlineMethods.contains(method) ? INLINE : null;
     }
 
     @Override

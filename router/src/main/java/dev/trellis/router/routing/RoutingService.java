@@ -17,6 +17,7 @@ import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -48,20 +49,52 @@ public final class RoutingService {
         this.fallbacks = requireNonNull(fallbacks, "fallbacks is null");
     }
 
-    /** The model as the replicas serve it; NOT_FOUND when no replica knows it. */
+    /** The model as the replicas serve it; NOT_FOUND when no replica knows it. May block for a poll. */
     public CatalogSnapshot.Model model(String model) {
+        checkName(model);
+        Optional<CatalogSnapshot.Model> known = catalog.snapshot().model(model);
+        if (known.isEmpty() || known.get().highestReady().isEmpty()) {
+            known = catalog.refreshOnDemand().model(model);
+        }
+        return known.orElseThrow(() -> unknownModel(model));
+    }
+
+    /**
+     * The model for rows pinned to {@code pins} (versions; "" for none) without blocking, for the
+     * scoring path on a transport thread: the current snapshot's when it has a ready version of the
+     * model and knows every pinned version, else the snapshot of an on-demand poll, which then runs
+     * on the catalog's thread (what {@link #model} and a pinned row would otherwise block for: a
+     * model or version loaded since the last poll). The future completes with NOT_FOUND when no
+     * replica knows the model.
+     *
+     * @throws RouterException when the model name is empty
+     */
+    public CompletableFuture<CatalogSnapshot.Model> modelAsync(String model, Set<String> pins) {
+        checkName(model);
+        Optional<CatalogSnapshot.Model> known = catalog.snapshot().model(model);
+        if (known.isPresent()
+                && known.get().highestReady().isPresent()
+                && pins.stream()
+                        .allMatch(
+                                pin -> pin.isEmpty() || known.get().version(pin).isPresent())) {
+            return CompletableFuture.completedFuture(known.get());
+        }
+        return catalog.refreshOnDemandAsync()
+                .thenApply(fresh -> fresh.model(model).orElseThrow(() -> unknownModel(model)));
+    }
+
+    private static void checkName(String model) {
         if (model.isEmpty()) {
             throw new RouterException(
                     RouterErrorCode.INVALID_REQUEST,
                     "model is required",
                     List.of(new RouterException.Violation("model", "must not be empty")));
         }
-        Optional<CatalogSnapshot.Model> known = catalog.snapshot().model(model);
-        if (known.isEmpty() || known.get().highestReady().isEmpty()) {
-            known = catalog.refreshOnDemand().model(model);
-        }
-        return known.orElseThrow(() -> new RouterException(
-                RouterErrorCode.UNKNOWN_MODEL, "model " + model + " is not served by any replica" + knownModels()));
+    }
+
+    private RouterException unknownModel(String model) {
+        return new RouterException(
+                RouterErrorCode.UNKNOWN_MODEL, "model " + model + " is not served by any replica" + knownModels());
     }
 
     private String knownModels() {
@@ -70,13 +103,16 @@ public final class RoutingService {
         return names.isEmpty() ? " (no replica reports any model)" : " (known: " + String.join(", ", names) + ")";
     }
 
-    /** Routes one row of a known model. */
+    /**
+     * Routes one row of a model from {@link #modelAsync}, which polled already for a pinned version
+     * the catalog had not seen. Never blocks.
+     */
     public RoutedRow route(
             CatalogSnapshot.Model model, String unitId, Map<String, String> attributes, String pinnedVersion) {
         ModelRoutingState state = states.routingState(model.name());
         RoutingDecision decision =
                 decider.decide(new RoutingRequest(model.name(), unitId, attributes, pinnedVersion), state);
-        return resolve(model, decision, true, true);
+        return resolve(model, decision, true, false);
     }
 
     /**

@@ -36,11 +36,14 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.DoubleUnaryOperator;
@@ -201,8 +204,34 @@ public final class ScoreExecutor {
             this.answers = new Answers(rows);
         }
 
+        /**
+         * Routes and sends the rows; never blocks, so a handler may call it on a transport thread:
+         * a model or pinned version the catalog has not seen yet is looked up by an on-demand poll on
+         * the catalog's thread, and the call goes on from there.
+         */
         void start() {
-            CatalogSnapshot.Model known = routing.model(model);
+            Set<String> pins = new HashSet<>();
+            for (int i = 0; i < rows.size(); i++) {
+                pins.add(rows.version(i).isEmpty() ? options.pin() : rows.version(i));
+            }
+            routing.modelAsync(model, pins)
+                    .whenComplete((known, error) -> context.run(() -> {
+                        if (error != null) {
+                            result.completeExceptionally(
+                                    error instanceof CompletionException && error.getCause() != null
+                                            ? error.getCause()
+                                            : error);
+                            return;
+                        }
+                        try {
+                            start(known);
+                        } catch (RuntimeException e) {
+                            result.completeExceptionally(e);
+                        }
+                    }));
+        }
+
+        private void start(CatalogSnapshot.Model known) {
             if (rows.size() == 0) {
                 result.complete(answers);
                 return;

@@ -133,6 +133,24 @@ public final class ModelCatalog implements Closeable {
     }
 
     /**
+     * {@link #refreshOnDemand} without blocking, for a transport thread: completes on the catalog's
+     * thread once the poll is done, or with the current snapshot when the caller's deadline (of the
+     * current gRPC context) is three quarters spent first, as the blocking form returns. Completed
+     * already when the current snapshot is recent enough.
+     */
+    public CompletableFuture<CatalogSnapshot> refreshOnDemandAsync() {
+        CompletableFuture<CatalogSnapshot> poll =
+                refreshIfOlderThanAsync(System.nanoTime() - ON_DEMAND_MIN_INTERVAL_NANOS);
+        if (poll.isDone()) {
+            return poll;
+        }
+        // a copy: the poll may be shared with other callers, whose waits end on their own deadlines
+        return poll.copy()
+                .orTimeout(waitNanos(), TimeUnit.NANOSECONDS)
+                .handle((fresh, timedOut) -> timedOut == null ? fresh : snapshot.get());
+    }
+
+    /**
      * A snapshot from a poll that started at or after {@code notBeforeNanos} ({@link System#nanoTime}),
      * e.g. after an upstream call that started then failed, to learn what changed. Blocks the caller
      * at most until three quarters of its own deadline (then it gets the current snapshot). See
@@ -190,6 +208,18 @@ public final class ModelCatalog implements Closeable {
     }
 
     private CatalogSnapshot awaitWithinDeadline(CompletableFuture<CatalogSnapshot> poll) {
+        try {
+            return poll.get(waitNanos(), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            return snapshot.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return snapshot.get();
+        }
+    }
+
+    /** How long a caller waits for an on-demand poll: at most three quarters of its deadline. */
+    private static long waitNanos() {
         long timeoutNanos = TimeUnit.MILLISECONDS.toNanos(POLL_DEADLINE_MILLIS + 500);
         Deadline deadline = Context.current().getDeadline();
         if (deadline != null) {
@@ -197,14 +227,7 @@ public final class ModelCatalog implements Closeable {
             // does not answer its poll must not turn ListModels into DEADLINE_EXCEEDED
             timeoutNanos = Math.min(timeoutNanos, deadline.timeRemaining(TimeUnit.NANOSECONDS) * 3 / 4);
         }
-        try {
-            return poll.get(Math.max(0, timeoutNanos), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException | ExecutionException e) {
-            return snapshot.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return snapshot.get();
-        }
+        return Math.max(0, timeoutNanos);
     }
 
     /** Blocks until at least one version is servable or the timeout passes. */

@@ -52,7 +52,9 @@ import org.HdrHistogram.Histogram;
  * send time, so a stall is charged to every request it delays (no coordinated omission).
  *
  * <p>Run: {@code ./trellis bench router} ({@code -Dbench.seconds=N}, {@code -Dbench.rate=N},
- * {@code -Dbench.callers=N}, {@code -Dbench.warmup=N} seconds per path override the defaults).
+ * {@code -Dbench.callers=N}, {@code -Dbench.warmup=N} seconds per path override the defaults;
+ * {@code -Dbench.slowCalls=MS} prints every open-loop call slower than MS with when it was due, in
+ * JVM uptime, and how late it was sent).
  */
 public final class RouterBenchmark {
     private static final int SECONDS = Integer.getInteger("bench.seconds", 10);
@@ -313,6 +315,13 @@ public final class RouterBenchmark {
         long interval = TimeUnit.SECONDS.toNanos(1) / rate;
         CountDownLatch finished = new CountDownLatch((int) total);
         AtomicLong errors = new AtomicLong();
+        // -Dbench.slowCalls=MS: print when the calls slower than MS were due (JVM uptime, to hold
+        // against a GC log's uptime decoration), to tell bursts (a pause, a background task) from
+        // a spread tail
+        long slowMicros = Long.getLong("bench.slowCalls", -1) * 1000;
+        java.util.concurrent.ConcurrentLinkedQueue<long[]> slow = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        long uptimeAtStart =
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
         long start = System.nanoTime();
         for (long i = 0; i < total; i++) {
             long due = start + i * interval;
@@ -320,6 +329,7 @@ public final class RouterBenchmark {
             while ((wait = due - System.nanoTime()) > 0) {
                 LockSupport.parkNanos(wait);
             }
+            long sent = System.nanoTime();
             stub.withDeadlineAfter(10, TimeUnit.SECONDS)
                     .score(requests[(int) (i % requests.length)], new StreamObserver<>() {
                         @Override
@@ -337,12 +347,32 @@ public final class RouterBenchmark {
                         }
 
                         private void record() {
-                            histogram.recordValue(Math.max(1, (System.nanoTime() - due) / 1000));
+                            long micros = Math.max(1, (System.nanoTime() - due) / 1000);
+                            histogram.recordValue(micros);
+                            if (slowMicros >= 0 && micros > slowMicros) {
+                                slow.add(new long[] {(due - start) / 1000, micros, (sent - due) / 1000});
+                            }
                             finished.countDown();
                         }
                     });
         }
         finished.await(60, TimeUnit.SECONDS);
+        if (slowMicros >= 0) {
+            StringBuilder line = new StringBuilder(String.format(
+                    Locale.ROOT,
+                    "open loop: %d calls over %d ms, due at uptime ms (latency ms, how late the call was sent):",
+                    slow.size(),
+                    slowMicros / 1000));
+            slow.stream()
+                    .sorted(java.util.Comparator.comparingLong(c -> c[0]))
+                    .forEach(c -> line.append(String.format(
+                            Locale.ROOT,
+                            " %.1f (%.1f, sent %.1f late)",
+                            uptimeAtStart + c[0] / 1000.0,
+                            c[1] / 1000.0,
+                            c[2] / 1000.0)));
+            System.out.println(line);
+        }
         if (errors.get() > 0) {
             System.out.println("open loop: " + errors.get() + " errors");
         }
