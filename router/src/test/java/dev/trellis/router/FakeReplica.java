@@ -54,6 +54,8 @@ final class FakeReplica implements AutoCloseable {
     volatile Status failWith;
     /** When set, index polls wait for it (up to 30 s). */
     volatile CountDownLatch indexGate;
+    /** When set, index polls report no model (one not loaded yet). */
+    volatile boolean noModels;
 
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;
@@ -122,6 +124,11 @@ final class FakeReplica implements AutoCloseable {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
+            }
+            if (noModels) {
+                observer.onNext(RepositoryIndexResponse.getDefaultInstance());
+                observer.onCompleted();
+                return;
             }
             observer.onNext(RepositoryIndexResponse.newBuilder()
                     .addModels(RepositoryIndexResponse.ModelIndex.newBuilder()
