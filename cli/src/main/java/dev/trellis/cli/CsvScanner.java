@@ -25,7 +25,8 @@ import java.util.List;
  * are dropped (inside quotes they are kept), an empty line is a record of one empty field, and a
  * final line break does not start another record. A quote inside an unquoted field is kept as it
  * is; text after a closing quote is an error, and so is a record that is not valid UTF-8 (checked
- * whenever a record has a byte outside ASCII). Not thread-safe.
+ * whenever a record has a byte outside ASCII). A UTF-8 byte order mark at the start is skipped.
+ * Not thread-safe.
  */
 final class CsvScanner implements Closeable {
     private static final int END = -1;
@@ -40,6 +41,7 @@ final class CsvScanner implements Closeable {
     private int limit;
     private long bufferOffset;
     private boolean eof;
+    private boolean atStart = true;
 
     // the current record, as ranges of the buffer; fields with doubled quotes are marked
     private int recordStart;
@@ -68,6 +70,9 @@ final class CsvScanner implements Closeable {
 
     /** Reads the next record; false at the end of the input. */
     boolean next() throws IOException {
+        if (atStart) {
+            skipByteOrderMark();
+        }
         while (true) {
             if (next == limit) {
                 if (eof) {
@@ -84,6 +89,17 @@ final class CsvScanner implements Closeable {
             recordStart = next;
             next = end;
             return true;
+        }
+    }
+
+    // Excel's "CSV UTF-8" starts with one; it is not part of the first column's name
+    private void skipByteOrderMark() throws IOException {
+        atStart = false;
+        while (limit < 3 && !eof) {
+            fill();
+        }
+        if (limit >= 3 && buffer[0] == (byte) 0xEF && buffer[1] == (byte) 0xBB && buffer[2] == (byte) 0xBF) {
+            next = 3;
         }
     }
 

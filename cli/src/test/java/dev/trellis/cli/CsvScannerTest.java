@@ -95,6 +95,17 @@ class CsvScannerTest {
     }
 
     @Test
+    void next_skipsAByteOrderMarkAtTheStartOnly() throws IOException {
+        assertThat(scanned("\uFEFFlead_id,x\nL1,\uFEFF\n"))
+                .containsExactly(List.of("lead_id", "x"), List.of("L1", "\uFEFF"));
+        assertThat(scanned("\uFEFF")).isEmpty();
+        try (CsvScanner scanner = new CsvScanner(bytes("\uFEFFa\nb\n"))) {
+            assertThat(scanner.next()).isTrue();
+            assertThat(scanner.position()).as("byte offsets count the mark").isEqualTo(3);
+        }
+    }
+
+    @Test
     void next_refusesBytesThatAreNotUtf8() {
         byte[] csv = {'a', ',', 'b', '\n', '1', ',', (byte) 0xC3, '\n'};
         assertThatThrownBy(() -> {
