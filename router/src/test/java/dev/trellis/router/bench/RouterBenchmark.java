@@ -187,10 +187,15 @@ public final class RouterBenchmark {
                 Histogram relayLatency = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
                 Histogram forwarderLatency = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
                 int openSeconds = Math.max(2, SECONDS / ROUNDS);
+                // and each round in another order (relay, router, forwarder; router, forwarder, relay;
+                // ...), so that no path always runs right after the same other one
+                List<ManagedChannel> channels = List.of(toRelay, toRouter, toForwarder);
+                List<Histogram> latencies = List.of(relayLatency, routerLatency, forwarderLatency);
                 for (int round = 0; round < ROUNDS; round++) {
-                    relayLatency.add(openLoop(toRelay, requests, openSeconds, RATE));
-                    routerLatency.add(openLoop(toRouter, requests, openSeconds, RATE));
-                    forwarderLatency.add(openLoop(toForwarder, requests, openSeconds, RATE));
+                    for (int k = 0; k < channels.size(); k++) {
+                        int path = (round + k) % channels.size();
+                        latencies.get(path).add(openLoop(channels.get(path), requests, openSeconds, RATE));
+                    }
                 }
 
                 System.out.println();
