@@ -1,5 +1,6 @@
 package dev.trellis.client;
 
+import com.google.protobuf.CodedOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -83,7 +84,7 @@ final class WireWriter {
 
     /** The size of a length-delimited field whose content is {@code length} bytes. */
     static int delimitedSize(int field, int length) {
-        return varintSize(field << 3 | LENGTH_DELIMITED) + varintSize(length) + length;
+        return CodedOutputStream.computeTagSize(field) + CodedOutputStream.computeUInt32SizeNoTag(length) + length;
     }
 
     /** UTF-8 as protobuf-java encodes a string (an unpaired surrogate becomes '?', as it does there). */
@@ -99,10 +100,6 @@ final class WireWriter {
             value >>>= 7;
         }
         buffer[size++] = (byte) value;
-    }
-
-    private static int varintSize(int value) {
-        return (38 - Integer.numberOfLeadingZeros(value)) / 7 + (value == 0 ? 1 : 0);
     }
 
     private void ensure(int more) {

@@ -60,7 +60,7 @@ public final class RoutingService {
     }
 
     /**
-     * The model for rows pinned to {@code pins} (versions; "" for none) without blocking, for the
+     * The model for rows pinned to {@code pins} (the versions rows are pinned to) without blocking, for the
      * scoring path on a transport thread: the current snapshot's when it has a ready version of the
      * model and knows every pinned version, else the snapshot of an on-demand poll, which then runs
      * on the catalog's thread (what {@link #model} and a pinned row would otherwise block for: a
@@ -74,9 +74,7 @@ public final class RoutingService {
         Optional<CatalogSnapshot.Model> known = catalog.snapshot().model(model);
         if (known.isPresent()
                 && known.get().highestReady().isPresent()
-                && pins.stream()
-                        .allMatch(
-                                pin -> pin.isEmpty() || known.get().version(pin).isPresent())) {
+                && pins.stream().allMatch(pin -> known.get().version(pin).isPresent())) {
             return CompletableFuture.completedFuture(known.get());
         }
         return catalog.refreshOnDemandAsync()

@@ -212,7 +212,10 @@ public final class ScoreExecutor {
         void start() {
             Set<String> pins = new HashSet<>();
             for (int i = 0; i < rows.size(); i++) {
-                pins.add(rows.version(i).isEmpty() ? options.pin() : rows.version(i));
+                String pin = rows.version(i).isEmpty() ? options.pin() : rows.version(i);
+                if (!pin.isEmpty()) {
+                    pins.add(pin);
+                }
             }
             routing.modelAsync(model, pins)
                     .whenComplete((known, error) -> context.run(() -> {
